@@ -1,0 +1,97 @@
+"""Plain, engine-agnostic request and result types of a search.
+
+The CLI, the JSON API and the HTML templates all render a :class:`SearchResult`;
+none of them sees whoosh objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+
+SORTS = ("relevance", "newest", "oldest")
+FACETS = ("year", "month", "unit", "source", "term")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """Everything that defines one page of results; the URL state of the web page.
+
+    :param date_from: inclusive lower bound on the publication date.
+    :param date_to: inclusive upper bound on the publication date.
+    :param units: keep articles about any of these units (OR within the facet).
+    :param years: keep articles of these years, ``"2020"`` (OR within the facet).
+    :param months: keep articles of these months, ``"2020-07"`` (OR within the facet).
+    """
+
+    query: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    units: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+    years: tuple[str, ...] = ()
+    months: tuple[str, ...] = ()
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One ranked result; ``snippet`` is HTML-escaped text with ``<mark>`` around matches."""
+
+    id: str
+    title: str
+    date: str | None
+    units: list[str]
+    source: str | None
+    url: str | None
+    author: str | None
+    snippet: str
+    score: float
+    title_html: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FacetValue:
+    """A facet value with its count among the matches, and whether the request selects it."""
+
+    value: str
+    count: int
+    selected: bool
+
+
+@dataclass(slots=True)
+class SearchResult:
+    """One page of results, the facet counts over all matches, and a spelling suggestion."""
+
+    query: str
+    total: int
+    page: int
+    per_page: int
+    took_ms: float
+    results: list[Hit] = field(default_factory=list)
+    facets: dict[str, list[FacetValue]] = field(default_factory=dict)
+    suggestion: str | None = None
+
+    def to_dict(self) -> dict:
+        """The ``/api/search`` JSON shape (DESIGN.md section 7)."""
+        return {
+            "query": self.query,
+            "total": self.total,
+            "page": self.page,
+            "per_page": self.per_page,
+            "took_ms": round(self.took_ms, 2),
+            "results": [
+                {k: v for k, v in dataclasses.asdict(hit).items() if k != "title_html"}
+                for hit in self.results
+            ],
+            "facets": {
+                name: [dataclasses.asdict(value) for value in values]
+                for name, values in self.facets.items()
+            },
+            "suggestion": self.suggestion,
+        }
