@@ -166,10 +166,12 @@ class WordTokenizer(VietnameseTokenizer):
     def spans(self, text: str) -> Iterator[tuple[int, int, str]]:
         """pyvi's tokens that contain a letter or digit, whitespace inside joined by ``_``."""
         for start, end in word_spans(text):
-            surface = text[start:end]
-            syllables = SYLLABLE_RE.findall(surface)
-            if syllables:
-                yield start, end, WORD_JOINER.join(syllables)
+            # Syllables are the whitespace-separated parts; punctuation inside a part
+            # ("2.000", "TP.") is dropped, not turned into a joiner.
+            parts = ("".join(SYLLABLE_RE.findall(part)) for part in text[start:end].split())
+            word = WORD_JOINER.join(part for part in parts if part)
+            if word:
+                yield start, end, word
 
 
 class FoldFilter(Filter):
