@@ -1,0 +1,68 @@
+"""The vnsearch web app: search pages, JSON API and admin endpoints.
+
+``create_app()`` builds the app (see the Flask tutorial's flaskr); gunicorn serves
+``wsgi:app``. Configuration, lowest priority first:
+
+1. the defaults below;
+2. ``instance/config.py`` (optional; the instance folder sits beside the package);
+3. ``VNSEARCH_*`` environment variables (``VNSEARCH_INDEX_DIR`` sets ``INDEX_DIR``,
+   ``VNSEARCH_ADMIN_TOKEN`` sets ``ADMIN_TOKEN``; values that parse as JSON are
+   numbers/booleans, e.g. ``VNSEARCH_PAGE_SIZE=20``);
+4. the ``test_config`` mapping given to :func:`create_app`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import Flask
+
+from indexer.defaults import default_index_dir
+
+
+def create_app(test_config: Mapping | None = None) -> Flask:
+    """Create and configure the app; nothing is opened until a request needs it.
+
+    :param test_config: settings that override every other source (tests, ``vnsearch
+        serve --index-dir``).
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(
+        INDEX_DIR=str(default_index_dir()),
+        PAGE_SIZE=10,
+        MAX_PAGE_SIZE=100,
+        MAX_QUERY_LENGTH=1000,
+        # Deepest result reachable by paging (page * per_page), as search engines do.
+        MAX_RESULT_WINDOW=10_000,
+        RELATED_COUNT=5,
+        # Admin endpoints are disabled (404) until a token is configured.
+        ADMIN_TOKEN=None,
+        # Corpus paths for /admin/rebuild (os.pathsep-separated string or a list);
+        # None lets `vnsearch build` choose ($VNSEARCH_CORPUS, else the sample corpus).
+        CORPUS=None,
+    )
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("VNSEARCH")
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    app.config["INDEX_DIR"] = str(app.config["INDEX_DIR"])
+
+    # Vietnamese stays readable in JSON, and keys keep the documented order.
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+
+    from webapp import admin
+    from webapp import api
+    from webapp import errors
+    from webapp import filters
+    from webapp import pages
+    from webapp import search_index
+
+    search_index.init_app(app)
+    filters.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
+    app.add_url_rule("/healthz", "healthz", api.healthz)
+    return app

@@ -1,0 +1,144 @@
+"""The JSON API and the CSV export (blueprint ``api``, under ``/api``), and ``/healthz``.
+
+Shapes are the contract of DESIGN.md section 7; the OpenAPI description served at
+``/api/openapi.json`` (:mod:`webapp.openapi`) documents them.
+
+CSV export choices: UTF-8 *with* a byte-order mark, because Excel (the tool staff
+open exports with) reads BOM-less CSV as the local ANSI code page and garbles
+Vietnamese; every other CSV reader skips or tolerates the BOM. Comma-separated,
+``\\r\\n`` line ends (RFC 4180), one row per match in the requested sort order,
+all matches (``page``/``per_page`` ignored), streamed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from collections.abc import Iterable
+from collections.abc import Iterator
+from datetime import datetime
+from datetime import timezone
+
+from flask import Blueprint
+from flask import Response
+from flask import abort
+from flask import current_app
+from flask import jsonify
+from flask import request
+from flask import stream_with_context
+
+from webapp.openapi import openapi_document
+from webapp.params import Limits
+from webapp.params import parse_search_request
+from webapp.search_index import get_index
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+CSV_COLUMNS = ("id", "title", "date", "units", "source", "url", "author", "category", "term")
+CSV_BOM = "\ufeff"
+
+
+def _limits() -> Limits:
+    return Limits.from_config(current_app.config)
+
+
+@bp.get("/search")
+def search():
+    """One page of ranked results with facet counts (``SearchResult.to_dict()``)."""
+    search_request = parse_search_request(request.args, _limits())
+    result = get_index().search(search_request)
+    return jsonify(result.to_dict())
+
+
+@bp.get("/articles/<path:article_id>")
+def article(article_id: str):
+    """The full record of one article; 404 when the id is unknown."""
+    record = get_index().article(article_id)
+    if record is None:
+        abort(404, description=f"không có bài viết với id {article_id!r}")
+    return jsonify(record.to_dict())
+
+
+@bp.get("/stats")
+def stats():
+    """Index statistics: documents, generation, date range, top units, ..."""
+    return jsonify(get_index().stats())
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(openapi_document())
+
+
+def csv_row(record) -> list[str]:
+    """One CSV row (columns :data:`CSV_COLUMNS`) of an ``Article`` or a ``Hit``.
+
+    Lists (units, term) are joined with ``"; "``; missing values are empty.
+
+    >>> from indexer.article import Article
+    >>> csv_row(Article(id="a/1", title="Tiêu đề", body="", units=("Quận 4", "Quận 1"),
+    ...                 term=("2020-2025",)))
+    ['a/1', 'Tiêu đề', '', 'Quận 4; Quận 1', '', '', '', '', '2020-2025']
+    """
+    row = []
+    for column in CSV_COLUMNS:
+        value = getattr(record, column, None)
+        if value is None:
+            row.append("")
+        elif isinstance(value, list | tuple):
+            row.append("; ".join(str(item) for item in value))
+        else:
+            row.append(str(value))
+    return row
+
+
+def csv_chunks(records: Iterable, *, rows_per_chunk: int = 200) -> Iterator[str]:
+    """The CSV text (BOM, header, rows) in chunks of a few hundred rows.
+
+    >>> "".join(csv_chunks([]))
+    '\\ufeffid,title,date,units,source,url,author,category,term\\r\\n'
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write(CSV_BOM)
+    writer.writerow(CSV_COLUMNS)
+    for count, record in enumerate(records, start=1):
+        writer.writerow(csv_row(record))
+        if count % rows_per_chunk == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+@bp.get("/export")
+def export():
+    """All matches of a search as CSV (same parameters as ``/api/search``), streamed."""
+    search_request = parse_search_request(request.args, _limits())
+    records = iter(get_index().iter_all(search_request))
+    # Pull the first record now, so a bad query fails with a JSON 400/503 before
+    # any CSV byte is sent.
+    first = list(itertools.islice(records, 1))
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    response = Response(
+        stream_with_context(csv_chunks(itertools.chain(first, records))),
+        mimetype="text/csv",
+    )
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="vnsearch-{stamp}.csv"'
+    )
+    return response
+
+
+def healthz():
+    """Liveness and the serving generation: ``{"status": "ok", "generation", "documents"}``."""
+    index = get_index()
+    stats = index.stats()
+    return jsonify({
+        "status": "ok",
+        "generation": index.generation,
+        "documents": stats.get("documents"),
+    })

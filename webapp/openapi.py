@@ -1,0 +1,293 @@
+"""The OpenAPI 3.1 description of the HTTP API, written by hand as a Python dict.
+
+Keep it in step with :mod:`webapp.api`, :mod:`webapp.params` and DESIGN.md
+section 7; tests check that every route of the app is described and that the
+examples validate against the documented shapes.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from indexer.results import FACETS
+from indexer.results import SORTS
+
+
+def _param(name: str, description: str, schema: dict, *, repeat: bool = False) -> dict:
+    param = {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "array", "items": schema} if repeat else schema,
+    }
+    if repeat:
+        param["style"] = "form"
+        param["explode"] = True
+    return param
+
+
+DATE_PATTERN = r"^\d{4}(-\d{1,2}(-\d{1,2})?)?$"
+
+SEARCH_PARAMETERS = [
+    _param("q", "Query text (Vietnamese, with or without diacritics; \"quoted\" phrases). "
+           "Empty: every article, filtered.", {"type": "string", "maxLength": 1000}),
+    _param("from", "Period start, inclusive: YYYY-MM-DD, or YYYY-MM / YYYY meaning the first "
+           "day of that month/year.", {"type": "string", "pattern": DATE_PATTERN}),
+    _param("to", "Period end, inclusive: YYYY-MM-DD, or YYYY-MM / YYYY meaning the last day "
+           "of that month/year.", {"type": "string", "pattern": DATE_PATTERN}),
+    _param("unit", "Unit facet value (e.g. \"Quận 4\"); repeat to combine (OR).",
+           {"type": "string"}, repeat=True),
+    _param("source", "Source site facet value; repeatable (OR).", {"type": "string"},
+           repeat=True),
+    _param("term", "Party term (nhiệm kỳ) facet value, e.g. 2020-2025; repeatable (OR).",
+           {"type": "string"}, repeat=True),
+    _param("year", "Year facet value YYYY; repeatable (OR).",
+           {"type": "string", "pattern": r"^\d{4}$"}, repeat=True),
+    _param("month", "Month facet value YYYY-MM; repeatable (OR).",
+           {"type": "string", "pattern": r"^\d{4}-\d{2}$"}, repeat=True),
+    _param("sort", "Result order.", {"type": "string", "enum": list(SORTS),
+                                      "default": "relevance"}),
+    _param("page", "1-based page; page × per_page ≤ 10000.",
+           {"type": "integer", "minimum": 1, "default": 1}),
+    _param("per_page", "Results per page.",
+           {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}),
+]
+
+ERROR = {
+    "description": "Error",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+SCHEMAS = {
+    "Error": {
+        "type": "object",
+        "required": ["ok", "error", "status"],
+        "properties": {
+            "ok": {"const": False},
+            "error": {"type": "string", "description": "Message naming the bad value."},
+            "status": {"type": "integer"},
+        },
+    },
+    "Hit": {
+        "type": "object",
+        "required": ["id", "title", "date", "units", "source", "url", "author", "snippet",
+                     "score"],
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "date": {"type": ["string", "null"], "description": "ISO 8601"},
+            "units": {"type": "array", "items": {"type": "string"}},
+            "source": {"type": ["string", "null"]},
+            "url": {"type": ["string", "null"]},
+            "author": {"type": ["string", "null"]},
+            "snippet": {"type": "string",
+                        "description": "HTML-escaped text with matches in <mark>…</mark>."},
+            "score": {"type": "number"},
+        },
+    },
+    "FacetValue": {
+        "type": "object",
+        "required": ["value", "count", "selected"],
+        "properties": {
+            "value": {"type": "string"},
+            "count": {"type": "integer", "minimum": 0},
+            "selected": {"type": "boolean"},
+        },
+    },
+    "SearchResult": {
+        "type": "object",
+        "required": ["query", "total", "page", "per_page", "took_ms", "results", "facets",
+                     "suggestion"],
+        "properties": {
+            "query": {"type": "string"},
+            "total": {"type": "integer", "minimum": 0},
+            "page": {"type": "integer", "minimum": 1},
+            "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
+            "took_ms": {"type": "number"},
+            "results": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+            "facets": {
+                "type": "object",
+                "required": list(FACETS),
+                "properties": {
+                    name: {"type": "array",
+                           "items": {"$ref": "#/components/schemas/FacetValue"}}
+                    for name in FACETS
+                },
+            },
+            "suggestion": {"type": ["string", "null"],
+                           "description": "A corrected query (e.g. with diacritics restored)."},
+        },
+    },
+    "Article": {
+        "type": "object",
+        "required": ["id", "title", "body", "path", "date", "units", "source", "url", "author",
+                     "category", "term"],
+        "properties": {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "body": {"type": "string", "description": "Full cleaned text."},
+            "path": {"type": ["string", "null"]},
+            "date": {"type": ["string", "null"]},
+            "units": {"type": "array", "items": {"type": "string"}},
+            "source": {"type": ["string", "null"]},
+            "url": {"type": ["string", "null"]},
+            "author": {"type": ["string", "null"]},
+            "category": {"type": ["string", "null"]},
+            "term": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "generation", "documents"],
+        "properties": {
+            "status": {"const": "ok"},
+            "generation": {"type": "string"},
+            "documents": {"type": ["integer", "null"]},
+        },
+    },
+}
+
+BEARER = [{"adminToken": []}]
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "vnsearch",
+        "version": "1.0.0",
+        "summary": "Full-text search over Vietnamese news archives.",
+        "description": (
+            "Errors are JSON {ok: false, error, status} with a 4xx status for bad input "
+            "(never 500), 404 for unknown ids and 503 while no index is built. The HTML "
+            "pages / and /articles/{id} take the same parameters."
+        ),
+    },
+    "servers": [{"url": "/"}],
+    "paths": {
+        "/api/search": {
+            "get": {
+                "operationId": "search",
+                "summary": "One page of ranked results with facet counts over all matches.",
+                "parameters": SEARCH_PARAMETERS,
+                "responses": {
+                    "200": {"description": "Results",
+                            "content": {"application/json": {"schema": {
+                                "$ref": "#/components/schemas/SearchResult"}}}},
+                    "400": ERROR,
+                    "503": ERROR,
+                },
+            },
+        },
+        "/api/export": {
+            "get": {
+                "operationId": "export",
+                "summary": "Every match as CSV (UTF-8 with BOM, RFC 4180), streamed.",
+                "description": "Columns id,title,date,units,source,url,author,category,term; "
+                               "lists joined with \"; \". page and per_page are ignored.",
+                "parameters": SEARCH_PARAMETERS,
+                "responses": {
+                    "200": {"description": "CSV attachment",
+                            "content": {"text/csv": {"schema": {"type": "string"}}}},
+                    "400": ERROR,
+                    "503": ERROR,
+                },
+            },
+        },
+        "/api/articles/{id}": {
+            "get": {
+                "operationId": "article",
+                "summary": "The full record of one article.",
+                "parameters": [{"name": "id", "in": "path", "required": True,
+                                "description": "Document id (may contain '/').",
+                                "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "Article",
+                            "content": {"application/json": {"schema": {
+                                "$ref": "#/components/schemas/Article"}}}},
+                    "404": ERROR,
+                    "503": ERROR,
+                },
+            },
+        },
+        "/api/stats": {
+            "get": {
+                "operationId": "stats",
+                "summary": "Index statistics (documents, generation, date range, top units).",
+                "responses": {
+                    "200": {"description": "Statistics",
+                            "content": {"application/json": {"schema": {
+                                "type": "object",
+                                "required": ["documents", "generation"],
+                                "properties": {"documents": {"type": "integer"},
+                                               "generation": {"type": "string"}},
+                            }}}},
+                    "503": ERROR,
+                },
+            },
+        },
+        "/api/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document.",
+                "responses": {"200": {"description": "OpenAPI 3.1 document",
+                                      "content": {"application/json": {}}}},
+            },
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "health",
+                "summary": "Liveness and the serving index generation.",
+                "responses": {
+                    "200": {"description": "Serving",
+                            "content": {"application/json": {"schema": {
+                                "$ref": "#/components/schemas/Health"}}}},
+                    "503": ERROR,
+                },
+            },
+        },
+        "/admin/rebuild": {
+            "post": {
+                "operationId": "rebuild",
+                "summary": "Start a full index build in a separate process.",
+                "security": BEARER,
+                "responses": {
+                    "202": {"description": "Build started",
+                            "content": {"application/json": {}}},
+                    "401": ERROR,
+                    "404": {"description": "Admin disabled (no token configured)"},
+                    "409": ERROR,
+                },
+            },
+        },
+        "/admin/status": {
+            "get": {
+                "operationId": "status",
+                "summary": "The last started build (running, pid, exit status, result) and "
+                           "the serving generation.",
+                "security": BEARER,
+                "responses": {
+                    "200": {"description": "Status", "content": {"application/json": {}}},
+                    "401": ERROR,
+                    "404": {"description": "Admin disabled (no token configured)"},
+                },
+            },
+        },
+    },
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {
+            "adminToken": {"type": "http", "scheme": "bearer",
+                           "description": "The value of VNSEARCH_ADMIN_TOKEN."},
+        },
+    },
+}
+
+
+def openapi_document() -> dict:
+    """A fresh copy of the OpenAPI document.
+
+    >>> doc = openapi_document()
+    >>> doc["openapi"], sorted(doc["paths"])[:2]
+    ('3.1.0', ['/admin/rebuild', '/admin/status'])
+    """
+    return copy.deepcopy(DOCUMENT)

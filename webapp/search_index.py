@@ -1,0 +1,111 @@
+"""The search index of the web app, opened lazily, once per worker process.
+
+Mirrors flaskr's ``db.py``: :func:`init_app` registers the holder and the hooks,
+:func:`get_index` hands the open :class:`indexer.search.SearchIndex` to views.
+
+* Nothing happens at import or app-creation time; the first request that needs
+  the index opens it. A missing index raises :class:`indexer.errors.IndexNotFound`,
+  which the error handlers turn into a helpful 503, and the next request tries again
+  (so ``vnsearch build`` after ``vnsearch serve`` just works).
+* Before each request the worker asks the index to :meth:`refresh` (a cheap stat of
+  ``CURRENT``); when a build has switched generations the worker reopens between
+  requests, so nothing restarts and no request fails. A request already running keeps
+  the searcher it started with; old generations stay on disk for that.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flask import Flask
+from flask import current_app
+from flask import request
+
+from indexer.errors import IndexerError
+
+if TYPE_CHECKING:
+    from indexer.search import SearchIndex
+
+EXTENSION = "vnsearch.index"
+log = logging.getLogger(__name__)
+
+
+class IndexHolder:
+    """Opens the index on first use and keeps it for the life of the process."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = Path(index_dir)
+        self._index: SearchIndex | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the index has been opened in this process."""
+        return self._index is not None
+
+    def get(self) -> SearchIndex:
+        """The open index; opens it on first call (raises ``IndexNotFound`` if absent)."""
+        index = self._index
+        if index is None:
+            with self._lock:
+                if self._index is None:
+                    # Imported here so that importing webapp (the gunicorn master, the
+                    # CLI) does not load whoosh: only workers that serve searches do.
+                    from indexer.search import open_index
+
+                    self._index = open_index(self.index_dir)
+                    log.info(
+                        "opened index %s generation %s", self.index_dir, self._index.generation
+                    )
+                index = self._index
+        return index
+
+    def refresh(self) -> bool:
+        """Switch to a newer generation if one appeared; True if it switched.
+
+        A failure to reopen is logged and the worker keeps serving what it has.
+        """
+        index = self._index
+        if index is None:
+            return False
+        try:
+            switched = index.refresh()
+        except (IndexerError, OSError) as exc:
+            log.warning("could not refresh index %s: %s", self.index_dir, exc)
+            return False
+        if switched:
+            log.info("switched to index generation %s", index.generation)
+        return bool(switched)
+
+    def close(self) -> None:
+        """Forget the open index (the next request reopens)."""
+        with self._lock:
+            index, self._index = self._index, None
+        close = getattr(index, "close", None)
+        if close is not None:
+            close()
+
+
+def init_app(app: Flask) -> None:
+    """Register the index holder and the per-request generation check on ``app``."""
+    app.extensions[EXTENSION] = IndexHolder(Path(app.config["INDEX_DIR"]))
+    app.before_request(_refresh_before_request)
+
+
+def holder(app: Flask | None = None) -> IndexHolder:
+    """The :class:`IndexHolder` of ``app`` (default: the current app)."""
+    return (app or current_app).extensions[EXTENSION]
+
+
+def get_index() -> SearchIndex:
+    """The current app's open index (opening it if needed)."""
+    return holder().get()
+
+
+def _refresh_before_request() -> None:
+    # Static files never touch the index; everything else may.
+    if request.endpoint != "static":
+        holder().refresh()
