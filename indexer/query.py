@@ -1,0 +1,638 @@
+"""Query understanding: from what a person types to a ranked whoosh query.
+
+:func:`parse_query` never raises: any string gives a :class:`ParsedQuery`, whose
+``query`` finds something or nothing. The query text is analysed like the documents
+(normalised, split into syllables, folded, segmented into words), as a whole, so
+``nhân dân``, ``"nhân dân"``, ``Nhân Dân``, ``nhan dan`` and the NFD or old-tone
+spellings all find ``Nhân dân``.
+
+Syntax (anything else is text):
+
+* ``"..."`` -- a phrase (syllables in this order). Without diacritics it matches the
+  folded text too (``"nhan dan"`` finds ``nhân dân``). An unclosed quote runs to the end.
+* ``-word``, ``-"a phrase"``, ``NOT word`` -- exclude documents containing it.
+* ``+word`` -- require it, even in a long query.
+* ``a OR b`` (also ``|``) -- either of the two neighbouring items.
+* ``title:word``, ``title:"a phrase"`` (also ``body:``, ``tieude:``, ``noidung:``) --
+  search one field only.
+* ``AND``, ``&&``, parentheses, and the wildcard/fuzzy/boost marks ``* ? ~ ^`` of other
+  engines are ignored (treated as spaces): ``nhân*`` searches ``nhân``.
+
+Empty or whitespace-only text gives ``Every()`` (``ParsedQuery.empty`` is True), so a
+caller can browse by filters; text with nothing searchable (``"???"``) gives
+``NullQuery`` (no results). Text beyond :data:`MAX_QUERY_CHARS` characters or
+:data:`MAX_SYLLABLES` syllables is cut off.
+
+How it is matched and ranked:
+
+* Each syllable of the query is a *concept*, matched in the title and body, in the exact
+  view (diacritics kept) and the folded one. Abbreviations from
+  ``indexer/data/abbreviations.tsv`` form one concept with their full form, either
+  direction (``UBND`` = ``Ủy ban nhân dân``).
+* With diacritics in the query the exact view weighs most and the folded view less (so
+  exact spellings rank first); without any diacritics only the folded view is used.
+* A title match weighs more than a body match.
+* Short keyword queries (at most ``Weights.and_max`` content concepts) require every
+  concept; ``ParsedQuery.fallback`` is the same query with any concept enough, for a
+  caller to run when the strict one finds nothing. Longer queries, and questions,
+  match any concept and rank by how many, how rare, and how close together.
+* Question words (``gì``, ``nào``, ``bao nhiêu``, ``như thế nào`` …) and function words
+  (``của``, ``là``, ``các`` …) are not required and do not count as concepts; a query
+  made only of such words searches them.
+* Bonuses: multi-syllable words from pyvi's segmentation of the query found in the
+  words view, and pairs of neighbouring query syllables found next to each other
+  (phrases) in title or body: documents where the query words stand together rank
+  higher.
+
+Scores depend on the weighting: search with ``searcher(weighting=weighting())``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+from whoosh import scoring
+from whoosh.query import And
+from whoosh.query import AndMaybe
+from whoosh.query import AndNot
+from whoosh.query import Every
+from whoosh.query import NullQuery
+from whoosh.query import Or
+from whoosh.query import Phrase
+from whoosh.query import Query
+from whoosh.query import Term
+
+from indexer.analysis import compound_analyzer
+from indexer.analysis import syllable_analyzer
+from indexer.schema import BODY
+from indexer.schema import BODY_FOLDED
+from indexer.schema import TITLE
+from indexer.schema import TITLE_FOLDED
+from indexer.schema import WORDS
+from indexer.text import fold
+from indexer.text import normalize
+
+MAX_QUERY_CHARS = 1000
+MAX_SYLLABLES = 64
+
+ABBREVIATIONS_FILE = Path(__file__).resolve().parent / "data" / "abbreviations.tsv"
+
+# Multi-syllable entries are matched as sequences; every entry is also matched folded
+# when the query has no diacritics.
+QUESTION_WORDS = (
+    "như thế nào", "thế nào", "ra sao", "làm sao", "tại sao", "vì sao", "sao",
+    "bao nhiêu", "bao lâu", "bao giờ", "khi nào", "lúc nào", "nào",
+    "ở đâu", "đâu", "là gì", "những gì", "điều gì", "cái gì", "gì",
+    "ai", "mấy", "hay không", "có phải", "phải không", "đúng không", "không",
+    "chưa", "hả", "nhỉ", "vậy",
+)
+FUNCTION_WORDS = (
+    "của", "và", "là", "các", "những", "có", "được", "cho", "với", "trong", "này",
+    "đã", "đang", "sẽ", "một", "thì", "mà", "để", "từ", "khi", "tại", "theo", "về",
+    "đến", "ra", "vào", "lại", "cũng", "nhiều", "rất", "như", "bị", "do", "vì", "nên",
+    "nếu", "hay", "hoặc", "còn", "chỉ", "trên", "dưới", "sau", "trước", "đó", "ấy",
+    "nhưng", "vẫn", "bởi", "qua", "cùng", "thế", "nữa", "gồm", "hơn", "nhất", "rằng",
+    "thường", "đều", "mới", "việc", "sự", "điều", "cái", "người",
+)
+
+_FIELD_PREFIXES = {
+    "title": "title", "tieude": "title", "tiêuđề": "title",
+    "body": "body", "noidung": "body", "nộidung": "body",
+}
+_OR_WORDS = frozenset(["OR", "|", "||"])
+_AND_WORDS = frozenset(["AND", "&&", "&"])
+_NOT_WORDS = frozenset(["NOT"])
+_QUOTES = str.maketrans({c: '"' for c in "“”„«»″＂"})
+_CHUNK_RE = re.compile(r'[^\s"()\[\]{}]+')
+_FIELD_RE = re.compile(r"([^\W\d_]+):(.*)", re.DOTALL)
+_SUFFIX_RE = re.compile(r"[~^][\d.]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """Ranking knobs (query boosts and BM25F parameters), tuned on the dev sets.
+
+    :param folded: weight of the folded view relative to the exact one when the query
+        has diacritics (without diacritics the folded view has weight 1).
+    :param and_max: queries with at most this many content concepts require all.
+    """
+
+    title: float = 2.5
+    body: float = 1.0
+    folded: float = 0.3
+    words: float = 0.5
+    pair_title: float = 1.0
+    pair_body: float = 0.5
+    title_phrase: float = 0.0
+    stop: float = 0.0
+    and_max: int = 4
+    k1: float = 1.2
+    b: float = 0.75
+    title_b: float = 0.5
+
+
+DEFAULT_WEIGHTS = Weights()
+
+
+def weighting(weights: Weights = DEFAULT_WEIGHTS) -> scoring.WeightingModel:
+    """The BM25F model the weights were tuned with; pass it to ``ix.searcher(weighting=...)``."""
+    return scoring.BM25F(
+        B=weights.b,
+        K1=weights.k1,
+        **{f"{TITLE}_B": weights.title_b, f"{TITLE_FOLDED}_B": weights.title_b},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedQuery:
+    """The result of :func:`parse_query`.
+
+    :param text: the query text as analysed (normalised, cut to the limits).
+    :param query: the whoosh query to run.
+    :param fallback: a looser query to run when ``query`` finds nothing, or None.
+    :param empty: True when the text had no content at all (``query`` is ``Every()``).
+    :param accentless: True when the query had no diacritics (folded matching).
+    :param sequences: the syllable sequences to highlight (exact spelling).
+    """
+
+    text: str
+    query: Query
+    fallback: Query | None = None
+    empty: bool = False
+    accentless: bool = False
+    sequences: tuple[tuple[str, ...], ...] = ()
+
+    def match_spans(self, text: str) -> list[tuple[int, int]]:
+        """``(start, end)`` character spans of ``text`` to highlight for this query.
+
+        A span covers each occurrence of a query sequence (a syllable, a quoted phrase,
+        an abbreviation or its full form); compared exactly, or folded when the query had
+        no diacritics.
+        """
+        return _match_spans(text, self.sequences, self.accentless)
+
+
+@dataclass(slots=True)
+class _Item:
+    """One lexical item of the query: a run of words, a phrase, or the OR operator."""
+
+    kind: str  # "words" | "phrase" | "or"
+    text: str = ""
+    sign: str = ""  # "" | "+" | "-"
+    field: str | None = None  # None | "title" | "body"
+
+
+@dataclass(slots=True)
+class _Concept:
+    """Something the query asks for: one syllable, or alternatives (OR, abbreviations)."""
+
+    alternatives: list[tuple[str, ...]]
+    sign: str = ""
+    field: str | None = None
+    literal: bool = False  # a quoted phrase: no folding when it has diacritics
+    kind: str = "content"  # "content" | "stop" | "question"
+    or_next: bool = False
+
+
+@dataclass(slots=True)
+class _Run:
+    """The concepts of one item, with the syllables they came from (for bonuses)."""
+
+    concepts: list[_Concept]
+    syllables: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    text: str = ""
+    sign: str = ""
+    field: str | None = None
+    literal: bool = False
+
+
+# -- lexing -----------------------------------------------------------------------------
+
+
+def _lex(text: str) -> list[_Item]:
+    """Split query text into items, understanding quotes, signs, OR and field prefixes."""
+    items: list[_Item] = []
+    pos, length = 0, len(text)
+    sign, fieldname = "", None
+    while pos < length:
+        char = text[pos]
+        if char.isspace() or char in "()[]{}":
+            pos += 1
+            continue
+        if char == '"':
+            end = text.find('"', pos + 1)
+            end = length if end < 0 else end
+            items.append(_Item("phrase", text[pos + 1 : end], sign, fieldname))
+            sign, fieldname = "", None
+            pos = end + 1
+            continue
+        match = _CHUNK_RE.match(text, pos)
+        chunk = match.group()
+        pos = match.end()
+        if chunk in _OR_WORDS:
+            items.append(_Item("or"))
+            continue
+        if chunk in _AND_WORDS:
+            continue
+        if chunk in _NOT_WORDS:
+            sign = "-"
+            continue
+        if len(chunk) > 1 and chunk[0] in "-!+":
+            sign = "+" if chunk[0] == "+" else "-"
+            chunk = chunk[1:].lstrip("-!+")
+        prefix = _FIELD_RE.match(chunk)
+        if prefix and prefix.group(1).lower() in _FIELD_PREFIXES:
+            fieldname = _FIELD_PREFIXES[prefix.group(1).lower()]
+            chunk = prefix.group(2)
+        chunk = _SUFFIX_RE.sub("", chunk)
+        if chunk:
+            items.append(_Item("words", chunk, sign, fieldname))
+            sign, fieldname = "", None
+        elif not (pos < length and text[pos] == '"'):
+            # a lone sign or prefix applies only to a phrase right after it
+            sign, fieldname = "", None
+    return _merge_words(items)
+
+
+def _merge_words(items: list[_Item]) -> list[_Item]:
+    """Join neighbouring plain words into one run, analysed (and segmented) together."""
+    merged: list[_Item] = []
+    for item in items:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and item.kind == previous.kind == "words"
+            and not item.sign
+            and not item.field
+            and not previous.sign
+            and not previous.field
+        ):
+            previous.text = f"{previous.text} {item.text}"
+        else:
+            merged.append(item)
+    return merged
+
+
+# -- word lists -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Lexicon:
+    """Abbreviation groups (keyed by folded syllables) and the question/function words."""
+
+    groups: dict[tuple[str, ...], tuple[tuple[str, ...], ...]]
+    questions: frozenset[tuple[str, ...]]
+    questions_folded: frozenset[tuple[str, ...]]
+    functions: frozenset[tuple[str, ...]]
+    functions_folded: frozenset[tuple[str, ...]]
+    longest: int
+
+
+def _syllables(text: str) -> list[str]:
+    return [token.text for token in syllable_analyzer()(text)]
+
+
+def read_abbreviations(path: Path = ABBREVIATIONS_FILE) -> list[tuple[tuple[str, ...], ...]]:
+    """Groups of equivalent forms from an abbreviations file, as syllable sequences.
+
+    The file has one group a line, ``abbreviations<TAB>full forms``, forms in a column
+    separated by ``|``; ``#`` starts a comment line.
+    """
+    groups = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        forms = [form for column in line.split("\t") for form in column.split("|")]
+        sequences = tuple(dict.fromkeys(tuple(_syllables(form)) for form in forms))
+        sequences = tuple(seq for seq in sequences if seq)
+        if len(sequences) > 1:
+            groups.append(sequences)
+    return groups
+
+
+@lru_cache(maxsize=4)
+def _lexicon(path: Path = ABBREVIATIONS_FILE) -> _Lexicon:
+    groups: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {}
+    for group in read_abbreviations(path):
+        for sequence in group:
+            groups.setdefault(tuple(fold(s) for s in sequence), group)
+
+    def sequences(words: Iterable[str]) -> frozenset[tuple[str, ...]]:
+        return frozenset(tuple(_syllables(word)) for word in words)
+
+    def folded(entries: frozenset[tuple[str, ...]]) -> frozenset[tuple[str, ...]]:
+        return frozenset(tuple(fold(s) for s in entry) for entry in entries)
+
+    questions = sequences(QUESTION_WORDS)
+    functions = sequences(FUNCTION_WORDS)
+    longest = max(len(key) for key in [*groups, *questions, *functions])
+    return _Lexicon(groups, questions, folded(questions), functions, folded(functions),
+                    longest)
+
+
+def _has_diacritics(syllable: str) -> bool:
+    return fold(syllable) != syllable
+
+
+# -- concepts ---------------------------------------------------------------------------
+
+
+def _word_list_match(words: list[str], start: int, entries: frozenset[tuple[str, ...]],
+                     longest: int) -> int:
+    """Length of the longest entry of ``entries`` at ``words[start]`` (0 when none)."""
+    for size in range(min(longest, len(words) - start), 0, -1):
+        if tuple(words[start : start + size]) in entries:
+            return size
+    return 0
+
+
+def _concepts_of_words(
+    item: _Item, syllables: list[str], lexicon: _Lexicon, accentless: bool
+) -> _Run:
+    """Concepts of a run of plain words: syllables, abbreviation groups, stop words."""
+    folded = [fold(s) for s in syllables]
+    run = _Run([], syllables, [], item.text, item.sign, item.field)
+    kinds = ["content"] * len(syllables)
+    index = 0
+    while index < len(syllables):
+        size, group = 0, None
+        for width in range(min(lexicon.longest, len(syllables) - index), 0, -1):
+            group = lexicon.groups.get(tuple(folded[index : index + width]))
+            if group is not None:
+                size = width
+                break
+        if group is not None:
+            run.concepts.append(_Concept(list(group), item.sign, item.field))
+            index += size
+            continue
+        # without diacritics the word lists match folded ("gi" = "gì"), else exactly
+        keys = folded if accentless else syllables
+        questions = lexicon.questions_folded if accentless else lexicon.questions
+        functions = lexicon.functions_folded if accentless else lexicon.functions
+        kind = "question"
+        size = _word_list_match(keys, index, questions, lexicon.longest)
+        if not size:
+            size = _word_list_match(keys, index, functions, lexicon.longest)
+            kind = "stop" if size else "content"
+        size = max(size, 1)
+        for offset in range(size):
+            kinds[index + offset] = kind
+            run.concepts.append(
+                _Concept([(syllables[index + offset],)], item.sign, item.field, kind=kind)
+            )
+        index += size
+    run.kinds = kinds
+    return run
+
+
+def _runs(items: list[_Item], lexicon: _Lexicon) -> tuple[list[_Run], bool, str]:
+    """Analyse the items into runs of concepts; also tell whether the query is accentless."""
+    analysed: list[tuple[_Item, list[str]]] = []
+    budget = MAX_SYLLABLES
+    for item in items:
+        if item.kind == "or":
+            analysed.append((item, []))
+            continue
+        syllables = _syllables(item.text)[:budget]
+        budget -= len(syllables)
+        if syllables:
+            analysed.append((item, syllables))
+        if budget <= 0:
+            break
+    positive = [s for item, syls in analysed if item.sign != "-" for s in syls]
+    accentless = not any(_has_diacritics(s) for s in positive)
+    runs: list[_Run] = []
+    pending_or = False
+    for item, syllables in analysed:
+        if item.kind == "or":
+            pending_or = bool(runs) and bool(runs[-1].concepts)
+            continue
+        if item.kind == "phrase":
+            literal = any(_has_diacritics(s) for s in syllables)
+            concept = _Concept([tuple(syllables)], item.sign, item.field, literal=literal)
+            run = _Run([concept], syllables, ["content"] * len(syllables), item.text,
+                       item.sign, item.field, literal=True)
+        else:
+            run = _concepts_of_words(item, syllables, lexicon, accentless)
+        if pending_or and run.concepts:
+            runs[-1].concepts[-1].or_next = True
+        pending_or = False
+        runs.append(run)
+    return runs, accentless, " ".join(item.text for item, _ in analysed if item.text)
+
+
+def _join_or(concepts: list[_Concept]) -> list[_Concept]:
+    """Merge concepts linked by OR into one concept with their alternatives."""
+    joined: list[_Concept] = []
+    link = False
+    for concept in concepts:
+        if link and joined:
+            previous = joined[-1]
+            previous.alternatives.extend(concept.alternatives)
+            previous.kind = "content"
+            previous.or_next = concept.or_next
+        else:
+            joined.append(replace(concept, alternatives=list(concept.alternatives)))
+        link = concept.or_next
+    return joined
+
+
+# -- whoosh queries ---------------------------------------------------------------------
+
+
+def _fields(fieldname: str | None) -> tuple[tuple[str, str], ...]:
+    """(exact field, folded field) pairs a concept is searched in."""
+    if fieldname == "title":
+        return ((TITLE, TITLE_FOLDED),)
+    if fieldname == "body":
+        return ((BODY, BODY_FOLDED),)
+    return ((TITLE, TITLE_FOLDED), (BODY, BODY_FOLDED))
+
+
+def _field_weight(name: str, weights: Weights) -> float:
+    return weights.title if name in (TITLE, TITLE_FOLDED) else weights.body
+
+
+def _seq_query(fieldname: str, words: tuple[str, ...], boost: float) -> Query:
+    if len(words) == 1:
+        return Term(fieldname, words[0], boost=boost)
+    return Phrase(fieldname, list(words), boost=boost)
+
+
+def _alternative_query(
+    sequence: tuple[str, ...], fieldname: str | None, literal: bool, accentless: bool,
+    weights: Weights, scale: float = 1.0,
+) -> list[Query]:
+    clauses: list[Query] = []
+    folded = tuple(fold(s) for s in sequence)
+    for exact_field, folded_field in _fields(fieldname):
+        weight = _field_weight(exact_field, weights) * scale
+        if not accentless:
+            clauses.append(_seq_query(exact_field, sequence, weight))
+            if not literal and weights.folded > 0:
+                clauses.append(_seq_query(folded_field, folded, weight * weights.folded))
+        else:
+            clauses.append(_seq_query(folded_field, folded, weight))
+    return clauses
+
+
+def _concept_query(concept: _Concept, accentless: bool, weights: Weights,
+                   scale: float = 1.0) -> Query:
+    clauses = []
+    for sequence in concept.alternatives:
+        clauses.extend(
+            _alternative_query(sequence, concept.field, concept.literal, accentless, weights,
+                               scale)
+        )
+    return clauses[0] if len(clauses) == 1 else Or(clauses)
+
+
+def _bonus_queries(run: _Run, accentless: bool, weights: Weights) -> list[Query]:
+    """Proximity and whole-word bonuses of a run of plain words."""
+    if run.literal or run.sign == "-" or len(run.syllables) < 2:
+        return []
+    bonuses: list[Query] = []
+    syllables = run.syllables
+    if accentless:
+        syllables = [fold(s) for s in syllables]
+        title_field, body_field = TITLE_FOLDED, BODY_FOLDED
+    else:
+        title_field, body_field = TITLE, BODY
+    use_title = run.field in (None, "title")
+    use_body = run.field in (None, "body")
+    for index in range(len(syllables) - 1):
+        pair_kinds = run.kinds[index : index + 2]
+        if "question" in pair_kinds or pair_kinds.count("stop") == 2:
+            continue
+        pair = syllables[index : index + 2]
+        if use_title and weights.pair_title > 0:
+            bonuses.append(Phrase(title_field, pair, boost=weights.pair_title))
+        if use_body and weights.pair_body > 0:
+            bonuses.append(Phrase(body_field, pair, boost=weights.pair_body))
+    if use_title and weights.title_phrase > 0 and len(syllables) >= 3:
+        bonuses.append(Phrase(title_field, syllables, boost=weights.title_phrase))
+    if not accentless and weights.words > 0 and run.field != "title":
+        compounds = dict.fromkeys(t.text for t in compound_analyzer()(run.text))
+        bonuses.extend(Term(WORDS, word, boost=weights.words) for word in compounds)
+    return bonuses
+
+
+def _build(text: str, weights: Weights) -> ParsedQuery:
+    lexicon = _lexicon()
+    runs, accentless, analysed_text = _runs(_lex(text), lexicon)
+    concepts = _join_or([c for run in runs for c in run.concepts])
+    positive = [c for c in concepts if c.sign != "-"]
+    negative = [c for c in concepts if c.sign == "-"]
+    content = [c for c in positive if c.kind == "content"]
+    others = [c for c in positive if c.kind != "content"]
+    if not content:
+        content, others = positive, []
+    sequences = tuple(dict.fromkeys(s for c in content for s in c.alternatives))
+
+    excluded = [_concept_query(c, accentless, weights) for c in negative]
+    if not content:
+        if not excluded:
+            return ParsedQuery(analysed_text, NullQuery, accentless=accentless)
+        return ParsedQuery(analysed_text, AndNot(Every(), Or(excluded)), accentless=accentless)
+
+    must = [_concept_query(c, accentless, weights) for c in content]
+    optional: list[Query] = []
+    if weights.stop > 0:
+        optional += [_concept_query(c, accentless, weights, weights.stop) for c in others]
+    for run in runs:
+        optional += _bonus_queries(run, accentless, weights)
+
+    required = [q for c, q in zip(content, must, strict=True) if c.sign == "+"]
+    fallback = None
+    if len(content) <= weights.and_max:
+        main = _and_maybe(And(must) if len(must) > 1 else must[0], optional)
+        if len(must) > 1 and len(required) < len(must):
+            fallback = _or_query(must, optional, required)
+    else:
+        main = _or_query(must, optional, required)
+    if excluded:
+        main = AndNot(main, Or(excluded))
+        if fallback is not None:
+            fallback = AndNot(fallback, Or(excluded))
+    return ParsedQuery(analysed_text, main, fallback, accentless=accentless,
+                       sequences=sequences)
+
+
+def _and_maybe(main: Query, optional: list[Query]) -> Query:
+    if not optional:
+        return main
+    return AndMaybe(main, Or(optional))
+
+
+def _or_query(must: list[Query], optional: list[Query], required: list[Query]) -> Query:
+    should = Or(must + optional)
+    if required:
+        return AndMaybe(And(required) if len(required) > 1 else required[0], should)
+    return should
+
+
+def parse_query(text: str, *, weights: Weights = DEFAULT_WEIGHTS) -> ParsedQuery:
+    """Understand a typed query; never raises (see the module docstring for the syntax).
+
+    :param weights: ranking knobs; the defaults are the tuned ones.
+    """
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    raw = text[:MAX_QUERY_CHARS]
+    if not raw.strip():
+        return ParsedQuery("", Every(), empty=True)
+    try:
+        normal = normalize(raw).translate(_QUOTES)
+        return _build(normal, weights)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
+        # The lexer is written to accept anything; this is a last line of defence that
+        # degrades to a plain any-syllable search rather than an error page.
+        syllables = [s for s in _safe_syllables(raw)][:MAX_SYLLABLES]
+        if not syllables:
+            return ParsedQuery(raw, NullQuery)
+        return ParsedQuery(raw, Or([Term(BODY, s) for s in syllables] +
+                                   [Term(TITLE, s) for s in syllables]))
+
+
+def _safe_syllables(text: str) -> list[str]:
+    try:
+        return _syllables(text)
+    except (ValueError, TypeError):
+        return []
+
+
+# -- highlighting ----------------------------------------------------------------------
+
+
+def _match_spans(
+    text: str, sequences: tuple[tuple[str, ...], ...], accentless: bool
+) -> list[tuple[int, int]]:
+    if not sequences or not text:
+        return []
+    tokens = [(t.text, t.startchar, t.endchar)
+              for t in syllable_analyzer()(text, chars=True)]
+    words = [fold(word) if accentless else word for word, _, _ in tokens]
+    wanted = {tuple(fold(s) for s in seq) if accentless else seq for seq in sequences}
+    by_first: dict[str, list[tuple[str, ...]]] = {}
+    for sequence in wanted:
+        by_first.setdefault(sequence[0], []).append(sequence)
+    for group in by_first.values():
+        group.sort(key=len, reverse=True)
+    spans: list[tuple[int, int]] = []
+    index = 0
+    while index < len(words):
+        for sequence in by_first.get(words[index], ()):
+            if tuple(words[index : index + len(sequence)]) == sequence:
+                last = index + len(sequence) - 1
+                spans.append((tokens[index][1], tokens[last][2]))
+                index = last
+                break
+        index += 1
+    return spans
