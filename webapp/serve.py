@@ -1,0 +1,130 @@
+"""Run the web app: gunicorn for real use, Flask's reloader for development.
+
+``vnsearch serve`` calls :func:`run_gunicorn`, which runs gunicorn in-process
+through a :class:`gunicorn.app.base.BaseApplication` subclass (no ``wsgi.py``
+import path to get right, the same options from the CLI and from Python).
+
+Choices (see :func:`gunicorn_options`):
+
+* **workers**: ``cores + 1`` (at least 2, at most 8). A search is CPU-bound Python
+  (ranking, facet counting, snippets), so processes beyond the core count only
+  queue; the one extra hides a worker that is waiting on the disk or streaming a
+  long CSV export. ``--workers`` overrides (the benchmarks use 2).
+* **sync workers, no preload**: each worker opens the index itself after the fork
+  (whoosh readers and their file handles are not fork-safe to share), and switches
+  generations on its own between requests.
+* **timeout 30 s** (a request is killed and the worker replaced after that),
+  **graceful timeout 30 s** (in-flight requests finish on reload/stop), keep-alive 5 s.
+* **access log to stdout** in the combined format plus the request time in ms
+  (``--no-access-log`` turns it off), error log to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from gunicorn.app.base import BaseApplication
+
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
+
+
+def default_workers(cores: int | None = None) -> int:
+    """``cores + 1``, at least 2 and at most 8.
+
+    >>> default_workers(2), default_workers(1), default_workers(32)
+    (3, 2, 8)
+    """
+    if cores is None:
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            cores = os.cpu_count() or 1
+    return max(2, min(cores + 1, 8))
+
+
+def gunicorn_options(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int | None = None,
+    timeout: int = 30,
+    access_log: bool = True,
+) -> dict:
+    """The gunicorn settings ``vnsearch serve`` uses.
+
+    >>> options = gunicorn_options(port=8123, workers=2)
+    >>> options["bind"], options["workers"], options["preload_app"], options["accesslog"]
+    (['127.0.0.1:8123'], 2, False, '-')
+    """
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    options = {
+        "bind": [bind],
+        "workers": workers or default_workers(),
+        "worker_class": "sync",
+        "timeout": timeout,
+        "graceful_timeout": 30,
+        "keepalive": 5,
+        "preload_app": False,
+        "accesslog": "-" if access_log else None,
+        "access_log_format": ACCESS_LOG_FORMAT,
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "vnsearch",
+        # Heartbeat files on tmpfs: a worker is never killed because /tmp is slow.
+        "worker_tmp_dir": "/dev/shm" if Path("/dev/shm").is_dir() else None,
+    }
+    return options
+
+
+class VnsearchApplication(BaseApplication):
+    """gunicorn running :func:`webapp.create_app` with the given overrides."""
+
+    def __init__(self, options: Mapping, app_config: Mapping | None = None) -> None:
+        self.options = dict(options)
+        self.app_config = dict(app_config or {})
+        super().__init__()
+
+    def load_config(self) -> None:
+        """Apply :attr:`options` to gunicorn's settings (unknown keys are an error)."""
+        for key, value in self.options.items():
+            if key not in self.cfg.settings:
+                raise ValueError(f"unknown gunicorn setting {key!r}")
+            if value is not None:
+                self.cfg.set(key, value)
+
+    def load(self):
+        """Create the app; called in each worker after the fork (no preload)."""
+        from webapp import create_app
+
+        return create_app(self.app_config or None)
+
+
+def app_config(index_dir: Path | None) -> dict:
+    """Config overrides from the command line (only what was given)."""
+    return {"INDEX_DIR": str(index_dir)} if index_dir is not None else {}
+
+
+def run_gunicorn(
+    *,
+    index_dir: Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int | None = None,
+    timeout: int = 30,
+    access_log: bool = True,
+) -> None:
+    """Serve with gunicorn until stopped (SIGINT/SIGTERM stop it gracefully)."""
+    options = gunicorn_options(
+        host=host, port=port, workers=workers, timeout=timeout, access_log=access_log
+    )
+    VnsearchApplication(options, app_config(index_dir)).run()
+
+
+def run_dev(*, index_dir: Path | None = None, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve with Flask's development server: debugger and code reloader on."""
+    from webapp import create_app
+
+    app = create_app(app_config(index_dir) or None)
+    app.run(host=host, port=port, debug=True, use_reloader=True)
