@@ -116,18 +116,20 @@ def _pages(result: SearchResult, limits: Limits, state: UrlState) -> dict:
     last = min(last, max(1, limits.max_result_window // result.per_page))
     current = min(result.page, max(last, result.page))
     numbers = sorted({1, last, *range(max(1, current - 2), min(last, current + 2) + 1)})
+    def page_href(number: int) -> str:
+        return search_href(state.replace(page=str(number) if number > 1 else None))
+
     items: list[Link | None] = []
     previous = 0
     for number in numbers:
         if number - previous > 1:
             items.append(None)  # an ellipsis
-        items.append(Link(str(number), search_href(state.replace(page=str(number))),
-                          active=number == current))
+        items.append(Link(str(number), page_href(number), active=number == current))
         previous = number
     return {
         "links": items if last > 1 else [],
-        "prev": search_href(state.replace(page=str(current - 1))) if current > 1 else None,
-        "next": search_href(state.replace(page=str(current + 1))) if current < last else None,
+        "prev": page_href(current - 1) if current > 1 else None,
+        "next": page_href(current + 1) if current < last else None,
         "last": last,
     }
 

@@ -1,0 +1,212 @@
+"""The app factory, configuration, errors without an index, admin auth, OpenAPI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from webapp import create_app
+from webapp.openapi import openapi_document
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_and_test_config(tmp_path):
+    app = create_app({"TESTING": True, "INDEX_DIR": tmp_path})
+    assert app.config["INDEX_DIR"] == str(tmp_path)
+    assert app.config["PAGE_SIZE"] == 10 and app.config["MAX_PAGE_SIZE"] == 100
+    assert app.config["ADMIN_TOKEN"] is None
+    assert app.json.ensure_ascii is False
+
+
+def test_environment_and_instance_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("VNSEARCH_INDEX_DIR", str(tmp_path / "from-env"))
+    monkeypatch.setenv("VNSEARCH_PAGE_SIZE", "25")
+    monkeypatch.setenv("VNSEARCH_ADMIN_TOKEN", "s3cret")
+    app = create_app()
+    assert app.config["INDEX_DIR"] == str(tmp_path / "from-env")
+    assert app.config["PAGE_SIZE"] == 25
+    assert app.config["ADMIN_TOKEN"] == "s3cret"
+    # An instance config.py sits between the defaults and the environment.
+    instance = Path(app.instance_path)
+    created = not instance.exists()
+    instance.mkdir(parents=True, exist_ok=True)
+    config = instance / "config.py"
+    assert not config.exists(), "tests must not overwrite a real instance config"
+    try:
+        config.write_text("PAGE_SIZE = 7\nMAX_PAGE_SIZE = 40\n", encoding="utf-8")
+        app = create_app()
+        assert app.config["MAX_PAGE_SIZE"] == 40  # from the instance file
+        assert app.config["PAGE_SIZE"] == 25  # the environment wins over it
+        app = create_app({"PAGE_SIZE": 3})
+        assert app.config["PAGE_SIZE"] == 3  # test_config wins over everything
+    finally:
+        config.unlink()
+        if created:
+            instance.rmdir()
+
+
+def test_creating_the_app_opens_nothing_and_loads_no_whoosh(tmp_path):
+    code = (
+        "import sys\n"
+        "from webapp import create_app\n"
+        f"app = create_app({{'INDEX_DIR': {str(tmp_path / 'none')!r}}})\n"
+        "assert not app.extensions['vnsearch.index'].is_open\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'whoosh'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+
+
+def test_webapp_never_imports_whoosh():
+    for path in sorted((ROOT / "webapp").rglob("*.py")) + [ROOT / "wsgi.py"]:
+        text = path.read_text(encoding="utf-8")
+        assert "import whoosh" not in text and "from whoosh" not in text, path
+
+
+@pytest.mark.parametrize("url", ["/api/search?q=x", "/api/stats", "/healthz",
+                                 "/api/articles/a", "/api/export?q=x"])
+def test_missing_index_is_a_json_503(empty_app, url):
+    response = empty_app.test_client().get(url)
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["ok"] is False and body["status"] == 503
+    assert "chưa có chỉ mục — chạy vnsearch build" in body["error"]
+
+
+@pytest.mark.parametrize("url", ["/", "/?q=đại+hội", "/articles/a/b"])
+def test_missing_index_is_a_helpful_page(empty_app, url):
+    response = empty_app.test_client().get(url)
+    assert response.status_code == 503
+    text = response.get_data(as_text=True)
+    assert response.mimetype == "text/html"
+    assert "vnsearch build" in text and "Chưa sẵn sàng" in text
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/search?per_page=101", "/api/search?page=0", "/api/search?from=2020-02-30",
+     "/api/search?sort=x", "/api/search?q=" + "x" * 1001, "/api/export?to=soon",
+     "/api/search?month=2020-13", "/api/search?year=abcd"],
+)
+def test_bad_input_is_400_before_the_index_is_needed(empty_app, url):
+    response = empty_app.test_client().get(url)
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body == {"ok": False, "error": body["error"], "status": 400}
+    assert "'" in body["error"]  # names the parameter
+
+
+def test_bad_input_on_the_page_is_a_friendly_400(empty_app):
+    response = empty_app.test_client().get("/?q=abc&from=2020-99-01")
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "Yêu cầu không hợp lệ" in text and "2020-99-01" in text
+    assert 'value="abc"' in text  # the form is still there, with the query
+
+
+def test_unknown_routes_and_methods(empty_app):
+    client = empty_app.test_client()
+    response = client.get("/api/nothing")
+    assert response.status_code == 404 and response.get_json()["status"] == 404
+    response = client.post("/api/search")
+    assert response.status_code == 405 and response.get_json()["status"] == 405
+    response = client.get("/nothing")
+    assert response.status_code == 404 and "Không tìm thấy" in response.get_data(as_text=True)
+
+
+def test_admin_is_disabled_without_a_token(empty_app):
+    client = empty_app.test_client()
+    assert client.get("/admin/status").status_code == 404
+    assert client.post("/admin/rebuild",
+                       headers={"Authorization": "Bearer x"}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "header", [None, "Bearer wrong", "Basic c2VjcmV0", "Bearer", "bearer secret-token-x"]
+)
+def test_admin_needs_the_bearer_token(tmp_path, header):
+    app = create_app({"TESTING": True, "INDEX_DIR": str(tmp_path), "ADMIN_TOKEN": "secret"})
+    headers = {"Authorization": header} if header else {}
+    response = app.test_client().get("/admin/status", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.get_json()["status"] == 401
+
+
+def test_admin_status_without_any_build(tmp_path):
+    app = create_app({"TESTING": True, "INDEX_DIR": str(tmp_path), "ADMIN_TOKEN": 1234})
+    response = app.test_client().get("/admin/status",
+                                     headers={"Authorization": "Bearer 1234"})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["build"] is None and body["lock"] is None
+    assert "error" in body["serving"]
+
+
+def test_openapi_describes_every_route(empty_app):
+    document = empty_app.test_client().get("/api/openapi.json").get_json()
+    assert document["openapi"].startswith("3.1")
+    described = set(document["paths"])
+    for rule in empty_app.url_map.iter_rules():
+        if rule.endpoint in ("static",) or rule.endpoint.startswith("pages."):
+            continue
+        path = rule.rule.replace("<path:article_id>", "{id}")
+        assert path in described, rule.rule
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in document["paths"][path], (rule.rule, method)
+    names = [p["name"] for p in document["paths"]["/api/search"]["get"]["parameters"]]
+    assert names == ["q", "from", "to", "unit", "source", "term", "year", "month", "sort",
+                     "page", "per_page"]
+
+
+def _resolve(document: dict, schema: dict) -> dict:
+    ref = schema.get("$ref")
+    if ref:
+        return document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    return schema
+
+
+def check(document: dict, schema: dict, value, where: str = "$") -> None:
+    """A small validator for the subset of JSON Schema the document uses."""
+    schema = _resolve(document, schema)
+    if "const" in schema:
+        assert value == schema["const"], where
+        return
+    types = schema.get("type")
+    if types:
+        types = [types] if isinstance(types, str) else types
+        python = {"string": str, "integer": int, "number": (int, float), "boolean": bool,
+                  "array": list, "object": dict, "null": type(None)}
+        assert any(isinstance(value, python[t]) and not (t in ("integer", "number") and
+                   isinstance(value, bool)) for t in types), (where, value, types)
+    if isinstance(value, dict):
+        for name in schema.get("required", []):
+            assert name in value, f"{where}.{name} missing"
+        for name, sub in schema.get("properties", {}).items():
+            if name in value:
+                check(document, sub, value[name], f"{where}.{name}")
+    if isinstance(value, list) and "items" in schema:
+        for index, item in enumerate(value):
+            check(document, schema["items"], item, f"{where}[{index}]")
+
+
+def test_openapi_schemas_match_a_real_result_shape():
+    from indexer.results import FacetValue
+    from indexer.results import Hit
+    from indexer.results import SearchResult
+
+    document = openapi_document()
+    result = SearchResult(
+        query="x", total=1, page=1, per_page=10, took_ms=1.5,
+        results=[Hit("a", "t", None, ["Quận 4"], None, None, None, "s", 1.0)],
+        facets={name: [FacetValue("v", 1, False)] for name in
+                ("year", "month", "unit", "source", "term")},
+    )
+    check(document, {"$ref": "#/components/schemas/SearchResult"}, result.to_dict())
+    check(document, {"$ref": "#/components/schemas/Error"},
+          {"ok": False, "error": "x", "status": 400})
