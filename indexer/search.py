@@ -1,0 +1,1115 @@
+"""Search over the serving index generation: ranking, filters, facets, snippets.
+
+Everything user-facing (CLI, web pages, JSON API) calls :meth:`SearchIndex.search`
+and renders the :class:`indexer.results.SearchResult` it returns::
+
+    index = open_index(Path("index_data"))
+    result = index.search(SearchRequest(query="nhân dân", units=("Quận 4",)))
+
+How a search runs (whoosh stays inside this module):
+
+* The query text becomes a whoosh query (:func:`indexer.query.parse_query`). The
+  documents it matches are collected *unscored* into a numpy array of docnums (cached
+  per generation for the last few queries, so paging and facet clicks are cheap).
+* Filters (date range, units, sources, terms, years, months) and facet counts work on
+  arrays loaded once per generation (:class:`FacetData`): per-document codes of each
+  facet value, read from the postings of the facet fields, and the date column. Counting
+  touches only the matched documents, never the whole index.
+* Only one page is ranked: a top-k scored whoosh search (``limit = page * per_page``,
+  restricted to the filtered documents) for ``relevance``; the date sorts and the empty
+  query order the filtered array by precomputed date ranks, without whoosh.
+* Snippets and ``title_html`` are made here, from the stored text: the query's terms
+  (exact syllables, folded syllables, words, abbreviation expansions, as the query layer
+  put them into the whoosh query) are found again in the text and wrapped in ``<mark>``;
+  everything else is HTML-escaped.
+
+Choices where the contract is silent:
+
+* An empty query (or one without any searchable term) matches every document; with
+  ``sort=relevance`` it is ordered newest first. Undated documents come last in both
+  date orders; ties keep index order. Hits of the date sorts carry ``score`` 0.0.
+* Facets are drill-down facets: the counts of one facet are computed with the query, the
+  date range and the filters of the *other* facets applied, not its own, so selecting
+  unit A still shows how many matches unit B would add (values of a facet combine with
+  OR, different facets with AND). Selected values are always listed (count possibly 0).
+  Limits: every year (newest first); months newest first, all months of the selected
+  years, else the latest :data:`MONTH_LIMIT`; the top :data:`FACET_LIMIT` units, sources
+  and terms by count.
+* A spelling suggestion (:mod:`indexer.suggest`) is offered for a query typed without
+  diacritics when restoring them changes it, and for a query with diacritics that
+  matches nothing when its restored folded form does match.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+from whoosh import query as wq
+from whoosh.index import EmptyIndexError
+from whoosh.index import open_dir
+from whoosh.searching import Searcher
+from whoosh.util.times import datetime_to_long
+from whoosh.util.times import long_to_datetime
+
+from indexer import suggest
+from indexer.analysis import SYLLABLE_RE
+from indexer.analysis import WORD_JOINER
+from indexer.article import Article
+from indexer.errors import IndexCorrupt
+from indexer.errors import IndexNotFound
+from indexer.errors import QueryError
+from indexer.generations import CURRENT
+from indexer.generations import INDEX_NAME
+from indexer.generations import current_generation
+from indexer.generations import read_manifest
+from indexer.query import ParsedQuery
+from indexer.query import parse_query
+from indexer.query import weighting
+from indexer.results import FACETS
+from indexer.results import SORTS
+from indexer.results import FacetValue
+from indexer.results import Hit
+from indexer.results import SearchRequest
+from indexer.results import SearchResult
+from indexer.schema import AUTHOR
+from indexer.schema import BODY
+from indexer.schema import CATEGORY
+from indexer.schema import DATE
+from indexer.schema import DATE_TEXT
+from indexer.schema import ID_FIELD
+from indexer.schema import MONTH
+from indexer.schema import PATH
+from indexer.schema import SOURCE
+from indexer.schema import TERM
+from indexer.schema import TITLE
+from indexer.schema import UNITS
+from indexer.schema import URL
+from indexer.schema import WORDS
+from indexer.schema import YEAR
+from indexer.schema import split_list
+from indexer.text import fold
+from indexer.text import normalize
+
+__all__ = [
+    "FACET_LIMIT",
+    "MAX_PER_PAGE",
+    "MAX_QUERY_CHARS",
+    "MONTH_LIMIT",
+    "SearchIndex",
+    "highlight_text",
+    "make_snippet",
+    "open_index",
+    "validate_request",
+]
+
+MAX_PER_PAGE = 100
+MAX_QUERY_CHARS = 1000
+#: How many units, sources and terms a facet lists (selected values come on top).
+FACET_LIMIT = 20
+#: How many months the month facet lists when no year is selected.
+MONTH_LIMIT = 24
+#: Target length of a snippet, in characters of text (marks and escapes not counted).
+SNIPPET_CHARS = 260
+#: How many parsed queries and their matched documents a generation remembers.
+QUERY_CACHE_SIZE = 64
+#: How many idle searchers a generation keeps for reuse.
+SEARCHER_POOL_SIZE = 8
+
+# Facet name (results.FACETS) -> index field.
+_FACET_FIELDS = {"year": YEAR, "month": MONTH, "unit": UNITS, "source": SOURCE, "term": TERM}
+# Facet name -> the SearchRequest attribute selecting its values.
+_FACET_REQUEST = {
+    "year": "years",
+    "month": "months",
+    "unit": "units",
+    "source": "sources",
+    "term": "terms",
+}
+_MISSING_DATE = np.uint64(2**64 - 1)  # whoosh's column default for a document without one
+
+
+# --- request validation -------------------------------------------------------
+
+
+def validate_request(request: SearchRequest) -> None:
+    """Raise :class:`QueryError` naming the first invalid parameter of ``request``.
+
+    >>> validate_request(SearchRequest(query="nhân dân"))
+    >>> validate_request(SearchRequest(page=0))
+    Traceback (most recent call last):
+    indexer.errors.QueryError: page must be at least 1, got 0
+    >>> validate_request(SearchRequest(sort="popular"))
+    Traceback (most recent call last):
+    indexer.errors.QueryError: sort must be one of relevance, newest, oldest, got 'popular'
+    """
+    if not isinstance(request.page, int) or request.page < 1:
+        raise QueryError(f"page must be at least 1, got {request.page!r}")
+    if not isinstance(request.per_page, int) or not 1 <= request.per_page <= MAX_PER_PAGE:
+        raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}, got {request.per_page!r}")
+    if request.sort not in SORTS:
+        raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {request.sort!r}")
+    if not isinstance(request.query, str):
+        raise QueryError(f"query must be text, got {request.query!r}")
+    if len(request.query) > MAX_QUERY_CHARS:
+        raise QueryError(
+            f"query is {len(request.query)} characters long, the limit is {MAX_QUERY_CHARS}"
+        )
+    for name in ("date_from", "date_to"):
+        value = getattr(request, name)
+        if value is not None and not isinstance(value, date):
+            raise QueryError(f"{name} must be a date, got {value!r}")
+    if request.date_from and request.date_to and request.date_from > request.date_to:
+        raise QueryError(
+            f"date_from {request.date_from.isoformat()} is after "
+            f"date_to {request.date_to.isoformat()}"
+        )
+    for attribute in _FACET_REQUEST.values():
+        values = getattr(request, attribute)
+        if isinstance(values, str) or not all(isinstance(v, str) for v in values):
+            raise QueryError(f"{attribute} must be a list of strings, got {values!r}")
+
+
+# --- highlighting ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A sequence of query syllables to find again in text.
+
+    :param syllables: lower-case syllables, folded when ``folded`` is set.
+    :param folded: compare the folded text (accent-insensitive) instead of the exact one.
+    :param prefix: the last syllable only has to start the text's syllable.
+    """
+
+    syllables: tuple[str, ...]
+    folded: bool = False
+    prefix: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Mark:
+    start: int
+    end: int
+    keys: frozenset[str]
+
+
+def patterns_for(parsed: ParsedQuery) -> list[Pattern]:
+    """The highlight patterns of a parsed query: its sequences, exact and folded.
+
+    A query without diacritics is matched folded only; one with diacritics exactly,
+    with the folded forms as the fallback :class:`Highlighter` uses when a text has no
+    exact match (the query layer searches the folded view too, with less weight).
+    """
+    found: list[Pattern] = []
+    for sequence in parsed.sequences:
+        lowered = tuple(s.lower() for s in sequence if s)
+        if not lowered:
+            continue
+        folded = tuple(fold(s) for s in lowered)
+        if not parsed.accentless:
+            found.append(Pattern(lowered))
+        found.append(Pattern(folded, folded=True))
+    return list(dict.fromkeys(found))
+
+
+class Highlighter:
+    """Finds a query's patterns in text and renders HTML with ``<mark>`` around them.
+
+    Exact patterns win: a folded pattern that is only the accentless twin of an exact
+    one (the query layer searches ``nhân dân`` in the folded view too) marks text only
+    when nothing exact was found, so ``nhân dân`` marks ``nhân dân`` but not ``nhẫn
+    dạn``, while ``nhan dan`` marks both.
+
+    >>> h = Highlighter([Pattern(("nhân", "dân")), Pattern(("nhan", "dan"), folded=True)])
+    >>> h.highlight("Nhân dân và nhẫn dạn")
+    '<mark>Nhân dân</mark> và nhẫn dạn'
+    >>> Highlighter([Pattern(("nhan", "dan"), folded=True)]).highlight("Nhân Dân <b>")
+    '<mark>Nhân Dân</mark> &lt;b&gt;'
+    """
+
+    def __init__(self, patterns: Iterable[Pattern]) -> None:
+        patterns = list(dict.fromkeys(patterns))
+        accented_twins = {
+            tuple(fold(s) for s in p.syllables)
+            for p in patterns
+            if not p.folded and any(fold(s) != s for s in p.syllables)
+        }
+        self._primary = _PatternIndex(
+            p for p in patterns if not (p.folded and p.syllables in accented_twins)
+        )
+        fallback = [p for p in patterns if p.folded and p.syllables in accented_twins]
+        self._fallback = _PatternIndex(patterns) if fallback else None
+
+    def __bool__(self) -> bool:
+        return bool(self._primary)
+
+    def marks(self, text: str) -> list[_Mark]:
+        """The marked spans of ``text`` (an NFC string), adjacent matches merged."""
+        marks = self._primary.find(text)
+        if not marks and self._fallback is not None:
+            marks = self._fallback.find(text)
+        return marks
+
+    def highlight(self, text: str) -> str:
+        """All of ``text``, HTML-escaped, every match in ``<mark>``."""
+        text = _prepare(text)
+        return _render(text, self.marks(text), 0, len(text), collapse=False)
+
+    def snippet(self, text: str, length: int = SNIPPET_CHARS) -> str:
+        """The passage of ``text`` (about ``length`` characters) with most distinct matches."""
+        text = _prepare(text)
+        marks = self.marks(text)
+        if not text:
+            return ""
+        if not marks:
+            start, end = 0, _cut_end(text, 0, length)
+        else:
+            first, last = _best_window(marks, length)
+            start = _window_start(text, marks[first].start, length)
+            end = max(_cut_end(text, start, length), marks[last].end)
+            marks = [m for m in marks if m.start >= start and m.end <= end]
+        body = _render(text, marks, start, end, collapse=True).strip()
+        prefix = "… " if start > 0 else ""
+        suffix = " …" if end < len(text.rstrip()) else ""
+        return f"{prefix}{body}{suffix}"
+
+
+class _PatternIndex:
+    """Patterns keyed by their first syllable, longest first."""
+
+    def __init__(self, patterns: Iterable[Pattern]) -> None:
+        self._by_first: dict[tuple[bool, str], list[Pattern]] = {}
+        self._prefixes: list[Pattern] = []
+        count = 0
+        for pattern in patterns:
+            count += 1
+            if pattern.prefix and len(pattern.syllables) == 1:
+                self._prefixes.append(pattern)
+            else:
+                key = (pattern.folded, pattern.syllables[0])
+                self._by_first.setdefault(key, []).append(pattern)
+        for bucket in self._by_first.values():
+            bucket.sort(key=lambda p: -len(p.syllables))
+        self._count = count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def find(self, text: str) -> list[_Mark]:
+        tokens = [(m.start(), m.end(), m.group().lower()) for m in SYLLABLE_RE.finditer(text)]
+        folded = [fold(t[2]) for t in tokens]
+        found: list[_Mark] = []
+        i = 0
+        while i < len(tokens):
+            length = self._match_at(text, tokens, folded, i)
+            if length:
+                last = i + length - 1
+                key = " ".join(folded[i : last + 1])
+                found.append(_Mark(tokens[i][0], tokens[last][1], frozenset([key])))
+                i += length
+            else:
+                i += 1
+        return _merge(text, found)
+
+    def _match_at(self, text: str, tokens: list, folded: list, i: int) -> int:
+        candidates = self._by_first.get((False, tokens[i][2]), []) + self._by_first.get(
+            (True, folded[i]), []
+        )
+        for pattern in candidates:
+            size = len(pattern.syllables)
+            if i + size > len(tokens):
+                continue
+            ok = True
+            for j in range(1, size):
+                if not _close(text, tokens[i + j - 1][1], tokens[i + j][0]):
+                    ok = False
+                    break
+                surface = folded[i + j] if pattern.folded else tokens[i + j][2]
+                wanted = pattern.syllables[j]
+                if not (
+                    surface == wanted
+                    or (pattern.prefix and j == size - 1 and surface.startswith(wanted))
+                ):
+                    ok = False
+                    break
+            if ok:
+                return size
+        for pattern in self._prefixes:
+            surface = folded[i] if pattern.folded else tokens[i][2]
+            if surface.startswith(pattern.syllables[0]):
+                return 1
+        return 0
+
+
+def _close(text: str, end: int, start: int) -> bool:
+    """Whether two syllables are neighbours of a phrase (a short gap, no line break)."""
+    gap = text[end:start]
+    return len(gap) <= 3 and "\n" not in gap
+
+
+def _merge(text: str, marks: list[_Mark]) -> list[_Mark]:
+    merged: list[_Mark] = []
+    for mark in marks:
+        if merged:
+            previous = merged[-1]
+            gap = text[previous.end : mark.start]
+            if len(gap) <= 2 and (not gap or gap.isspace()) and "\n" not in gap:
+                merged[-1] = _Mark(previous.start, mark.end, previous.keys | mark.keys)
+                continue
+        merged.append(mark)
+    return merged
+
+
+def _prepare(text: str | None) -> str:
+    """The text in the one spelling the analyzers use; offsets stay valid for NFC text."""
+    return normalize(text or "")
+
+
+_SPACE_RE = re.compile(r"\s+")
+
+
+def _render(text: str, marks: list[_Mark], start: int, end: int, *, collapse: bool) -> str:
+    pieces: list[str] = []
+    cursor = start
+
+    def plain(chunk: str) -> str:
+        if collapse:
+            chunk = _SPACE_RE.sub(" ", chunk)
+        return html.escape(chunk, quote=False)
+
+    for mark in marks:
+        if mark.start < cursor or mark.end > end:
+            continue
+        pieces.append(plain(text[cursor : mark.start]))
+        pieces.append(f"<mark>{plain(text[mark.start : mark.end])}</mark>")
+        cursor = mark.end
+    pieces.append(plain(text[cursor:end]))
+    return "".join(pieces)
+
+
+def _best_window(marks: list[_Mark], length: int) -> tuple[int, int]:
+    """Indexes of the first and last mark of the window with most distinct matches."""
+    best = (0, 0)
+    best_score = (-1, -1)
+    limit = min(len(marks), 400)
+    for i in range(limit):
+        keys: set[str] = set()
+        j = i
+        while j < limit and marks[j].end - marks[i].start <= length:
+            keys |= marks[j].keys
+            j += 1
+        last = max(i, j - 1)
+        score = (len(keys), last - i + 1)
+        if score > best_score:
+            best, best_score = (i, last), score
+    return best
+
+
+def _window_start(text: str, first_mark: int, length: int) -> int:
+    """Where a snippet showing a mark at ``first_mark`` starts: a sentence start or a word."""
+    lead = min(length // 4, 70)
+    if first_mark <= lead:
+        return 0
+    low = first_mark - lead
+    # A sentence or paragraph start shortly before the mark reads best.
+    for position in range(first_mark - 1, max(low - 40, 0), -1):
+        if text[position] == "\n" or (text[position].isspace() and text[position - 1] in ".!?:;"):
+            return position + 1
+    space = text.find(" ", low, first_mark)
+    return space + 1 if space >= 0 else low
+
+
+def _cut_end(text: str, start: int, length: int) -> int:
+    """The end of a snippet of about ``length`` characters from ``start``, at a word end."""
+    end = start + length
+    if end >= len(text):
+        return len(text)
+    space = text.rfind(" ", start + length // 2, end)
+    return space if space > 0 else end
+
+
+def _highlighter_for(query: str) -> Highlighter:
+    return Highlighter(patterns_for(parse_query(query)))
+
+
+def highlight_text(text: str, query: str) -> str:
+    """``text`` HTML-escaped, with the matches of ``query`` in ``<mark>`` (article pages).
+
+    >>> highlight_text("Ủy ban nhân dân <quận>", "nhan dan")
+    'Ủy ban <mark>nhân dân</mark> &lt;quận&gt;'
+    """
+    return _highlighter_for(query).highlight(text)
+
+
+def make_snippet(text: str, query: str, length: int = SNIPPET_CHARS) -> str:
+    """A snippet of ``text`` around the best matches of ``query`` (HTML, ``<mark>``)."""
+    return _highlighter_for(query).snippet(text, length)
+
+
+# --- per-generation facet arrays ---------------------------------------------------
+
+
+class FacetTable:
+    """The values of one facet field for every document, as arrays indexed by docnum.
+
+    ``values[code]`` is a value; ``offsets``/``flat`` give each document's codes (CSR:
+    ``flat[offsets[d]:offsets[d + 1]]``); ``postings[code]`` the documents of a value.
+    """
+
+    def __init__(self, values: list[str], postings: list[np.ndarray], size: int) -> None:
+        self.values = values
+        self.codes = {value: code for code, value in enumerate(values)}
+        self.postings = postings
+        if postings:
+            docs = np.concatenate(postings)
+            codes = np.concatenate(
+                [np.full(len(p), code, dtype=np.int32) for code, p in enumerate(postings)]
+            )
+        else:
+            docs = np.zeros(0, dtype=np.int32)
+            codes = np.zeros(0, dtype=np.int32)
+        order = np.argsort(docs, kind="stable")
+        self.flat = codes[order]
+        per_doc = np.bincount(docs, minlength=size)[:size] if size else np.zeros(0, np.int64)
+        self.offsets = np.zeros(size + 1, dtype=np.int64)
+        np.cumsum(per_doc, out=self.offsets[1:])
+
+    def count(self, docs: np.ndarray) -> np.ndarray:
+        """How many of ``docs`` carry each value (an array indexed by code)."""
+        size = len(self.values)
+        if not len(docs) or not size:
+            return np.zeros(size, dtype=np.int64)
+        starts = self.offsets[docs]
+        lengths = self.offsets[docs + 1] - starts
+        total = int(lengths.sum())
+        if not total:
+            return np.zeros(size, dtype=np.int64)
+        ends = np.cumsum(lengths)
+        index = np.repeat(starts - ends + lengths, lengths) + np.arange(total)
+        return np.bincount(self.flat[index], minlength=size)
+
+    def mask(self, selected: Iterable[str], size: int) -> np.ndarray:
+        """A boolean array over docnums: documents carrying any of ``selected``."""
+        allowed = np.zeros(size, dtype=bool)
+        for value in selected:
+            code = self.codes.get(value)
+            if code is not None:
+                allowed[self.postings[code]] = True
+        return allowed
+
+
+class FacetData:
+    """Everything filtering, faceting and date sorting need, loaded once per generation."""
+
+    def __init__(self, searcher: Searcher) -> None:
+        reader = searcher.reader()
+        self.size = size = reader.doc_count_all()
+        self.tables: dict[str, FacetTable] = {}
+        for name, fieldname in _FACET_FIELDS.items():
+            values: list[str] = []
+            postings: list[np.ndarray] = []
+            if fieldname in reader.indexed_field_names():
+                for value in reader.field_terms(fieldname):
+                    docs = np.fromiter(reader.postings(fieldname, value).all_ids(), dtype=np.int64)
+                    if len(docs):
+                        values.append(value)
+                        postings.append(docs)
+            self.tables[name] = FacetTable(values, postings, size)
+
+        self.live = np.fromiter(reader.all_doc_ids(), dtype=np.int64)
+        if reader.has_column(DATE):
+            raw = np.fromiter(
+                iter(reader.column_reader(DATE, translate=False)), dtype=np.uint64, count=size
+            )
+        else:
+            raw = np.full(size, _MISSING_DATE, dtype=np.uint64)
+        self.dated = raw != _MISSING_DATE
+        self.date_key = np.where(self.dated, raw, 0).astype(np.int64)
+        # Ranks of the two date orders; undated documents after every dated one.
+        docnums = np.arange(size, dtype=np.int64)
+        undated = ~self.dated
+        newest = np.lexsort((docnums, -self.date_key, undated))
+        oldest = np.lexsort((docnums, self.date_key, undated))
+        self.rank_newest = np.empty(size, dtype=np.int64)
+        self.rank_newest[newest] = docnums
+        self.rank_oldest = np.empty(size, dtype=np.int64)
+        self.rank_oldest[oldest] = docnums
+
+    def in_range(self, docs: np.ndarray, date_from: date | None, date_to: date | None):
+        """The documents of ``docs`` dated within the inclusive range."""
+        keep = self.dated[docs]
+        keys = self.date_key[docs]
+        if date_from is not None:
+            low = datetime_to_long(datetime(date_from.year, date_from.month, date_from.day))
+            keep &= keys >= low
+        if date_to is not None:
+            end = date_to + timedelta(days=1)
+            high = datetime_to_long(datetime(end.year, end.month, end.day))
+            keep &= keys < high
+        return docs[keep]
+
+    def order(self, docs: np.ndarray, sort: str, count: int) -> np.ndarray:
+        """The first ``count`` of ``docs`` in a date order (``newest`` or ``oldest``)."""
+        ranks = (self.rank_oldest if sort == "oldest" else self.rank_newest)[docs]
+        if count < len(docs):
+            top = np.argpartition(ranks, count - 1)[:count]
+            return docs[top[np.argsort(ranks[top], kind="stable")]]
+        return docs[np.argsort(ranks, kind="stable")]
+
+    def date_range(self) -> tuple[str | None, str | None]:
+        """ISO dates of the oldest and newest dated document."""
+        keys = self.date_key[self.dated[: self.size]]
+        if not len(keys):
+            return None, None
+        low = long_to_datetime(int(keys.min()))
+        high = long_to_datetime(int(keys.max()))
+        return _iso(low), _iso(high)
+
+
+def _iso(moment: datetime) -> str:
+    if moment.time() == datetime.min.time():
+        return moment.date().isoformat()
+    return moment.isoformat()
+
+
+# --- matching ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Matched:
+    """What a query text matches.
+
+    :param query: the whoosh query to rank with; None for an empty query (every document).
+    :param docs: sorted docnums matching ``query``; None for every document.
+    :param patterns: what to highlight.
+    """
+
+    query: wq.Query | None
+    docs: np.ndarray | None
+    patterns: tuple[Pattern, ...]
+
+
+def _match(searcher: Searcher, text: str) -> _Matched:
+    """Parse ``text`` and collect its matches, unscored; the looser fallback if none."""
+    parsed = parse_query(text)
+    patterns = tuple(patterns_for(parsed))
+    if parsed.empty:
+        return _Matched(None, None, patterns)
+    q = parsed.query
+    docs = _docs(searcher, q)
+    if not len(docs) and parsed.fallback is not None:
+        q = parsed.fallback
+        docs = _docs(searcher, q)
+    return _Matched(q, docs, patterns)
+
+
+def _docs(searcher: Searcher, q: wq.Query) -> np.ndarray:
+    if q is wq.NullQuery:
+        return np.zeros(0, dtype=np.int64)
+    docs = np.fromiter(searcher.docs_for_query(q), dtype=np.int64)
+    docs.sort()
+    return docs
+
+
+# --- generations ---------------------------------------------------------------------
+
+
+class _Generation:
+    """One opened generation: the whoosh index, a searcher pool and lazy caches."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+        try:
+            self.index = open_dir(str(path), indexname=INDEX_NAME, readonly=True)
+        except EmptyIndexError as exc:
+            raise IndexCorrupt(f"generation {path} has no whoosh index: {exc}") from exc
+        self._lock = threading.Lock()
+        self._idle: list[Searcher] = []
+        self._retired = False
+        self._facets: FacetData | None = None
+        self._facet_lock = threading.Lock()
+        self._queries: OrderedDict[str, _Matched] = OrderedDict()
+        self._suggester: suggest.AccentModel | None = None
+        self._suggester_lock = threading.Lock()
+        self._suggester_thread: threading.Thread | None = None
+
+    @contextmanager
+    def searcher(self) -> Iterator[Searcher]:
+        """A searcher for this thread alone; returned to the pool afterwards."""
+        with self._lock:
+            searcher = self._idle.pop() if self._idle else None
+        if searcher is None:
+            searcher = self.index.searcher(weighting=weighting())
+        try:
+            yield searcher
+        finally:
+            with self._lock:
+                if not self._retired and len(self._idle) < SEARCHER_POOL_SIZE:
+                    self._idle.append(searcher)
+                    searcher = None
+            if searcher is not None:
+                searcher.close()
+
+    def retire(self) -> None:
+        """Close idle searchers; searchers still in use close when they are given back."""
+        with self._lock:
+            self._retired = True
+            idle, self._idle = self._idle, []
+        for searcher in idle:
+            searcher.close()
+
+    def facets(self, searcher: Searcher) -> FacetData:
+        """The facet arrays, loaded on first use."""
+        if self._facets is None:
+            with self._facet_lock:
+                if self._facets is None:
+                    self._facets = FacetData(searcher)
+        return self._facets
+
+    def matched(self, searcher: Searcher, text: str) -> _Matched:
+        """The parsed query of ``text`` and the documents it matches (cached)."""
+        key = text.strip()
+        with self._lock:
+            cached = self._queries.get(key)
+            if cached is not None:
+                self._queries.move_to_end(key)
+                return cached
+        found = _match(searcher, key)
+        with self._lock:
+            self._queries[key] = found
+            while len(self._queries) > QUERY_CACHE_SIZE:
+                self._queries.popitem(last=False)
+        return found
+
+    def suggester(self, *, wait: bool) -> suggest.AccentModel | None:
+        """The accent-restoration model of this generation, or None while it is built.
+
+        Loaded from the generation's cache file when one is there; otherwise built from
+        the index (synchronously for a small index or with ``wait``, else in a background
+        thread, so a big index never makes a request wait for it) and cached to disk.
+        """
+        if self._suggester is not None:
+            return self._suggester
+        cache = self.path / suggest.MODEL_FILE
+        with self._suggester_lock:
+            if self._suggester is not None:
+                return self._suggester
+            if cache.is_file():
+                try:
+                    self._suggester = suggest.AccentModel.load(cache)
+                    return self._suggester
+                except (OSError, ValueError) as exc:
+                    _ = exc  # a damaged cache is rebuilt below
+            small = self.index.doc_count_all() <= 5000
+            if wait or small:
+                self._build_suggester(cache)
+                return self._suggester
+            if self._suggester_thread is None:
+                self._suggester_thread = threading.Thread(
+                    target=self._build_suggester,
+                    args=(cache,),
+                    name=f"suggester-{self.name}",
+                    daemon=True,
+                )
+                self._suggester_thread.start()
+        return None
+
+    def _build_suggester(self, cache: Path) -> None:
+        with self.searcher() as searcher:
+            model = build_suggester(searcher.reader())
+        self._suggester = model
+        try:
+            model.save(cache)
+        except OSError:
+            pass  # read-only index directory: keep the model in memory only
+
+
+def build_suggester(reader) -> suggest.AccentModel:
+    """Learn the accent-restoration model from an index reader's own vocabulary.
+
+    Syllable counts come from the exact-syllable views (``title``, ``body``), multi-syllable
+    words from the ``words`` view (pyvi compounds with document frequencies) and the
+    syllable bigrams of the stored titles.
+    """
+    syllables: dict[str, int] = {}
+    for fieldname in (TITLE, BODY):
+        if fieldname not in reader.indexed_field_names():
+            continue
+        for term, info in reader.iter_field(fieldname):
+            text = term if isinstance(term, str) else term.decode("utf-8")
+            syllables[text] = max(syllables.get(text, 0), info.doc_frequency())
+    words: dict[str, int] = {}
+    if WORDS in reader.indexed_field_names():
+        for term, info in reader.iter_field(WORDS):
+            text = term if isinstance(term, str) else term.decode("utf-8")
+            words[text.replace(WORD_JOINER, " ")] = info.doc_frequency()
+    titles = (fields.get(TITLE) or "" for fields in _iter_stored(reader, (TITLE,)))
+    return suggest.AccentModel.train(syllables, words, titles)
+
+
+def _iter_stored(reader, names: tuple[str, ...]) -> Iterator[dict]:
+    for docnum in reader.all_doc_ids():
+        fields = reader.stored_fields(docnum)
+        yield {name: fields.get(name) for name in names}
+
+
+# --- the search index -------------------------------------------------------------------
+
+
+class SearchIndex:
+    """The serving generation of an index directory, ready to search.
+
+    Safe to share between threads: each call takes its own searcher. :meth:`refresh`
+    switches to a newer generation; calls already running finish on the old one.
+    """
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = Path(index_dir)
+        self._switch_lock = threading.Lock()
+        self._pointer = self._pointer_signature()
+        self._gen = _Generation(current_generation(self.index_dir))
+
+    @property
+    def generation(self) -> str:
+        """The name of the generation being served, e.g. ``gen-000007``."""
+        return self._gen.name
+
+    @property
+    def path(self) -> Path:
+        """The directory of the generation being served."""
+        return self._gen.path
+
+    def _pointer_signature(self) -> tuple | None:
+        try:
+            st = os.stat(self.index_dir / CURRENT)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def refresh(self) -> bool:
+        """Reopen if ``CURRENT`` names another generation now; True if it switched.
+
+        Cheap when nothing changed (one ``stat``). A missing pointer keeps the served
+        generation (a build may be replacing it).
+        """
+        signature = self._pointer_signature()
+        if signature is None or signature == self._pointer:
+            return False
+        with self._switch_lock:
+            if signature == self._pointer:
+                return False
+            path = current_generation(self.index_dir)
+            self._pointer = signature
+            if path.name == self._gen.name:
+                return False
+            new = _Generation(path)
+            old, self._gen = self._gen, new
+        old.retire()
+        return True
+
+    def close(self) -> None:
+        """Close the pooled searchers (the object must not be used afterwards)."""
+        self._gen.retire()
+
+    # -- search --
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        """One page of results for ``request``, with facet counts and a suggestion.
+
+        Raises :class:`QueryError` for an invalid request.
+        """
+        started = time.perf_counter()
+        validate_request(request)
+        gen = self._gen
+        with gen.searcher() as searcher:
+            data = gen.facets(searcher)
+            matched = gen.matched(searcher, request.query)
+            q = matched.query
+            final, facets = _filter_and_count(data, matched.docs, request)
+            total = len(final)
+            first = (request.page - 1) * request.per_page
+            wanted = min(first + request.per_page, total)
+            page: list[tuple[int, float]] = []
+            if first < total:
+                if q is not None and request.sort == "relevance":
+                    page = _ranked(searcher, q, final, data, wanted)[first:wanted]
+                else:
+                    sort = "newest" if request.sort == "relevance" else request.sort
+                    docs = data.order(final, sort, wanted)[first:wanted]
+                    page = [(int(d), 0.0) for d in docs]
+            highlighter = Highlighter(matched.patterns)
+            results = [_hit(searcher.stored_fields(d), score, highlighter) for d, score in page]
+        suggestion = self._suggestion(gen, request, total)
+        return SearchResult(
+            query=request.query,
+            total=total,
+            page=request.page,
+            per_page=request.per_page,
+            took_ms=(time.perf_counter() - started) * 1000,
+            results=results,
+            facets=facets,
+            suggestion=suggestion,
+        )
+
+    def _suggestion(self, gen: _Generation, request: SearchRequest, total: int) -> str | None:
+        text = request.query.strip()
+        if not text or not any(c.isalpha() for c in text):
+            return None
+        accentless = fold(text) == text
+        if not accentless and total > 0:
+            return None
+        model = gen.suggester(wait=False)
+        if model is None:
+            return None
+        candidate = model.restore(fold(text) if not accentless else text)
+        if candidate == text or fold(candidate) != fold(text) and accentless:
+            return None
+        if not accentless:
+            # A query with diacritics that found nothing: offer the restored spelling
+            # only if that one does find something.
+            with gen.searcher() as searcher:
+                docs = gen.matched(searcher, candidate).docs
+            if docs is not None and not len(docs):
+                return None
+        return candidate
+
+    def iter_all(self, request: SearchRequest) -> Iterator[Article]:
+        """Every article matching ``request`` (page and per_page ignored), in its order.
+
+        Streams: stored fields are read as the caller consumes (CSV export).
+        """
+        validate_request(request)
+        gen = self._gen
+        with gen.searcher() as searcher:
+            data = gen.facets(searcher)
+            matched = gen.matched(searcher, request.query)
+            q = matched.query
+            final, _ = _filter_and_count(data, matched.docs, request, count=False)
+            if not len(final):
+                return
+            if q is not None and request.sort == "relevance":
+                docs = [d for d, _ in _ranked(searcher, q, final, data, len(final))]
+            else:
+                sort = "newest" if request.sort == "relevance" else request.sort
+                docs = data.order(final, sort, len(final)).tolist()
+            for docnum in docs:
+                yield _article(searcher.stored_fields(docnum))
+
+    def article(self, article_id: str) -> Article | None:
+        """The full stored record of ``article_id``, or None if the index has no such id."""
+        if not isinstance(article_id, str) or not article_id:
+            return None
+        with self._gen.searcher() as searcher:
+            fields = searcher.document(**{ID_FIELD: article_id})
+        return _article(fields) if fields else None
+
+    def highlight(self, text: str, query: str) -> str:
+        """``text`` HTML-escaped, the matches of ``query`` marked (:func:`highlight_text`)."""
+        return highlight_text(text, query)
+
+    def more_like(self, article_id: str, n: int = 5) -> list[Hit]:
+        """Up to ``n`` articles similar to ``article_id`` (by its key words), itself excluded."""
+        if n < 1:
+            return []
+        with self._gen.searcher() as searcher:
+            docnum = searcher.document_number(**{ID_FIELD: article_id})
+            if docnum is None:
+                return []
+            fields = searcher.stored_fields(docnum)
+            text = f"{fields.get(TITLE) or ''}\n\n{(fields.get(BODY) or '')[:4000]}"
+            results = searcher.more_like(docnum, WORDS, text=text, top=n, numterms=12)
+            empty = Highlighter([])
+            return [
+                _hit(searcher.stored_fields(hit.docnum), hit.score or 0.0, empty)
+                for hit in results
+                if hit.docnum != docnum
+            ][:n]
+
+    def stats(self) -> dict:
+        """Documents, generation, date range, top units and sources, index size, build info."""
+        gen = self._gen
+        with gen.searcher() as searcher:
+            data = gen.facets(searcher)
+            documents = searcher.doc_count()
+        oldest, newest = data.date_range()
+        manifest = _manifest(gen.path)
+        everything = data.live
+        stats = {
+            "documents": documents,
+            "generation": gen.name,
+            "index_dir": str(self.index_dir),
+            "date_from": oldest,
+            "date_to": newest,
+            "dated_documents": int(data.dated[everything].sum()) if len(everything) else 0,
+            "units": _top_counts(data.tables["unit"], everything, FACET_LIMIT),
+            "sources": _top_counts(data.tables["source"], everything, 50),
+            "years": _top_counts(data.tables["year"], everything, None, by_value=True),
+            "index_bytes": sum(p.stat().st_size for p in gen.path.iterdir() if p.is_file()),
+            "created": manifest.get("created"),
+            "seconds": manifest.get("seconds"),
+            "skipped": manifest.get("skipped", []),
+        }
+        return stats
+
+
+def _manifest(path: Path) -> dict:
+    try:
+        return read_manifest(path)
+    except IndexCorrupt:
+        return {}
+
+
+def _top_counts(
+    table: FacetTable, docs: np.ndarray, limit: int | None, *, by_value: bool = False
+) -> list[dict]:
+    counts = table.count(docs)
+    pairs = [(table.values[code], int(c)) for code, c in enumerate(counts) if c]
+    if by_value:
+        pairs.sort(key=lambda pair: pair[0], reverse=True)
+    else:
+        pairs.sort(key=lambda pair: (-pair[1], pair[0]))
+    if limit is not None:
+        pairs = pairs[:limit]
+    return [{"value": value, "count": count} for value, count in pairs]
+
+
+def open_index(index_dir: Path) -> SearchIndex:
+    """Open the serving generation of ``index_dir`` (the directory holding ``CURRENT``).
+
+    Raises :class:`IndexNotFound` naming the directory when there is nothing to serve.
+    """
+    index_dir = Path(index_dir)
+    if not index_dir.is_dir():
+        raise IndexNotFound(f"no index in {index_dir} (no such directory; run `vnsearch build`)")
+    return SearchIndex(index_dir)
+
+
+# --- search steps -----------------------------------------------------------------
+
+
+def _filter_and_count(
+    data: FacetData, matched: np.ndarray | None, request: SearchRequest, *, count: bool = True
+) -> tuple[np.ndarray, dict[str, list[FacetValue]]]:
+    """Apply the request's filters; count each facet with the other facets' filters."""
+    base = data.live if matched is None else matched
+    if request.date_from is not None or request.date_to is not None:
+        base = data.in_range(base, request.date_from, request.date_to)
+    selected = {name: tuple(getattr(request, _FACET_REQUEST[name])) for name in FACETS}
+    keeps = {
+        name: data.tables[name].mask(values, data.size)[base]
+        for name, values in selected.items()
+        if values
+    }
+    final = base
+    if keeps:
+        keep_all = np.logical_and.reduce(list(keeps.values()))
+        final = base[keep_all]
+    if not count:
+        return final, {}
+    facets: dict[str, list[FacetValue]] = {}
+    for name in FACETS:
+        if name in keeps:
+            others = [keep for other, keep in keeps.items() if other != name]
+            docs = base[np.logical_and.reduce(others)] if others else base
+        else:
+            docs = final
+        facets[name] = _facet_values(
+            name, data.tables[name], data.tables[name].count(docs), selected
+        )
+    return final, facets
+
+
+def _facet_values(
+    name: str, table: FacetTable, counts: np.ndarray, selected: dict[str, tuple[str, ...]]
+) -> list[FacetValue]:
+    chosen = selected[name]
+    present = [(table.values[code], int(counts[code])) for code in np.flatnonzero(counts)]
+    if name == "year":
+        present.sort(key=lambda pair: pair[0], reverse=True)
+    elif name == "month":
+        present.sort(key=lambda pair: pair[0], reverse=True)
+        years = selected["year"]
+        if years:
+            present = [pair for pair in present if pair[0][:4] in years]
+        else:
+            present = present[:MONTH_LIMIT]
+    else:
+        present.sort(key=lambda pair: (-pair[1], pair[0]))
+        present = present[:FACET_LIMIT]
+    listed = {value for value, _ in present}
+    for value in chosen:
+        if value not in listed:
+            code = table.codes.get(value)
+            present.append((value, int(counts[code]) if code is not None else 0))
+            listed.add(value)
+    chosen_set = set(chosen)
+    return [FacetValue(value, count, value in chosen_set) for value, count in present]
+
+
+def _ranked(
+    searcher: Searcher, q: wq.Query, final: np.ndarray, data: FacetData, limit: int
+) -> list[tuple[int, float]]:
+    """The top ``limit`` of ``final`` by relevance, as ``(docnum, score)``."""
+    allow = None
+    if len(final) < len(data.live):
+        allow = set(final.tolist())
+    results = searcher.search(q, limit=max(limit, 1), filter=allow)
+    return [(results.docnum(i), float(results.score(i) or 0.0)) for i in range(len(results.top_n))]
+
+
+def _hit(fields: dict, score: float, highlighter: Highlighter) -> Hit:
+    title = fields.get(TITLE) or ""
+    body = fields.get(BODY) or ""
+    return Hit(
+        id=fields.get(ID_FIELD),
+        title=title,
+        date=_stored_date(fields),
+        units=split_list(fields.get(UNITS)),
+        source=fields.get(SOURCE),
+        url=fields.get(URL),
+        author=fields.get(AUTHOR),
+        snippet=highlighter.snippet(body),
+        score=round(score, 4),
+        title_html=highlighter.highlight(title),
+    )
+
+
+def _stored_date(fields: dict) -> str | None:
+    text = fields.get(DATE_TEXT)
+    if text:
+        return text
+    value = fields.get(DATE)
+    if isinstance(value, datetime):
+        return _iso(value)
+    return None
+
+
+def _article(fields: dict) -> Article:
+    return Article(
+        id=fields.get(ID_FIELD),
+        title=fields.get(TITLE) or "",
+        body=fields.get(BODY) or "",
+        path=fields.get(PATH),
+        date=_stored_date(fields),
+        units=tuple(split_list(fields.get(UNITS))),
+        source=fields.get(SOURCE),
+        url=fields.get(URL),
+        author=fields.get(AUTHOR),
+        category=fields.get(CATEGORY),
+        term=tuple(split_list(fields.get(TERM))),
+    )

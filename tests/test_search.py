@@ -1,0 +1,555 @@
+"""indexer.search: filters, facets, sorting, paging, snippets, generations, errors.
+
+The index is built from a dozen short articles written for these tests, directly with
+whoosh into a generation directory laid out as ``vnsearch build`` lays it out, in two
+segments (as a parallel build makes them).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from pathlib import Path
+
+import pytest
+from whoosh.index import create_in
+
+from indexer.article import Article
+from indexer.errors import IndexNotFound
+from indexer.errors import QueryError
+from indexer.generations import INDEX_NAME
+from indexer.generations import switch_current
+from indexer.generations import write_manifest
+from indexer.results import SearchRequest
+from indexer.schema import article_to_fields
+from indexer.schema import make_schema
+from indexer.search import Highlighter
+from indexer.search import Pattern
+from indexer.search import highlight_text
+from indexer.search import make_snippet
+from indexer.search import open_index
+
+FILLER = (
+    "Buổi sáng trời nắng nhẹ, người dân đi làm đông đúc trên các tuyến đường chính. "
+    "Các cửa hàng mở cửa sớm, không khí mua bán sôi động từ đầu ngày. "
+)
+
+ARTICLES = [
+    Article(
+        id="q4/2020/dai-hoi.txt",
+        title="Đại hội Đảng bộ Quận 4 nhiệm kỳ 2020-2025",
+        body=(
+            "Sáng nay, Đại hội đại biểu Đảng bộ Quận 4 lần thứ XI khai mạc trọng thể.\n\n"
+            "Ủy ban nhân dân quận báo cáo kết quả phát triển kinh tế. Đại hội bầu "
+            "Ban Chấp hành Đảng bộ quận gồm 41 đồng chí."
+        ),
+        date="2020-07-13",
+        units=("Quận 4",),
+        source="thanhuytphcm.vn",
+        term=("2020-2025",),
+        author="Mỹ Dung",
+    ),
+    Article(
+        id="bt-1",
+        title="UBND Quận Bình Thạnh tổ chức hội nghị sơ kết",
+        body=(
+            "UBND Quận Bình Thạnh tổ chức hội nghị sơ kết công tác sáu tháng đầu năm. "
+            "Nhân dân trong quận đồng tình với các chủ trương mới."
+        ),
+        date="2020-07-20T09:30:00",
+        units=("Quận Bình Thạnh",),
+        source="binhthanh.gov.vn",
+        url="https://binhthanh.gov.vn/tin/1",
+    ),
+    Article(
+        id="bt-2",
+        title="Phường 19 ra quân dọn dẹp vệ sinh kênh rạch",
+        body="Đoàn viên thanh niên Phường 19 cùng nhân dân dọn rác dọc kênh Thanh Đa.",
+        date="2021-03-05",
+        units=("Phường 19, Quận Bình Thạnh", "Quận Bình Thạnh"),
+        source="binhthanh.gov.vn",
+    ),
+    Article(
+        id="cc-1",
+        title="Huyện Củ Chi trao nhà tình nghĩa cho gia đình chính sách",
+        body="Huyện ủy Củ Chi phối hợp Ủy ban MTTQ huyện trao 5 căn nhà tình nghĩa.",
+        date="2019-12-01",
+        units=("Huyện Củ Chi",),
+        source="thanhuytphcm.vn",
+        term=("2015-2020",),
+    ),
+    Article(
+        id="nl-1",
+        title="Phường Ngọc Lâm họp mặt các chi hội",
+        body="Chi bộ khu dân cư số 3 phường Ngọc Lâm tổ chức họp mặt đầu xuân.",
+        units=("Phường Ngọc Lâm",),
+    ),
+    Article(
+        id="html-1",
+        title="Cảnh báo <script>alert(1)</script> lừa đảo qua mạng",
+        body="Kẻ gian gửi tin nhắn có chứa <b>đường dẫn</b> giả mạo & yêu cầu nạp tiền.",
+        date="2021-04-02",
+        source="dantri.com.vn",
+    ),
+    Article(
+        id="dang-1",
+        title="Chi bộ đang chuẩn bị đại hội",
+        body="Các đảng viên đang chuẩn bị văn kiện; Đảng ủy phường theo dõi sát sao.",
+        date="2021-04-10",
+        units=("Quận 4",),
+        source="thanhuytphcm.vn",
+        term=("2020-2025",),
+    ),
+    Article(
+        id="q4-2",
+        title="Kỳ họp HĐND Quận 4 thông qua nghị quyết",
+        body="Hội đồng nhân dân Quận 4 khóa mới thông qua nghị quyết về ngân sách năm 2021.",
+        date="2021-04-20",
+        units=("Quận 4",),
+        source="thanhuytphcm.vn",
+        term=("2021-2026",),
+    ),
+    Article(
+        id="long-1",
+        title="Một ngày ở chợ Bến Thành",
+        body=FILLER * 6
+        + "Ở cuối chợ, tiểu thương bày bán hàng thủ công mỹ nghệ cho du khách. "
+        + FILLER * 6,
+        date="2021-01-15",
+        source="dantri.com.vn",
+    ),
+    Article(
+        id="mttq-1",
+        title="Ủy ban MTTQ Việt Nam Quận Bình Thạnh vận động quỹ vì người nghèo",
+        body="Mặt trận Tổ quốc quận vận động được hơn 2 tỷ đồng cho quỹ vì người nghèo.",
+        date="2021-04-15",
+        units=("Quận Bình Thạnh",),
+        source="binhthanh.gov.vn",
+    ),
+]
+
+BY_ID = {article.id: article for article in ARTICLES}
+
+
+def write_generation(index_dir: Path, name: str, articles: list[Article]) -> Path:
+    """A generation directory with ``articles`` (two segments), pointed to by CURRENT."""
+    gen_dir = index_dir / name
+    gen_dir.mkdir(parents=True)
+    index = create_in(str(gen_dir), make_schema(), indexname=INDEX_NAME)
+    half = len(articles) // 2
+    for part in (articles[:half], articles[half:]):
+        if not part:
+            continue
+        writer = index.writer()
+        for article in part:
+            writer.add_document(**article_to_fields(article))
+        writer.commit(merge=False)
+    write_manifest(gen_dir, {"documents": len(articles), "seconds": 0.5, "skipped": []})
+    switch_current(index_dir, name)
+    return gen_dir
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("index")
+    write_generation(root, "gen-000001", ARTICLES)
+    return root
+
+
+@pytest.fixture(scope="module")
+def index(index_dir):
+    opened = open_index(index_dir)
+    yield opened
+    opened.close()
+
+
+def ids(result) -> list[str]:
+    return [hit.id for hit in result.results]
+
+
+def facet(result, name) -> dict[str, tuple[int, bool]]:
+    return {v.value: (v.count, v.selected) for v in result.facets[name]}
+
+
+# --- matching and filters ------------------------------------------------------------
+
+
+def test_open_missing_index_names_the_directory(tmp_path):
+    with pytest.raises(IndexNotFound, match=str(tmp_path)):
+        open_index(tmp_path / "nothing")
+    with pytest.raises(IndexNotFound, match=str(tmp_path)):
+        open_index(tmp_path)
+
+
+def test_empty_query_returns_everything_newest_first_undated_last(index):
+    result = index.search(SearchRequest(per_page=100))
+    assert result.total == len(ARTICLES)
+    dated = [BY_ID[i].date for i in ids(result) if BY_ID[i].date]
+    assert dated == sorted(dated, reverse=True)
+    assert ids(result)[-1] == "nl-1"
+
+
+@pytest.mark.parametrize("sort", ["newest", "oldest"])
+def test_date_sorts_put_undated_last(index, sort):
+    result = index.search(SearchRequest(query="phường", sort=sort, per_page=100))
+    found = ids(result)
+    assert "nl-1" in found and found[-1] == "nl-1"
+    dates = [BY_ID[i].date[:10] for i in found[:-1]]
+    assert dates == sorted(dates, reverse=(sort == "newest"))
+
+
+@pytest.mark.parametrize("text", ["nhân dân", "nhan dan", "Nhân Dân", '"nhân dân"'])
+def test_query_variants_find_the_same_documents(index, text):
+    result = index.search(SearchRequest(query=text, per_page=100))
+    assert {"bt-1", "bt-2", "q4-2"} <= set(ids(result))
+
+
+def test_abbreviation_finds_full_form_and_back(index):
+    short = index.search(SearchRequest(query="HĐND", per_page=100))
+    assert "q4-2" in ids(short)
+    full = index.search(SearchRequest(query="Ủy ban nhân dân", per_page=100))
+    assert "bt-1" in ids(full)  # written UBND
+
+
+def test_relevance_ranks_title_matches_first(index):
+    result = index.search(SearchRequest(query="đại hội đảng bộ"))
+    assert ids(result)[0] == "q4/2020/dai-hoi.txt"
+    assert result.results[0].score > 0
+
+
+def test_date_range_is_inclusive(index):
+    request = SearchRequest(date_from=date(2020, 7, 13), date_to=date(2020, 7, 20), per_page=50)
+    assert set(ids(index.search(request))) == {"q4/2020/dai-hoi.txt", "bt-1"}
+    only_start = SearchRequest(date_from=date(2021, 4, 15), per_page=50)
+    assert set(ids(index.search(only_start))) == {"mttq-1", "q4-2"}
+
+
+def test_units_combine_with_or_and_facets_with_and(index):
+    one = index.search(SearchRequest(units=("Quận 4",), per_page=50))
+    assert set(ids(one)) == {"q4/2020/dai-hoi.txt", "dang-1", "q4-2"}
+    two = index.search(SearchRequest(units=("Quận 4", "Huyện Củ Chi"), per_page=50))
+    assert set(ids(two)) == {"q4/2020/dai-hoi.txt", "dang-1", "q4-2", "cc-1"}
+    both = index.search(SearchRequest(units=("Quận 4",), years=("2021",), per_page=50))
+    assert set(ids(both)) == {"dang-1", "q4-2"}
+    terms = index.search(SearchRequest(terms=("2020-2025",), sources=("thanhuytphcm.vn",)))
+    assert set(ids(terms)) == {"q4/2020/dai-hoi.txt", "dang-1"}
+    months = index.search(SearchRequest(months=("2021-04",), per_page=50))
+    assert set(ids(months)) == {"html-1", "dang-1", "q4-2", "mttq-1"}
+
+
+def test_query_and_filters_together(index):
+    result = index.search(SearchRequest(query="nhân dân", units=("Quận Bình Thạnh",)))
+    assert set(ids(result)) == {"bt-1", "bt-2"}
+
+
+# --- facets --------------------------------------------------------------------------------
+
+
+def test_facet_counts_cover_all_matches_not_the_page(index):
+    result = index.search(SearchRequest(per_page=1))
+    assert len(result.results) == 1
+    units = facet(result, "unit")
+    assert units["Quận 4"] == (3, False)
+    assert units["Quận Bình Thạnh"] == (3, False)
+    assert facet(result, "year") == {"2021": (6, False), "2020": (2, False), "2019": (1, False)}
+    assert [v.value for v in result.facets["year"]] == ["2021", "2020", "2019"]
+    assert facet(result, "source")["thanhuytphcm.vn"] == (4, False)
+    assert facet(result, "term") == {
+        "2020-2025": (2, False),
+        "2015-2020": (1, False),
+        "2021-2026": (1, False),
+    }
+    months = [v.value for v in result.facets["month"]]
+    assert months == sorted(months, reverse=True)
+
+
+def test_drill_down_keeps_other_values_of_the_selected_facet(index):
+    result = index.search(SearchRequest(units=("Quận 4",), years=("2021",)))
+    units = facet(result, "unit")
+    # unit counts ignore the unit filter but apply the year filter
+    assert units["Quận 4"] == (2, True)
+    assert units["Quận Bình Thạnh"] == (2, False)
+    assert "Huyện Củ Chi" not in units  # 2019 only
+    years = facet(result, "year")
+    assert years["2021"] == (2, True)
+    assert years["2020"] == (1, False)
+    # facets without a selection count the final matches
+    assert facet(result, "source") == {"thanhuytphcm.vn": (2, False)}
+
+
+def test_selected_values_are_listed_even_without_matches(index):
+    result = index.search(SearchRequest(query="Củ Chi", units=("Quận 99",)))
+    assert result.total == 0
+    assert facet(result, "unit")["Quận 99"] == (0, True)
+    assert facet(result, "unit")["Huyện Củ Chi"] == (1, False)
+
+
+def test_month_facet_lists_months_of_selected_years(index):
+    result = index.search(SearchRequest(years=("2020",)))
+    assert [v.value for v in result.facets["month"]] == ["2020-07"]
+
+
+# --- paging ----------------------------------------------------------------------------------
+
+
+def test_paging_walks_every_result_once(index):
+    seen = []
+    for page in (1, 2, 3, 4):
+        result = index.search(SearchRequest(query="quận", page=page, per_page=2))
+        seen += ids(result)
+    full = index.search(SearchRequest(query="quận", per_page=50))
+    assert seen == ids(full)
+    assert len(seen) == full.total
+
+
+def test_page_beyond_the_end_is_empty_with_the_right_total(index):
+    result = index.search(SearchRequest(query="quận", page=40, per_page=10))
+    assert result.results == []
+    assert result.total == index.search(SearchRequest(query="quận")).total > 0
+    assert result.page == 40
+
+
+def test_nothing_searchable_finds_nothing(index):
+    result = index.search(SearchRequest(query="???"))
+    assert result.total == 0 and result.results == []
+
+
+# --- snippets and highlighting -------------------------------------------------------------
+
+
+def test_snippet_marks_multi_syllable_words_as_one(index):
+    result = index.search(SearchRequest(query="nhân dân", units=("Quận Bình Thạnh",)))
+    hit = next(h for h in result.results if h.id == "bt-1")
+    assert "<mark>Nhân dân</mark>" in hit.snippet
+
+
+def test_accentless_query_marks_accented_text(index):
+    result = index.search(SearchRequest(query="binh thanh"))
+    hit = next(h for h in result.results if h.id == "bt-1")
+    assert "<mark>Bình Thạnh</mark>" in hit.title_html
+    assert "<mark>Bình Thạnh</mark>" in hit.snippet
+
+
+def test_abbreviation_query_marks_both_forms(index):
+    result = index.search(SearchRequest(query="UBND", per_page=50))
+    hits = {h.id: h for h in result.results}
+    assert "<mark>UBND</mark>" in hits["bt-1"].title_html
+    assert "<mark>Ủy ban nhân dân</mark>" in hits["q4/2020/dai-hoi.txt"].snippet
+
+
+def test_exact_query_does_not_mark_other_diacritics(index):
+    result = index.search(SearchRequest(query="đảng", per_page=50))
+    hit = next(h for h in result.results if h.id == "dang-1")
+    assert "<mark>Đảng</mark> ủy" in hit.snippet
+    assert "<mark>đang</mark>" not in hit.snippet
+    loose = index.search(SearchRequest(query="dang", per_page=50))
+    hit = next(h for h in loose.results if h.id == "dang-1")
+    assert "<mark>đang</mark>" in hit.snippet and "<mark>Đảng</mark>" in hit.snippet
+
+
+def test_stored_html_is_escaped(index):
+    result = index.search(SearchRequest(query="lừa đảo"))
+    hit = result.results[0]
+    assert hit.id == "html-1"
+    assert "<script>" not in hit.title_html  # the plain title stays as stored
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in hit.title_html
+    assert "<mark>lừa đảo</mark>" in hit.title_html
+    assert "&lt;b&gt;" in hit.snippet and "&amp;" in hit.snippet
+    assert "<b>" not in hit.snippet
+
+
+def test_snippet_window_shows_the_match_far_into_the_body(index):
+    result = index.search(SearchRequest(query="thủ công mỹ nghệ"))
+    hit = result.results[0]
+    assert hit.id == "long-1"
+    assert "<mark>thủ công mỹ nghệ</mark>" in hit.snippet
+    assert hit.snippet.startswith("… ") and hit.snippet.endswith(" …")
+    plain = hit.snippet.replace("<mark>", "").replace("</mark>", "")
+    assert 150 <= len(plain) <= 360
+
+
+def test_snippet_without_match_is_the_start_of_the_text(index):
+    result = index.search(SearchRequest(units=("Phường Ngọc Lâm",)))
+    assert result.results[0].snippet.startswith("Chi bộ khu dân cư")
+    assert "<mark>" not in result.results[0].snippet
+
+
+def test_highlight_text_marks_the_whole_body():
+    text = "Nhân dân quận 4.\n\nNhân dân <b>vui</b> mừng."
+    html = highlight_text(text, "nhan dan")
+    assert html == (
+        "<mark>Nhân dân</mark> quận 4.\n\n<mark>Nhân dân</mark> &lt;b&gt;vui&lt;/b&gt; mừng."
+    )
+    assert highlight_text(text, "") == text.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def test_negated_terms_are_not_marked():
+    assert "<mark>đảng</mark>" not in highlight_text("đại hội đảng", "đại -đảng")
+
+
+def test_make_snippet_prefers_the_window_with_most_distinct_terms():
+    text = ("quận " * 3) + FILLER * 4 + "Ở đây quận và phường cùng xuất hiện." + FILLER
+    snippet = make_snippet(text, "quận phường")
+    assert "<mark>quận</mark> và <mark>phường</mark>" in snippet
+
+
+def test_highlighter_prefix_and_folded_patterns():
+    highlighter = Highlighter([Pattern(("thanh",), folded=True, prefix=True)])
+    assert highlighter.highlight("Thành phố") == "<mark>Thành</mark> phố"
+
+
+# --- records -------------------------------------------------------------------------------
+
+
+def test_article_returns_the_full_record(index):
+    article = index.article("q4/2020/dai-hoi.txt")
+    assert article == BY_ID["q4/2020/dai-hoi.txt"]
+    assert index.article("../../etc/passwd") is None
+    assert index.article("") is None
+
+
+def test_hit_fields(index):
+    hit = index.search(SearchRequest(query="hội nghị sơ kết")).results[0]
+    assert hit.id == "bt-1"
+    assert hit.date == "2020-07-20T09:30:00"
+    assert hit.units == ["Quận Bình Thạnh"]
+    assert hit.url == "https://binhthanh.gov.vn/tin/1"
+    assert hit.source == "binhthanh.gov.vn"
+
+
+def test_more_like_excludes_the_document_itself(index):
+    similar = index.more_like("q4-2", n=3)
+    assert similar and len(similar) <= 3
+    assert all(hit.id != "q4-2" for hit in similar)
+    assert index.more_like("no-such-id") == []
+
+
+def test_iter_all_streams_every_match_in_order(index):
+    request = SearchRequest(query="quận", sort="oldest", per_page=1)
+    streamed = [article.id for article in index.iter_all(request)]
+    paged = ids(index.search(SearchRequest(query="quận", sort="oldest", per_page=100)))
+    assert streamed == paged
+    relevance = [a.id for a in index.iter_all(SearchRequest(query="nhân dân"))]
+    assert relevance == ids(index.search(SearchRequest(query="nhân dân", per_page=100)))
+
+
+def test_stats(index):
+    stats = index.stats()
+    assert stats["documents"] == len(ARTICLES)
+    assert stats["generation"] == "gen-000001"
+    assert stats["date_from"] == "2019-12-01"
+    assert stats["date_to"] == "2021-04-20"
+    assert stats["units"][0] == {"value": "Quận 4", "count": 3} or stats["units"][0] == {
+        "value": "Quận Bình Thạnh",
+        "count": 3,
+    }
+    assert stats["skipped"] == [] and stats["seconds"] == 0.5
+    assert stats["index_bytes"] > 0
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "request_, message",
+    [
+        (SearchRequest(page=0), "page"),
+        (SearchRequest(per_page=0), "per_page"),
+        (SearchRequest(per_page=101), "per_page"),
+        (SearchRequest(sort="random"), "sort"),
+        (SearchRequest(query="a" * 1001), "1001"),
+        (SearchRequest(date_from=date(2021, 1, 2), date_to=date(2021, 1, 1)), "2021-01-02"),
+        (SearchRequest(units="Quận 4"), "units"),
+    ],
+)
+def test_bad_requests_raise_query_error(index, request_, message):
+    with pytest.raises(QueryError, match=message):
+        index.search(request_)
+
+
+# --- generations -----------------------------------------------------------------------------
+
+
+def test_refresh_switches_generations(tmp_path):
+    write_generation(tmp_path, "gen-000001", ARTICLES[:3])
+    index = open_index(tmp_path)
+    assert index.refresh() is False
+    assert index.generation == "gen-000001"
+    assert index.search(SearchRequest()).total == 3
+    write_generation(tmp_path, "gen-000002", ARTICLES)
+    assert index.refresh() is True
+    assert index.generation == "gen-000002"
+    assert index.search(SearchRequest()).total == len(ARTICLES)
+    assert index.refresh() is False
+    index.close()
+
+
+def test_old_generation_iterator_completes_after_switch(tmp_path):
+    write_generation(tmp_path, "gen-000001", ARTICLES[:4])
+    index = open_index(tmp_path)
+    running = index.iter_all(SearchRequest(sort="oldest"))
+    first = next(running)
+    write_generation(tmp_path, "gen-000002", ARTICLES[:2])
+    assert index.refresh() is True
+    rest = list(running)
+    assert len([first, *rest]) == 4
+    assert index.search(SearchRequest()).total == 2
+    index.close()
+
+
+def test_concurrent_searches_share_one_index(index):
+    errors: list[BaseException] = []
+    totals: list[int] = []
+
+    def work() -> None:
+        try:
+            for text in ("nhân dân", "quận", "đại hội", "binh thanh"):
+                totals.append(index.search(SearchRequest(query=text)).total)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(set(totals)) >= 2 and len(totals) == 24
+
+
+# --- suggestions -----------------------------------------------------------------------------
+
+
+def test_accentless_query_gets_an_accented_suggestion(index):
+    result = index.search(SearchRequest(query="binh thanh"))
+    assert result.suggestion == "bình thạnh"
+
+
+def test_accented_query_with_hits_gets_no_suggestion(index):
+    assert index.search(SearchRequest(query="Bình Thạnh")).suggestion is None
+
+
+def test_result_to_dict_matches_the_api_shape(index):
+    data = index.search(SearchRequest(query="quận 4")).to_dict()
+    assert set(data) == {
+        "query",
+        "total",
+        "page",
+        "per_page",
+        "took_ms",
+        "results",
+        "facets",
+        "suggestion",
+    }
+    assert set(data["facets"]) == {"year", "month", "unit", "source", "term"}
+    assert set(data["results"][0]) == {
+        "id",
+        "title",
+        "date",
+        "units",
+        "source",
+        "url",
+        "author",
+        "snippet",
+        "score",
+    }
