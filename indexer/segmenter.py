@@ -2,21 +2,25 @@
 
 pyvi (``pyvi.ViTokenizer``) splits a text into syllables with a regular
 expression, labels each syllable ``B_W`` (begins a word) or ``I_W`` (inside a
-word) with a linear-chain CRF, and joins the syllables of a word with ``_``.
-This module does the same with the same model file, the same syllable regex,
-the same features and the same join rules, so :func:`tokenize` returns the very
-string ``pyvi.ViTokenizer.tokenize`` returns. It is faster because:
+word) with a linear-chain CRF (python-crfsuite, through sklearn-crfsuite), and
+joins the syllables of a word with ``_``. This module does the same with the
+same model, the same syllable regex, the same features and the same join rules,
+so :func:`tokenize` returns the very string ``pyvi.ViTokenizer.tokenize``
+returns. It is faster because:
 
-* the model is driven directly through ``pycrfsuite.Tagger`` (no scikit-learn
-  wrapper, which is not even imported);
-* each syllable's features are built once per distinct syllable and cached, as
-  plain lists of strings (pyvi builds a dict per syllable, ``False`` flags
-  included; a flag with weight 0 adds nothing to a CRF score);
-* the output is joined once (pyvi grows a string syllable by syllable).
+* the CRF weights are read once from pyvi's model file, and the state scores and
+  Viterbi search of CRFsuite are redone in Python, in CRFsuite's order of
+  floating-point operations (so the labels are the same to the last tie),
+  without building any feature strings per syllable;
+* what a syllable adds to the scores is computed once per distinct syllable and
+  cached (pyvi builds a dict of features per syllable, and CRFsuite then looks
+  each one up);
+* the syllable regex is compiled once, with a shortcut for plain words, and the
+  output is joined once (pyvi grows a string syllable by syllable).
 
-The model is loaded lazily, at the first call, once per process (worker
-processes of a build each load their own). Each thread gets its own tagger, as a
-``pycrfsuite.Tagger`` keeps per-sequence state.
+The model is loaded lazily, at the first call, once per process (each worker
+process of a build loads its own; it takes about 0.1 s). It is read-only after
+that, so threads can share it.
 
 :func:`word_spans` gives the ``(start, end)`` offsets of pyvi's words in the
 text (pyvi itself gives none), which the analyzers use for highlighting.
@@ -28,6 +32,7 @@ import importlib.util
 import pickle
 import re
 import string
+import struct
 import threading
 import unicodedata
 from collections.abc import Iterator
@@ -78,9 +83,15 @@ _PUNCTUATION = string.punctuation
 
 @dataclass(frozen=True)
 class _Model:
-    """What pyvi's tokenizer needs: the CRF model bytes and its n-gram lexicon."""
+    """pyvi's tokenizer model: CRF weights and the n-gram lexicon behind two features.
 
-    crf: bytes
+    ``weights`` maps each CRF attribute (pyvi's feature name, ``name:value`` for
+    string features) to its (B_W, I_W) state weights; ``transitions[i][j]`` is the
+    weight of label ``j`` following label ``i`` (0 = B_W, 1 = I_W).
+    """
+
+    weights: dict[str, tuple[float, float]]
+    transitions: tuple[tuple[float, float], tuple[float, float]]
     bigrams: frozenset[str]
     trigrams: frozenset[str]
 
@@ -115,6 +126,52 @@ def _pyvi_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _cqdb_strings(data: bytes, offset: int) -> list[str]:
+    """The strings of the CQDB (constant quark database) at ``offset``, by id."""
+    magic, _size, _flag, _order, count, backward = struct.unpack_from("<4sIIIII", data, offset)
+    if magic != b"CQDB":
+        raise ValueError(f"no CQDB at offset {offset}: {magic!r}")
+    strings = []
+    for number in range(count):
+        (record,) = struct.unpack_from("<I", data, offset + backward + 4 * number)
+        quark, size = struct.unpack_from("<II", data, offset + record)
+        if quark != number:
+            raise ValueError(f"CQDB record {number} holds id {quark}")
+        start = offset + record + 8
+        strings.append(data[start : start + size - 1].decode("utf-8"))  # size counts the NUL
+    return strings
+
+
+def _read_crfsuite(data: bytes) -> tuple[dict[str, tuple[float, float]], tuple]:
+    """State weights by attribute and the transition matrix of a CRFsuite (crf1d) model file.
+
+    The file is a header of offsets, a FEAT chunk of (type, source, target,
+    weight) records (type 0: attribute -> label, 1: label -> label), and string
+    tables for labels and attributes.
+    """
+    header = struct.unpack_from("<4sI4sIIIIIIIII", data, 0)
+    magic, _size, kind, _version, _nf, _nl, _na, features, labels, attributes = header[:10]
+    if magic != b"lCRF" or kind != b"FOMC":
+        raise ValueError(f"not a CRFsuite crf1d model: {magic!r} {kind!r}")
+    if _cqdb_strings(data, labels) != ["B_W", "I_W"]:
+        raise ValueError(f"unexpected labels {_cqdb_strings(data, labels)!r}")
+    names = _cqdb_strings(data, attributes)
+    chunk, _chunk_size, count = struct.unpack_from("<4sII", data, features)
+    if chunk != b"FEAT":
+        raise ValueError(f"no FEAT chunk at offset {features}: {chunk!r}")
+    state: dict[str, list[float]] = {}
+    transitions = [[0.0, 0.0], [0.0, 0.0]]
+    for kind, source, target, weight in struct.iter_unpack(
+        "<IIId", data[features + 12 : features + 12 + 20 * count]
+    ):
+        if kind == 0:
+            state.setdefault(names[source], [0.0, 0.0])[target] = weight
+        else:
+            transitions[source][target] = weight
+    weights = {name: (pair[0], pair[1]) for name, pair in state.items()}
+    return weights, (tuple(transitions[0]), tuple(transitions[1]))
+
+
 def _load_model() -> _Model:
     """Read pyvi's model and word list from the installed pyvi package."""
     models = _pyvi_dir() / "models"
@@ -124,6 +181,7 @@ def _load_model() -> _Model:
         data = crf.modelfile.__dict__["__FILE_RESOURCE_DATA__"]
     except (AttributeError, KeyError) as exc:
         raise RuntimeError(f"unexpected model layout in {models / 'pyvi3.pkl'}: {exc!r}") from exc
+    weights, transitions = _read_crfsuite(data)
     bigrams: set[str] = set()
     trigrams: set[str] = set()
     # Same reading as pyvi: lines of two or three space-separated syllables.
@@ -133,12 +191,11 @@ def _load_model() -> _Model:
             bigrams.add(line)
         elif size == 3:
             trigrams.add(line)
-    return _Model(bytes(data), frozenset(bigrams), frozenset(trigrams))
+    return _Model(weights, transitions, frozenset(bigrams), frozenset(trigrams))
 
 
 _model: _Model | None = None
 _model_lock = threading.Lock()
-_local = threading.local()
 
 
 def _get_model() -> _Model:
@@ -150,30 +207,22 @@ def _get_model() -> _Model:
     return _model
 
 
-def _tagger():
-    """This thread's ``pycrfsuite.Tagger`` over pyvi's model."""
-    tagger = getattr(_local, "tagger", None)
-    if tagger is None:
-        import pycrfsuite
-
-        tagger = pycrfsuite.Tagger()
-        tagger.open_inmemory(_get_model().crf)
-        _local.tagger = tagger
-    return tagger
-
-
-# Per distinct syllable: (lower-cased form, own features, features as the
-# previous syllable, features as the next syllable). The lists are shared and
-# must not be modified. Filled lazily; bounded by the vocabulary of the texts
-# seen (cleared when it grows past _CACHE_LIMIT).
-_Features = tuple[str, list[str], list[str], list[str]]
-_cache: dict[str, _Features] = {}
+# Per distinct syllable, what it adds to the CRF state scores (B_W, I_W):
+# (lower-cased form, sum of its own features' weights (B, I), weights it
+# contributes as the previous syllable, weights as the next syllable). Filled
+# lazily; cleared when it grows past _CACHE_LIMIT entries.
+_Entry = tuple[str, float, float, tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]
+_cache: dict[str, _Entry] = {}
 _CACHE_LIMIT = 500_000
 
 
-def _syllable_features(syllable: str) -> _Features:
-    # pyvi's word2features, in its order (crfsuite adds weights in item order),
-    # without the flags that are False (weight 0 adds nothing).
+def _entry(syllable: str, weights: dict[str, tuple[float, float]]) -> _Entry:
+    # pyvi's word2features: its feature names, in its order. CRFsuite sums an
+    # item's attribute weights in item order, and floating-point addition is not
+    # associative, so the same order keeps the scores identical to the bit. Only
+    # the leading run (the syllable's own features) can be summed in advance.
+    # Flags that are False have weight 0 and attributes unknown to the model are
+    # skipped by CRFsuite: neither changes a score.
     lower = syllable.lower()
     upper = syllable.isupper()
     title = syllable.istitle()
@@ -184,58 +233,117 @@ def _syllable_features(syllable: str) -> _Features:
         own.append("word.istitle()")
     if syllable.isdigit():
         own.append("word.isdigit()")
-    prev = [f"-1:word.lower():{lower}"]
+    as_prev = [f"-1:word.lower():{lower}"]
     if title:
-        prev.append("-1:word.istitle()")
+        as_prev.append("-1:word.istitle()")
     if upper:
-        prev.append("-1:word.isupper()")
-    nxt = [f"+1:word.lower():{lower}"]
+        as_prev.append("-1:word.isupper()")
+    as_next = [f"+1:word.lower():{lower}"]
     if title:
-        nxt.append("+1:word.istitle()")
+        as_next.append("+1:word.istitle()")
     if upper:
-        nxt.append("+1:word.isupper()")
-    features = (lower, own, prev, nxt)
+        as_next.append("+1:word.isupper()")
+    score_b = score_i = 0.0
+    for name in own:
+        pair = weights.get(name)
+        if pair is not None:
+            score_b += pair[0]
+            score_i += pair[1]
+    entry = (
+        lower,
+        score_b,
+        score_i,
+        tuple(weights[name] for name in as_prev if name in weights),
+        tuple(weights[name] for name in as_next if name in weights),
+    )
     if len(_cache) >= _CACHE_LIMIT:
         _cache.clear()
-    _cache[syllable] = features
-    return features
+    _cache[syllable] = entry
+    return entry
 
 
-_BIGRAM = ["-1:word.bi_gram()"]
-_TRIGRAM = ["-2:word.tri_gram()"]
-_NEXT_BIGRAM = ["+1:word.bi_gram()"]
-_NEXT_TRIGRAM = ["+2:word.tri_gram()"]
+def _inside(syllables: list[str]) -> list[bool]:
+    """pyvi's CRF labels for a sequence of syllables: True for I_W, False for B_W.
 
-
-def _labels(syllables: list[str]) -> list[str]:
-    """pyvi's CRF labels (``B_W``/``I_W``) for a sequence of syllables."""
+    The state scores and the Viterbi search replicate CRFsuite's (crf1d tagger)
+    operation for operation, ties included, so the labels are the ones
+    ``pycrfsuite.Tagger.tag`` gives pyvi.
+    """
     model = _get_model()
+    weights = model.weights
     bigrams = model.bigrams
     trigrams = model.trigrams
     cache = _cache
-    feats = [cache.get(s) or _syllable_features(s) for s in syllables]
-    lowers = [f[0] for f in feats]
-    n = len(syllables)
-    # bi[j]: syllables j, j+1 form a known bigram; tri[j]: j, j+1, j+2 a trigram.
+    entries = [cache.get(s) or _entry(s, weights) for s in syllables]
+    lowers = [entry[0] for entry in entries]
+    n = len(entries)
+    # bi[j]: syllables j, j+1 are a known bigram; tri[j]: j, j+1, j+2 a trigram.
+    # (pyvi lower-cases the joined string; joining lower-cased parts is the same.)
     bi = [f"{a} {b}" in bigrams for a, b in zip(lowers, lowers[1:])]
     tri = [f"{a} {b} {c}" in trigrams for a, b, c in zip(lowers, lowers[1:], lowers[2:])]
-    items = []
-    for i in range(n):
-        item = feats[i][1]
-        if i > 0:
-            item = item + feats[i - 1][2]
-            if bi[i - 1]:
-                item += _BIGRAM
-            if i > 1 and tri[i - 2]:
-                item += _TRIGRAM
-        if i < n - 1:
-            item = item + feats[i + 1][3]
-            if bi[i]:
-                item += _NEXT_BIGRAM
-            if i < n - 2 and tri[i]:
-                item += _NEXT_TRIGRAM
-        items.append(item)
-    return _tagger().tag(items)
+    zero = (0.0, 0.0)
+    bi_prev_b, bi_prev_i = weights.get("-1:word.bi_gram()", zero)
+    tri_prev_b, tri_prev_i = weights.get("-2:word.tri_gram()", zero)
+    bi_next_b, bi_next_i = weights.get("+1:word.bi_gram()", zero)
+    tri_next_b, tri_next_i = weights.get("+2:word.tri_gram()", zero)
+    (bb, bi_), (ib, ii) = model.transitions  # from label (row) to label (column)
+
+    # Viterbi over the two labels. crfsuite keeps the first best predecessor
+    # (B_W before I_W) on ties, which the strict comparisons below reproduce.
+    back_b: list[bool] = []  # at t, whether the best predecessor of B_W is I_W
+    back_i: list[bool] = []
+    prev_b = prev_i = 0.0
+    for t in range(n):
+        _, score_b, score_i, _, _ = entries[t]
+        if t:
+            for weight_b, weight_i in entries[t - 1][3]:
+                score_b += weight_b
+                score_i += weight_i
+            if bi[t - 1]:
+                score_b += bi_prev_b
+                score_i += bi_prev_i
+            if t > 1 and tri[t - 2]:
+                score_b += tri_prev_b
+                score_i += tri_prev_i
+        if t < n - 1:
+            for weight_b, weight_i in entries[t + 1][4]:
+                score_b += weight_b
+                score_i += weight_i
+            if bi[t]:
+                score_b += bi_next_b
+                score_i += bi_next_i
+            if t < n - 2 and tri[t]:
+                score_b += tri_next_b
+                score_i += tri_next_i
+        if t:
+            from_b = prev_b + bb
+            from_i = prev_i + ib
+            if from_b < from_i:
+                back_b.append(True)
+                best_b = from_i
+            else:
+                back_b.append(False)
+                best_b = from_b
+            from_b = prev_b + bi_
+            from_i = prev_i + ii
+            if from_b < from_i:
+                back_i.append(True)
+                best_i = from_i
+            else:
+                back_i.append(False)
+                best_i = from_b
+            prev_b = best_b + score_b
+            prev_i = best_i + score_i
+        else:
+            prev_b = score_b
+            prev_i = score_i
+    label = prev_b < prev_i
+    labels = [label]
+    for t in range(n - 2, -1, -1):
+        label = back_i[t] if label else back_b[t]
+        labels.append(label)
+    labels.reverse()
+    return labels
 
 
 def _syllables(text: str) -> list[str]:
@@ -247,16 +355,16 @@ def _joins(syllables: list[str]) -> list[bool]:
     """For each syllable, whether pyvi's output joins it to the previous one with ``_``."""
     if not syllables:
         return []
-    labels = _labels(syllables)
+    inside = _inside(syllables)
     punctuation = _PUNCTUATION
     joins = [False]
     previous = syllables[0]
     # pyvi's join rule, verbatim: an I_W label joins unless either side is a
     # punctuation character (a substring test, as pyvi does it) or starts with a
     # digit, or a capitalised syllable follows a lower-case one.
-    for syllable, label in zip(syllables[1:], labels[1:]):
+    for syllable, label in zip(syllables[1:], inside[1:]):
         joins.append(
-            label == "I_W"
+            label
             and syllable not in punctuation
             and previous not in punctuation
             and not syllable[0].isdigit()
