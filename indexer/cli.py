@@ -40,7 +40,355 @@ def cli() -> None:
 
 # --- build / update -----------------------------------------------------------
 
+
+def _progress_reporter(quiet: bool, label: str):
+    """A ``progress(done, total)`` callback drawing a click progress bar on stderr.
+
+    Returns ``(callback, close)``; the callback is None when quiet or when stderr is
+    not a terminal (logs and pipes get the summary only).
+    """
+    if quiet or not sys.stderr.isatty():
+        return None, lambda: None
+    import time
+
+    state: dict = {"bar": None, "shown": 0, "start": time.monotonic()}
+
+    def rate_text(item) -> str:
+        return item or ""
+
+    def callback(done: int, total: int | None) -> None:
+        bar = state["bar"]
+        if bar is None:
+            bar = click.progressbar(
+                length=max(total or done, done, 1),
+                label=label,
+                show_eta=True,
+                show_percent=True,
+                show_pos=True,
+                item_show_func=rate_text,
+                file=sys.stderr,
+            )
+            bar.__enter__()
+            state["bar"] = bar
+        if done > bar.length:
+            bar.length = done
+        elapsed = time.monotonic() - state["start"]
+        rate = f"{done / elapsed:,.0f} docs/s" if elapsed > 0 else ""
+        bar.update(done - state["shown"], current_item=rate)
+        state["shown"] = done
+
+    def close() -> None:
+        if state["bar"] is not None:
+            state["bar"].__exit__(None, None, None)
+
+    return callback, close
+
+
+def _format_bytes(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{size:,.1f} GB"
+
+
+def _echo_summary(stats, index_dir: Path) -> None:
+    """The human summary of a build or update: counts, time, size, skipped files."""
+    data = stats.to_dict()
+    if stats.kind == "update" and stats.generation == stats.base and not stats.indexed:
+        click.echo(
+            f"Index is up to date: {stats.documents:,} documents in {stats.generation} "
+            f"({stats.unchanged:,} unchanged), checked in {stats.seconds:.1f} s."
+        )
+    else:
+        done = (
+            f"Indexed {stats.documents:,} documents"
+            if stats.kind == "build"
+            else f"Updated {stats.base} -> {stats.generation}: {stats.added:,} added, "
+            f"{stats.changed:,} changed, {stats.deleted:,} deleted, "
+            f"{stats.unchanged:,} unchanged; {stats.documents:,} documents"
+        )
+        click.echo(
+            f"{done} into {index_dir / stats.generation} in {stats.seconds:.1f} s "
+            f"({data['docs_per_s']:,.0f} docs/s, {stats.workers} workers); "
+            f"index {_format_bytes(stats.index_bytes)}."
+        )
+    if stats.skipped:
+        click.echo(f"Skipped {len(stats.skipped):,}:")
+        for item in stats.skipped[:20]:
+            click.echo(f"  {item.path}: {item.reason}")
+        if len(stats.skipped) > 20:
+            click.echo(f"  ... and {len(stats.skipped) - 20:,} more (all of them with --json)")
+
+
+def _run_build(function, corpus, index_dir, workers, keep, as_json, quiet, label) -> None:
+    index_dir = index_dir or default_index_dir()
+    progress, close = _progress_reporter(quiet, label)
+    try:
+        stats = function(corpus, index_dir, workers=workers, keep=keep, progress=progress)
+    except IndexerError as exc:
+        close()
+        raise click.ClickException(str(exc)) from exc
+    close()
+    if as_json:
+        _echo_json(stats.to_dict())
+    else:
+        _echo_summary(stats, index_dir)
+
+
+corpus_argument = click.argument("corpus", nargs=-1, type=click.Path(path_type=Path))
+workers_option = click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes that parse and index [default: every core].",
+)
+keep_option = click.option(
+    "--keep",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Older generations kept for rollback.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+quiet_option = click.option(
+    "--quiet", "-q", is_flag=True, help="No progress bar (also off when not on a terminal)."
+)
+
+
+@cli.command("build")
+@corpus_argument
+@index_dir_option
+@workers_option
+@keep_option
+@json_option
+@quiet_option
+def build_cmd(corpus, index_dir, workers, keep, as_json, quiet) -> None:
+    """Build a new index generation from CORPUS files and folders, then switch to it.
+
+    CORPUS defaults to $VNSEARCH_CORPUS, else the bundled sample corpus. The serving
+    generation keeps answering until the new one is complete and verified. Files
+    that cannot be read are skipped and listed.
+
+    Example: vnsearch build ../shared/corpus --index-dir index_data --workers 2
+    """
+    from indexer.build import build_index
+
+    corpus = list(corpus) or default_corpus()
+    _run_build(build_index, corpus, index_dir, workers, keep, as_json, quiet, "Indexing")
+
+
+@cli.command("update")
+@corpus_argument
+@index_dir_option
+@workers_option
+@keep_option
+@json_option
+@quiet_option
+def update_cmd(corpus, index_dir, workers, keep, as_json, quiet) -> None:
+    """Add new, re-index changed and drop removed documents, in a new generation.
+
+    Compares CORPUS with the serving generation by document id and content hash and
+    shares its unchanged segments (hard links), so little change means little work.
+    CORPUS defaults to $VNSEARCH_CORPUS, else the corpus the serving generation was
+    built from, else the sample corpus. Without an index it builds one.
+
+    Example: vnsearch update ../shared/corpus/raw-baomoi --index-dir index_data
+    """
+    import os
+
+    from indexer.build import update_index
+    from indexer.generations import current_generation
+    from indexer.generations import read_manifest
+
+    corpus = list(corpus)
+    if not corpus and not os.environ.get("VNSEARCH_CORPUS"):
+        try:
+            recorded = read_manifest(current_generation(index_dir or default_index_dir()))
+        except IndexerError:
+            recorded = {}
+        corpus = [Path(p) for p in recorded.get("corpus", [])]
+    corpus = corpus or default_corpus()
+    _run_build(update_index, corpus, index_dir, workers, keep, as_json, quiet, "Updating")
+
+
 # --- search / stats -----------------------------------------------------------
+
+
+def _parse_date_option(value: str | None, option: str):
+    """``YYYY-MM-DD`` (or ``DD/MM/YYYY``) as a date; a one-line error otherwise."""
+    from datetime import date
+    from datetime import datetime
+
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.strptime(text, "%d/%m/%Y").date()
+    except ValueError:
+        raise click.ClickException(
+            f"invalid {option} date {value!r}: expected YYYY-MM-DD"
+        ) from None
+
+
+def _open_search_index(index_dir: Path | None):
+    from indexer.search import open_index
+
+    try:
+        return open_index(index_dir or default_index_dir())
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _plain(html_text: str) -> str:
+    """Snippet HTML as terminal text: marks dropped, entities decoded."""
+    import html
+
+    return html.unescape(html_text.replace("<mark>", "").replace("</mark>", ""))
+
+
+def _echo_result(result) -> None:
+    """The human-readable list of one page of results."""
+    last = max(1, -(-result.total // result.per_page))
+    click.echo(
+        f"{result.total:,} results for {result.query!r} "
+        f"(page {result.page} of {last}, {result.took_ms:.1f} ms)"
+    )
+    if result.suggestion:
+        click.echo(f"Did you mean: {result.suggestion}")
+    first = (result.page - 1) * result.per_page
+    for number, hit in enumerate(result.results, start=first + 1):
+        click.echo("")
+        click.echo(f"{number}. {hit.title}")
+        details = [hit.date or "no date", ", ".join(hit.units), hit.source or ""]
+        click.echo(f"   {' · '.join(part for part in details if part)}")
+        snippet = _plain(hit.snippet)
+        if snippet:
+            click.echo(f"   {snippet}")
+        click.echo(f"   id: {hit.id}")
+
+
+@cli.command("search")
+@click.argument("query", required=False)
+@click.option("--from", "date_from", metavar="YYYY-MM-DD", help="Published on or after.")
+@click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Published on or before.")
+@click.option("--unit", "units", multiple=True, help="Only about this unit (repeat: any of them).")
+@click.option("--source", "sources", multiple=True, help="Only from this site (repeatable).")
+@click.option("--term", "terms", multiple=True, help="Only mentioning this term, e.g. 2020-2025.")
+@click.option("--year", "years", multiple=True, help="Only of this year (repeatable).")
+@click.option("--month", "months", multiple=True, help="Only of this month, YYYY-MM (repeatable).")
+@click.option(
+    "--sort",
+    type=click.Choice(["relevance", "newest", "oldest"]),
+    default="relevance",
+    show_default=True,
+    help="Result order.",
+)
+@click.option("--page", type=int, default=1, show_default=True, help="Page number.")
+@click.option("--per-page", type=int, default=10, show_default=True, help="Results a page (1-100).")
+@click.option("--json", "as_json", is_flag=True, help="Print the /api/search JSON document.")
+@click.option(
+    "--batch",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="Read one query a line from FILE ('-' for stdin); print one JSON line each.",
+)
+@index_dir_option
+def search_cmd(
+    query, date_from, date_to, units, sources, terms, years, months, sort, page, per_page,
+    as_json, batch, index_dir,
+) -> None:
+    """Search the index and print a page of results.
+
+    Without diacritics a query also finds the accented text ("nhan dan" finds "nhân
+    dân"); quotes make a phrase, -word excludes. With --batch every line of FILE is a
+    query with the same filters, answered by one JSON document a line, in order.
+
+    Example: vnsearch search "đại hội đảng bộ" --unit "Quận 4" --from 2020-01-01 --json
+    """
+    from indexer.results import SearchRequest
+
+    if (query is None) == (batch is None):
+        raise click.ClickException("give either a QUERY or --batch FILE")
+    template = SearchRequest(
+        query="",
+        date_from=_parse_date_option(date_from, "--from"),
+        date_to=_parse_date_option(date_to, "--to"),
+        units=tuple(units),
+        sources=tuple(sources),
+        terms=tuple(terms),
+        years=tuple(years),
+        months=tuple(months),
+        sort=sort,
+        page=page,
+        per_page=per_page,
+    )
+    index = _open_search_index(index_dir)
+    if batch is None:
+        try:
+            result = index.search(_with_query(template, query))
+        except IndexerError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if as_json:
+            _echo_json(result.to_dict())
+        else:
+            _echo_result(result)
+        return
+    failed = 0
+    for line in batch:
+        text = line.rstrip("\r\n")
+        try:
+            _echo_json(index.search(_with_query(template, text)).to_dict())
+        except IndexerError as exc:
+            failed += 1
+            _echo_json({"ok": False, "error": str(exc), "query": text})
+    if failed:
+        raise click.ClickException(f"{failed} of the batch queries failed (see their lines)")
+
+
+def _with_query(template, text: str):
+    import dataclasses
+
+    return dataclasses.replace(template, query=text)
+
+
+@cli.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
+@index_dir_option
+def stats_cmd(as_json, index_dir) -> None:
+    """Show what the serving index holds: documents, generation, dates, top units.
+
+    Example: vnsearch stats --json
+    """
+    index = _open_search_index(index_dir)
+    try:
+        stats = index.stats()
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _echo_json(stats)
+        return
+    click.echo(f"Index:       {stats['index_dir']} ({stats['generation']})")
+    click.echo(f"Documents:   {stats['documents']:,} ({stats['dated_documents']:,} dated)")
+    if stats["date_from"]:
+        click.echo(f"Dates:       {stats['date_from']} .. {stats['date_to']}")
+    click.echo(f"Size:        {stats['index_bytes'] / 1024 / 1024:,.1f} MB")
+    if stats.get("created"):
+        seconds = stats.get("seconds")
+        took = f" in {seconds:,.1f} s" if isinstance(seconds, (int, float)) else ""
+        click.echo(f"Built:       {stats['created']}{took}")
+    if stats.get("skipped"):
+        click.echo(f"Skipped:     {len(stats['skipped']):,} files")
+    for title, key in (("Top units", "units"), ("Sources", "sources")):
+        if stats[key]:
+            click.echo(f"{title}:")
+            for item in stats[key][:10]:
+                click.echo(f"  {item['count']:>8,}  {item['value']}")
+
 
 # --- serve --------------------------------------------------------------------
 
