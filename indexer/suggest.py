@@ -64,6 +64,8 @@ _MAX_CANDIDATES = 10
 _WORD_WEIGHT = 1.0
 # Boolean operators of the query syntax, left as typed.
 _OPERATORS = frozenset(["OR", "AND", "NOT"])
+# Every number is this one token for the model ("quận 4" and "quận 12" are one pair).
+_NUMBER = "0"
 
 
 def has_diacritics(text: str) -> bool:
@@ -131,13 +133,16 @@ class AccentModel:
             for left, right in zip(parts, parts[1:], strict=False):
                 pairs[f"{left} {right}"] += weight
         for text in texts:
-            tokens = [t.lower() for t in _SYLLABLE_RE.findall(normalize(text or ""))]
+            tokens = [
+                _NUMBER if t.isdigit() else t.lower()
+                for t in _SYLLABLE_RE.findall(normalize(text or ""))
+            ]
             for left, right in zip(tokens, tokens[1:], strict=False):
-                if not left.isdigit() and not right.isdigit():
-                    pairs[f"{left} {right}"] += 1
+                pairs[f"{left} {right}"] += 1
         for pair in pairs:
             for part in pair.split(" "):
-                counts.setdefault(part, 1)
+                if part != _NUMBER:
+                    counts.setdefault(part, 1)
         if min_pair_count > 1:
             pairs = Counter({k: v for k, v in pairs.items() if v >= min_pair_count})
 
@@ -183,7 +188,9 @@ class AccentModel:
         options: list[tuple[str, ...]] = []
         for token in tokens:
             lower = token.lower()
-            if has_diacritics(lower) or lower.isdigit() or token in _OPERATORS:
+            if lower.isdigit():
+                options.append((_NUMBER,))
+            elif has_diacritics(lower) or token in _OPERATORS:
                 options.append((lower,))
             else:
                 options.append(self.candidates.get(lower) or (lower,))
@@ -209,7 +216,10 @@ class AccentModel:
             form = trail[step][form][1]
             result.append(form)
         result.reverse()
-        return result
+        return [
+            t.lower() if o == (_NUMBER,) else f
+            for f, o, t in zip(result, options, tokens, strict=True)
+        ]
 
     def restore(self, text: str) -> str:
         """``text`` with diacritics put back on its accentless syllables.
