@@ -1,0 +1,376 @@
+"""HTTP benchmark: latency and throughput of ``/api/search`` served by ``vnsearch serve``.
+
+Usage (from the checkout, with ``../shared`` beside it)::
+
+    python benchmarks/http.py                      # the 52k set, then the whole corpus
+    python benchmarks/http.py --sets 52k --seconds 30 --rounds 5
+    python benchmarks/http.py --index-dir DIR      # an index you built yourself
+
+What it does, per corpus set:
+
+1. Builds the index with :func:`indexer.build.build_index` into
+   ``benchmarks/work/http-<set>/`` unless one built from the same files is there
+   (``--rebuild`` forces it). The *52k set* is every file of ``../shared/corpus/``
+   except ``vietnews-train-50k.jsonl.gz``; the *102k set* is all of it.
+2. Starts ``vnsearch serve --workers 2`` on a free loopback port (access log off,
+   so the terminal does not measure itself) and waits for ``/healthz``.
+3. Warms up: every query of the mix a few times, so both workers have opened the
+   index and filled their caches.
+4. Latency: the query mix sequentially, ``--rounds`` times, one request at a time,
+   a new connection per request (gunicorn's sync workers close after each
+   response). Each request asks for the default page with all five facets, as the
+   search page does. Reports p50/p95/p99/max per query kind and overall, measured
+   by the client (whole HTTP round trip), plus the server's own ``took_ms``.
+5. Throughput: ``--clients`` (8) client *threads* in this process, each cycling
+   through the mix from its own offset, for ``--seconds``; counts responses,
+   non-200 answers and exceptions. Threads are enough here: a client spends its
+   time waiting on the socket; the script reports its own CPU use so the share of
+   the 2 cores it took from the server is visible.
+
+Only loopback addresses are used.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named http.py: run as a script, its directory comes first on sys.path
+# and would shadow the standard library's http package (urllib needs http.client).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import resource  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import urllib.error  # noqa: E402
+import urllib.request  # noqa: E402
+from urllib.parse import urlencode  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+WORK = ROOT / "benchmarks" / "work"
+EXCLUDED_52K = {"vietnews-train-50k.jsonl.gz"}
+
+# (kind, parameters). Our own queries: common news topics, typed as users do.
+MIX: list[tuple[str, dict]] = [
+    ("one-word", {"q": "giáo dục"}),
+    ("one-word", {"q": "bóng đá"}),
+    ("one-word", {"q": "bệnh viện"}),
+    ("one-word", {"q": "xuất khẩu"}),
+    ("one-word", {"q": "UBND"}),
+    ("one-word", {"q": "Hà Nội"}),
+    ("multi-word", {"q": "tai nạn giao thông nghiêm trọng"}),
+    ("multi-word", {"q": "giá xăng dầu tăng"}),
+    ("multi-word", {"q": "đại hội đảng bộ nhiệm kỳ"}),
+    ("multi-word", {"q": "ô nhiễm môi trường nước thải"}),
+    ("multi-word", {"q": "tuyển sinh đại học năm nay"}),
+    ("multi-word", {"q": "thị trường chứng khoán giảm điểm"}),
+    ("phrase", {"q": '"biến đổi khí hậu"'}),
+    ("phrase", {"q": '"Ủy ban nhân dân"'}),
+    ("phrase", {"q": '"bảo hiểm xã hội"'}),
+    ("phrase", {"q": '"an toàn thực phẩm"'}),
+    ("accentless", {"q": "giao duc"}),
+    ("accentless", {"q": "tai nan giao thong"}),
+    ("accentless", {"q": "bien doi khi hau"}),
+    ("accentless", {"q": "thanh pho ho chi minh"}),
+    ("accentless", {"q": "chung khoan"}),
+    ("period", {"q": "kinh tế", "from": "2021-01-01", "to": "2021-12-31"}),
+    ("period", {"q": "học sinh", "from": "2020-01-01", "to": "2025-12-31"}),
+    ("period", {"q": "bóng đá", "from": "2026-01-01", "to": "2026-02-28"}),
+    ("period", {"q": "dich benh", "from": "2019", "to": "2021"}),
+    ("period", {"q": "", "from": "2021-04", "to": "2021-04", "sort": "newest"}),
+]
+KINDS = ("one-word", "multi-word", "phrase", "accentless", "period")
+
+
+def corpus_paths(name: str) -> list[Path]:
+    """The corpus files of a set: ``52k`` (all but the 50k train file) or ``102k``."""
+    if not CORPUS.is_dir():
+        sys.exit(f"no corpus at {CORPUS}: this benchmark needs ../shared beside the checkout")
+    paths = sorted(path for path in CORPUS.iterdir() if path.name != "README.md")
+    if name == "52k":
+        paths = [path for path in paths if path.name not in EXCLUDED_52K]
+    return paths
+
+
+def ensure_index(name: str, *, rebuild: bool, workers: int | None) -> Path:
+    """``benchmarks/work/http-<name>/``, built from the set's files unless cached."""
+    from indexer.build import build_index
+
+    index_dir = WORK / f"http-{name}"
+    paths = corpus_paths(name)
+    stamp = index_dir / "benchmark-corpus.json"
+    wanted = [str(path) for path in paths]
+    if (not rebuild and (index_dir / "CURRENT").exists() and stamp.exists()
+            and json.loads(stamp.read_text(encoding="utf-8")) == wanted):
+        print(f"[{name}] reusing the index in {index_dir}")
+        return index_dir
+    print(f"[{name}] building the index of {len(paths)} corpus paths into {index_dir} ...",
+          flush=True)
+    started = time.perf_counter()
+    stats = build_index(paths, index_dir, workers=workers)
+    print(f"[{name}] built {stats.documents:,} documents in "
+          f"{time.perf_counter() - started:.0f} s", flush=True)
+    stamp.write_text(json.dumps(wanted), encoding="utf-8")
+    return index_dir
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(url: str, timeout: float = 30.0) -> tuple[int, bytes]:
+    """``(status, body)`` of a GET; HTTP errors are returned, not raised."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+class Server:
+    """``vnsearch serve`` in a subprocess, stopped with SIGTERM on exit."""
+
+    def __init__(self, index_dir: Path, workers: int) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.command = [sys.executable, "-m", "indexer", "serve", "--host", "127.0.0.1",
+                        "--port", str(self.port), "--workers", str(workers),
+                        "--index-dir", str(index_dir), "--no-access-log"]
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> Server:
+        self.log = open(WORK / f"http-server-{self.port}.log", "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(self.command, stdout=self.log, stderr=self.log,
+                                        cwd=ROOT, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}; "
+                                   f"see {self.log.name}")
+            try:
+                status, body = get(f"{self.base}/healthz", timeout=60)
+                if status == 200:
+                    self.health = json.loads(body)
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("server did not become healthy in 120 s")
+
+    def __exit__(self, *exc) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+
+def url_for(base: str, params: dict) -> str:
+    """The ``/api/search`` URL of one query of the mix."""
+    return f"{base}/api/search?{urlencode(params)}"
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile.
+
+    >>> percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95)
+    10
+    >>> percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50)
+    5
+    """
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * p // 100))
+    return ordered[int(rank) - 1]
+
+
+def summarise(values: list[float]) -> dict:
+    """Percentiles of a list of milliseconds."""
+    return {
+        "n": len(values),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+        "max": max(values),
+        "mean": statistics.fmean(values),
+    }
+
+
+def measure_latency(base: str, rounds: int) -> dict:
+    """Sequential requests over the mix; client and server times per kind."""
+    client: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    server: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    totals: dict[str, int] = {}
+    errors = 0
+    for _ in range(rounds):
+        for kind, params in MIX:
+            started = time.perf_counter()
+            status, body = get(url_for(base, params))
+            elapsed = (time.perf_counter() - started) * 1000
+            if status != 200:
+                errors += 1
+                continue
+            data = json.loads(body)
+            assert set(data["facets"]) == {"year", "month", "unit", "source", "term"}
+            client[kind].append(elapsed)
+            server[kind].append(data["took_ms"])
+            totals[params.get("q", "") + " " + params.get("from", "")] = data["total"]
+    every = [value for values in client.values() for value in values]
+    return {
+        "client": {kind: summarise(values) for kind, values in client.items() if values},
+        "server": {kind: summarise(values) for kind, values in server.items() if values},
+        "all": summarise(every),
+        "all_server": summarise([v for values in server.values() for v in values]),
+        "errors": errors,
+        "totals": totals,
+    }
+
+
+def measure_throughput(base: str, clients: int, seconds: float) -> dict:
+    """``clients`` threads hammering the mix for ``seconds``."""
+    stop = time.monotonic() + seconds
+    lock = threading.Lock()
+    counts = {"ok": 0, "non_200": 0, "exceptions": 0}
+    latencies: list[float] = []
+    failures: list[str] = []
+
+    def client(offset: int) -> None:
+        index = offset
+        while time.monotonic() < stop:
+            _, params = MIX[index % len(MIX)]
+            index += 1
+            started = time.perf_counter()
+            try:
+                status, _ = get(url_for(base, params))
+            except OSError as exc:
+                with lock:
+                    counts["exceptions"] += 1
+                    failures.append(repr(exc))
+                continue
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                if status == 200:
+                    counts["ok"] += 1
+                    latencies.append(elapsed)
+                else:
+                    counts["non_200"] += 1
+                    failures.append(f"HTTP {status}")
+
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(i * 3,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    return {
+        "clients": clients,
+        "seconds": wall,
+        "requests": counts["ok"],
+        "rps": counts["ok"] / wall,
+        "non_200": counts["non_200"],
+        "exceptions": counts["exceptions"],
+        "failures": failures[:5],
+        "latency": summarise(latencies) if latencies else None,
+        "client_cpu_share": cpu / wall,  # in cores
+    }
+
+
+def machine() -> dict:
+    """What ran the benchmark."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cores": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+    }
+
+
+def print_report(name: str, health: dict, latency: dict, throughput: dict) -> None:
+    """A plain-text table of one set's results."""
+    print(f"\n== {name}: {health['documents']:,} documents, generation {health['generation']}")
+    print(f"{'kind':<12}{'n':>5}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+          f"{'server p50':>12}{'server p95':>12}")
+    for kind in (*KINDS, "all"):
+        row = latency["all"] if kind == "all" else latency["client"].get(kind)
+        srv = latency["all_server"] if kind == "all" else latency["server"].get(kind)
+        if not row:
+            continue
+        print(f"{kind:<12}{row['n']:>5}{row['p50']:>9.1f}{row['p95']:>9.1f}{row['p99']:>9.1f}"
+              f"{row['max']:>9.1f}{srv['p50']:>12.1f}{srv['p95']:>12.1f}")
+    print(f"sequential errors: {latency['errors']}")
+    t = throughput
+    lat = t["latency"] or {}
+    print(f"throughput: {t['clients']} clients, {t['seconds']:.1f} s: {t['requests']} ok, "
+          f"{t['rps']:.1f} req/s, non-200 {t['non_200']}, exceptions {t['exceptions']}; "
+          f"latency under load p50 {lat.get('p50', 0):.1f} / p95 {lat.get('p95', 0):.1f} ms; "
+          f"client used {t['client_cpu_share']:.2f} cores")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit status 1 if any request failed."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sets", nargs="+", choices=("52k", "102k"), default=["52k", "102k"])
+    parser.add_argument("--index-dir", type=Path, help="benchmark this index instead")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild cached indexes")
+    parser.add_argument("--build-workers", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
+    parser.add_argument("--rounds", type=int, default=5, help="sequential rounds of the mix")
+    parser.add_argument("--warmup", type=int, default=3, help="warm-up rounds of the mix")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    targets = ([("custom", args.index_dir)] if args.index_dir else
+               [(name, None) for name in args.sets])
+    report = {"machine": machine(), "command": " ".join(sys.argv), "sets": {}}
+    print(f"machine: {report['machine']}")
+    failed = False
+    for name, index_dir in targets:
+        index_dir = index_dir or ensure_index(name, rebuild=args.rebuild,
+                                              workers=args.build_workers)
+        with Server(index_dir, args.workers) as server:
+            for _ in range(args.warmup):
+                for _, params in MIX:
+                    get(url_for(server.base, params))
+            latency = measure_latency(server.base, args.rounds)
+            throughput = measure_throughput(server.base, args.clients, args.seconds)
+            _, body = get(f"{server.base}/healthz")
+            health = json.loads(body)
+        print_report(name, health, latency, throughput)
+        report["sets"][name] = {"health": health, "latency": latency, "throughput": throughput}
+        failed |= bool(latency["errors"] or throughput["non_200"] or throughput["exceptions"])
+    if args.json:
+        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
