@@ -63,7 +63,7 @@ def pyvi_spans(tokenizer, text: str, output: str) -> set[tuple[int, int]]:
     """Spans of pyvi's tokens in ``text`` (NFC), read from its output string.
 
     pyvi's output is its syllables (ViTokenizer.sylabelize) joined by " " or "_":
-    the character after each syllable in the output says which.
+    the character before each syllable in the output says which.
     """
     nfc, syllables = tokenizer.sylabelize(text)
     spans: set[tuple[int, int]] = set()
@@ -77,14 +77,14 @@ def pyvi_spans(tokenizer, text: str, output: str) -> set[tuple[int, int]]:
         if output[cursor : cursor + len(syllable)] != syllable:
             raise AssertionError(f"cannot align pyvi output at {cursor}: {syllable!r}")
         cursor += len(syllable) + 1
-        if syllable == "\n":
-            continue
-        if joined and start >= 0:
-            end = position
-            continue
-        if start >= 0:
+        if not joined and start >= 0:
             spans.add((start, end))
-        start, end = found, position
+            start = -1
+        if syllable == "\n":
+            continue  # not counted, as in word_spans
+        if start < 0:
+            start = found
+        end = position
     if start >= 0:
         spans.add((start, end))
     return spans

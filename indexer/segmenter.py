@@ -213,7 +213,7 @@ def _get_model() -> _Model:
 # lazily; cleared when it grows past _CACHE_LIMIT entries.
 _Entry = tuple[str, float, float, tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]
 _cache: dict[str, _Entry] = {}
-_CACHE_LIMIT = 500_000
+_CACHE_LIMIT = 100_000  # a few hundred bytes each
 
 
 def _entry(syllable: str, weights: dict[str, tuple[float, float]]) -> _Entry:
@@ -409,16 +409,18 @@ def _word_groups(text: str) -> Iterator[tuple[int, int, list[str]]]:
         # this syllable is where the regex found it.
         found = find(syllable, position)
         position = found + len(syllable)
+        if not join:
+            if group:
+                yield start, end, group
+            group = []
         if syllable == "\n":
-            # pyvi's "\n" syllables are no part of the words around them.
+            # pyvi's "\n" syllables (rarely joined to a word: "Hà_\n") are left
+            # out of the words.
             continue
-        if join and group:
-            group.append(syllable)
-            end = position
-            continue
-        if group:
-            yield start, end, group
-        start, end, group = found, position, [syllable]
+        if not group:
+            start = found
+        group.append(syllable)
+        end = position
     if group:
         yield start, end, group
 
