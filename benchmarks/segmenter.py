@@ -9,6 +9,8 @@ in the same process, alternating which goes first, and reports:
   in the text (first syllable start, last syllable end), that indexer.segmenter
   also outputs (``word_spans``); newline tokens are not counted;
 * documents whose tokenize output differs from pyvi's in any way;
+* the same agreement when the text is segmented line by line (split at "\n")
+  instead of whole, as a caller segmenting per paragraph would;
 * characters per second of each on one core, and the speed ratio.
 
 Usage::
@@ -24,6 +26,7 @@ import gzip
 import json
 import os
 import platform
+import re
 import shlex
 import sys
 import time
@@ -90,6 +93,15 @@ def pyvi_spans(tokenizer, text: str, output: str) -> set[tuple[int, int]]:
     return spans
 
 
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """word_spans of each line of ``text`` segmented on its own, as offsets into ``text``."""
+    spans: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]+", text):
+        offset = line.start()
+        spans += [(start + offset, end + offset) for start, end in segmenter.word_spans(line[0])]
+    return spans
+
+
 def cpu_model() -> str:
     """The CPU model name from /proc/cpuinfo, or platform.processor()."""
     try:
@@ -108,7 +120,7 @@ def run(corpus: Path, count: int) -> dict:
     tokenizer = ViTokenizer.ViTokenizer
     segmenter.tokenize("Khởi động.")  # load the model outside the timed calls
     pyvi_seconds = our_seconds = span_seconds = 0.0
-    chars = pyvi_tokens = agreeing = our_tokens = 0
+    chars = pyvi_tokens = agreeing = our_tokens = paragraph_agreeing = 0
     differing: list[str] = []
     articles = 0
     for number, (article_id, title, body) in enumerate(islice(iter_articles(corpus), count)):
@@ -139,6 +151,7 @@ def run(corpus: Path, count: int) -> dict:
             pyvi_tokens += len(expected)
             our_tokens += len(spans)
             agreeing += len(expected.intersection(spans))
+            paragraph_agreeing += len(expected.intersection(paragraph_spans(text)))
             different = different or ours != theirs
         if different:
             differing.append(article_id)
@@ -148,6 +161,7 @@ def run(corpus: Path, count: int) -> dict:
         "pyvi_tokens": pyvi_tokens,
         "our_tokens": our_tokens,
         "agreeing": agreeing,
+        "paragraph_agreeing": paragraph_agreeing,
         "differing": differing,
         "pyvi_seconds": pyvi_seconds,
         "our_seconds": our_seconds,
@@ -162,6 +176,7 @@ def report(result: dict, command: str) -> str:
     our_rate = chars / result["our_seconds"]
     span_rate = chars / result["span_seconds"]
     agreement = 100 * result["agreeing"] / max(result["pyvi_tokens"], 1)
+    by_line = 100 * result["paragraph_agreeing"] / max(result["pyvi_tokens"], 1)
     differing = result["differing"]
     lines = [
         f"Command: `{command}`",
@@ -176,6 +191,7 @@ def report(result: dict, command: str) -> str:
         f"| pyvi tokens (newlines not counted) | {result['pyvi_tokens']:,} |",
         f"| token agreement (pyvi token spans also in word_spans) | {agreement:.4f} % |",
         f"| tokens from word_spans | {result['our_tokens']:,} |",
+        f"| token agreement, word_spans line by line (split at newlines) | {by_line:.4f} % |",
         f"| articles whose tokenize() output differs from pyvi's | {len(differing)} |",
         f"| pyvi.ViTokenizer.tokenize | {pyvi_rate / 1000:,.0f} k chars/s |",
         f"| indexer.segmenter.tokenize | {our_rate / 1000:,.0f} k chars/s |",
