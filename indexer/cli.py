@@ -38,6 +38,80 @@ def cli() -> None:
 
 # --- inspect ------------------------------------------------------------------
 
+
+def _inspect_summary(article) -> str:
+    """A readable block of lines for one extracted record."""
+    preview = " ".join(article.body.split())
+    if len(preview) > 160:
+        preview = preview[:159] + "…"
+    fields = [
+        ("title", article.title),
+        ("date", article.date),
+        ("units", ", ".join(article.units)),
+        ("source", article.source),
+        ("author", article.author),
+        ("category", article.category),
+        ("term", ", ".join(article.term)),
+        ("url", article.url),
+        ("body", f"{len(article.body):,} characters: {preview}"),
+    ]
+    lines = [article.id]
+    lines.extend(f"  {name + ':':<10}{value or '-'}" for name, value in fields)
+    return "\n".join(lines) + "\n"
+
+
+@cli.command("inspect")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of the records.")
+@index_dir_option
+def inspect_cmd(files: tuple[Path, ...], as_json: bool, index_dir: Path | None) -> None:
+    """Parse corpus FILES and print the records extracted from them.
+
+    A FILE may be a raw page, a header or plain text file, a JSON Lines file
+    (.jsonl, .jsonl.gz: every record) or a directory (every corpus file in it).
+    A file that cannot be read is named on stderr with the reason and the exit
+    status is 1; the other records are still printed. No index is used.
+
+    Example: vnsearch inspect ../shared/corpus/seeds/*.txt --json
+    """
+    from indexer.sources import Skipped
+    from indexer.sources import iter_articles
+
+    failures = 0
+    existing = []
+    for path in files:
+        if path.exists():
+            existing.append(path)
+        else:
+            click.echo(f"{path}: no such file or directory", err=True)
+            failures += 1
+    count = 0
+    if as_json:
+        click.echo("[", nl=False)
+    try:
+        # Streamed: a .jsonl.gz of 50,000 records is never held in memory.
+        for item in iter_articles(existing):
+            if isinstance(item, Skipped):
+                click.echo(f"{item.path}: {item.reason}", err=True)
+                failures += 1
+                continue
+            if as_json:
+                record = json.dumps(item.to_dict(), ensure_ascii=False)
+                click.echo(f"{',' if count else ''}\n{record}", nl=False)
+            else:
+                click.echo(_inspect_summary(item))
+            count += 1
+    except IndexerError as exc:
+        if as_json:
+            click.echo("\n]" if count else "]")
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo("\n]" if count else "]")
+    if failures:
+        click.echo(f"Error: {failures} file(s) or record(s) could not be read", err=True)
+        raise SystemExit(1)
+
+
 # --- build / update -----------------------------------------------------------
 
 

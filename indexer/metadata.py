@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from indexer.text import fold
 from indexer.text import normalize
 
 __all__ = [
@@ -330,6 +331,9 @@ _NOT_NAME_FIRST = _NOT_NAME | frozenset(
     kết quả nghị""".split()
 )
 _MAX_SYLLABLES = 4
+# Loose shape of a (folded) Vietnamese syllable, minority-language names included:
+# no f, j, w, z; ends in a vowel or c, ch, k, m, n, ng, nh, p, t ("Đắk Lắk").
+_VIETNAMESE_SYLLABLE = re.compile(r"[a-eg-ik-vxy']*[aeiouy]+[a-eg-ik-vxy]*(?<=[aeiouycghkmnpt])|[a-z]")
 
 
 @functools.cache
@@ -416,8 +420,14 @@ def _scan_name(text: str, pos: int, *, tight: bool = False) -> tuple[list[str], 
         lowered = word.lower()
         if lowered in (_NOT_NAME_FIRST if not syllables else _NOT_NAME):
             break
+        if syllables and len(word) > 1 and word.isupper() != syllables[0].isupper():
+            break  # "TP.HCM Nguyễn Thiện Nhân": capitals then title case are two things
+        if lowered != "hcm" and not _VIETNAMESE_SYLLABLE.fullmatch(fold(lowered)):
+            break  # "thành phố New York"
         syllables.append(word)
         end = match.end()
+        if lowered == "hcm":
+            break
     # A family name from the third syllable on, followed by more capitals, starts
     # a person's name: "Bình Thạnh Vũ Ngọc Tuất" -> "Bình Thạnh".
     for index in range(2, len(syllables) - 1):
@@ -589,7 +599,7 @@ def extract_units(title: str, lead: str = "", body: str = "", *, limit: int = 12
 def canonical_unit(value: str) -> str:
     """The canonical form of a unit name given by a record (``quận Bình Thạnh``).
 
-    >>> canonical_unit("quận Bình Thạnh"), canonical_unit("QUẬN 4"), canonical_unit("Quận uỷ quận Gò Vấp")
+    >>> canonical_unit("quận Bình Thạnh"), canonical_unit("QUẬN 4"), canonical_unit("quận gò vấp")
     ('Quận Bình Thạnh', 'Quận 4', 'Quận Gò Vấp')
     """
     value = " ".join(value.split())
@@ -598,7 +608,7 @@ def canonical_unit(value: str) -> str:
         return found[0]
     kind, name = _split_kind(value)
     if kind:
-        return f"{kind} {' '.join(_canonical_syllable(s) for s in name.split())}"
+        return f"{kind} {' '.join(s[:1].upper() + s[1:].lower() for s in name.split())}"
     return value
 
 

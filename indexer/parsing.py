@@ -122,19 +122,32 @@ _CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F])
 _SAMPLE = 4096
 
 
+# What UTF-16 text of a Vietnamese (or any Latin-script) page is made of: ASCII,
+# Latin letters, combining marks, Vietnamese letters, punctuation.
+_LATIN_TEXT = re.compile(
+    "[\t\n\r\x20-\x7e\xa0-\u024f\u0300-\u036f\u1e00-\u1eff\u2000-\u206f\u20ab\ufeff]"
+)
+
+
 def _utf16_without_bom(data: bytes) -> str | None:
-    """``utf-16-le``/``utf-16-be`` if NUL bytes sit at every other position, else ``None``."""
+    """``utf-16-le``/``utf-16-be`` if NUL bytes sit at every other position and the
+    sample then reads as Latin-script text, else ``None``."""
     sample = data[:_SAMPLE]
     sample = sample[: len(sample) // 2 * 2]
     half = len(sample) // 2
     if half < 2:
         return None
     even, odd = sample[0::2].count(0), sample[1::2].count(0)
-    if odd >= half * 0.2 and even <= half * 0.02:
-        return "utf-16-le"
-    if even >= half * 0.2 and odd <= half * 0.02:
-        return "utf-16-be"
-    return None
+    if odd >= half * 0.3 and even <= half * 0.02:
+        codec = "utf-16-le"
+    elif even >= half * 0.3 and odd <= half * 0.02:
+        codec = "utf-16-be"
+    else:
+        return None
+    text = sample.decode(codec, errors="replace")
+    if len(_LATIN_TEXT.findall(text)) < 0.95 * len(text):
+        return None
+    return codec
 
 
 def decode_bytes(data: bytes, path: str = "<bytes>") -> str:
@@ -180,7 +193,7 @@ def decode_bytes(data: bytes, path: str = "<bytes>") -> str:
     text = data.decode("utf-8", errors="replace")
     damaged = text.count("\ufffd")
     multibyte = sum(1 for char in text if char > "\x7f") - damaged
-    if multibyte >= 20 and damaged * 50 <= multibyte:
+    if multibyte >= 20 and damaged * 10 <= multibyte:
         return text  # UTF-8 with a few broken bytes: keep it, marked with U+FFFD
     try:
         return data.decode("cp1258")
