@@ -288,77 +288,70 @@ class Highlighter:
         return f"{prefix}{body}{suffix}"
 
 
+# A pattern's syllables are neighbours when 1-3 characters that are not part of a
+# syllable (no line break) separate them: "nhân dân", "TP.HCM", "Phường 19, Quận 4".
+_GAP = r"(?:[^\w\n]|_){1,3}"
+_NOT_AFTER_LETTER = r"(?<![^\W_])"
+_NOT_BEFORE_LETTER = r"(?![^\W_])"
+
+
 class _PatternIndex:
-    """Patterns keyed by their first syllable, longest first."""
+    """Patterns compiled into two regular expressions: exact ones and folded ones.
+
+    Matching runs on the lower-cased text and on its folded copy (both keep the offsets
+    of the text), so the cost is a couple of regex scans, not a loop over syllables.
+    """
 
     def __init__(self, patterns: Iterable[Pattern]) -> None:
-        self._by_first: dict[tuple[bool, str], list[Pattern]] = {}
-        self._prefixes: list[Pattern] = []
-        count = 0
-        for pattern in patterns:
-            count += 1
-            if pattern.prefix and len(pattern.syllables) == 1:
-                self._prefixes.append(pattern)
-            else:
-                key = (pattern.folded, pattern.syllables[0])
-                self._by_first.setdefault(key, []).append(pattern)
-        for bucket in self._by_first.values():
-            bucket.sort(key=lambda p: -len(p.syllables))
-        self._count = count
+        patterns = list(patterns)
+        self._count = len(patterns)
+        self._exact = _compile([p for p in patterns if not p.folded])
+        self._folded = _compile([p for p in patterns if p.folded])
 
     def __bool__(self) -> bool:
         return self._count > 0
 
     def find(self, text: str) -> list[_Mark]:
-        tokens = [(m.start(), m.end(), m.group().lower()) for m in SYLLABLE_RE.finditer(text)]
-        folded = [fold(t[2]) for t in tokens]
+        """Non-overlapping matches in ``text``, the longest at each position, merged."""
+        lowered = _lower_same_length(text)
+        folded = fold(lowered)
+        spans: list[tuple[int, int]] = []
+        if self._exact is not None:
+            spans += [m.span() for m in self._exact.finditer(lowered)]
+        if self._folded is not None:
+            spans += [m.span() for m in self._folded.finditer(folded)]
+        spans.sort(key=lambda span: (span[0], -span[1]))
         found: list[_Mark] = []
-        i = 0
-        while i < len(tokens):
-            length = self._match_at(text, tokens, folded, i)
-            if length:
-                last = i + length - 1
-                key = " ".join(folded[i : last + 1])
-                found.append(_Mark(tokens[i][0], tokens[last][1], frozenset([key])))
-                i += length
-            else:
-                i += 1
+        cursor = 0
+        for start, end in spans:
+            if start < cursor:
+                continue
+            key = " ".join(SYLLABLE_RE.findall(folded[start:end]))
+            found.append(_Mark(start, end, frozenset([key])))
+            cursor = end
         return _merge(text, found)
 
-    def _match_at(self, text: str, tokens: list, folded: list, i: int) -> int:
-        candidates = self._by_first.get((False, tokens[i][2]), []) + self._by_first.get(
-            (True, folded[i]), []
-        )
-        for pattern in candidates:
-            size = len(pattern.syllables)
-            if i + size > len(tokens):
-                continue
-            ok = True
-            for j in range(1, size):
-                if not _close(text, tokens[i + j - 1][1], tokens[i + j][0]):
-                    ok = False
-                    break
-                surface = folded[i + j] if pattern.folded else tokens[i + j][2]
-                wanted = pattern.syllables[j]
-                if not (
-                    surface == wanted
-                    or (pattern.prefix and j == size - 1 and surface.startswith(wanted))
-                ):
-                    ok = False
-                    break
-            if ok:
-                return size
-        for pattern in self._prefixes:
-            surface = folded[i] if pattern.folded else tokens[i][2]
-            if surface.startswith(pattern.syllables[0]):
-                return 1
-        return 0
+
+def _compile(patterns: list[Pattern]) -> re.Pattern | None:
+    """One regex matching any of ``patterns`` as whole syllables, longest first."""
+    if not patterns:
+        return None
+    ordered = sorted(patterns, key=lambda p: (-len(p.syllables), -sum(map(len, p.syllables))))
+    alternatives = []
+    for pattern in ordered:
+        body = _GAP.join(re.escape(syllable) for syllable in pattern.syllables)
+        if pattern.prefix:
+            body += r"[^\W_]*"
+        alternatives.append(body)
+    return re.compile(f"{_NOT_AFTER_LETTER}(?:{'|'.join(alternatives)}){_NOT_BEFORE_LETTER}")
 
 
-def _close(text: str, end: int, start: int) -> bool:
-    """Whether two syllables are neighbours of a phrase (a short gap, no line break)."""
-    gap = text[end:start]
-    return len(gap) <= 3 and "\n" not in gap
+def _lower_same_length(text: str) -> str:
+    """``text.lower()``, except characters whose lower case is longer (offsets must hold)."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
 
 
 def _merge(text: str, marks: list[_Mark]) -> list[_Mark]:
