@@ -40,10 +40,13 @@ def web_index(tmp_path_factory, web_corpus) -> Path:
 
 @pytest.fixture()
 def app(web_index):
-    """The app over the fixture index."""
+    """The app over the fixture index (closed afterwards: whoosh keeps files open)."""
     from webapp import create_app
+    from webapp.search_index import holder
 
-    return create_app({"TESTING": True, "INDEX_DIR": str(web_index)})
+    app = create_app({"TESTING": True, "INDEX_DIR": str(web_index)})
+    yield app
+    holder(app).close()
 
 
 @pytest.fixture()

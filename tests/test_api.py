@@ -176,6 +176,7 @@ def test_stats_and_healthz(client):
 def test_workers_switch_to_a_new_generation_between_requests(tmp_path, web_corpus):
     from indexer.build import build_index
     from webapp import create_app
+    from webapp.search_index import holder
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -183,7 +184,8 @@ def test_workers_switch_to_a_new_generation_between_requests(tmp_path, web_corpu
     (corpus / "a.jsonl").write_text("\n".join(lines[:5]) + "\n", encoding="utf-8")
     index_dir = tmp_path / "index"
     build_index([corpus], index_dir, workers=1)
-    client = create_app({"TESTING": True, "INDEX_DIR": str(index_dir)}).test_client()
+    app = create_app({"TESTING": True, "INDEX_DIR": str(index_dir)})
+    client = app.test_client()
     before = client.get("/healthz").get_json()
     assert before["documents"] == 5
     assert client.get("/api/articles/web-008").status_code == 404
@@ -193,6 +195,7 @@ def test_workers_switch_to_a_new_generation_between_requests(tmp_path, web_corpu
     after = client.get("/healthz").get_json()
     assert after["documents"] == 12 and after["generation"] != before["generation"]
     assert client.get("/api/articles/web-008").status_code == 200
+    holder(app).close()
     shutil.rmtree(index_dir)
 
 
