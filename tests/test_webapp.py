@@ -210,3 +210,36 @@ def test_openapi_schemas_match_a_real_result_shape():
     check(document, {"$ref": "#/components/schemas/SearchResult"}, result.to_dict())
     check(document, {"$ref": "#/components/schemas/Error"},
           {"ok": False, "error": "x", "status": 400})
+
+
+def test_serve_command_wiring(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    import webapp.serve
+    from indexer.cli import cli
+
+    calls = []
+    monkeypatch.setattr(webapp.serve, "run_gunicorn", lambda **kw: calls.append(("g", kw)))
+    monkeypatch.setattr(webapp.serve, "run_dev", lambda **kw: calls.append(("dev", kw)))
+    result = CliRunner().invoke(cli, ["serve", "--port", "8123", "--workers", "2",
+                                      "--no-access-log", "--index-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "no index in" in result.output  # warns, but serves (pages answer 503)
+    assert calls == [("g", {"index_dir": tmp_path, "host": "127.0.0.1", "port": 8123,
+                            "workers": 2, "timeout": 30, "access_log": False})]
+    result = CliRunner().invoke(cli, ["serve", "--dev", "--index-dir", str(tmp_path)])
+    assert result.exit_code == 0 and calls[-1] == (
+        "dev", {"index_dir": tmp_path, "host": "127.0.0.1", "port": 8000})
+    result = CliRunner().invoke(cli, ["serve", "--workers", "0"])
+    assert result.exit_code == 2
+
+
+def test_gunicorn_settings_are_valid():
+    from webapp.serve import VnsearchApplication
+    from webapp.serve import gunicorn_options
+
+    application = VnsearchApplication(gunicorn_options(port=8123, workers=3))
+    assert application.cfg.workers == 3
+    assert application.cfg.bind == ["127.0.0.1:8123"]
+    assert application.cfg.timeout == 30 and application.cfg.preload_app is False
+    assert application.cfg.accesslog == "-"
