@@ -128,6 +128,10 @@ SNIPPET_CHARS = 260
 QUERY_CACHE_SIZE = 64
 #: How many idle searchers a generation keeps for reuse.
 SEARCHER_POOL_SIZE = 8
+#: Indexes up to this size build the suggestion model in the request that needs it.
+SUGGESTER_SYNC_DOCUMENTS = 5000
+#: A suggestion-model build claim older than this is taken over (its builder died).
+SUGGESTER_LOCK_SECONDS = 600
 
 # Facet name (results.FACETS) -> index field.
 _FACET_FIELDS = {"year": YEAR, "month": MONTH, "unit": UNITS, "source": SOURCE, "term": TERM}
@@ -708,11 +712,13 @@ class _Generation:
                     return self._suggester
                 except (OSError, ValueError) as exc:
                     _ = exc  # a damaged cache is rebuilt below
-            small = self.index.doc_count_all() <= 5000
+            small = self.index.doc_count_all() <= SUGGESTER_SYNC_DOCUMENTS
             if wait or small:
                 self._build_suggester(cache)
                 return self._suggester
-            if self._suggester_thread is None:
+            # One process builds it (the others find the cache file later): the build
+            # claims a lock file; a claim older than SUGGESTER_LOCK_SECONDS is stale.
+            if self._suggester_thread is None and _claim(cache, SUGGESTER_LOCK_SECONDS):
                 self._suggester_thread = threading.Thread(
                     target=self._build_suggester,
                     args=(cache,),
@@ -723,13 +729,49 @@ class _Generation:
         return None
 
     def _build_suggester(self, cache: Path) -> None:
-        with self.searcher() as searcher:
-            model = build_suggester(searcher.reader())
-        self._suggester = model
         try:
-            model.save(cache)
-        except OSError:
-            pass  # read-only index directory: keep the model in memory only
+            with self.searcher() as searcher:
+                model = build_suggester(searcher.reader())
+            self._suggester = model
+            try:
+                model.save(cache)
+            except OSError:
+                pass  # read-only index directory: keep the model in memory only
+        finally:
+            _release(cache)
+
+
+def _lock_path(cache: Path) -> Path:
+    return cache.with_name(f"{cache.name}.building")
+
+
+def _claim(cache: Path, stale_after: float) -> bool:
+    """Take the build claim of ``cache`` (True), unless a fresh claim exists (False).
+
+    A directory that cannot be written gets no claim file, and the caller builds anyway.
+    """
+    lock = _lock_path(cache)
+    try:
+        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        return True
+    except FileExistsError:
+        try:
+            age = time.time() - lock.stat().st_mtime
+        except FileNotFoundError:
+            return _claim(cache, stale_after)
+        if age < stale_after:
+            return False
+        lock.touch()
+        return True
+    except OSError:
+        return True
+
+
+def _release(cache: Path) -> None:
+    try:
+        _lock_path(cache).unlink()
+    except OSError:
+        pass
 
 
 def build_suggester(reader) -> suggest.AccentModel:

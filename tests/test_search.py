@@ -553,3 +553,36 @@ def test_result_to_dict_matches_the_api_shape(index):
         "snippet",
         "score",
     }
+
+
+def test_big_index_builds_the_suggester_in_the_background_and_caches_it(tmp_path, monkeypatch):
+    import indexer.search as search_module
+    from indexer.suggest import MODEL_FILE
+
+    monkeypatch.setattr(search_module, "SUGGESTER_SYNC_DOCUMENTS", 0)
+    gen_dir = write_generation(tmp_path, "gen-000001", ARTICLES)
+    index = open_index(tmp_path)
+    assert index.search(SearchRequest(query="binh thanh")).suggestion is None
+    index._gen._suggester_thread.join(timeout=30)
+    assert (gen_dir / MODEL_FILE).is_file()
+    assert not (gen_dir / f"{MODEL_FILE}.building").exists()
+    assert index.search(SearchRequest(query="binh thanh")).suggestion == "bình thạnh"
+    # another process (here: another SearchIndex) loads the cached model
+    other = open_index(tmp_path)
+    assert other.search(SearchRequest(query="binh thanh")).suggestion == "bình thạnh"
+    assert other._gen._suggester_thread is None
+    index.close()
+    other.close()
+
+
+def test_a_fresh_build_claim_of_another_process_is_respected(tmp_path, monkeypatch):
+    import indexer.search as search_module
+    from indexer.suggest import MODEL_FILE
+
+    monkeypatch.setattr(search_module, "SUGGESTER_SYNC_DOCUMENTS", 0)
+    gen_dir = write_generation(tmp_path, "gen-000001", ARTICLES)
+    (gen_dir / f"{MODEL_FILE}.building").touch()
+    index = open_index(tmp_path)
+    assert index.search(SearchRequest(query="binh thanh")).suggestion is None
+    assert index._gen._suggester_thread is None
+    index.close()
