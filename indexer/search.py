@@ -882,7 +882,7 @@ class SearchIndex:
             page: list[tuple[int, float]] = []
             if first < total:
                 if q is not None and request.sort == "relevance":
-                    page = _ranked(searcher, q, final, data, wanted)[first:wanted]
+                    page = _ranked(searcher, q, final, matched.docs, wanted)[first:wanted]
                 else:
                     sort = "newest" if request.sort == "relevance" else request.sort
                     docs = data.order(final, sort, wanted)[first:wanted]
@@ -938,7 +938,7 @@ class SearchIndex:
             if not len(final):
                 return
             if q is not None and request.sort == "relevance":
-                docs = [d for d, _ in _ranked(searcher, q, final, data, len(final))]
+                docs = [d for d, _ in _ranked(searcher, q, final, matched.docs, len(final))]
             else:
                 sort = "newest" if request.sort == "relevance" else request.sort
                 docs = data.order(final, sort, len(final)).tolist()
@@ -1097,11 +1097,15 @@ def _facet_values(
 
 
 def _ranked(
-    searcher: Searcher, q: wq.Query, final: np.ndarray, data: FacetData, limit: int
+    searcher: Searcher, q: wq.Query, final: np.ndarray, matched: np.ndarray, limit: int
 ) -> list[tuple[int, float]]:
-    """The top ``limit`` of ``final`` by relevance, as ``(docnum, score)``."""
+    """The top ``limit`` of ``final`` (``matched`` after filters) by relevance.
+
+    Returns ``(docnum, score)`` pairs. The scored search is restricted to ``final`` only
+    when filters removed something.
+    """
     allow = None
-    if len(final) < len(data.live):
+    if len(final) < len(matched):
         allow = set(final.tolist())
     results = searcher.search(q, limit=max(limit, 1), filter=allow)
     return [(results.docnum(i), float(results.score(i) or 0.0)) for i in range(len(results.top_n))]
