@@ -9,7 +9,7 @@ in the same process, alternating which goes first, and reports:
   in the text (first syllable start, last syllable end), that indexer.segmenter
   also outputs (``word_spans``); newline tokens are not counted;
 * documents whose tokenize output differs from pyvi's in any way;
-* the same agreement when the text is segmented line by line (split at "\n")
+* the same agreement when the text is segmented line by line (split at newlines)
   instead of whole, as a caller segmenting per paragraph would;
 * characters per second of each on one core, and the speed ratio;
 * the throughput of indexer.text.normalize and fold on the same texts.
