@@ -244,7 +244,7 @@ def parse_date_line(line: str, *, max_length: int = 160) -> tuple[str, str] | No
     if not rest_before:
         return found.iso, ""
     if found.strong and len(rest_before) <= 12:
-        return found.iso, " ".join(rest_before)
+        return found.iso, " ".join(before.split()).strip(" |,;:-–—•·")
     return None
 
 
