@@ -45,6 +45,7 @@ import pickle
 import queue
 import shutil
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -95,10 +96,25 @@ Progress = Callable[[int, "int | None"], None]
 BATCH_SIZE = 16
 #: Memory of each worker's posting pool before it spills a sorted run to disk.
 LIMIT_MB = 128
-#: Worker start method. ``forkserver`` forks workers from a clean server process,
-#: so they inherit neither the build lock nor any thread or open index of the
-#: caller (a web process may call a build). Override with ``VNSEARCH_MP_START``.
-START_METHOD = "forkserver"
+
+
+def start_method() -> str:
+    """How worker processes start: ``fork`` when it is safe, else ``forkserver``.
+
+    ``fork`` starts a worker in milliseconds with every module already imported, and
+    is safe from a single-threaded process (the CLI): the lock file descriptor it
+    inherits goes away with it, and workers die with the build
+    (``PR_SET_PDEATHSIG``). A caller with other threads (a web process) gets
+    ``forkserver``, whose workers come from a clean server process (locks held by
+    other threads cannot be inherited). ``VNSEARCH_MP_START`` overrides.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    chosen = os.environ.get("VNSEARCH_MP_START")
+    if chosen in methods:
+        return chosen
+    if "fork" in methods and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
 
 
 @dataclass
@@ -538,9 +554,7 @@ class _WorkerPool:
     """
 
     def __init__(self, gen_dir: Path, workers: int, on_batch):
-        method = os.environ.get("VNSEARCH_MP_START", START_METHOD)
-        if method not in multiprocessing.get_all_start_methods():
-            method = "spawn"
+        method = start_method()
         context = multiprocessing.get_context(method)
         if method == "forkserver":
             context.set_forkserver_preload([__name__])

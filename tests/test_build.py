@@ -1,0 +1,445 @@
+"""Index build and update: real corpora of our own texts, real whoosh indexes on disk."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from indexer import generations as gens
+from indexer.article import Article
+from indexer.build import build_index
+from indexer.build import fast_preanalyse
+from indexer.build import update_index
+from indexer.errors import BuildLocked
+from indexer.errors import CorpusError
+from indexer.errors import IndexerError
+from indexer.results import SearchRequest
+from indexer.schema import preanalyse
+from indexer.search import open_index
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Our own short articles: (file name, title, lead, body) of plain title/lead/body files.
+ARTICLES = [
+    ("hop-quan-uy.txt", "Quận ủy Quận 4 họp phiên thường kỳ",
+     "Sáng nay Quận ủy Quận 4 tổ chức phiên họp thường kỳ tháng Ba.",
+     "Hội nghị bàn về công tác xây dựng Đảng và chăm lo đời sống nhân dân."),
+    ("ngay-hoi.txt", "Phường 19 tổ chức ngày hội đại đoàn kết",
+     "Người dân khu phố 3 cùng nhau dọn vệ sinh và trồng cây xanh.",
+     "Ủy ban nhân dân phường trao quà cho các hộ gia đình khó khăn."),
+    ("khai-giang.txt", "Trường tiểu học khai giảng năm học mới",
+     "Học sinh háo hức trong ngày đầu tiên đến trường.",
+     "Thầy cô giáo chuẩn bị chu đáo lớp học, sách vở và đồng phục."),
+    ("cau-moi.txt", "Khánh thành cây cầu mới bắc qua kênh Tàu Hủ",
+     "Cây cầu giúp người dân đi lại thuận tiện hơn.",
+     "Công trình hoàn thành sớm hai tháng so với kế hoạch ban đầu."),
+]
+RECORDS = [
+    {"id": "jl-1", "title": "Hội đồng nhân dân huyện Củ Chi khai mạc kỳ họp",
+     "body": "Kỳ họp xem xét báo cáo kinh tế xã hội sáu tháng đầu năm.",
+     "date": "2021-07-10", "source": "cuchi.example.vn"},
+    {"id": "jl-2", "title": "Mặt trận Tổ quốc phát động tháng vận động",
+     "body": "Các khu phố hưởng ứng quỹ vì người nghèo với nhiều hoạt động.",
+     "date": "2020-10-01", "source": "mttq.example.vn"},
+    {"id": "jl-3", "title": "Đoàn thanh niên ra quân mùa hè xanh",
+     "body": "Hàng trăm đoàn viên tham gia sửa đường, dạy học cho thiếu nhi.",
+     "date": "2021-06-15", "source": "doanthanhnien.example.vn"},
+]
+BAD_NAME = "hong.txt"
+BAD_BYTES = codecs.BOM_UTF8 + "Tiêu đề hỏng".encode() + b"\n\xff\xfe\xfa n\xf4i dung\n"
+
+
+def write_corpus(root: Path, articles=ARTICLES, records=RECORDS, *, bad: bool = True) -> Path:
+    """A corpus folder: plain files in ``tin/``, a JSON Lines file, maybe one bad file."""
+    folder = root / "corpus"
+    (folder / "tin").mkdir(parents=True, exist_ok=True)
+    for name, title, lead, body in articles:
+        (folder / "tin" / name).write_text(f"{title}\n{lead}\n{body}\n", encoding="utf-8")
+    with open(folder / "tin-tuc.jsonl", "w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    if bad:
+        (folder / "tin" / BAD_NAME).write_bytes(BAD_BYTES)
+    return folder
+
+
+def search_ids(index_dir: Path, query: str) -> set[str]:
+    index = open_index(index_dir)
+    try:
+        result = index.search(SearchRequest(query=query, per_page=100))
+        return {hit.id for hit in result.results}
+    finally:
+        index.close()
+
+
+def stored(index_dir: Path, doc_id: str) -> Article | None:
+    index = open_index(index_dir)
+    try:
+        return index.article(doc_id)
+    finally:
+        index.close()
+
+
+def doc_count(gen_dir: Path) -> int:
+    return gens.verify_generation(gen_dir)["documents"]
+
+
+# --- build ------------------------------------------------------------------------------------
+
+
+def test_build_indexes_every_readable_file_and_lists_the_bad_one(tmp_path):
+    corpus = write_corpus(tmp_path)
+    index_dir = tmp_path / "index_data"
+    seen = []
+    stats = build_index([corpus], index_dir, workers=2, progress=lambda d, t: seen.append((d, t)))
+
+    assert stats.documents == len(ARTICLES) + len(RECORDS)
+    assert stats.generation == "gen-000001"
+    assert [Path(s.path).name for s in stats.skipped] == [BAD_NAME]
+    assert "UTF-8" in stats.skipped[0].reason
+    assert stats.index_bytes > 0 and stats.seconds > 0
+    assert gens.current_generation(index_dir).name == "gen-000001"
+    assert seen and seen[-1][0] == len(ARTICLES) + len(RECORDS) + 1  # the bad file counts
+    assert seen[-1][1] == len(ARTICLES) + len(RECORDS) + 1  # the estimate was exact here
+
+    manifest = gens.read_manifest(index_dir / "gen-000001")
+    assert manifest["documents"] == stats.documents
+    assert manifest["skipped"] == [{"path": stats.skipped[0].path, "reason": stats.skipped[0].reason}]
+    assert manifest["corpus"] == [str(corpus.resolve())]
+    rows = list(gens.read_documents(index_dir / "gen-000001"))
+    assert sorted(r[0] for r in rows) == sorted(
+        [f"corpus/tin/{a[0]}" for a in ARTICLES] + [r["id"] for r in RECORDS]
+    )
+    assert not list(index_dir.glob("*.tmp-*"))
+
+    assert search_ids(index_dir, "kênh Tàu Hủ") == {"corpus/tin/cau-moi.txt"}
+    assert search_ids(index_dir, "hoi dong nhan dan") >= {"jl-1"}
+
+
+def test_missing_corpus_path_is_an_error_before_anything_is_touched(tmp_path):
+    index_dir = tmp_path / "index_data"
+    with pytest.raises(CorpusError, match="does not exist: .*nowhere"):
+        build_index([write_corpus(tmp_path), tmp_path / "nowhere"], index_dir)
+    assert not index_dir.exists()
+    with pytest.raises(CorpusError):
+        update_index([tmp_path / "nowhere"], index_dir)
+    assert not index_dir.exists()
+
+
+def test_corpus_of_only_bad_files_does_not_replace_the_index(tmp_path):
+    index_dir = tmp_path / "index_data"
+    build_index([write_corpus(tmp_path)], index_dir, workers=1)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / BAD_NAME).write_bytes(BAD_BYTES)
+    with pytest.raises(CorpusError, match=f"no documents could be indexed .*{BAD_NAME}"):
+        build_index([bad], index_dir, workers=1)
+    assert gens.current_generation(index_dir).name == "gen-000001"
+    assert [p.name for p in gens.list_generations(index_dir)] == ["gen-000001"]
+    assert not list(index_dir.glob("*.tmp-*"))
+
+
+def test_duplicate_ids_are_skipped(tmp_path):
+    corpus = write_corpus(tmp_path, records=RECORDS + [dict(RECORDS[0], title="Bản sao")], bad=False)
+    stats = build_index([corpus], tmp_path / "ix", workers=1)
+    assert stats.documents == len(ARTICLES) + len(RECORDS)
+    assert [s.reason for s in stats.skipped] == ["duplicate id 'jl-1'"]
+
+
+def test_rebuilds_keep_older_generations_for_rollback(tmp_path):
+    corpus = write_corpus(tmp_path, bad=False)
+    index_dir = tmp_path / "index_data"
+    for _ in range(4):
+        stats = build_index([corpus], index_dir, workers=1, keep=2)
+    assert stats.generation == "gen-000004"
+    assert stats.removed_generations == ["gen-000001"]
+    assert [p.name for p in gens.list_generations(index_dir)] == [
+        "gen-000002", "gen-000003", "gen-000004"
+    ]
+    assert gens.rollback(index_dir).name == "gen-000003"
+    assert gens.current_generation(index_dir).name == "gen-000003"
+    assert search_ids(index_dir, "khai giảng") == {"corpus/tin/khai-giang.txt"}
+
+
+def test_a_second_build_is_refused_while_the_lock_is_held(tmp_path):
+    corpus = write_corpus(tmp_path, bad=False)
+    index_dir = tmp_path / "index_data"
+    with gens.build_lock(index_dir, command="build"):
+        with pytest.raises(BuildLocked, match=f"another build is running .*pid {os.getpid()}"):
+            build_index([corpus], index_dir, workers=1)
+        with pytest.raises(BuildLocked):
+            update_index([corpus], index_dir, workers=1)
+    assert not list(index_dir.glob("gen-*"))
+    assert build_index([corpus], index_dir, workers=1).generation == "gen-000001"
+
+
+def test_an_exception_mid_build_leaves_the_serving_generation(tmp_path):
+    corpus = write_corpus(tmp_path, bad=False)
+    index_dir = tmp_path / "index_data"
+    build_index([corpus], index_dir, workers=1)
+    before = gens.read_manifest(index_dir / "gen-000001")
+
+    def interrupt(done, total):
+        raise KeyboardInterrupt  # Ctrl-C while indexing
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index([corpus], index_dir, workers=2, progress=interrupt)
+    assert gens.current_generation(index_dir).name == "gen-000001"
+    assert gens.read_manifest(index_dir / "gen-000001") == before
+    assert doc_count(index_dir / "gen-000001") == len(ARTICLES) + len(RECORDS)
+    assert not list(index_dir.glob("*.tmp-*"))
+    assert build_index([corpus], index_dir, workers=1).generation == "gen-000002"
+
+
+def test_leftovers_of_a_killed_build_are_removed_by_the_next(tmp_path):
+    corpus = write_corpus(tmp_path, bad=False)
+    index_dir = tmp_path / "index_data"
+    build_index([corpus], index_dir, workers=1)
+    leftover = index_dir / "gen-000002.tmp-99999"
+    leftover.mkdir()
+    (leftover / "MAIN_half.pst").write_bytes(b"\0" * 100)
+    stats = build_index([corpus], index_dir, workers=1)
+    assert stats.generation == "gen-000002"
+    assert not leftover.exists()
+
+
+# --- update -----------------------------------------------------------------------------------
+
+
+def test_update_adds_changes_and_deletes(tmp_path):
+    corpus = write_corpus(tmp_path, bad=False)
+    index_dir = tmp_path / "index_data"
+    build_index([corpus], index_dir, workers=2)
+    old_gen = index_dir / "gen-000001"
+    old_files = {p.name: p.stat().st_size for p in old_gen.iterdir()}
+
+    # add a file, change a file, delete a file; change one record, drop another
+    (corpus / "tin" / "moi.txt").write_text(
+        "Thư viện quận mở cửa ngày chủ nhật\nBạn đọc có thêm thời gian.\nSách mới về nhiều.\n",
+        encoding="utf-8",
+    )
+    (corpus / "tin" / "ngay-hoi.txt").write_text(
+        "Phường 19 tổ chức hội thao\nCác đội bóng chuyền tranh tài sôi nổi.\nGiải thưởng hấp dẫn.\n",
+        encoding="utf-8",
+    )
+    (corpus / "tin" / "khai-giang.txt").unlink()
+    records = [dict(RECORDS[0], body="Kỳ họp bầu bổ sung ủy viên thường trực."), RECORDS[2]]
+    with open(corpus / "tin-tuc.jsonl", "w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    stats = update_index([corpus], index_dir, workers=2)
+    assert (stats.added, stats.changed, stats.deleted, stats.unchanged) == (1, 2, 2, 3)
+    assert stats.kind == "update" and stats.base == "gen-000001"
+    assert stats.generation == "gen-000002"
+    assert stats.documents == len(ARTICLES) + len(RECORDS) + 1 - 2
+    assert gens.current_generation(index_dir).name == "gen-000002"
+
+    assert search_ids(index_dir, "thư viện") == {"corpus/tin/moi.txt"}
+    assert search_ids(index_dir, "bóng chuyền") == {"corpus/tin/ngay-hoi.txt"}
+    assert search_ids(index_dir, "ủy viên thường trực") == {"jl-1"}
+    assert search_ids(index_dir, "mùa hè xanh") == {"jl-3"}
+    assert stored(index_dir, "corpus/tin/ngay-hoi.txt").title == "Phường 19 tổ chức hội thao"
+    assert stored(index_dir, "jl-1").body == "Kỳ họp bầu bổ sung ủy viên thường trực."
+    assert stored(index_dir, "corpus/tin/khai-giang.txt") is None
+    assert stored(index_dir, "jl-2") is None
+    rows = {row[0]: row for row in gens.read_documents(index_dir / "gen-000002")}
+    assert len(rows) == stats.documents
+    assert "corpus/tin/khai-giang.txt" not in rows and "jl-2" not in rows
+
+    # the generation it started from is untouched (hard links, whoosh writes new files)
+    assert {p.name: p.stat().st_size for p in old_gen.iterdir()} == old_files
+    assert doc_count(old_gen) == len(ARTICLES) + len(RECORDS)
+
+    # an update with nothing to do makes no generation
+    again = update_index([corpus], index_dir, workers=1)
+    assert again.generation == "gen-000002" and again.indexed == 0
+    assert again.unchanged == stats.documents
+    assert [p.name for p in gens.list_generations(index_dir)] == ["gen-000001", "gen-000002"]
+
+
+def test_update_without_an_index_builds_one(tmp_path):
+    stats = update_index([write_corpus(tmp_path)], tmp_path / "ix", workers=1)
+    assert stats.kind == "build" and stats.generation == "gen-000001"
+    assert stats.documents == len(ARTICLES) + len(RECORDS)
+
+
+def test_update_refuses_an_index_of_another_schema(tmp_path):
+    corpus = write_corpus(tmp_path, bad=False)
+    index_dir = tmp_path / "ix"
+    build_index([corpus], index_dir, workers=1)
+    manifest = gens.read_manifest(index_dir / "gen-000001")
+    gens.write_manifest(index_dir / "gen-000001", dict(manifest, schema="0000"))
+    with pytest.raises(IndexerError, match="another index schema.*vnsearch build"):
+        update_index([corpus], index_dir, workers=1)
+
+
+# --- the fast analysis path -----------------------------------------------------------------------
+
+VIETNAMESE = "aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
+ALPHABET = VIETNAMESE + VIETNAMESE.upper() + "0123456789 \n\t.,;:!?\"'()-_/%&+\u00a0\u0301\u0323"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=ALPHABET, max_size=300), st.text(alphabet=ALPHABET, max_size=60))
+def test_fast_preanalysis_equals_the_schema(body, title):
+    article = Article(id="x", title=title, body=body)
+    assert fast_preanalyse(article) == preanalyse(article)
+
+
+@pytest.mark.parametrize("article", [
+    Article(id="a", title="Thành uỷ TP.HCM", body="Hoà bình, thuỷ lợi; qúy vị khoẻ."),
+    Article(id="b", title="", body=""),
+    Article(id="c", title="ỦY BAN NHÂN DÂN", body="Ủy ban nhân dân quận Bình Thạnh\n\nđại hội"),
+])
+def test_fast_preanalysis_examples(article):
+    assert fast_preanalyse(article) == preanalyse(article)
+
+
+# --- kill -9 ---------------------------------------------------------------------------------------
+
+SYLLABLES = (
+    "nhân dân quận phường ủy ban hội đồng đại biểu kinh tế xã hội văn hóa giáo dục y tế "
+    "đảng bộ chi bộ thành phố huyện xã thị trấn công tác cán bộ đoàn viên thanh niên "
+    "phụ nữ cựu chiến binh mặt trận tổ quốc an ninh trật tự giao thông đô thị môi trường"
+).split()
+
+
+def write_generated_corpus(folder: Path, documents: int, seed: int = 7) -> Path:
+    """A JSON Lines corpus of made-up sentences, big enough for a build of seconds."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "sinh-ra.jsonl"
+    with open(path, "w", encoding="utf-8") as out:
+        for n in range(documents):
+            body = "\n\n".join(
+                " ".join(rng.choice(SYLLABLES) for _ in range(rng.randint(40, 90))).capitalize() + "."
+                for _ in range(4)
+            )
+            title = " ".join(rng.choice(SYLLABLES) for _ in range(8)).capitalize()
+            out.write(json.dumps({"id": f"gen-{n}", "title": title, "body": body},
+                                 ensure_ascii=False) + "\n")
+    return folder
+
+
+def process_tree(pid: int) -> set[int]:
+    """``pid`` and all its descendants (from /proc)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        tree.add(current)
+        todo.extend(parents.get(current, []))
+    return tree
+
+
+def alive(pids: set[int]) -> set[int]:
+    living = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            living.add(pid)
+    return living
+
+
+def run_cli(*args: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "indexer", *args], capture_output=True, text=True, cwd=ROOT,
+        env=env, timeout=120,
+    )
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_kill_9_during_builds_leaves_the_serving_generation(tmp_path):
+    small = write_corpus(tmp_path, bad=False)
+    big = write_generated_corpus(tmp_path / "big", 1500)
+    index_dir = tmp_path / "index_data"
+    build_index([small], index_dir, workers=1)
+    expected = len(ARTICLES) + len(RECORDS)
+    rng = random.Random()
+    for delay in (rng.uniform(0.0, 0.5), rng.uniform(0.5, 2.0)):
+        build = subprocess.Popen(
+            [sys.executable, "-m", "indexer", "build", str(big), "--index-dir", str(index_dir),
+             "--workers", "2", "--quiet"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        # wait for the two workers, then kill at a random moment of the indexing
+        deadline = time.monotonic() + 20
+        while len(alive(process_tree(build.pid))) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(delay)
+        family = process_tree(build.pid)
+        assert len(family) >= 3, "the build did not start its workers"
+        build.send_signal(signal.SIGKILL)
+        build.wait()
+        # the workers die with it (PR_SET_PDEATHSIG), so nothing keeps writing
+        deadline = time.monotonic() + 10
+        while alive(family) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(family), f"orphans of the killed build after {delay:.1f} s"
+        assert gens.current_generation(index_dir).name == "gen-000001"
+        assert doc_count(index_dir / "gen-000001") == expected
+        assert gens.lock_holder(index_dir) is None
+
+    stats = run_cli("stats", "--json", "--index-dir", str(index_dir))
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["documents"] == expected
+    found = run_cli("search", "kênh Tàu Hủ", "--json", "--index-dir", str(index_dir))
+    assert found.returncode == 0, found.stderr
+    assert [r["id"] for r in json.loads(found.stdout)["results"]] == ["corpus/tin/cau-moi.txt"]
+
+    after = build_index([small], index_dir, workers=2)
+    assert after.documents == expected
+    assert not list(index_dir.glob("*.tmp-*"))
+    assert gens.current_generation(index_dir).name == after.generation
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_kill_9_at_moments_spread_over_a_whole_build(tmp_path):
+    """Kills land in every phase: reading, indexing, finishing segments, commit, switch."""
+    small = write_corpus(tmp_path, bad=False)
+    corpus = write_generated_corpus(tmp_path / "mid", 300)
+    index_dir = tmp_path / "index_data"
+    command = [sys.executable, "-m", "indexer", "build", str(corpus), "--index-dir",
+               str(index_dir), "--workers", "2", "--quiet"]
+    started = time.monotonic()
+    assert subprocess.run(command, cwd=ROOT, timeout=300).returncode == 0
+    whole = time.monotonic() - started
+    serving = gens.current_generation(index_dir).name
+    for step in range(8):
+        build = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        time.sleep(whole * (step + 0.5) / 8)
+        build.send_signal(signal.SIGKILL)
+        build.wait()
+        pointer = gens.current_generation(index_dir)
+        # either the old generation or a complete new one; never anything else
+        assert pointer.name == serving or gens.read_manifest(pointer)["documents"] == 300
+        serving = pointer.name
+        assert gens.verify_generation(pointer)["documents"] == 300
+    assert build_index([small], index_dir, workers=2).documents == len(ARTICLES) + len(RECORDS)
+    assert not list(index_dir.glob("*.tmp-*"))
