@@ -114,7 +114,7 @@ def _facet_groups(result: SearchResult, state: UrlState) -> list[dict]:
 def _pages(result: SearchResult, limits: Limits, state: UrlState) -> dict:
     last = max(1, math.ceil(result.total / result.per_page)) if result.total else 1
     last = min(last, max(1, limits.max_result_window // result.per_page))
-    current = min(result.page, max(last, result.page))
+    current = result.page
     numbers = sorted({1, last, *range(max(1, current - 2), min(last, current + 2) + 1)})
     def page_href(number: int) -> str:
         return search_href(state.replace(page=str(number) if number > 1 else None))
