@@ -292,6 +292,7 @@ _KINDS = {
     "huyện ủy": "Huyện",
     "thị ủy": "Thị xã",
     "thành ủy": "Thành phố",
+    "tỉnh": "Tỉnh",  # only read from the data file, to cut "huyện Yên Thành Nghệ An"
 }
 _DISTRICT_KINDS = ("Quận", "Huyện", "Thị xã", "Thành phố")
 _HCM = "Hồ Chí Minh"
@@ -304,10 +305,22 @@ _UNIT_TRIGGER = re.compile(
     r"|[Pp](?i:hường)|[Xx](?i:ã)|[Tt](?i:hị\s+(?:xã|trấn|ủy|uỷ)|hành\s+(?:phố|ủy|uỷ)|p))"
     r"(?P<dot>\.)?(?=[\s.]|(?<=\.)\w)"
 )
+# "Q.Bình Thạnh", "P. Tân Định", "Q.1", "H.Củ Chi", "TX.Dĩ An", "TT.Cần Thạnh".
+_UNIT_ABBREVIATION = re.compile(r"(?=[QPHT])(?P<kind>Q|P|H|TX|TT)\.(?=\s?[^\W_])")
+_ABBREVIATIONS = {"Q": "quận", "P": "phường", "H": "huyện", "TX": "thị xã", "TT": "thị trấn"}
 # "TPHCM" has no separator for the trigger above; "TP.HCM", "TP. HCM" go through it.
 _HCM_FORMS = re.compile(r"(?<!\w)TPHCM(?!\w)", re.IGNORECASE)
-_SYLLABLE = re.compile(r"[ \t]+(?P<s>[^\W_][\w']*)")
-_SYLLABLE_TIGHT = re.compile(r"[ \t]*(?P<s>[^\W_][\w']*)")
+_SYLLABLE = re.compile(r"[ \t]+(?P<s>[^\W_][\w'’]*)")
+_SYLLABLE_TIGHT = re.compile(r"[ \t]*(?P<s>[^\W_][\w'’]*)")
+# "bà xã" (wife), "Thông tấn xã" (news agency), "hợp tác xã" (cooperative): no commune.
+_NOT_COMMUNE = re.compile(r"(?:bà|ông|tấn|tác)\s+$", re.IGNORECASE)
+# Middle names of people: "huyện Phan Thị Hải Yến" names a person.
+_PERSON_MIDDLE = frozenset(["thị", "văn"])
+_CENTRAL_CITIES = frozenset(["Hà Nội", "Hồ Chí Minh", "Hải Phòng", "Đà Nẵng", "Cần Thơ"])
+_COUNTRIES = frozenset(
+    """Việt Nam|Trung Quốc|Hàn Quốc|Nhật Bản|Triều Tiên|Thái Lan|Ấn Độ|Hoa Kỳ|Anh Quốc|
+    Đài Loan|Hồng Kông|Ma Cao""".replace("\n", "").replace("    ", "").split("|")
+)
 _LIST_SEP = re.compile(r"[ \t]*(?:,|;|\bvà\b)(?=[ \t])", re.IGNORECASE)
 _PLURAL = re.compile(r"(?:các|những|hai|ba|bốn|năm|\d+)\s+$", re.IGNORECASE)
 
@@ -324,7 +337,7 @@ _SURNAMES = frozenset(
 _NOT_NAME = frozenset(
     """ủy uỷ đảng ban bí chủ tịch phó ubnd hđnd mttq ubmttq lần nhiệm khóa khoá năm
     tháng ngày theo tại trong các những và với của về đã sẽ đang được là có này kỳ
-    thứ số sở""".split()
+    thứ số sở đây""".split()
 )
 _NOT_NAME_FIRST = _NOT_NAME | frozenset(
     """hội đoàn viện tòa toà cục mặt tiểu trưởng giám đồng ông anh chị cán lãnh tỉnh
@@ -358,7 +371,7 @@ def known_units() -> dict[str, frozenset[str]]:
 
 def _split_kind(value: str) -> tuple[str | None, str]:
     lowered = value.lower()
-    for word in ("thị xã", "thị trấn", "thành phố", "quận", "huyện", "phường", "xã"):
+    for word in ("thị xã", "thị trấn", "thành phố", "quận", "huyện", "phường", "xã", "tỉnh"):
         if lowered.startswith(word + " "):
             return _KINDS[word], value[len(word) :].strip()
     return None, value
@@ -422,7 +435,8 @@ def _scan_name(text: str, pos: int, *, tight: bool = False) -> tuple[list[str], 
             break
         if syllables and len(word) > 1 and word.isupper() != syllables[0].isupper():
             break  # "TP.HCM Nguyễn Thiện Nhân": capitals then title case are two things
-        if lowered != "hcm" and not _VIETNAMESE_SYLLABLE.fullmatch(fold(lowered)):
+        shape = fold(lowered).replace("'", "").replace("’", "")
+        if lowered != "hcm" and not _VIETNAMESE_SYLLABLE.fullmatch(shape):
             break  # "thành phố New York"
         syllables.append(word)
         end = match.end()
@@ -456,14 +470,24 @@ def _mentions(text: str) -> list[_Mention]:
     found: list[_Mention] = []
     for match in _HCM_FORMS.finditer(text):
         found.append(_Mention("Thành phố", ["Hồ", "Chí", "Minh"], match.start(), match.end(), False, False))
-    for match in _UNIT_TRIGGER.finditer(text):
+    triggers = [*_UNIT_TRIGGER.finditer(text), *_UNIT_ABBREVIATION.finditer(text)]
+    if len(triggers) > 1:
+        triggers.sort(key=lambda match: match.start())
+    for match in triggers:
         start = match.start()
         if start and (text[start - 1].isalnum() or text[start - 1] in "._"):
             continue
-        word = " ".join(match["kind"].lower().replace("uỷ", "ủy").split())
+        if match.re is _UNIT_ABBREVIATION:
+            word = _ABBREVIATIONS[match["kind"]]
+            tight = True
+        else:
+            word = " ".join(match["kind"].lower().replace("uỷ", "ủy").split())
+            tight = word == "tp" and bool(match["dot"])
         kind = _KINDS[word]
-        tight = word == "tp" and bool(match["dot"])
+        if word == "xã" and _NOT_COMMUNE.search(text, max(0, start - 5), start):
+            continue
         name, end = _scan_name(text, match.end(), tight=tight)
+        name = _plausible(kind, name)
         if not name:
             continue
         numeric = name[0].isdigit()
@@ -485,6 +509,7 @@ def _mentions(text: str) -> list[_Mention]:
             if sep is None:
                 break
             item, item_end = _scan_name(text, sep.end())
+            item = _plausible(kind, item)
             if not item:
                 break
             item_numeric = item[0].isdigit()
@@ -501,6 +526,37 @@ def _mentions(text: str) -> list[_Mention]:
             end = item_end
     found.sort(key=lambda mention: mention.start)
     return found
+
+
+@functools.cache
+def _provinces() -> frozenset[tuple[str, ...]]:
+    names = known_units().get("Tỉnh", frozenset()) | _CENTRAL_CITIES
+    return frozenset(tuple(name.split()) for name in names)
+
+
+def _plausible(kind: str, name: list[str]) -> list[str]:
+    """``name`` as a unit of ``kind``, cut before a trailing province; ``[]`` if it is
+    a person's name or a city used as a district."""
+    if not name or name[0].isdigit():
+        return name
+    if _known_prefix(kind, name):
+        return name
+    canon = [_canonical_syllable(s) for s in name]
+    first = canon[0].lower()
+    if first in _SURNAMES and len(canon) >= 3:
+        if canon[1].lower() in _PERSON_MIDDLE or kind in _DISTRICT_KINDS:
+            return []  # "TP Lê Văn Khoa", "huyện Phan Thị Hải Yến"
+    provinces = _provinces()
+    for index in range(2, len(canon)):
+        for size in (1, 2, 3):
+            if tuple(canon[index : index + size]) in provinces:
+                return name[:index]  # "huyện Yên Thành Nghệ An"
+    label = " ".join(canon)
+    if kind != "Thành phố" and label in _CENTRAL_CITIES:
+        return []  # "các quận, huyện Hà Nội"
+    if label in _COUNTRIES:
+        return []  # "các thành phố Trung Quốc"
+    return name
 
 
 def _resolve_names(mentions: list[_Mention]) -> None:
@@ -615,7 +671,7 @@ def canonical_unit(value: str) -> str:
 # --- terms ----------------------------------------------------------------------
 
 _TERM = re.compile(
-    r"nhiệm\s+k[ỳì][^\d\n.;]{0,40}?(?<!\d)(?P<a>(?:19|20)\d\d)\s*[-–—‑−]\s*(?P<b>(?:19|20)\d\d)(?!\d)",
+    r"(?:nhiệm\s+k[ỳì]|khóa\s+[IVXLC]+\b)[^\d\n.;]{0,40}?(?<!\d)(?P<a>(?:19|20)\d\d)\s*[-–—‑−]\s*(?P<b>(?:19|20)\d\d)(?!\d)",
     re.IGNORECASE,
 )
 
@@ -623,7 +679,7 @@ _TERM = re.compile(
 def extract_terms(text: str) -> tuple[str, ...]:
     """Party terms (``nhiệm kỳ``) mentioned in ``text``, most mentioned first.
 
-    Only year pairs 2 to 5 years apart that follow ``nhiệm kỳ`` count.
+    Only year pairs 2 to 5 years apart that follow ``nhiệm kỳ`` (or ``khóa XII``) count.
 
     >>> extract_terms("Đại hội Đảng bộ quận khóa XII, nhiệm kỳ 2020 – 2025 và nhiệm kỳ 2025-2030")
     ('2020-2025', '2025-2030')

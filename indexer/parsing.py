@@ -288,7 +288,8 @@ _CHROME_RE = re.compile(
     r"tổng\s+(?:số\s+)?lượt\s+(?:truy\s+cập|xem|bình\s+luận)|hôm\s+nay|hôm\s+qua|"
     r"tuần\s+này|tháng\s+này|tổng\s+cộng|tổng|đang\s+(?:truy\s+cập|online|trực\s+tuyến)|"
     r"online)\s*:?\s*[\d.,\s]*"
-    r"|(?:xem\s+theo\s+ngày\s*)+|[•·*\-]\s*không\s+tiêu\s+đề",
+    r"|(?:xem\s+theo\s+ngày\s*)+|[•·*\-]\s*không\s+tiêu\s+đề"
+    r"|(?:cỡ\s+chữ\s*:?)?(?:\s*a\s*[+\-]?){1,3}|cỡ\s+chữ.*|font\s+size.*",
     re.IGNORECASE,
 )
 # Lines after which nothing belongs to the article.
@@ -305,6 +306,8 @@ _TAIL_RE = re.compile(
 _BREADCRUMB = re.compile(r"\s(?:>|»|›|/)\s")
 _META_LINE = re.compile(r"(?:ngày\s+đăng|cập\s+nhật|đăng\s+(?:ngày|lúc)|lượt\s+xem|\|)", re.IGNORECASE)
 _WEEKDAY_START = re.compile(r"\s*(?:thứ\s*(?:hai|ba|tư|năm|sáu|bảy|[2-7])|chủ\s*nhật)\b", re.IGNORECASE)
+# "21 Tháng Năm 2020 11:15:00 SA": the style of sites that put the date above the headline.
+_HEADLINE_BELOW = re.compile(r"tháng\s+[^\W\d]|\d\s*(?:SA|CH)\b", re.IGNORECASE)
 _HEAD_LINES = 15  # a page's date line is among its first lines
 _BODY_LINE = 200  # a line this long is the article itself
 
@@ -378,7 +381,12 @@ def parse_page(text: str, *, doc_id: str, path: str) -> Article:
         before = [i for i in content if i < date_index]
         after = [i for i in content if i > date_index]
         date_line = lines[date_index]
-        title_first = bool(before) and not date_rest and not _WEEKDAY_START.match(date_line)
+        title_first = (
+            bool(before)
+            and not date_rest
+            and not _WEEKDAY_START.match(date_line)
+            and not _HEADLINE_BELOW.search(date_line)
+        )
         if title_first and not _META_LINE.search(date_line):
             # A bare date right under the headline still follows it.
             title_first = date_index - before[-1] == 1

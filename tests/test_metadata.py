@@ -164,10 +164,35 @@ def test_units_city_forms():
         "thành phố New York",
         "Huyện Đoàn tổ chức hội trại",
         "quận 4/2020 và phường 12%",
+        "Phó Chủ tịch UBND TP Lê Văn Khoa làm việc",
+        "Chủ tịch Hội Nông dân huyện Phan Thị Hải Yến cho hay",
+        "phóng viên Thông tấn xã Việt Nam, Hợp tác xã Thành Công và bà xã Hồ Hoài Anh",
+        "các quận, huyện Hà Nội và các thành phố Trung Quốc",
+        "Ảnh: H.Dịu Đây là nhận định của chuyên gia",
     ],
 )
 def test_units_false_positives(text):
     assert units(body=text) == ()
+
+
+def test_units_abbreviations_and_provinces():
+    assert units(body="trú P.Tân Định, Q.1 và Q. Bình Thạnh, H.Củ Chi, TX.Dĩ An") == (
+        "Phường Tân Định",
+        "Quận 1",
+        "Quận Bình Thạnh",
+        "Huyện Củ Chi",
+        "Thị xã Dĩ An",
+    )
+    assert units(body="xóm 9, xã Thọ Thành, huyện Yên Thành Nghệ An") == (
+        "Xã Thọ Thành",
+        "Huyện Yên Thành",
+    )
+    # Places named after people are still places.
+    assert units(body="phường Trần Hưng Đạo, phường Võ Thị Sáu, TP Phan Thiết") == (
+        "Phường Trần Hưng Đạo",
+        "Phường Võ Thị Sáu",
+        "Thành phố Phan Thiết",
+    )
 
 
 def test_units_unknown_names_work():
