@@ -300,10 +300,22 @@ _HCM = "Hồ Chí Minh"
 # Written so the regex engine can skip ahead to the first letters (a leading
 # lookbehind or IGNORECASE would make it try every position: 3x slower); the
 # "not inside a word" check is done in Python on each hit (see _trigger_at).
-_UNIT_TRIGGER = re.compile(
+_UNIT_WORDS = (
     r"(?=[QqHhPpXxTt])(?P<kind>[Qq](?i:uận(?:\s+(?:ủy|uỷ))?)|[Hh](?i:uyện(?:\s+(?:ủy|uỷ))?)"
     r"|[Pp](?i:hường)|[Xx](?i:ã)|[Tt](?i:hị\s+(?:xã|trấn|ủy|uỷ)|hành\s+(?:phố|ủy|uỷ)|p))"
-    r"(?P<dot>\.)?(?=[\s.]|(?<=\.)\w)"
+)
+# A unit word anywhere (to stop a name run at the next one).
+_UNIT_WORD = re.compile(_UNIT_WORDS + r"(?P<dot>\.)?(?=[\s.]|(?<=\.)\w)")
+# Capital Latin letters (Vietnamese ones included) and digits: what a name starts with.
+_NAME_START = "0-9" + "".join(
+    re.escape(chr(code))
+    for code in [*range(0x41, 0x250), *range(0x1E00, 0x1F00)]
+    if chr(code).isupper()
+)
+# A unit word followed by something that can start a name: most hits ("xã hội",
+# "thành phố này") are ruled out by the regex engine instead of Python code.
+_UNIT_TRIGGER = re.compile(
+    _UNIT_WORDS + rf"(?:(?P<dot>\.)(?=[ \t]*[{_NAME_START}])|(?=[ \t]+[{_NAME_START}]))"
 )
 # "Q.Bình Thạnh", "P. Tân Định", "Q.1", "H.Củ Chi", "TX.Dĩ An", "TT.Cần Thạnh".
 _UNIT_ABBREVIATION = re.compile(r"(?=[QPHT])(?P<kind>Q|P|H|TX|TT)\.(?=\s?[^\W_])")
@@ -402,7 +414,7 @@ def _is_caps(syllables: list[str]) -> bool:
 
 def _trigger_at(text: str, pos: int) -> bool:
     """Does a unit word (``Quận``, ``Thị xã``, ``TP`` ...) start at ``pos``?"""
-    return _UNIT_TRIGGER.match(text, pos) is not None
+    return _UNIT_WORD.match(text, pos) is not None
 
 
 def _scan_name(text: str, pos: int, *, tight: bool = False) -> tuple[list[str], int]:
@@ -468,8 +480,10 @@ class _Mention:
 def _mentions(text: str) -> list[_Mention]:
     """Every unit mention in ``text``, in order, before any merging."""
     found: list[_Mention] = []
-    for match in _HCM_FORMS.finditer(text):
-        found.append(_Mention("Thành phố", ["Hồ", "Chí", "Minh"], match.start(), match.end(), False, False))
+    if "PHCM" in text or "phcm" in text or "pHCM" in text:  # cheaper than the regex scan
+        for match in _HCM_FORMS.finditer(text):
+            hcm = ["Hồ", "Chí", "Minh"]
+            found.append(_Mention("Thành phố", hcm, match.start(), match.end(), False, False))
     triggers = [*_UNIT_TRIGGER.finditer(text), *_UNIT_ABBREVIATION.finditer(text)]
     if len(triggers) > 1:
         triggers.sort(key=lambda match: match.start())
@@ -676,6 +690,10 @@ _TERM = re.compile(
 )
 
 
+# Most texts name no term: a plain scan for the year separator pattern rules them out.
+_TERM_HINT = re.compile(r"(?:19|20)\d\d\s*[-–—‑−]\s*(?:19|20)\d\d")
+
+
 def extract_terms(text: str) -> tuple[str, ...]:
     """Party terms (``nhiệm kỳ``) mentioned in ``text``, most mentioned first.
 
@@ -687,6 +705,8 @@ def extract_terms(text: str) -> tuple[str, ...]:
     ()
     """
     counts: dict[str, list[int]] = {}
+    if not _TERM_HINT.search(text):
+        return ()
     for match in _TERM.finditer(text):
         first, last = int(match["a"]), int(match["b"])
         if not 2 <= last - first <= 5:
