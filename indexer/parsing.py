@@ -326,6 +326,11 @@ def _is_tail(line: str) -> bool:
     return key in _TAIL_LINES or bool(_TAIL_RE.fullmatch(key))
 
 
+def _section_like(line: str) -> bool:
+    """A section name rather than a headline: lower-case start, or three words at most."""
+    return line[:1].islower() or len(line.split()) <= 3
+
+
 def _lead_split(paragraphs: list[str]) -> int:
     """How many paragraphs make the lead: captions up to the first real paragraph."""
     for index, paragraph in enumerate(paragraphs[:4]):
@@ -390,6 +395,14 @@ def parse_page(text: str, *, doc_id: str, path: str) -> Article:
         if title_first and not _META_LINE.search(date_line):
             # A bare date right under the headline still follows it.
             title_first = date_index - before[-1] == 1
+        if (
+            title_first
+            and after
+            and _section_like(lines[before[-1]])
+            and len(lines[after[0]]) <= _BODY_LINE
+            and not _section_like(lines[after[0]])
+        ):
+            title_first = False  # "công tác đảng / Ngày đăng ... / headline"
         if title_first:
             title_index = before[-1]
             if len(before) >= 2:
@@ -397,8 +410,19 @@ def parse_page(text: str, *, doc_id: str, path: str) -> Article:
         else:
             if not after:
                 raise DocumentError(path, "no headline after the date line")
-            title_index = after[0]
+            position = 0
+            # A section name between the date line and the headline.
+            while (
+                position + 1 < len(after)
+                and _section_like(lines[after[position]])
+                and not _section_like(lines[after[position + 1]])
+                and len(lines[after[position + 1]]) <= _BODY_LINE
+            ):
+                position += 1
+            title_index = after[position]
             category = date_rest or (lines[before[-1]] if before else None)
+            if position:
+                category = lines[after[position - 1]]
         body_start = max(title_index, date_index) + 1
     else:
         # No date line: skip a short lower-case section name ("công tác đảng").

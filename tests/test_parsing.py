@@ -304,3 +304,37 @@ def test_picklable_for_worker_processes():
     error = pickle.loads(pickle.dumps(DocumentError("a.txt", "binary file")))
     assert (error.path, error.reason, str(error)) == ("a.txt", "binary file", "a.txt: binary file")
     assert pickle.loads(pickle.dumps(parse_document(raw))) == parse_document(raw)
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "date", "category"),
+    [
+        (
+            "công tác đảng\n\nNgày đăng 05/12/2022 | 10:05\n\n"
+            "Quận ủy quận Gò Vấp tổng kết công tác kiểm tra, giám sát\n\n" + "Nội dung bài. " * 20,
+            "Quận ủy quận Gò Vấp tổng kết công tác kiểm tra, giám sát",
+            "2022-12-05T10:05",
+            "công tác đảng",
+        ),
+        (
+            "Thứ Hai, ngày 5 tháng 12 năm 2022\n\nTin tức\n\n"
+            "Huyện ủy Cần Giờ tổng kết công tác kiểm tra năm 2022\n\n" + "Nội dung bài. " * 20,
+            "Huyện ủy Cần Giờ tổng kết công tác kiểm tra năm 2022",
+            "2022-12-05",
+            "Tin tức",
+        ),
+        (
+            "SỐ LƯỢT TRUY CẬP\n\n1\n2\nTuyên truyền Đại Hội Đảng các cấp\n"
+            "12 Tháng Mười Hai 2024 04:40:00 CH\n\nPhường 2 ra mắt mô hình dân vận khéo\n\n"
+            "\xa0\xa0 Ngày 10/12, Đảng ủy Phường 2 ra mắt mô hình.\n\xa0\xa0\xa0 NGỌC HÂN\n"
+            "Số lượt người xem: 12\n",
+            "Phường 2 ra mắt mô hình dân vận khéo",
+            "2024-12-12T16:40",
+            "Tuyên truyền Đại Hội Đảng các cấp",
+        ),
+    ],
+    ids=["section-above-meta-date", "section-below-weekday", "section-line-above-date"],
+)
+def test_section_lines_are_not_headlines(text, title, date, category):
+    article = parse_document(RawDocument("a.txt", "a.txt", "page", text.encode(), "h"))
+    assert (article.title, article.date, article.category) == (title, date, category)
