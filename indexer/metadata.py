@@ -583,6 +583,10 @@ def _resolve_names(mentions: list[_Mention]) -> None:
         if mention.numeric:
             continue
         canon = [_canonical_syllable(s) for s in mention.name]
+        if not mention.caps and len(canon) < _MAX_SYLLABLES:
+            # Case already ended the name: "huyện Điện Biên Đông" is not "Điện Biên".
+            mention.name = canon
+            continue
         best = _known_prefix(mention.kind, mention.name)
         if best is None:
             # A shorter name of the same kind seen elsewhere in the article wins

@@ -195,6 +195,12 @@ def test_units_abbreviations_and_provinces():
     )
 
 
+def test_units_longer_name_than_a_known_one():
+    found = units(body="huyện Điện Biên Đông, tỉnh Điện Biên và huyện Điện Biên")
+    assert found == ("Huyện Điện Biên Đông", "Huyện Điện Biên")
+    assert units(title="Quận Bình Thạnh Tổ Chức Gặp Mặt Cán Bộ") == ("Quận Bình Thạnh",)
+
+
 def test_units_unknown_names_work():
     # Not in the data file: found from the text alone.
     assert units(body="UBND xã Ea Kly, huyện Krông Pắc") == ("Xã Ea Kly", "Huyện Krông Pắc")
