@@ -185,9 +185,7 @@ def match_date(line: str) -> DateMatch | None:
     match, iso = found
     groups = match.groupdict()
     start, end = match.start(), match.end()
-    strong = bool(groups.get("wd")) or (
-        match.re is _LONG_DATE and not groups["m"].isdigit()
-    )
+    strong = bool(groups.get("wd")) or (match.re is _LONG_DATE and not groups["m"].isdigit())
     hour = minute = None
     if groups.get("H"):
         hour, minute = int(groups["H"]), int(groups["M"])
@@ -331,7 +329,9 @@ _PERSON_MIDDLE = frozenset(["thị", "văn"])
 _CENTRAL_CITIES = frozenset(["Hà Nội", "Hồ Chí Minh", "Hải Phòng", "Đà Nẵng", "Cần Thơ"])
 _COUNTRIES = frozenset(
     """Việt Nam|Trung Quốc|Hàn Quốc|Nhật Bản|Triều Tiên|Thái Lan|Ấn Độ|Hoa Kỳ|Anh Quốc|
-    Đài Loan|Hồng Kông|Ma Cao""".replace("\n", "").replace("    ", "").split("|")
+    Đài Loan|Hồng Kông|Ma Cao""".replace("\n", "")
+    .replace("    ", "")
+    .split("|")
 )
 _LIST_SEP = re.compile(r"[ \t]*(?:,|;|\bvà\b)(?=[ \t])", re.IGNORECASE)
 _PLURAL = re.compile(r"(?:các|những|hai|ba|bốn|năm|\d+)\s+$", re.IGNORECASE)
@@ -358,7 +358,9 @@ _NOT_NAME_FIRST = _NOT_NAME | frozenset(
 _MAX_SYLLABLES = 4
 # Loose shape of a (folded) Vietnamese syllable, minority-language names included:
 # no f, j, w, z; ends in a vowel or c, ch, k, m, n, ng, nh, p, t ("Đắk Lắk").
-_VIETNAMESE_SYLLABLE = re.compile(r"[a-eg-ik-vxy']*[aeiouy]+[a-eg-ik-vxy]*(?<=[aeiouycghkmnpt])|[a-z]")
+_VIETNAMESE_SYLLABLE = re.compile(
+    r"[a-eg-ik-vxy']*[aeiouy]+[a-eg-ik-vxy]*(?<=[aeiouycghkmnpt])|[a-z]"
+)
 
 
 @functools.cache
@@ -407,9 +409,7 @@ def _known_prefix(kind: str, name: list[str]) -> list[str] | None:
 
 
 def _is_caps(syllables: list[str]) -> bool:
-    return all(s.isupper() for s in syllables if len(s) > 1) and any(
-        len(s) > 1 for s in syllables
-    )
+    return all(s.isupper() for s in syllables if len(s) > 1) and any(len(s) > 1 for s in syllables)
 
 
 def _trigger_at(text: str, pos: int) -> bool:
@@ -532,8 +532,7 @@ def _mentions(text: str) -> list[_Mention]:
                 if not numeric or kind not in ("Quận", "Phường"):
                     break
             elif not (
-                label in known
-                or (plural and item[0].lower() not in _SURNAMES and len(item) <= 3)
+                label in known or (plural and item[0].lower() not in _SURNAMES and len(item) <= 3)
             ):
                 break
             found.append(_Mention(kind, item, sep.end(), item_end, _is_caps(item), item_numeric))
@@ -608,7 +607,9 @@ def _section_of(offset: int, bounds: list[int]) -> int:
     return len(bounds)
 
 
-def extract_units(title: str, lead: str = "", body: str = "", *, limit: int = 12) -> tuple[str, ...]:
+def extract_units(
+    title: str, lead: str = "", body: str = "", *, limit: int = 12
+) -> tuple[str, ...]:
     """Canonical names of the units an article is about, most relevant first.
 
     Units named in the title come first, then those in the lead, then the rest of
@@ -620,7 +621,7 @@ def extract_units(title: str, lead: str = "", body: str = "", *, limit: int = 12
     :param lead: the opening paragraph(s); may be empty.
     :param body: the rest of the text (may include the lead again: counts only).
 
-    >>> extract_units("Hội nghị Quận ủy quận Bình Thạnh", "", "Bí thư Quận ủy quận Bình Thạnh Vũ Ngọc Tuất")
+    >>> extract_units("Quận ủy quận Bình Thạnh", "", "Bí thư Quận ủy quận Bình Thạnh Vũ Ngọc Tuất")
     ('Quận Bình Thạnh',)
     >>> extract_units("", "Văn phòng Quận ủy Quận 2, 7, 9, 12, Thủ Đức, Bình Tân tổ chức hội nghị")
     ('Quận 2', 'Quận 7', 'Quận 9', 'Quận 12', 'Quận Thủ Đức', 'Quận Bình Tân')
@@ -647,9 +648,7 @@ def extract_units(title: str, lead: str = "", body: str = "", *, limit: int = 12
         labels.append(label)
 
     districts = {
-        f"{m.kind} {' '.join(m.name)}"
-        for m in mentions
-        if m.kind in ("Quận", "Huyện", "Thị xã")
+        f"{m.kind} {' '.join(m.name)}" for m in mentions if m.kind in ("Quận", "Huyện", "Thị xã")
     }
     if len(districts) == 1:
         (district,) = districts

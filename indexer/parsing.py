@@ -171,13 +171,17 @@ def decode_bytes(data: bytes, path: str = "<bytes>") -> str:
             try:
                 return data.decode(codec)
             except UnicodeDecodeError as exc:
-                raise DocumentError(path, f"invalid {name} text ({exc.reason} at byte {exc.start})") from exc
+                raise DocumentError(
+                    path, f"invalid {name} text ({exc.reason} at byte {exc.start})"
+                ) from exc
     codec = _utf16_without_bom(data)
     if codec is not None:
         try:
             return data.decode(codec)
         except UnicodeDecodeError as exc:
-            raise DocumentError(path, f"invalid UTF-16 text ({exc.reason} at byte {exc.start})") from exc
+            raise DocumentError(
+                path, f"invalid UTF-16 text ({exc.reason} at byte {exc.start})"
+            ) from exc
     for magic, what in _MAGIC:
         if data.startswith(magic):
             raise DocumentError(path, f"binary file ({what})")
@@ -277,9 +281,7 @@ _CHROME_LINES = frozenset(
     đang truy cập|đang trực tuyến|trực tuyến|chia sẻ|in bài|in bài viết|bản in|
     gửi email|gửi bài viết|quay lại|trở về|về đầu trang|đầu trang|trang chủ|xem thêm|
     liên kết website|liên kết|video|thư viện ảnh|thư viện video|tags|từ khóa|
-    không tiêu đề|facebook|twitter|zalo|email|print|share|like|top""".replace("\n", "").split(
-        "|"
-    )
+    không tiêu đề|facebook|twitter|zalo|email|print|share|like|top""".replace("\n", "").split("|")
 )
 _CHROME_LINES = frozenset(" ".join(item.split()) for item in _CHROME_LINES)
 _CHROME_RE = re.compile(
@@ -304,8 +306,12 @@ _TAIL_RE = re.compile(
     re.IGNORECASE,
 )
 _BREADCRUMB = re.compile(r"\s(?:>|»|›|/)\s")
-_META_LINE = re.compile(r"(?:ngày\s+đăng|cập\s+nhật|đăng\s+(?:ngày|lúc)|lượt\s+xem|\|)", re.IGNORECASE)
-_WEEKDAY_START = re.compile(r"\s*(?:thứ\s*(?:hai|ba|tư|năm|sáu|bảy|[2-7])|chủ\s*nhật)\b", re.IGNORECASE)
+_META_LINE = re.compile(
+    r"(?:ngày\s+đăng|cập\s+nhật|đăng\s+(?:ngày|lúc)|lượt\s+xem|\|)", re.IGNORECASE
+)
+_WEEKDAY_START = re.compile(
+    r"\s*(?:thứ\s*(?:hai|ba|tư|năm|sáu|bảy|[2-7])|chủ\s*nhật)\b", re.IGNORECASE
+)
 # "21 Tháng Năm 2020 11:15:00 SA": the style of sites that put the date above the headline.
 _HEADLINE_BELOW = re.compile(r"tháng\s+[^\W\d]|\d\s*(?:SA|CH)\b", re.IGNORECASE)
 _HEAD_LINES = 15  # a page's date line is among its first lines

@@ -115,7 +115,12 @@ def _read_text_file(path: Path, file_id: str) -> RawDocument | Skipped:
         if path.name.lower().endswith(".gz"):
             data = gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as exc:
-        return Skipped(str(path), f"cannot read: {exc.strerror or exc}" if isinstance(exc, OSError) else f"cannot read: {exc}")
+        return Skipped(
+            str(path),
+            f"cannot read: {exc.strerror or exc}"
+            if isinstance(exc, OSError)
+            else f"cannot read: {exc}",
+        )
     try:
         # Sniff the format on the start of the text; the full parse comes later.
         kind = detect_kind(read_text(data[:_SNIFF_BYTES], str(path)))
@@ -135,20 +140,28 @@ def _read_jsonl(path: Path, file_id: str) -> Iterator[RawDocument | Skipped]:
                 try:
                     record = json.loads(line)
                 except UnicodeDecodeError as exc:
-                    yield Skipped(f"{path}:{lineno}", f"not UTF-8 ({exc.reason} at byte {exc.start})")
+                    yield Skipped(
+                        f"{path}:{lineno}", f"not UTF-8 ({exc.reason} at byte {exc.start})"
+                    )
                     continue
                 except json.JSONDecodeError as exc:
-                    yield Skipped(f"{path}:{lineno}", f"invalid JSON: {exc.msg} at column {exc.colno}")
+                    yield Skipped(
+                        f"{path}:{lineno}", f"invalid JSON: {exc.msg} at column {exc.colno}"
+                    )
                     continue
                 if not isinstance(record, dict):
-                    yield Skipped(f"{path}:{lineno}", f"not a JSON object but {type(record).__name__}")
+                    yield Skipped(
+                        f"{path}:{lineno}", f"not a JSON object but {type(record).__name__}"
+                    )
                     continue
                 doc_id = record.get("id")
                 if isinstance(doc_id, int) and not isinstance(doc_id, bool):
                     doc_id = str(doc_id)
                 if not isinstance(doc_id, str) or not doc_id.strip():
                     doc_id = f"{file_id}:{lineno}"
-                yield RawDocument(doc_id.strip(), str(path), "jsonl", record, _digest(line.rstrip(b"\r\n")))
+                yield RawDocument(
+                    doc_id.strip(), str(path), "jsonl", record, _digest(line.rstrip(b"\r\n"))
+                )
     except (OSError, EOFError, zlib.error) as exc:
         where = f"{path}:{lineno + 1}" if lineno else str(path)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

@@ -54,7 +54,9 @@ def test_only_failures_still_print_an_empty_list(tmp_path):
 def test_jsonl_gz_and_directory(tmp_path):
     path = tmp_path / "feed.jsonl.gz"
     lines = [
-        json.dumps({"id": "a", "title": "Quận 4 họp", "body": "UBND Quận 4 họp.", "date": "2021-01-02"}),
+        json.dumps(
+            {"id": "a", "title": "Quận 4 họp", "body": "UBND Quận 4 họp.", "date": "2021-01-02"}
+        ),
         "{oops",
     ]
     path.write_bytes(gzip.compress("\n".join(lines).encode()))

@@ -67,7 +67,17 @@ def cp1258(text: str) -> bytes:
         lambda t: unicodedata.normalize("NFD", t).encode("utf-8"),
         cp1258,
     ],
-    ids=["utf8", "utf8-bom", "utf16", "utf16le", "utf16be", "utf16be-bom", "utf32", "nfd", "cp1258"],
+    ids=[
+        "utf8",
+        "utf8-bom",
+        "utf16",
+        "utf16le",
+        "utf16be",
+        "utf16be-bom",
+        "utf32",
+        "nfd",
+        "cp1258",
+    ],
 )
 def test_read_text_every_encoding(encode):
     data = encode(TEXT)
@@ -251,7 +261,9 @@ def test_record_fields_kept_and_completed():
     article = parse_document(
         record(
             title="Thành uỷ họp",
-            body=unicodedata.normalize("NFD", "UBND quận Gò Vấp họp, nhiệm kỳ 2021-2026.\n\nMỹ Dung"),
+            body=unicodedata.normalize(
+                "NFD", "UBND quận Gò Vấp họp, nhiệm kỳ 2021-2026.\n\nMỹ Dung"
+            ),
             date="2026-01-21T03:15:00+00:00",
             source="dantri.com.vn",
             url="https://dantri.com.vn/a.htm",
@@ -263,12 +275,21 @@ def test_record_fields_kept_and_completed():
     assert article.units == ("Quận Gò Vấp",)
     assert article.term == ("2021-2026",)
     assert article.date == "2026-01-21T03:15:00+00:00"
-    assert (article.source, article.category, article.author) == ("dantri.com.vn", "xa-hoi", "Mỹ Dung")
+    assert (article.source, article.category, article.author) == (
+        "dantri.com.vn",
+        "xa-hoi",
+        "Mỹ Dung",
+    )
 
 
 def test_record_given_units_and_author_win():
     article = parse_document(
-        record(body="UBND quận Gò Vấp họp", units=["quận Bình Thạnh"], author="Lan Anh", term="2020-2025")
+        record(
+            body="UBND quận Gò Vấp họp",
+            units=["quận Bình Thạnh"],
+            author="Lan Anh",
+            term="2020-2025",
+        )
     )
     assert article.units == ("Quận Bình Thạnh",)
     assert article.author == "Lan Anh"

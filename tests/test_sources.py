@@ -183,7 +183,12 @@ SEEDS = {
     "001": {"date": "2020-03-27T15:32", "units": {"Phường Ngọc Lâm"}, "term": ("2020-2025",)},
     "002": {"date": "2020-04-09", "units": {"Quận Bình Thạnh"}, "author": "Mỹ Dung"},
     "003": {"date": "2020-05-21T11:15", "units": {"Quận Bình Thạnh"}, "author": "Mỹ Dung"},
-    "004": {"date": "2021-03-05", "units": {"Quận 4"}, "author": "Mỹ Duyên", "term": ("2020-2025",)},
+    "004": {
+        "date": "2021-03-05",
+        "units": {"Quận 4"},
+        "author": "Mỹ Duyên",
+        "term": ("2020-2025",),
+    },
 }
 
 
@@ -209,7 +214,9 @@ def test_seed_pages():
 
 @needs_shared
 def test_raw_folders_read_with_zero_skips():
-    items = list(iter_articles([CORPUS / "raw-baomoi", CORPUS / "raw-unc-dantri", CORPUS / "seeds"]))
+    items = list(
+        iter_articles([CORPUS / "raw-baomoi", CORPUS / "raw-unc-dantri", CORPUS / "seeds"])
+    )
     assert [item for item in items if isinstance(item, Skipped)] == []
     assert len(items) == 405
     kinds = {item.id.split("/")[0]: item for item in items}
