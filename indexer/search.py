@@ -774,27 +774,36 @@ def _release(cache: Path) -> None:
         pass
 
 
-def build_suggester(reader) -> suggest.AccentModel:
+def build_suggester(reader, *, min_word_count: int = 2) -> suggest.AccentModel:
     """Learn the accent-restoration model from an index reader's own vocabulary.
 
-    Syllable counts come from the exact-syllable views (``title``, ``body``), multi-syllable
-    words from the ``words`` view (pyvi compounds with document frequencies) and the
-    syllable bigrams of the stored titles.
+    Syllable counts (occurrences) come from the exact-syllable views (``title`` and
+    ``body``), multi-syllable words from the ``words`` view (pyvi's compounds, those seen
+    at least ``min_word_count`` times), and the pairs of running text from the stored
+    titles.
     """
+    fields = set(reader.indexed_field_names())
     syllables: dict[str, int] = {}
     for fieldname in (TITLE, BODY):
-        if fieldname not in reader.indexed_field_names():
-            continue
-        for term, info in reader.iter_field(fieldname):
-            text = term if isinstance(term, str) else term.decode("utf-8")
-            syllables[text] = max(syllables.get(text, 0), info.doc_frequency())
+        if fieldname in fields:
+            for text, count in _field_counts(reader, fieldname):
+                syllables[text] = syllables.get(text, 0) + count
     words: dict[str, int] = {}
-    if WORDS in reader.indexed_field_names():
-        for term, info in reader.iter_field(WORDS):
-            text = term if isinstance(term, str) else term.decode("utf-8")
-            words[text.replace(WORD_JOINER, " ")] = info.doc_frequency()
-    titles = (fields.get(TITLE) or "" for fields in _iter_stored(reader, (TITLE,)))
+    if WORDS in fields:
+        words = {
+            text.replace(WORD_JOINER, " "): count
+            for text, count in _field_counts(reader, WORDS)
+            if count >= min_word_count
+        }
+    titles = (stored.get(TITLE) or "" for stored in _iter_stored(reader, (TITLE,)))
     return suggest.AccentModel.train(syllables, words, titles)
+
+
+def _field_counts(reader, fieldname: str) -> Iterator[tuple[str, int]]:
+    """``(term, occurrences)`` of every term of a field."""
+    for term, info in reader.iter_field(fieldname):
+        text = term if isinstance(term, str) else term.decode("utf-8")
+        yield text, int(info.weight())
 
 
 def _iter_stored(reader, names: tuple[str, ...]) -> Iterator[dict]:

@@ -5,31 +5,34 @@ the folded text anyway, but offering the accented spelling (``đại hội đả
 them read, share and refine the query. The model is learned from the index's own
 vocabulary, so it knows the names and words of the archive it serves:
 
-* **syllable counts** -- how many documents contain each accented syllable; the
-  candidates for a typed syllable are the accented forms that fold to it (``dang`` ->
-  ``đang``, ``đảng``, ``dáng``, ``đăng`` …), most frequent first;
-* **words** -- pyvi's multi-syllable words (``đại hội``, ``bình thạnh``) with their
-  document frequencies: the strongest evidence of which syllables go together;
-* **text** -- syllable bigrams of some running text (the index's titles), evidence
-  across word boundaries (``hội nghị ban chấp hành``).
+* **syllables** -- how often each accented syllable occurs; the candidates for a typed
+  syllable are the accented forms that fold to it (``dang`` -> ``đang``, ``đảng``,
+  ``dạng``, ``đăng`` …);
+* **words** -- pyvi's multi-syllable words (``đại hội``, ``bình thạnh``) and how often
+  they occur: the strongest evidence of which syllables belong together;
+* **text** -- syllable pairs of some running text (the index's titles): evidence across
+  word boundaries (``quận 4``, ``hội nghị ban chấp hành``).
 
-Restoring is a Viterbi search over the candidates of each syllable under a syllable
-bigram language model (interpolated Witten-Bell smoothing: pairs seen in words or
-titles, else the syllable's own frequency). Tokens that already carry diacritics,
-numbers and unknown syllables stay as typed and only serve as context; the case of
-every letter is kept (``Binh Thanh`` -> ``Bình Thạnh``).
+Restoring is a Viterbi search that segments the typed syllables into words and picks an
+accented form for each: a word scores its unigram log probability (a multi-syllable
+word, or a syllable standing alone: its count outside the words it is part of), and
+each pair of neighbouring syllables adds ``weight * log(P(b | a) / P(b))`` estimated on
+the running text with Dirichlet smoothing (0 for pairs never seen after a rare ``a``,
+negative for pairs that a frequent ``a`` never precedes). Tokens that already carry
+diacritics, numbers and unknown syllables stay as typed and serve as context; the case
+of every letter is kept (``Binh Thanh`` -> ``Bình Thạnh``).
 
-This module is pure Python (no whoosh): :meth:`AccentModel.train` takes plain
-mappings and strings, so the engine layer decides where the counts come from and the
-model is testable with a few dictionaries.
+This module is pure Python (no whoosh): :meth:`AccentModel.train` takes plain mappings
+and strings, so the engine layer decides where the counts come from and the model is
+testable with a few dictionaries.
 
 >>> model = AccentModel.train(
 ...     {"đại": 50, "dài": 20, "hội": 40, "hỏi": 30, "đảng": 30, "đang": 60},
-...     {"đại hội": 35, "hỏi đáp": 8},
+...     {"đại hội": 35, "hỏi đáp": 8, "đảng bộ": 20},
 ...     ["Đại hội Đảng bộ"],
 ... )
->>> model.restore("dai hoi dang")
-'đại hội đảng'
+>>> model.restore("dai hoi dang bo")
+'đại hội đảng bộ'
 >>> model.suggest("Dai hoi")
 'Đại hội'
 >>> model.suggest("đại hội") is None  # typed with diacritics: nothing to suggest
@@ -54,18 +57,21 @@ __all__ = ["MODEL_FILE", "AccentModel", "has_diacritics"]
 
 #: File name of a cached model inside a generation directory.
 MODEL_FILE = "suggest-model.pickle"
-_FORMAT = 1
+_FORMAT = 2
 
 # A syllable: a run of letters and digits (as the analyzers split text).
 _SYLLABLE_RE = re.compile(r"[^\W_]+")
-# Most candidates a folded syllable keeps (by frequency).
-_MAX_CANDIDATES = 10
-# Words from the words view count this much more than one bigram of running text.
-_WORD_WEIGHT = 1.0
+# Most accented forms kept per folded syllable and per folded word.
+_MAX_FORMS = 10
+_MAX_WORD_FORMS = 4
+# Longest word (in syllables) looked up.
+_MAX_WORD_SYLLABLES = 4
 # Boolean operators of the query syntax, left as typed.
 _OPERATORS = frozenset(["OR", "AND", "NOT"])
 # Every number is this one token for the model ("quận 4" and "quận 12" are one pair).
 _NUMBER = "0"
+# A syllable standing alone counts at least this share of its occurrences.
+_MIN_ALONE = 0.02
 
 
 def has_diacritics(text: str) -> bool:
@@ -78,27 +84,39 @@ def has_diacritics(text: str) -> bool:
 
 
 class AccentModel:
-    """A syllable bigram model that puts diacritics back on accentless text.
+    """Word-segmenting accent restoration; build it with :meth:`train`.
 
-    Build it with :meth:`train`; keep it with :meth:`save`/:meth:`load`.
+    :param singles: folded syllable -> ``((form, log probability), …)``, best first.
+    :param words: folded word (syllables joined by spaces) -> ``((forms tuple, log
+        probability), …)``.
+    :param pairs: ``"a b"`` -> count of the pair in the running text.
+    :param contexts: syllable -> count of pairs starting with it.
+    :param text_unigram: syllable -> its count in the running text.
+    :param text_total: syllables of the running text.
+    :param weight: weight of the pair evidence; ``smoothing``: its Dirichlet prior.
     """
 
     def __init__(
         self,
-        candidates: dict[str, tuple[str, ...]],
-        unigram: dict[str, float],
-        bigrams: dict[str, int],
-        context: dict[str, tuple[int, int]],
+        singles: dict[str, tuple[tuple[str, float], ...]],
+        words: dict[str, tuple[tuple[tuple[str, ...], float], ...]],
+        pairs: dict[str, int],
+        contexts: dict[str, int],
+        text_unigram: dict[str, int],
+        text_total: int,
+        *,
+        weight: float = 1.0,
+        smoothing: float = 20.0,
     ) -> None:
-        #: folded syllable -> accented forms, most frequent first
-        self.candidates = candidates
-        #: syllable -> log probability
-        self.unigram = unigram
-        #: "a b" -> count of the pair
-        self.bigrams = bigrams
-        #: syllable -> (count of pairs starting with it, number of distinct followers)
-        self.context = context
-        self._floor = min(unigram.values(), default=-20.0) - 2.0
+        self.singles = singles
+        self.words = words
+        self.pairs = pairs
+        self.contexts = contexts
+        self.text_unigram = text_unigram
+        self.text_total = max(text_total, 1)
+        self.weight = weight
+        self.smoothing = smoothing
+        self._unknown = min((p for forms in singles.values() for _, p in forms), default=0.0)
 
     # -- training --
 
@@ -109,117 +127,141 @@ class AccentModel:
         words: Mapping[str, int] = {},  # noqa: B006 - read only
         texts: Iterable[str] = (),
         *,
-        min_pair_count: int = 1,
+        min_word_count: int = 1,
+        weight: float = 1.0,
+        smoothing: float = 20.0,
     ) -> AccentModel:
         """Learn a model from counts and text.
 
-        :param syllables: accented syllable (lower case) -> document frequency.
-        :param words: multi-syllable word, syllables separated by a space (or ``_``)
-            -> document frequency.
-        :param texts: running text (titles, sentences) for bigrams across words.
-        :param min_pair_count: drop pairs seen fewer times (a smaller model).
+        :param syllables: accented syllable -> how often it occurs (token count).
+        :param words: multi-syllable word, syllables separated by a space or ``_`` ->
+            how often it occurs.
+        :param texts: running text (titles, sentences) for the pair evidence.
+        :param min_word_count: leave out rarer words (a smaller model).
         """
-        counts = {
-            s.lower(): int(c)
-            for s, c in syllables.items()
-            if c > 0 and _SYLLABLE_RE.fullmatch(s) and not s.isdigit()
-        }
-        pairs: Counter[str] = Counter()
-        for word, frequency in words.items():
-            parts = [p.lower() for p in re.split(r"[ _]+", word.strip()) if p]
-            if len(parts) < 2 or frequency <= 0:
+        counts: Counter[str] = Counter()
+        for syllable, count in syllables.items():
+            syllable = syllable.lower()
+            if count > 0 and _SYLLABLE_RE.fullmatch(syllable) and not syllable.isdigit():
+                counts[syllable] += int(count)
+        compounds: dict[tuple[str, ...], int] = {}
+        inside: Counter[str] = Counter()
+        for word, count in words.items():
+            parts = tuple(p.lower() for p in re.split(r"[ _]+", word.strip()) if p)
+            if not 2 <= len(parts) <= _MAX_WORD_SYLLABLES or count < min_word_count:
                 continue
-            weight = int(round(frequency * _WORD_WEIGHT)) or 1
-            for left, right in zip(parts, parts[1:], strict=False):
-                pairs[f"{left} {right}"] += weight
+            if not all(_SYLLABLE_RE.fullmatch(p) and not p.isdigit() for p in parts):
+                continue
+            compounds[parts] = compounds.get(parts, 0) + int(count)
+            for part in parts:
+                inside[part] += int(count)
+                counts.setdefault(part, int(count))
+        pairs: Counter[str] = Counter()
+        text_unigram: Counter[str] = Counter()
         for text in texts:
             tokens = [
                 _NUMBER if t.isdigit() else t.lower()
                 for t in _SYLLABLE_RE.findall(normalize(text or ""))
             ]
+            text_unigram.update(tokens)
             for left, right in zip(tokens, tokens[1:], strict=False):
                 pairs[f"{left} {right}"] += 1
-        for pair in pairs:
-            for part in pair.split(" "):
-                if part != _NUMBER:
-                    counts.setdefault(part, 1)
-        if min_pair_count > 1:
-            pairs = Counter({k: v for k, v in pairs.items() if v >= min_pair_count})
-
-        grouped: dict[str, list[tuple[int, str]]] = {}
-        for syllable, count in counts.items():
-            grouped.setdefault(fold(syllable), []).append((count, syllable))
-        candidates = {
-            key: tuple(s for _, s in sorted(forms, key=lambda f: (-f[0], f[1]))[:_MAX_CANDIDATES])
-            for key, forms in grouped.items()
-        }
-        total = sum(counts.values()) or 1
-        unigram = {s: math.log(c / total) for s, c in counts.items()}
-        context: dict[str, list[int]] = {}
+        contexts: Counter[str] = Counter()
         for pair, count in pairs.items():
-            left = pair.split(" ", 1)[0]
-            entry = context.setdefault(left, [0, 0])
-            entry[0] += count
-            entry[1] += 1
+            contexts[pair.split(" ", 1)[0]] += count
+
+        total = sum(counts.values()) + sum(compounds.values()) or 1
+        singles: dict[str, list[tuple[str, float]]] = {}
+        for syllable, count in counts.items():
+            alone = max(count - inside.get(syllable, 0), count * _MIN_ALONE, 0.5)
+            singles.setdefault(fold(syllable), []).append((syllable, math.log(alone / total)))
+        word_forms: dict[str, list[tuple[tuple[str, ...], float]]] = {}
+        for parts, count in compounds.items():
+            key = " ".join(fold(p) for p in parts)
+            word_forms.setdefault(key, []).append((parts, math.log(count / total)))
         return cls(
-            candidates,
-            unigram,
+            {k: _best(v, _MAX_FORMS) for k, v in singles.items()},
+            {k: _best(v, _MAX_WORD_FORMS) for k, v in word_forms.items()},
             dict(pairs),
-            {k: (v[0], v[1]) for k, v in context.items()},
+            dict(contexts),
+            dict(text_unigram),
+            sum(text_unigram.values()),
+            weight=weight,
+            smoothing=smoothing,
         )
 
     # -- restoring --
 
-    def _logp(self, left: str | None, right: str) -> float:
-        """log P(right | left), Witten-Bell interpolated with the unigram."""
-        unigram = self.unigram.get(right, self._floor)
-        if left is None:
-            return unigram
-        seen = self.context.get(left)
-        if not seen:
-            return unigram
-        total, distinct = seen
-        pair = self.bigrams.get(f"{left} {right}", 0)
-        backoff = distinct / (total + distinct)
-        return math.log(pair / (total + distinct) + backoff * math.exp(unigram))
+    def _pair(self, left: str, right: str) -> float:
+        """Weighted log(P(right | left) / P(right)) on the running text, smoothed."""
+        prior = (self.text_unigram.get(right, 0) + 0.5) / self.text_total
+        seen = self.contexts.get(left, 0)
+        count = self.pairs.get(f"{left} {right}", 0)
+        conditional = (count + self.smoothing * prior) / (seen + self.smoothing)
+        return self.weight * math.log(conditional / prior)
+
+    def _options(self, keys: list[str], fixed: list[str | None], start: int):
+        """Words that can start at ``start``: ``(length, forms, log probability)``."""
+        if fixed[start] is not None:
+            yield 1, (fixed[start],), 0.0
+        else:
+            forms = self.singles.get(keys[start])
+            if forms:
+                for form, logp in forms:
+                    yield 1, (form,), logp
+            else:
+                yield 1, (keys[start],), self._unknown
+        for size in range(2, _MAX_WORD_SYLLABLES + 1):
+            end = start + size
+            if end > len(keys):
+                break
+            for forms, logp in self.words.get(" ".join(keys[start:end]), ()):
+                if all(
+                    fixed[start + k] is None or fixed[start + k] == forms[k] for k in range(size)
+                ):
+                    yield size, forms, logp
 
     def _restore_run(self, tokens: list[str]) -> list[str]:
         """The most probable accented lower-case forms of a run of syllables."""
-        options: list[tuple[str, ...]] = []
+        keys: list[str] = []
+        fixed: list[str | None] = []
         for token in tokens:
             lower = token.lower()
             if lower.isdigit():
-                options.append((_NUMBER,))
+                keys.append(_NUMBER)
+                fixed.append(_NUMBER)
             elif has_diacritics(lower) or token in _OPERATORS:
-                options.append((lower,))
+                keys.append(fold(lower))
+                fixed.append(lower)
             else:
-                options.append(self.candidates.get(lower) or (lower,))
-        # Viterbi: best[i][form] = (score, back pointer)
-        previous: dict[str, tuple[float, str | None]] = {
-            form: (self._logp(None, form), None) for form in options[0]
-        }
-        trail: list[dict[str, tuple[float, str | None]]] = [previous]
-        for forms in options[1:]:
-            current: dict[str, tuple[float, str | None]] = {}
-            for form in forms:
-                best_score, best_left = -math.inf, None
-                for left, (score, _) in previous.items():
-                    value = score + self._logp(left, form)
-                    if value > best_score:
-                        best_score, best_left = value, left
-                current[form] = (best_score, best_left)
-            trail.append(current)
-            previous = current
-        form = max(previous, key=lambda f: previous[f][0])
-        result = [form]
-        for step in range(len(trail) - 1, 0, -1):
-            form = trail[step][form][1]
-            result.append(form)
-        result.reverse()
-        return [
-            t.lower() if o == (_NUMBER,) else f
-            for f, o, t in zip(result, options, tokens, strict=True)
-        ]
+                keys.append(lower)
+                fixed.append(None)
+        size = len(keys)
+        # best[i]: last syllable form -> (score, (start, previous last form, word forms))
+        best: list[dict] = [{} for _ in range(size + 1)]
+        best[0][None] = (0.0, None)
+        for start in range(size):
+            if not best[start]:
+                continue
+            options = list(self._options(keys, fixed, start))
+            for last, (score, _) in best[start].items():
+                for length, forms, logp in options:
+                    value = score + logp
+                    if last is not None:
+                        value += self._pair(last, forms[0])
+                    for left, right in zip(forms, forms[1:], strict=False):
+                        value += self._pair(left, right)
+                    end = start + length
+                    current = best[end].get(forms[-1])
+                    if current is None or value > current[0]:
+                        best[end][forms[-1]] = (value, (start, last, forms))
+        result: list[str] = []
+        position, last = size, max(best[size], key=lambda form: best[size][form][0])
+        while position > 0:
+            start, previous, forms = best[position][last][1]
+            result[:0] = forms
+            position, last = start, previous
+        return [t.lower() if f == _NUMBER else f for f, t in zip(result, tokens, strict=True)]
 
     def restore(self, text: str) -> str:
         """``text`` with diacritics put back on its accentless syllables.
@@ -234,8 +276,7 @@ class AccentModel:
         pieces: list[str] = []
         cursor = 0
         for run in _runs(text, matches):
-            tokens = [m.group() for m in run]
-            restored = self._restore_run(tokens)
+            restored = self._restore_run([m.group() for m in run])
             for match, form in zip(run, restored, strict=True):
                 pieces.append(text[cursor : match.start()])
                 pieces.append(_with_case(form, match.group()))
@@ -255,14 +296,25 @@ class AccentModel:
 
     # -- persistence --
 
+    def _state(self) -> tuple:
+        return (
+            _FORMAT,
+            self.singles,
+            self.words,
+            self.pairs,
+            self.contexts,
+            self.text_unigram,
+            self.text_total,
+            {"weight": self.weight, "smoothing": self.smoothing},
+        )
+
     def save(self, path: Path) -> None:
         """Write the model to ``path`` atomically (a temporary file, then ``os.replace``)."""
         path = Path(path)
         temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        state = (_FORMAT, self.candidates, self.unigram, self.bigrams, self.context)
         try:
             with temporary.open("wb") as stream:
-                pickle.dump(state, stream, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(self._state(), stream, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(temporary, path)
         finally:
             if temporary.exists():
@@ -274,11 +326,17 @@ class AccentModel:
         with Path(path).open("rb") as stream:
             try:
                 state = pickle.load(stream)
-            except (pickle.UnpicklingError, EOFError, AttributeError) as exc:
+            except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
                 raise ValueError(f"{path} is not an accent model: {exc}") from exc
         if not isinstance(state, tuple) or not state or state[0] != _FORMAT:
             raise ValueError(f"{path} is not an accent model of format {_FORMAT}")
-        return cls(*state[1:])
+        *arguments, options = state[1:]
+        return cls(*arguments, **options)
+
+
+def _best(forms: list, limit: int) -> tuple:
+    """The ``limit`` most probable ``(form, log probability)`` pairs, best first."""
+    return tuple(sorted(forms, key=lambda item: (-item[1], item[0]))[:limit])
 
 
 def _runs(text: str, matches: list[re.Match]) -> list[list[re.Match]]:
@@ -287,7 +345,7 @@ def _runs(text: str, matches: list[re.Match]) -> list[list[re.Match]]:
     for match in matches:
         if runs:
             gap = text[runs[-1][-1].end() : match.start()]
-            if gap.isspace() or gap in ("-",):
+            if gap.isspace() or gap == "-":
                 runs[-1].append(match)
                 continue
         runs.append([match])

@@ -61,7 +61,7 @@ def test_case_is_kept_letter_by_letter(model):
 def test_typed_diacritics_digits_and_unknown_words_stay(model):
     assert model.restore("đại hoi") == "đại hội"
     assert model.restore("quan 4") == "quận 4"
-    assert model.restore("xyzzy hoi") == "xyzzy hội"
+    assert model.restore("xyzzy dang") == "xyzzy đang"
 
 
 def test_query_syntax_is_kept(model):
@@ -91,9 +91,13 @@ def test_load_rejects_other_files(tmp_path):
 
 
 def test_training_ignores_numbers_and_counts_text_pairs():
-    model = AccentModel.train({"năm": 5, "nấm": 9, "2020": 50}, {}, ["năm 2020", "năm mới"])
-    assert "2020" not in model.unigram
-    assert model.bigrams["năm mới"] == 1
+    model = AccentModel.train(
+        {"năm": 5, "nấm": 9, "mới": 3, "2020": 50},
+        {},
+        ["năm 2020"] + ["năm mới", "hôm nay trời đẹp và mát mẻ"] * 10,
+    )
+    assert "2020" not in {form for forms in model.singles.values() for form, _ in forms}
+    assert model.pairs["năm mới"] == 10 and model.pairs["năm 0"] == 1
     assert model.restore("nam moi") == "năm mới"  # the pair beats the likelier single form
     assert model.restore("nam") == "nấm"
 
