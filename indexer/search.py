@@ -76,6 +76,7 @@ from indexer.generations import CURRENT
 from indexer.generations import INDEX_NAME
 from indexer.generations import current_generation
 from indexer.generations import read_manifest
+from indexer.generations import verify_generation
 from indexer.query import ParsedQuery
 from indexer.query import parse_query
 from indexer.query import weighting
@@ -144,6 +145,8 @@ _FACET_REQUEST = {
     "term": "terms",
 }
 _MISSING_DATE = np.uint64(2**64 - 1)  # whoosh's column default for a document without one
+_YEAR_VALUE = re.compile(r"[0-9]{4}")
+_MONTH_VALUE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
 # --- request validation -------------------------------------------------------
@@ -159,6 +162,9 @@ def validate_request(request: SearchRequest) -> None:
     >>> validate_request(SearchRequest(sort="popular"))
     Traceback (most recent call last):
     indexer.errors.QueryError: sort must be one of relevance, newest, oldest, got 'popular'
+    >>> validate_request(SearchRequest(months=("2020-13",)))
+    Traceback (most recent call last):
+    indexer.errors.QueryError: month must be YYYY-MM, got '2020-13'
     """
     if not isinstance(request.page, int) or request.page < 1:
         raise QueryError(f"page must be at least 1, got {request.page!r}")
@@ -185,6 +191,12 @@ def validate_request(request: SearchRequest) -> None:
         values = getattr(request, attribute)
         if isinstance(values, str) or not all(isinstance(v, str) for v in values):
             raise QueryError(f"{attribute} must be a list of strings, got {values!r}")
+    for year in request.years:
+        if not _YEAR_VALUE.fullmatch(year):
+            raise QueryError(f"year must be YYYY, got {year!r}")
+    for month in request.months:
+        if not _MONTH_VALUE.fullmatch(month):
+            raise QueryError(f"month must be YYYY-MM, got {month!r}")
 
 
 # --- highlighting ---------------------------------------------------------------
@@ -553,7 +565,7 @@ class FacetData:
         if date_from is not None:
             low = datetime_to_long(datetime(date_from.year, date_from.month, date_from.day))
             keep &= keys >= low
-        if date_to is not None:
+        if date_to is not None and date_to < date.max:  # date.max: no upper bound
             end = date_to + timedelta(days=1)
             high = datetime_to_long(datetime(end.year, end.month, end.day))
             keep &= keys < high
@@ -826,7 +838,11 @@ class SearchIndex:
         self.index_dir = Path(index_dir)
         self._switch_lock = threading.Lock()
         self._pointer = self._pointer_signature()
-        self._gen = _Generation(current_generation(self.index_dir))
+        path = current_generation(self.index_dir)
+        # A damaged generation (a truncated or missing file) is refused up front, with
+        # IndexCorrupt naming the file, rather than failing later inside whoosh.
+        verify_generation(path)
+        self._gen = _Generation(path)
 
     @property
     def generation(self) -> str:
@@ -861,6 +877,9 @@ class SearchIndex:
             self._pointer = signature
             if path.name == self._gen.name:
                 return False
+            # Refused (IndexCorrupt) when damaged: the served generation stays, and the
+            # same pointer is not retried (it is recorded above) until CURRENT changes.
+            verify_generation(path)
             new = _Generation(path)
             old, self._gen = self._gen, new
         old.retire()
