@@ -57,8 +57,10 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from webapp import filters
     from webapp import pages
     from webapp import search_index
+    from webapp import security
 
     search_index.init_app(app)
+    security.init_app(app)
     filters.init_app(app)
     errors.init_app(app)
     app.register_blueprint(pages.bp)

@@ -7,7 +7,9 @@ CSV export choices: UTF-8 *with* a byte-order mark, because Excel (the tool staf
 open exports with) reads BOM-less CSV as the local ANSI code page and garbles
 Vietnamese; every other CSV reader skips or tolerates the BOM. Comma-separated,
 ``\\r\\n`` line ends (RFC 4180), one row per match in the requested sort order,
-all matches (``page``/``per_page`` ignored), streamed.
+all matches (``page``/``per_page`` ignored), streamed. Cells that a spreadsheet
+would take for a formula (first character ``=``, ``+``, ``-``, ``@``, tab, CR) start
+with an apostrophe, so opening an export never runs anything a corpus file held.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from webapp.openapi import openapi_document
 from webapp.params import Limits
 from webapp.params import parse_search_request
 from webapp.search_index import get_index
+from webapp.security import csv_cell
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -75,12 +78,16 @@ def openapi():
 def csv_row(record) -> list[str]:
     """One CSV row (columns :data:`CSV_COLUMNS`) of an ``Article`` or a ``Hit``.
 
-    Lists (units, term) are joined with ``"; "``; missing values are empty.
+    Lists (units, term) are joined with ``"; "``; missing values are empty. A value
+    a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first) gets a
+    leading ``'`` (:func:`webapp.security.csv_cell`).
 
     >>> from indexer.article import Article
     >>> csv_row(Article(id="a/1", title="Tiêu đề", body="", units=("Quận 4", "Quận 1"),
     ...                 term=("2020-2025",)))
     ['a/1', 'Tiêu đề', '', 'Quận 4; Quận 1', '', '', '', '', '2020-2025']
+    >>> csv_row(Article(id="b", title="=1+1", body=""))[:2]
+    ['b', "'=1+1"]
     """
     row = []
     for column in CSV_COLUMNS:
@@ -88,9 +95,9 @@ def csv_row(record) -> list[str]:
         if value is None:
             row.append("")
         elif isinstance(value, list | tuple):
-            row.append("; ".join(str(item) for item in value))
+            row.append(csv_cell("; ".join(str(item) for item in value)))
         else:
-            row.append(str(value))
+            row.append(csv_cell(str(value)))
     return row
 
 
