@@ -195,14 +195,63 @@ def _echo_summary(stats, index_dir: Path) -> None:
             click.echo(f"  ... and {len(stats.skipped) - 20:,} more (all of them with --json)")
 
 
-def _run_build(function, corpus, index_dir, workers, keep, as_json, quiet, label) -> None:
+def _progress_file_writer(path: Path | None):
+    """A ``progress(done, total)`` callback keeping ``path`` up to date, or None.
+
+    The file holds one JSON object, ``{"done", "total", "percent", "updated"}``
+    (``total`` is an estimate), replaced atomically, so a monitor (``GET
+    /admin/status``) never reads half of it. Failing to write it never fails a build.
+    """
+    if path is None:
+        return None
+    import os
+    from datetime import datetime
+    from datetime import timezone
+
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+
+    def write(done: int, total: int | None) -> None:
+        percent = round(min(100.0, 100.0 * done / total), 1) if total else None
+        data = {"done": done, "total": total, "percent": percent,
+                "updated": datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
+        try:
+            tmp.write_text(json.dumps(data) + "\n", encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            pass
+
+    return write
+
+
+def _run_build(
+    function, corpus, index_dir, workers, keep, as_json, quiet, label, progress_file=None
+) -> None:
     index_dir = index_dir or default_index_dir()
     progress, close = _progress_reporter(quiet, label)
+    to_file = _progress_file_writer(progress_file)
+    if to_file is not None:
+        if progress is None:
+            progress = to_file
+        else:
+            to_bar = progress
+
+            def progress(done, total):
+                to_bar(done, total)
+                to_file(done, total)
+
     try:
         stats = function(corpus, index_dir, workers=workers, keep=keep, progress=progress)
     except IndexerError as exc:
         close()
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        # A read-only or full disk, an index dir under a file: one line, not a traceback.
+        close()
+        where = exc.filename if exc.filename is not None else index_dir
+        raise click.ClickException(
+            f"cannot write the index in {index_dir}: {exc.strerror or exc} ({where}); "
+            f"the serving index is unchanged"
+        ) from exc
     close()
     if as_json:
         _echo_json(stats.to_dict())
@@ -228,6 +277,12 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print the su
 quiet_option = click.option(
     "--quiet", "-q", is_flag=True, help="No progress bar (also off when not on a terminal)."
 )
+progress_file_option = click.option(
+    "--progress-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Keep FILE updated with the progress as JSON (done, total, percent), for monitors.",
+)
 
 
 @cli.command("build")
@@ -237,7 +292,8 @@ quiet_option = click.option(
 @keep_option
 @json_option
 @quiet_option
-def build_cmd(corpus, index_dir, workers, keep, as_json, quiet) -> None:
+@progress_file_option
+def build_cmd(corpus, index_dir, workers, keep, as_json, quiet, progress_file) -> None:
     """Build a new index generation from CORPUS files and folders, then switch to it.
 
     CORPUS defaults to $VNSEARCH_CORPUS, else the bundled sample corpus. The serving
@@ -249,7 +305,8 @@ def build_cmd(corpus, index_dir, workers, keep, as_json, quiet) -> None:
     from indexer.build import build_index
 
     corpus = list(corpus) or default_corpus()
-    _run_build(build_index, corpus, index_dir, workers, keep, as_json, quiet, "Indexing")
+    _run_build(build_index, corpus, index_dir, workers, keep, as_json, quiet, "Indexing",
+               progress_file)
 
 
 @cli.command("update")
@@ -259,7 +316,8 @@ def build_cmd(corpus, index_dir, workers, keep, as_json, quiet) -> None:
 @keep_option
 @json_option
 @quiet_option
-def update_cmd(corpus, index_dir, workers, keep, as_json, quiet) -> None:
+@progress_file_option
+def update_cmd(corpus, index_dir, workers, keep, as_json, quiet, progress_file) -> None:
     """Add new, re-index changed and drop removed documents, in a new generation.
 
     Compares CORPUS with the serving generation by document id and content hash and
@@ -283,7 +341,8 @@ def update_cmd(corpus, index_dir, workers, keep, as_json, quiet) -> None:
             recorded = {}
         corpus = [Path(p) for p in recorded.get("corpus", [])]
     corpus = corpus or default_corpus()
-    _run_build(update_index, corpus, index_dir, workers, keep, as_json, quiet, "Updating")
+    _run_build(update_index, corpus, index_dir, workers, keep, as_json, quiet, "Updating",
+               progress_file)
 
 
 # --- search / stats -----------------------------------------------------------
@@ -310,10 +369,16 @@ def _parse_date_option(value: str | None, option: str):
 
 
 def _open_search_index(index_dir: Path | None):
+    from indexer.errors import IndexCorrupt
     from indexer.search import open_index
 
     try:
         return open_index(index_dir or default_index_dir())
+    except IndexCorrupt as exc:
+        raise click.ClickException(
+            f"the serving index generation is damaged: {exc}; "
+            f"run `vnsearch build` to make a new one"
+        ) from exc
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -367,7 +432,8 @@ def _echo_result(result) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the /api/search JSON document.")
 @click.option(
     "--batch",
-    type=click.File("r", encoding="utf-8"),
+    # Undecodable bytes become U+FFFD: one bad line must not end a batch with a traceback.
+    type=click.File("r", encoding="utf-8", errors="replace"),
     default=None,
     help="Read one query a line from FILE ('-' for stdin); print one JSON line each.",
 )
