@@ -8,15 +8,25 @@ endpoints do not exist (404), so a default install exposes nothing.
 in its own session through :mod:`webapp.rebuild` (which records the outcome in
 ``INDEX_DIR/admin-rebuild.json``, the build's stderr in ``admin-rebuild.log``) and
 answers 202 at once; 409 when a build (from here or the command line) holds the
-build lock. Workers pick up the new generation by themselves when it is switched.
+build lock, or a rebuild started here is still starting. Starts are serialised by
+an ``flock`` on ``admin-rebuild.lock``, so two POSTs to two workers at the same
+moment start one build. Workers pick up the new generation by themselves when it is
+switched. The build keeps ``admin-rebuild.progress.json`` up to date (``vnsearch
+build --progress-file``): ``GET /admin/status`` shows it as ``build.progress``
+(``done``, ``total``, ``percent``). An index directory that cannot be written
+(read-only, full) is a 503 naming it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hmac
 import os
 import subprocess
 import sys
+from datetime import datetime
+from datetime import timezone
 from pathlib import Path
 
 from flask import Blueprint
@@ -26,6 +36,7 @@ from flask import jsonify
 from flask import request
 
 from indexer.errors import IndexerError
+from webapp.errors import error_response
 from webapp.rebuild import now_iso
 from webapp.rebuild import read_status
 from webapp.rebuild import write_status
@@ -34,6 +45,10 @@ from webapp.search_index import holder
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 STATUS_FILE = "admin-rebuild.json"
+PROGRESS_FILE = "admin-rebuild.progress.json"
+START_LOCK = "admin-rebuild.lock"
+#: A rebuild "starting" for longer than this never got going (its runner died).
+STARTING_GRACE = 60.0
 # Builds started by this process; polled so finished children do not linger as zombies.
 _children: list[subprocess.Popen] = []
 
@@ -80,6 +95,38 @@ def _alive(pid: int | None) -> bool:
         return True
 
 
+def _age(stamp: str | None) -> float:
+    """Seconds since an ISO timestamp (infinite when there is none)."""
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        return float("inf")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (datetime.now(timezone.utc) - moment).total_seconds()
+
+
+def _in_progress(build: dict) -> bool:
+    """Whether the rebuild recorded in the status file is still under way."""
+    state = build.get("state")
+    if state == "running":
+        return _alive(build.get("pid"))
+    if state == "starting":  # written before the runner exists: no pid yet
+        return _age(build.get("started")) < STARTING_GRACE
+    return False
+
+
+@contextlib.contextmanager
+def _start_lock(index_dir: Path):
+    """Serialise rebuild starts across workers (held for milliseconds)."""
+    fd = os.open(index_dir / START_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _corpus_args() -> list[str]:
     corpus = current_app.config.get("CORPUS")
     if not corpus:
@@ -96,30 +143,39 @@ def rebuild():
 
     _reap()
     index_dir = _index_dir()
-    index_dir.mkdir(parents=True, exist_ok=True)
-    running = lock_holder(index_dir)
-    status_path = index_dir / STATUS_FILE
-    previous = read_status(status_path) or {}
-    if running is None and previous.get("state") == "running" and _alive(previous.get("pid")):
-        running = {"pid": previous.get("pid"), "started": previous.get("started")}
-    if running is not None:
-        return jsonify({
-            "ok": False,
-            "error": f"một lần dựng chỉ mục đang chạy: {running}",
-            "status": 409,
-        }), 409
-    command = [sys.executable, "-m", "indexer", "build", *_corpus_args(),
-               "--index-dir", str(index_dir), "--json", "--quiet"]
-    write_status(status_path, {"state": "starting", "pid": None, "started": now_iso(),
-                               "command": command})
-    child = subprocess.Popen(
-        [sys.executable, "-m", "webapp.rebuild", str(status_path), "--", *command],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # a worker restart or ^C on the server leaves it alone
-        close_fds=True,
-    )
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        with _start_lock(index_dir):
+            running = lock_holder(index_dir)
+            status_path = index_dir / STATUS_FILE
+            previous = read_status(status_path) or {}
+            if running is None and _in_progress(previous):
+                running = {"pid": previous.get("pid"), "started": previous.get("started")}
+            if running is not None:
+                return jsonify({
+                    "ok": False,
+                    "error": f"một lần dựng chỉ mục đang chạy: {running}",
+                    "status": 409,
+                }), 409
+            progress_path = index_dir / PROGRESS_FILE
+            progress_path.unlink(missing_ok=True)
+            command = [sys.executable, "-m", "indexer", "build", *_corpus_args(),
+                       "--index-dir", str(index_dir), "--json", "--quiet",
+                       "--progress-file", str(progress_path)]
+            write_status(status_path, {"state": "starting", "pid": None, "started": now_iso(),
+                                       "command": command})
+            child = subprocess.Popen(
+                [sys.executable, "-m", "webapp.rebuild", str(status_path), "--", *command],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a worker restart or ^C on the server leaves it alone
+                close_fds=True,
+            )
+    except OSError as exc:
+        return error_response(
+            503, f"không ghi được vào thư mục chỉ mục {index_dir}: {exc.strerror or exc}"
+        )
     _children.append(child)
     return jsonify({"ok": True, "started": True, "pid": child.pid,
                     "status_url": "/admin/status"}), 202
@@ -136,11 +192,11 @@ def status():
     index_dir = _index_dir()
     build = read_status(index_dir / STATUS_FILE)
     if build is not None:
-        running = build.get("state") in ("starting", "running")
-        if build.get("state") == "running" and not _alive(build.get("pid")):
+        running = _in_progress(build)
+        if build.get("state") in ("starting", "running") and not running:
             build["state"] = "died"
-            running = False
         build["running"] = running
+        build["progress"] = read_status(index_dir / PROGRESS_FILE)
     serving = None
     try:
         gen_dir = current_generation(index_dir)

@@ -256,14 +256,15 @@ DOCUMENT = {
                     "401": ERROR,
                     "404": {"description": "Admin disabled (no token configured)"},
                     "409": ERROR,
+                    "503": ERROR,
                 },
             },
         },
         "/admin/status": {
             "get": {
                 "operationId": "status",
-                "summary": "The last started build (running, pid, exit status, result) and "
-                           "the serving generation.",
+                "summary": "The last started build (running, pid, progress: done/total, "
+                           "exit status, result) and the serving generation.",
                 "security": BEARER,
                 "responses": {
                     "200": {"description": "Status", "content": {"application/json": {}}},
