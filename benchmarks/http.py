@@ -105,11 +105,13 @@ def corpus_paths(name: str) -> list[Path]:
 def ensure_index(name: str, *, rebuild: bool, workers: int | None) -> Path:
     """``benchmarks/work/http-<name>/``, built from the set's files unless cached."""
     from indexer.build import build_index
+    from indexer.build import schema_fingerprint
 
     index_dir = WORK / f"http-{name}"
     paths = corpus_paths(name)
     stamp = index_dir / "benchmark-corpus.json"
-    wanted = [str(path) for path in paths]
+    # Reuse a cached index only if built from the same files with the same schema.
+    wanted = {"corpus": [str(path) for path in paths], "schema": schema_fingerprint()}
     if (not rebuild and (index_dir / "CURRENT").exists() and stamp.exists()
             and json.loads(stamp.read_text(encoding="utf-8")) == wanted):
         print(f"[{name}] reusing the index in {index_dir}")
@@ -332,6 +334,50 @@ def print_report(name: str, health: dict, latency: dict, throughput: dict) -> No
           f"client used {t['client_cpu_share']:.2f} cores")
 
 
+def markdown(report: dict) -> str:
+    """The results as the body of the "## HTTP" section of RESULTS.md."""
+    m = report["machine"]
+    lines = [
+        f"Command: `{report['command']}`",
+        "",
+        f"Machine: {m['cores']} CPUs ({m['cpu']}), Python {m['python']}, {m['system']}; "
+        "server `vnsearch serve --workers 2` (gunicorn sync workers, access log off) and the "
+        "client on the same machine, loopback.",
+        "",
+    ]
+    for name, data in report["sets"].items():
+        health, latency, t = data["health"], data["latency"], data["throughput"]
+        lines += [
+            f"### {name} set: {health['documents']:,} documents",
+            "",
+            "Sequential, one request at a time, `/api/search` with all five facets "
+            "(client-measured round trip; server = `took_ms`):",
+            "",
+            "| queries | n | p50 ms | p95 ms | p99 ms | max ms | server p50 | server p95 |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for kind in (*KINDS, "all"):
+            row = latency["all"] if kind == "all" else latency["client"].get(kind)
+            srv = latency["all_server"] if kind == "all" else latency["server"].get(kind)
+            if row:
+                label = f"**{kind}**" if kind == "all" else kind
+                lines.append(
+                    f"| {label} | {row['n']} | {row['p50']:.1f} | {row['p95']:.1f} | "
+                    f"{row['p99']:.1f} | {row['max']:.1f} | {srv['p50']:.1f} | "
+                    f"{srv['p95']:.1f} |")
+        lat = t["latency"] or {}
+        lines += [
+            "",
+            f"Throughput: {t['clients']} concurrent clients (threads) for {t['seconds']:.0f} s: "
+            f"**{t['rps']:.1f} requests/s**, {t['requests']:,} ok, {t['non_200']} non-200, "
+            f"{t['exceptions']} connection errors; latency under load p50 "
+            f"{lat.get('p50', 0):.0f} ms, p95 {lat.get('p95', 0):.0f} ms; the client used "
+            f"{t['client_cpu_share']:.2f} of the 2 cores.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit status 1 if any request failed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -345,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--markdown", type=Path,
+                        help="also write the results as a RESULTS.md section body here")
     args = parser.parse_args(argv)
 
     WORK.mkdir(parents=True, exist_ok=True)
@@ -369,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
         failed |= bool(latency["errors"] or throughput["non_200"] or throughput["exceptions"])
     if args.json:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    if args.markdown:
+        args.markdown.write_text(markdown(report), encoding="utf-8")
     return 1 if failed else 0
 
 
