@@ -975,7 +975,7 @@ class SearchIndex:
 
     def article(self, article_id: str) -> Article | None:
         """The full stored record of ``article_id``, or None if the index has no such id."""
-        if not isinstance(article_id, str) or not article_id:
+        if not _possible_id(article_id):
             return None
         with self._gen.searcher() as searcher:
             fields = searcher.document(**{ID_FIELD: article_id})
@@ -987,7 +987,7 @@ class SearchIndex:
 
     def more_like(self, article_id: str, n: int = 5) -> list[Hit]:
         """Up to ``n`` articles similar to ``article_id`` (by its key words), itself excluded."""
-        if n < 1:
+        if n < 1 or not _possible_id(article_id):
             return []
         with self._gen.searcher() as searcher:
             docnum = searcher.document_number(**{ID_FIELD: article_id})
@@ -1028,6 +1028,21 @@ class SearchIndex:
             "skipped": manifest.get("skipped", []),
         }
         return stats
+
+
+def _possible_id(article_id: object) -> bool:
+    """Whether ``article_id`` could be an indexed id (non-empty text encodable as UTF-8).
+
+    >>> _possible_id("web-001"), _possible_id(""), _possible_id("\\ud800"), _possible_id(None)
+    (True, False, False, False)
+    """
+    if not isinstance(article_id, str) or not article_id:
+        return False
+    try:
+        article_id.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: whoosh cannot even look it up
+        return False
+    return True
 
 
 def _manifest(path: Path) -> dict:
