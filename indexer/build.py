@@ -48,6 +48,9 @@ import signal
 import threading
 import time
 import traceback
+import zlib
+from array import array
+from operator import itemgetter
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -56,8 +59,18 @@ from dataclasses import field
 from pathlib import Path
 
 from whoosh.filedb.filestore import FileStorage
+from whoosh.filedb.filetables import _lengths as _HASH_LENGTHS
+from whoosh.analysis import LowercaseFilter
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.codec.whoosh3 import W3FieldWriter
+from whoosh.codec.whoosh3 import W3TermInfo
 from whoosh.index import FileIndex
+from whoosh.system import pack_int
+from whoosh.system import pack_long
 from whoosh.system import pack_uint
+from whoosh.system import pack_ushort
+from whoosh.util.numeric import length_to_byte
 from whoosh.writing import MERGE_SMALL
 from whoosh.writing import SegmentWriter
 
@@ -71,13 +84,9 @@ from indexer.analysis import word_spans
 from indexer.article import Article
 from indexer.parsing import DocumentError
 from indexer.parsing import parse_document
-from indexer.schema import BODY
-from indexer.schema import BODY_FOLDED
 from indexer.schema import ID_FIELD
-from indexer.schema import TITLE
-from indexer.schema import TITLE_FOLDED
-from indexer.schema import WORDS
 from indexer.schema import Preanalysed
+from indexer.schema import _view_texts as view_texts
 from indexer.schema import article_to_fields
 from indexer.schema import make_schema
 from indexer.schema import preanalyse
@@ -94,8 +103,18 @@ Progress = Callable[[int, "int | None"], None]
 #: Documents per job handed to a worker: large enough that queue traffic is cheap,
 #: small enough that the bounded queue keeps little in flight.
 BATCH_SIZE = 16
-#: Memory of each worker's posting pool before it spills a sorted run to disk.
-LIMIT_MB = 128
+#: Memory (estimated) of the postings a worker holds before it finishes its segment
+#: and starts a new one. Larger means fewer segments (faster search, a smaller index)
+#: and more memory: about 1.7x this per worker at the peak, plus ~150 MB.
+LIMIT_MB = 400
+#: Posting blocks whose pickle is shorter are stored uncompressed (zlib only makes them
+#: longer, and costs a fixed ~10 µs a call, once per term); whoosh's reader takes the
+#: compression level of each block from the block's header.
+MIN_COMPRESS = 96
+#: Pickle protocol of posting blocks. whoosh writes protocol 2, which spells every
+#: ``bytes`` value as a ``_codecs.encode`` call: twice the size and several times the
+#: time of protocol 5; its reader unpickles any protocol.
+BLOCK_PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
 def start_method() -> str:
@@ -142,6 +161,7 @@ class BuildStats:
     segments: int = 0
     base: str | None = None
     removed_generations: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def docs_per_s(self) -> float:
@@ -167,6 +187,7 @@ class BuildStats:
             "segments": self.segments,
             "base": self.base,
             "removed_generations": self.removed_generations,
+            "phases": {name: round(seconds, 3) for name, seconds in self.phases.items()},
         }
 
 
@@ -229,12 +250,15 @@ def build_index(
     workers: int | None = None,
     keep: int = 2,
     progress: Progress | None = None,
+    segment_mb: int = LIMIT_MB,
 ) -> BuildStats:
     """Index every document under ``paths`` into a new generation of ``index_dir``.
 
     :param workers: worker processes (default: every core).
     :param keep: old generations kept for rollback besides the new one.
     :param progress: called as ``progress(done, total_estimate)`` while indexing.
+    :param segment_mb: postings (estimated MB) a worker holds before it starts a new
+        segment: memory against segment count (see :data:`LIMIT_MB`).
     :raises CorpusError: a corpus path does not exist, or no document could be read.
     :raises BuildLocked: another build or update is running on ``index_dir``.
     """
@@ -242,7 +266,9 @@ def build_index(
     index_dir = Path(index_dir)
     with gens.build_lock(index_dir, command="build"):
         gens.remove_leftovers(index_dir)
-        return _Run(paths, index_dir, workers=workers, keep=keep, progress=progress).build()
+        run = _Run(paths, index_dir, workers=workers, keep=keep, progress=progress,
+                   segment_mb=segment_mb)
+        return run.build()
 
 
 def update_index(
@@ -252,6 +278,7 @@ def update_index(
     workers: int | None = None,
     keep: int = 2,
     progress: Progress | None = None,
+    segment_mb: int = LIMIT_MB,
 ) -> BuildStats:
     """Bring the index up to date with ``paths`` in a new generation (a build if none).
 
@@ -266,7 +293,8 @@ def update_index(
     index_dir = Path(index_dir)
     with gens.build_lock(index_dir, command="update"):
         gens.remove_leftovers(index_dir)
-        run = _Run(paths, index_dir, workers=workers, keep=keep, progress=progress)
+        run = _Run(paths, index_dir, workers=workers, keep=keep, progress=progress,
+                   segment_mb=segment_mb)
         try:
             base = gens.current_generation(index_dir)
         except IndexNotFound:
@@ -290,7 +318,7 @@ def _check_paths(paths: Iterable[Path]) -> list[Path]:
 class _Run:
     """The state of one build or update while it runs (under the build lock)."""
 
-    def __init__(self, paths, index_dir, *, workers, keep, progress):
+    def __init__(self, paths, index_dir, *, workers, keep, progress, segment_mb=LIMIT_MB):
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be >= 1, not {workers}")
         self.paths = paths
@@ -298,7 +326,10 @@ class _Run:
         self.workers = workers or default_workers()
         self.keep = keep
         self.progress = progress
+        self.segment_mb = segment_mb
         self.started = time.monotonic()
+        self._last_mark = self.started
+        self.phases: dict[str, float] = {}
         self.number = gens.next_generation_number(index_dir)
         self.name = gens.generation_name(self.number)
         self.tmp = index_dir / f"{self.name}.tmp-{os.getpid()}"
@@ -393,6 +424,12 @@ class _Run:
                 self.replaced.add(raw.id)
             yield raw
 
+    def _mark(self, phase: str) -> None:
+        """Record the seconds spent since the previous mark as ``phase``."""
+        now = time.monotonic()
+        self.phases[phase] = self.phases.get(phase, 0.0) + now - self._last_mark
+        self._last_mark = now
+
     def _tick(self, count: int, *, final: bool = False) -> None:
         self.done += count
         if self.progress is None:
@@ -413,7 +450,7 @@ class _Run:
             self.skipped.extend(Skipped(path, reason) for path, reason in batch_skipped)
             self._tick(len(batch_rows) + len(batch_skipped))
 
-        pool = _WorkerPool(self.tmp, self.workers, on_batch)
+        pool = _WorkerPool(self.tmp, self.workers, on_batch, self.segment_mb)
         try:
             batch: list[RawDocument] = []
             for raw in raws:
@@ -423,7 +460,9 @@ class _Run:
                     batch = []
             if batch:
                 pool.submit(batch)
+            self._mark("index")
             segments = pool.finish()
+            self._mark("finish_segments")
             self._tick(0, final=True)
             return segments
         finally:
@@ -432,6 +471,7 @@ class _Run:
     # After the commit: record, make durable, verify, switch.
 
     def _finish(self, gen_stats: dict, *, kind: str, base: str | None, **counts) -> BuildStats:
+        self._mark("commit")
         documents = gen_stats["documents"]
         if documents == 0:
             reasons = "; ".join(f"{s.path}: {s.reason}" for s in self.skipped[:3])
@@ -458,11 +498,13 @@ class _Run:
         gens.write_manifest(self.tmp, manifest)
         gens.fsync_tree(self.tmp)
         gens.verify_generation(self.tmp, expected_documents=documents)
+        self._mark("verify")
         final = self.index_dir / self.name
         os.rename(self.tmp, final)
         gens.fsync_path(self.index_dir)
         gens.switch_current(self.index_dir, self.name)
         removed = gens.prune_generations(self.index_dir, self.keep)
+        self._mark("switch")
         return BuildStats(
             documents=documents,
             generation=self.name,
@@ -479,6 +521,7 @@ class _Run:
             segments=gen_stats["segments"],
             base=base,
             removed_generations=removed,
+            phases=dict(self.phases),
         )
 
     def _unchanged_stats(self, base: Path, manifest: dict) -> BuildStats:
@@ -553,7 +596,7 @@ class _WorkerPool:
     come back per batch and are handed to ``on_batch(rows, skipped)`` in this process.
     """
 
-    def __init__(self, gen_dir: Path, workers: int, on_batch):
+    def __init__(self, gen_dir: Path, workers: int, on_batch, segment_mb: int = LIMIT_MB):
         method = start_method()
         context = multiprocessing.get_context(method)
         if method == "forkserver":
@@ -561,11 +604,11 @@ class _WorkerPool:
         self.on_batch = on_batch
         self.jobs = context.Queue(maxsize=2 * workers)
         self.results = context.Queue()
-        self.segments: dict[int, object] = {}
+        self.segments: dict[int, list] = {}
         self.processes = [
             context.Process(
                 target=_worker_main,
-                args=(number, str(gen_dir), self.jobs, self.results, LIMIT_MB),
+                args=(number, str(gen_dir), self.jobs, self.results, segment_mb),
                 name=f"vnsearch-build-{number}",
                 daemon=True,
             )
@@ -585,12 +628,12 @@ class _WorkerPool:
         self._collect(timeout=0)
 
     def finish(self) -> list:
-        """Tell the workers to finish their segments; return the non-empty ones."""
+        """Tell the workers to finish their segments; return all of them."""
         for _ in self.processes:
             self.submit(None)
         while len(self.segments) < len(self.processes):
             self._collect(timeout=0.2)
-        return [segment for _, segment in sorted(self.segments.items()) if segment is not None]
+        return [segment for _, found in sorted(self.segments.items()) for segment in found]
 
     def _collect(self, timeout: float) -> None:
         self._drain(timeout)
@@ -641,12 +684,18 @@ def _die_with_parent() -> None:
 
 
 def _worker_main(number: int, gen_dir: str, jobs, results, limitmb: int) -> None:
-    """Body of a worker process: add each job's documents to this worker's segment."""
+    """Body of a worker process: add each job's documents to this worker's segments.
+
+    A segment is finished (and a new one started) whenever the postings held reach
+    ``limitmb``; the list of finished segments goes back to the parent at the end.
+    """
     _die_with_parent()
     parent = multiprocessing.parent_process()
     try:
         index = FileIndex(FileStorage(gen_dir), indexname=gens.INDEX_NAME)
-        writer = _SegmentWriter(index, _lk=False, limitmb=limitmb, compound=False)
+        limit = limitmb * 1024 * 1024
+        writer = _SegmentWriter(index, _lk=False, compound=False)
+        segments = []
         analyse = _Analyser()
         while True:
             try:
@@ -658,12 +707,14 @@ def _worker_main(number: int, gen_dir: str, jobs, results, limitmb: int) -> None
             if batch is None:
                 break
             results.put(("batch", number, _index_batch(writer, batch, analyse)))
+            if writer.pool.size >= limit:
+                segments.append(writer._finalize_segment())
+                writer = _SegmentWriter(index, _lk=False, compound=False)
         if writer._added:
-            segment = writer._finalize_segment()
+            segments.append(writer._finalize_segment())
         else:
             writer._close_segment()
-            segment = None
-        results.put(("done", number, segment))
+        results.put(("done", number, segments))
     except BaseException as exc:  # report anything to the parent, which aborts the build
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         results.put(("error", number, detail))
@@ -717,32 +768,410 @@ class _CachedLengths:
         self._doc_count = doc_count
         self._lengths: dict[str, list[int]] = {}
 
-    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int:
-        """The length of ``fieldname`` in ``docnum``, as whoosh's reader gives it."""
+    def field(self, fieldname: str) -> list[int]:
+        """The lengths of ``fieldname`` of every document, by document number."""
         lengths = self._lengths.get(fieldname)
         if lengths is None:
             read = self._reader.doc_field_length
-            lengths = [read(n, fieldname, default) for n in range(self._doc_count)]
+            lengths = [read(n, fieldname, 0) for n in range(self._doc_count)]
             self._lengths[fieldname] = lengths
-        return lengths[docnum]
+        return lengths
+
+    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int:
+        """The length of ``fieldname`` in ``docnum``, as whoosh's reader gives it."""
+        return self.field(fieldname)[docnum] or default
+
+
+class _TermPool:
+    """Postings gathered per term as they arrive; replaces whoosh's external-sort pool.
+
+    whoosh's ``PostingPool`` keeps one ``(field, term, docnum, weight, value)`` tuple
+    per posting, sorts them all when the segment is finished and, past ``limitmb``,
+    spills sorted runs to disk and merges them back one posting at a time. Here a
+    document's postings are appended to their term's list (document numbers arrive in
+    order), so finishing a segment sorts only the distinct terms and nothing is
+    spilled: the worker finishes the segment and starts another one instead
+    (:attr:`size` is what it watches).
+    """
+
+    def __init__(self):
+        self.fields: dict[str, dict[bytes, list]] = {}
+        self.fieldnames: set[str] = set()
+        self.postings = 0
+        self.terms = 0
+        self._last_docnum = -1
+        self._ordered = True
+
+    @property
+    def size(self) -> int:
+        """An estimate of the memory held, in bytes (calibrated on news articles)."""
+        return 130 * self.postings + 250 * self.terms
+
+    def field_terms(self, fieldname: str) -> dict[bytes, list]:
+        """The ``term -> [(docnum, weight, value), ...]`` map of one field."""
+        terms = self.fields.get(fieldname)
+        if terms is None:
+            terms = self.fields[fieldname] = {}
+            self.fieldnames.add(fieldname)
+        return terms
+
+    def add_items(self, fieldname: str, docnum: int, items, boost: float = 1.0) -> int:
+        """Add one document's ``(term, freq, weight, value)`` items of a field; sum of freqs."""
+        if docnum < self._last_docnum:
+            self._ordered = False
+        self._last_docnum = docnum
+        terms = self.field_terms(fieldname)
+        get = terms.get
+        length = 0
+        count = 0
+        new = 0
+        for text, freq, weight, value in items:
+            if boost != 1.0:
+                weight *= boost
+            rows = get(text)
+            if rows is None:
+                terms[text] = [(docnum, weight, value)]
+                new += 1
+            else:
+                rows.append((docnum, weight, value))
+            length += freq
+            count += 1
+        self.postings += count
+        self.terms += new
+        return length
+
+    def add(self, item) -> None:
+        """Add one ``(fieldname, term bytes, docnum, weight, value bytes)`` posting."""
+        fieldname, text, docnum, weight, value = item
+        self.add_items(fieldname, docnum, ((text, 0, weight, value),))
+
+    def grouped(self) -> Iterator[tuple[str, bytes, list]]:
+        """``(fieldname, term, [(docnum, weight, value), ...])`` in field, term, doc order."""
+        for fieldname in sorted(self.fields):
+            terms = self.fields[fieldname]
+            for text in sorted(terms):
+                rows = terms[text]
+                if not self._ordered:
+                    rows.sort(key=itemgetter(0))
+                yield fieldname, text, rows
+
+    def iter_postings(self) -> Iterator[tuple]:
+        """The postings as whoosh's pool yields them (for whoosh's own writer)."""
+        for fieldname, text, rows in self.grouped():
+            for docnum, weight, value in rows:
+                yield fieldname, text, docnum, weight, value
+
+    def cleanup(self) -> None:
+        """Drop everything (nothing is on disk)."""
+        self.fields = {}
 
 
 class _SegmentWriter(SegmentWriter):
-    """whoosh's segment writer, with field lengths cached while postings are written."""
+    """whoosh's segment writer with a per-term pool and a faster flush of the postings.
+
+    See :class:`_TermPool` and :func:`write_postings`; the files are those whoosh
+    would write (byte for byte with ``min_compress = 0``). :meth:`add_document` adds
+    the postings of a field to the pool in one call instead of one call per posting.
+    """
+
+    min_compress = MIN_COMPRESS
+    protocol = BLOCK_PROTOCOL
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pool = _TermPool()
+        self._plain = not any(
+            field.separate_spelling() or field.vector for _, field in self.schema.items()
+        )
+
+    def add_document(self, **fields) -> None:
+        """Add a document, as ``SegmentWriter.add_document`` does (boosts, spelling
+        words and term vectors are left to it)."""
+        if not self._plain or "_boost" in fields or any(
+            name.endswith("_boost") and name.startswith("_") for name in fields
+        ):
+            return super().add_document(**fields)
+        self._check_state()
+        schema = self.schema
+        names = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema, names)
+        docnum = self.docnum
+        perdoc = self.perdocwriter
+        add_items = self.pool.add_items
+        perdoc.start_doc(docnum)
+        try:
+            for name in names:
+                value = fields[name]
+                if value is None:
+                    continue
+                field = schema[name]
+                length = 0
+                if field.indexed:
+                    length = add_items(name, docnum, field.index(value))
+                    if not field.scorable:
+                        length = 0
+                stored = fields.get(f"_stored_{name}", value)
+                perdoc.add_field(name, field, stored if field.stored else None, length)
+                column = field.column_type
+                if column and stored is not None:
+                    perdoc.add_column_value(name, column, field.to_column_value(stored))
+        except Exception:
+            perdoc.cancel_doc()
+            raise
+        perdoc.finish_doc()
+        self._added = True
+        self.docnum += 1
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
         reader = self.per_document_reader()
         try:
             lengths = _CachedLengths(reader, self.docnum)
-            self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
+            if _fast_postings_ok(self.fieldwriter, self.schema):
+                write_postings(self.fieldwriter, self.schema, lengths, self.pool.grouped(),
+                               min_compress=self.min_compress, protocol=self.protocol)
+            else:
+                self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
         finally:
             self.fieldwriter.close()
             reader.close()
 
 
+def _fast_postings_ok(fieldwriter, schema) -> bool:
+    """True when :func:`write_postings` knows how to write for this field writer.
+
+    whoosh's W3 codec without inlined postings, and no field with a separate
+    spelling word list (those add postings with document number -1).
+    """
+    codec = getattr(fieldwriter, "_codec", None)
+    return (
+        type(fieldwriter) is W3FieldWriter
+        and type(codec) is W3Codec
+        and codec._inlinelimit <= 1
+        and fieldwriter._postwriter is None
+        and not fieldwriter._fieldmap
+        and not any(schema[name].separate_spelling() for name in schema.names())
+    )
+
+
+def write_postings(
+    fieldwriter,
+    schema,
+    lengths,
+    terms,
+    *,
+    min_compress: int = MIN_COMPRESS,
+    protocol: int = BLOCK_PROTOCOL,
+) -> None:
+    """Write sorted postings the way ``W3FieldWriter.add_postings`` does, in fewer steps.
+
+    ``terms`` are ``(fieldname, term bytes, [(docnum, weight, value bytes), ...])`` in
+    field and term order (:meth:`_TermPool.grouped`). With ``min_compress=0`` and
+    ``protocol=2`` the files written are byte for byte those of whoosh's own path
+    (``tests/test_build.py``
+    compares them); only the per-posting method calls, type assertions and ``tell()``
+    calls are gone: each term's postings are cut into blocks of ``blocklimit`` (a term
+    with one posting -- most of them -- takes a short path), and the postings and
+    term files are written in large chunks with offsets counted here. By default
+    blocks shorter than :data:`MIN_COMPRESS` bytes are left uncompressed (which
+    whoosh meant to do, below 20 bytes, but does not) and block data is pickled with
+    :data:`BLOCK_PROTOCOL`; whoosh reads both.
+    """
+    codec = fieldwriter._codec
+    blocklimit = codec._blocklimit
+    compression = codec._compression
+    postfile = fieldwriter._postfile
+    tindex = fieldwriter._tindex
+    fieldmap = fieldwriter._fieldmap
+    dumps = pickle.dumps
+    compress = zlib.compress
+    magic = WHOOSH3_HEADER_MAGIC
+    pack_info = W3TermInfo._struct.pack
+    byte_of: dict[int | None, int] = {}
+    float32: dict[float, float] = {}
+
+    def length_byte(length):
+        found = byte_of.get(length)
+        if found is None:
+            found = byte_of[length] = length_to_byte(length)
+        return found
+
+    def as_float32(weight):
+        found = float32.get(weight)
+        if found is None:
+            found = float32[weight] = array("f", (weight,))[0]
+        return found
+
+    buffer = bytearray()
+    offset = postfile.tell()  # file offset of buffer[0]
+
+    # The term file: OrderedHashWriter.add (keys arrive in order), buffered.
+    term_buffer = bytearray()
+    term_offset = tindex.dbfile.tell()
+    index_append = tindex.index.append
+    buckets = tindex.buckets
+    hash_key = tindex.hashfn
+    pack_lengths = _HASH_LENGTHS.pack
+
+    def add_term(key, value):
+        position = term_offset + len(term_buffer)
+        index_append(position)
+        term_buffer.extend(pack_lengths(len(key), len(value)))
+        term_buffer.extend(key)
+        term_buffer.extend(value)
+        code = hash_key(key)
+        buckets[code & 255].append((code, position))
+
+    def write_single(key, docnum, weight, value, length, fixedsize):
+        # One posting: the general path below, unrolled.
+        start = offset + len(buffer)
+        weight32 = as_float32(weight)
+        if fixedsize is None or fixedsize < 0:
+            mini_values = (value,) if value else ()
+        elif fixedsize == 0:
+            mini_values = None
+        else:
+            mini_values = value
+        data = dumps(((docnum,), None if weight32 == 1.0 else weight32, mini_values), protocol)
+        level = compression if len(data) >= min_compress else 0
+        if level:
+            data = compress(data, level)
+        block_max_weight = weight if weight > 0 else 0
+        min_byte = length_byte(length) if length else 0
+        max_byte = length_byte(length if length else 0)
+        info = dumps((1, docnum, block_max_weight, level, min_byte, max_byte), 2)
+        size = len(info) + len(data)
+        buffer.extend(magic)
+        buffer.extend(pack_int(-size))
+        buffer.extend(info)
+        buffer.extend(data)
+        terminfo = pack_info(
+            False, 0 + weight32, 1, min_byte, max_byte, max(0, block_max_weight), docnum, docnum
+        )
+        add_term(key, terminfo + pack_long(start) + pack_int(offset + len(buffer) - start))
+
+    def write_term(key, ids, weights, values, term_lengths, fixedsize):
+        start = offset + len(buffer)
+        buffer.extend(magic)
+        total_weight = 0
+        max_weight = 0
+        min_length = None
+        max_length = 0
+        count = len(ids)
+        for first in range(0, count, blocklimit):
+            last = min(first + blocklimit, count)
+            block_ids = ids[first:last]
+            block_weights = array("f", weights[first:last])
+            block_values = [v for v in values[first:last] if v]
+            block_max_weight = 0
+            for weight in weights[first:last]:
+                if weight > block_max_weight:
+                    block_max_weight = weight
+            block_min = None
+            block_max = 0
+            for length in term_lengths[first:last]:
+                if length:
+                    if block_min is None or length < block_min:
+                        block_min = length
+                    if length > block_max:
+                        block_max = length
+            # the term info's statistics, as W3TermInfo.add_block keeps them
+            total_weight += sum(block_weights)
+            min_length = block_min if min_length is None else min(min_length, block_min)
+            max_length = max(max_length, block_max)
+            max_weight = max(max_weight, block_max_weight)
+            # the block, as W3PostingsWriter._write_block writes it
+            deltas = []
+            base = 0
+            for docnum in block_ids:
+                deltas.append(docnum - base)
+                base = docnum
+            if all(w == 1.0 for w in block_weights):
+                mini_weights = None
+            elif all(w == block_weights[0] for w in block_weights):
+                mini_weights = block_weights[0]
+            else:
+                mini_weights = tuple(block_weights)
+            if fixedsize is None or fixedsize < 0:
+                mini_values = tuple(block_values)
+            elif fixedsize == 0:
+                mini_values = None
+            else:
+                mini_values = b"".join(block_values)
+            data = dumps((tuple(deltas), mini_weights, mini_values), protocol)
+            level = compression if len(data) >= min_compress else 0
+            if level:
+                data = compress(data, level)
+            info = dumps(
+                (last - first, block_ids[-1], block_max_weight, level,
+                 length_byte(block_min), length_byte(block_max)),
+                2,
+            )
+            size = len(info) + len(data)
+            buffer.extend(pack_int(-size if last == count else size))
+            buffer.extend(info)
+            buffer.extend(data)
+        terminfo = pack_info(
+            False, total_weight, count,
+            0 if min_length is None else length_byte(min_length),
+            length_byte(max_length), max_weight, ids[0], ids[-1],
+        )
+        add_term(key, terminfo + pack_long(start) + pack_int(offset + len(buffer) - start))
+
+    lastfn = None
+    prefix = b""
+    key = b""
+    fixedsize = None
+    field_lengths: list[int] = []
+    for fieldname, btext, rows in terms:
+        if fieldname != lastfn:
+            if fieldname not in fieldmap:
+                fieldmap[fieldname] = len(fieldmap)
+            prefix = pack_ushort(fieldmap[fieldname])
+            fixedsize = schema[fieldname].format.fixed_value_size()
+            field_lengths = lengths.field(fieldname)
+            lastfn = fieldname
+        key = prefix + btext
+        if len(rows) == 1:
+            docnum, weight, value = rows[0]
+            write_single(key, docnum, weight, value or b"", field_lengths[docnum], fixedsize)
+        else:
+            ids, weights, values = zip(*rows)
+            values = [value or b"" for value in values]
+            term_lengths = [field_lengths[docnum] for docnum in ids]
+            write_term(key, ids, weights, values, term_lengths, fixedsize)
+        if len(buffer) > 1 << 20:
+            postfile.write(bytes(buffer))
+            offset += len(buffer)
+            buffer.clear()
+        if len(term_buffer) > 1 << 20:
+            tindex.dbfile.write(bytes(term_buffer))
+            term_offset += len(term_buffer)
+            term_buffer.clear()
+    tindex.dbfile.write(bytes(term_buffer))
+    if key:
+        tindex.lastkey = key
+    postfile.write(bytes(buffer))
+
+
+_SINGLE_POSITION: dict[int, bytes] = {}
+
+
+def _single_position(position: int) -> bytes:
+    """The encoded value of a term seen once, at ``position`` (cached: most terms)."""
+    value = _SINGLE_POSITION.get(position)
+    if value is None:
+        value = pack_uint(1) + pickle.dumps([position], 2)
+        if position < 4096:
+            _SINGLE_POSITION[position] = value
+    return value
+
+
 def _positions_items(terms: list[str]) -> tuple:
-    """Posting items of a positions field (``whoosh.formats.Positions``) for ``terms``."""
+    """Posting items of a positions field (``whoosh.formats.Positions``) for ``terms``.
+
+    ``Positions.encode``: the count, then a protocol-2 pickle of the position deltas.
+    """
     positions: dict[str, list[int]] = {}
     for position, term in enumerate(terms):
         found = positions.get(term)
@@ -752,12 +1181,15 @@ def _positions_items(terms: list[str]) -> tuple:
             found.append(position)
     items = []
     for term, found in positions.items():
+        count = len(found)
+        if count == 1:
+            items.append((term.encode("utf-8"), 1, 1.0, _single_position(found[0])))
+            continue
         deltas = []
         base = 0
         for position in found:
             deltas.append(position - base)
             base = position
-        count = len(found)
         value = pack_uint(count) + pickle.dumps(deltas, 2)
         items.append((term.encode("utf-8"), count, float(count), value))
     return tuple(items)
@@ -774,47 +1206,126 @@ def _frequency_items(terms: list[str]) -> tuple:
     )
 
 
-def _syllables(text: str) -> list[str]:
-    return [syllable.lower() for syllable in SYLLABLE_RE.findall(normalize(text))]
-
-
-def _folded(syllables: list[str]) -> list[str]:
+def _fold_all(strings: list[str]) -> list[str]:
     # fold() maps character by character, so one call over the joined list will do.
-    folded = fold(" ".join(syllables)).split(" ") if syllables else []
-    return folded if len(folded) == len(syllables) else [fold(s) for s in syllables]
+    folded = fold(" ".join(strings)).split(" ") if strings else []
+    return folded if len(folded) == len(strings) else [fold(s) for s in strings]
 
 
-def _compounds(text: str) -> list[str]:
-    text = normalize(text)
-    words = []
-    find = SYLLABLE_RE.findall
-    for start, end in word_spans(text):
-        parts = text[start:end].split()
-        if len(parts) < 2:
-            continue
-        word = WORD_JOINER.join(p for p in ("".join(find(part)) for part in parts) if p)
-        if WORD_JOINER in word:
-            words.append(word.lower())
-    return words
+class _Text:
+    """One view text, normalised once, with the token lists the fast recipes need."""
+
+    def __init__(self, value: str):
+        self.text = normalize(value)
+        self.matches = list(SYLLABLE_RE.finditer(self.text))
+        self._syllables: list[str] | None = None
+
+    def syllables(self) -> list[str]:
+        """``SyllableTokenizer | LowercaseFilter``."""
+        if self._syllables is None:
+            self._syllables = [m.group().lower() for m in self.matches]
+        return self._syllables
+
+    def folded(self) -> list[str]:
+        """``SyllableTokenizer | LowercaseFilter | FoldFilter``."""
+        return _fold_all(self.syllables())
+
+    def pairs(self) -> list[str]:
+        """``PairTokenizer | LowercaseFilter``: folded neighbours with a plain-space gap."""
+        matches = self.matches
+        folded = _fold_all([m.group() for m in matches])
+        text = self.text
+        pairs = []
+        for i in range(1, len(matches)):
+            gap = text[matches[i - 1].end() : matches[i].start()]
+            if not gap.strip() and gap.count("\n") <= 1:
+                pairs.append(f"{folded[i - 1]}{WORD_JOINER}{folded[i]}".lower())
+        return pairs
+
+    def compounds(self) -> list[str]:
+        """``WordTokenizer | LowercaseFilter | CompoundFilter``: multi-syllable words."""
+        text = self.text
+        find = SYLLABLE_RE.findall
+        words = []
+        for start, end in word_spans(text):
+            parts = text[start:end].split()
+            if len(parts) < 2:
+                continue
+            word = WORD_JOINER.join(p for p in ("".join(find(part)) for part in parts) if p)
+            if WORD_JOINER in word:
+                words.append(word.lower())
+        return words
+
+
+def _recipe(field) -> tuple[str, Callable] | None:
+    """How to compute ``field``'s posting items fast, or None to use whoosh's own path.
+
+    Recognised: the analyser chains of :mod:`indexer.analysis` (by their exact class
+    sequence) with a ``Positions`` or ``Frequency`` format and no field boost.
+    """
+    from whoosh import formats
+
+    from indexer import analysis
+
+    chains = {
+        ("SyllableTokenizer", "LowercaseFilter"): "syllables",
+        ("SyllableTokenizer", "LowercaseFilter", "FoldFilter"): "folded",
+        ("WordTokenizer", "LowercaseFilter", "CompoundFilter"): "compounds",
+        ("PairTokenizer", "LowercaseFilter"): "pairs",
+    }
+    known = {
+        name: getattr(analysis, name, None)
+        for name in ("SyllableTokenizer", "FoldFilter", "WordTokenizer", "CompoundFilter",
+                     "PairTokenizer")
+    }
+    known["LowercaseFilter"] = LowercaseFilter
+    analyzer = getattr(field, "analyzer", None)
+    parts = tuple(getattr(analyzer, "items", (analyzer,)))
+    names = tuple(type(part).__name__ for part in parts)
+    if names not in chains or any(type(part) is not known[name] for part, name in zip(parts, names)):
+        return None
+    if any(vars(part) for part in parts):  # a configured component: not the plain chain
+        return None
+    fmt = field.format
+    if getattr(fmt, "field_boost", None) != 1.0:
+        return None
+    if type(fmt) is formats.Positions:
+        return chains[names], _positions_items
+    if type(fmt) is formats.Frequency:
+        return chains[names], _frequency_items
+    return None
+
+
+_RECIPES: dict | None = None
 
 
 def fast_preanalyse(article: Article) -> dict[str, Preanalysed]:
-    """The same posting items as :func:`indexer.schema.preanalyse`, about 1.6x faster.
+    """The same posting items as :func:`indexer.schema.preanalyse`, computed faster.
 
-    Mirrors the schema's analysers (syllables and folded syllables with positions for
-    title and body; multi-syllable words with frequencies for title + body); the
-    build checks it against the reference (:class:`_Analyser`) and tests compare
-    the two on many texts.
+    Each text view whose field uses one of :mod:`indexer.analysis`'s analyser chains
+    is computed from one regular-expression pass over its text (shared by the views
+    of the same text), without whoosh's per-token generators; any other view goes
+    through the field's own ``index()``, as the schema does. The build checks the
+    result against the reference (:class:`_Analyser`); tests compare the two on many
+    texts.
     """
-    title = _syllables(article.title)
-    body = _syllables(article.body)
-    return {
-        TITLE: Preanalysed(_positions_items(title)),
-        BODY: Preanalysed(_positions_items(body)),
-        TITLE_FOLDED: Preanalysed(_positions_items(_folded(title))),
-        BODY_FOLDED: Preanalysed(_positions_items(_folded(body))),
-        WORDS: Preanalysed(_frequency_items(_compounds(f"{article.title}\n\n{article.body}"))),
-    }
+    global _RECIPES
+    if _RECIPES is None:
+        schema = make_schema()
+        _RECIPES = {name: (schema[name], _recipe(schema[name])) for name in schema.names()}
+    texts: dict[str, _Text] = {}
+    result = {}
+    for name, value in view_texts(article).items():
+        field, recipe = _RECIPES[name]
+        if recipe is None:
+            result[name] = Preanalysed(tuple(field.index(value)))
+            continue
+        text = texts.get(value)
+        if text is None:
+            text = texts[value] = _Text(value)
+        tokens, items = recipe
+        result[name] = Preanalysed(items(getattr(text, tokens)()))
+    return result
 
 
 _CHECK_TEXTS = (
