@@ -373,7 +373,10 @@ def _open_search_index(index_dir: Path | None):
     from indexer.search import open_index
 
     try:
-        return open_index(index_dir or default_index_dir())
+        index = open_index(index_dir or default_index_dir())
+        # Closed however the command ends (also on an error), not left to the GC.
+        click.get_current_context().call_on_close(index.close)
+        return index
     except IndexCorrupt as exc:
         raise click.ClickException(
             f"the serving index generation is damaged: {exc}; "
