@@ -59,9 +59,15 @@ from pathlib import Path
 
 import numpy as np
 from whoosh import query as wq
+from whoosh import scoring
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.codec.whoosh3 import _lenfield
 from whoosh.index import EmptyIndexError
 from whoosh.index import open_dir
+from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
+from whoosh.util.numeric import byte_to_length as _byte_to_length
 from whoosh.util.times import datetime_to_long
 from whoosh.util.times import long_to_datetime
 
@@ -595,6 +601,494 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
+# --- scoring engine -----------------------------------------------------------------------
+#
+# whoosh matches and scores one posting at a time in Python: a query like "nhan dan" over
+# 50k articles (four views, proximity bonuses) takes seconds. The engine below reads the
+# same postings block by block into numpy arrays (cached per generation), evaluates the
+# query tree with array operations and computes exactly whoosh's BM25F scores (same idf,
+# field lengths, B/K1 per field, boosts, sums over Or/And/AndMaybe; a phrase scores the
+# sum of its terms' scores where it occurs). Phrase positions are decoded only where they
+# decide something: for phrases that must match, and for the bonus phrases of the
+# documents that can still reach the requested page. Query shapes it does not know make
+# it fall back to whoosh (same results, slower).
+
+
+class _Unsupported(Exception):
+    """The query has a node the engine does not evaluate; whoosh does it instead."""
+
+
+@dataclass(slots=True)
+class _Scored:
+    """Matching docnums (sorted) with score bounds and the phrase checks still to do.
+
+    ``lo`` leaves out the pending phrase contributions, ``hi`` counts them all; each
+    pending item is ``(fieldname, words, candidate docnums, their contribution)``.
+    """
+
+    docs: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    pending: list
+
+    @classmethod
+    def empty(cls) -> _Scored:
+        nothing = np.zeros(0, dtype=np.int64)
+        return cls(nothing, np.zeros(0), np.zeros(0), [])
+
+
+_LENGTH_TABLE = np.asarray(list(map(_byte_to_length, range(256))), dtype=np.float64)
+#: Postings kept in memory per generation (docnums and weights), in postings.
+POSTINGS_CACHE = 4_000_000
+
+
+class _Engine:
+    """Array postings, field lengths and BM25F of one generation (shared by threads)."""
+
+    def __init__(self, searcher: Searcher) -> None:
+        reader = searcher.reader()
+        self.size = reader.doc_count_all()
+        self.live = np.zeros(self.size, dtype=bool)
+        self.live[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
+        self.has_deletions = bool(reader.has_deletions())
+        model = searcher.weighting
+        if not isinstance(model, scoring.BM25F):
+            raise _Unsupported(f"weighting {model!r}")
+        self.k1 = model.K1
+        self.b = model.B
+        self.field_b = dict(model._field_B)  # noqa: SLF001 - whoosh keeps them there
+        self._lengths: dict[str, np.ndarray] = {}
+        self._avg: dict[str, float] = {}
+        self._idf: dict[tuple[str, str], float] = {}
+        self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cached = 0
+        self._lock = threading.Lock()
+        # Settling pending phrases updates a cached result in place: one thread at a time.
+        self._settle_lock = threading.Lock()
+        # Postings blocks (with positions) read during the current call of this thread,
+        # so a phrase check does not read them from disk a second time.
+        self._scratch = threading.local()
+
+    # -- index statistics --
+
+    def lengths(self, searcher: Searcher, fieldname: str) -> np.ndarray:
+        """The field length of every document, as whoosh's scorer sees it (lossy bytes)."""
+        found = self._lengths.get(fieldname)
+        if found is None:
+            found = np.ones(self.size, dtype=np.float64)
+            for leaf, offset in searcher.reader().leaf_readers():
+                column = leaf._perdoc._cached_reader(  # noqa: SLF001
+                    _lenfield(fieldname), LENGTHS_COLUMN
+                )
+                if column is None:
+                    continue
+                count = leaf.doc_count_all()
+                codes = np.fromiter(iter(column), dtype=np.uint8, count=count)
+                found[offset : offset + count] = _LENGTH_TABLE[codes]
+            self._lengths[fieldname] = found
+        return found
+
+    def average(self, searcher: Searcher, fieldname: str) -> float:
+        value = self._avg.get(fieldname)
+        if value is None:
+            value = searcher.avg_field_length(fieldname) or 1
+            self._avg[fieldname] = value
+        return value
+
+    def idf(self, searcher: Searcher, fieldname: str, text: str) -> float:
+        key = (fieldname, text)
+        value = self._idf.get(key)
+        if value is None:
+            value = searcher.weighting.idf(searcher, fieldname, text)
+            self._idf[key] = value
+        return value
+
+    # -- postings --
+
+    def postings(self, searcher: Searcher, fieldname: str, text: str):
+        """``(docnums, weights)`` of a term, deleted documents left out (cached)."""
+        key = (fieldname, text)
+        with self._lock:
+            found = self._postings.get(key)
+            if found is not None:
+                self._postings.move_to_end(key)
+                return found
+        docs_parts: list[np.ndarray] = []
+        weight_parts: list[np.ndarray] = []
+        blocks = []
+        for leaf, offset in searcher.reader().leaf_readers():
+            for ids, weights, values in _leaf_blocks(leaf, fieldname, text):
+                docs_parts.append(ids + offset)
+                weight_parts.append(weights)
+                blocks.append((ids + offset, values))
+        scratch = getattr(self._scratch, "blocks", None)
+        if scratch is not None:
+            scratch[key] = blocks
+        if docs_parts:
+            docs = np.concatenate(docs_parts).astype(np.int32)
+            weights = np.concatenate(weight_parts).astype(np.float32)
+        else:
+            docs = np.zeros(0, dtype=np.int32)
+            weights = np.zeros(0, dtype=np.float32)
+        if self.has_deletions and len(docs):
+            keep = self.live[docs]
+            docs, weights = docs[keep], weights[keep]
+        found = (docs, weights)
+        with self._lock:
+            if key not in self._postings:
+                self._postings[key] = found
+                self._cached += len(docs)
+                while self._cached > POSTINGS_CACHE and len(self._postings) > 1:
+                    _, (old, _) = self._postings.popitem(last=False)
+                    self._cached -= len(old)
+        return found
+
+    def term(self, searcher: Searcher, fieldname: str, text: str, boost: float):
+        """Docnums and BM25F scores of one term."""
+        docs, weights = self.postings(searcher, fieldname, text)
+        docs = docs.astype(np.int64)
+        weights = weights.astype(np.float64)
+        if not len(docs):
+            return docs, weights
+        field = searcher.schema[fieldname]
+        if not field.scorable:
+            return docs, weights * boost
+        b = self.field_b.get(fieldname, self.b)
+        lengths = self.lengths(searcher, fieldname)[docs]
+        average = self.average(searcher, fieldname)
+        idf = self.idf(searcher, fieldname, text)
+        k1 = self.k1
+        scores = idf * ((weights * (k1 + 1)) / (weights + k1 * ((1 - b) + b * lengths / average)))
+        return docs, scores * boost
+
+    def phrase_matches(self, searcher: Searcher, fieldname: str, words, docs: np.ndarray):
+        """Boolean mask over ``docs``: where ``words`` occur next to each other in order."""
+        if not len(docs):
+            return np.zeros(0, dtype=bool)
+        scratch = getattr(self._scratch, "blocks", None)
+        positions = [_positions(searcher, fieldname, word, docs, scratch) for word in words]
+        result = np.zeros(len(docs), dtype=bool)
+        for index, doc in enumerate(docs.tolist()):
+            first = positions[0].get(doc)
+            if not first:
+                continue
+            rest = [set(p.get(doc, ())) for p in positions[1:]]
+            if any(all(start + k + 1 in rest[k] for k in range(len(rest))) for start in first):
+                result[index] = True
+        return result
+
+    # -- evaluation --
+
+    @contextmanager
+    def _reading(self):
+        outer = getattr(self._scratch, "blocks", None)
+        if outer is None:
+            self._scratch.blocks = {}
+        try:
+            yield
+        finally:
+            if outer is None:
+                self._scratch.blocks = None
+
+    def run(self, searcher: Searcher, q) -> _Scored:
+        """Evaluate a whoosh query: matching docnums and scores (raises _Unsupported)."""
+        with self._reading():
+            return self.evaluate(searcher, q)
+
+    def evaluate(self, searcher: Searcher, q, *, exact: bool = True, within=None) -> _Scored:
+        """Evaluate a whoosh query tree to arrays (raises _Unsupported)."""
+        boost = getattr(q, "boost", 1.0)
+        if q is wq.NullQuery or isinstance(q, type(wq.NullQuery)):
+            return _Scored.empty()
+        if isinstance(q, wq.Every):
+            docs = np.flatnonzero(self.live).astype(np.int64)
+            ones = np.full(len(docs), float(boost))
+            return _Scored(docs, ones, ones.copy(), [])
+        if type(q) is wq.Term:
+            docs, scores = self.term(searcher, q.fieldname, q.text, boost)
+            return _Scored(docs, scores, scores.copy(), [])
+        if type(q) is wq.Phrase:
+            result = self._phrase(searcher, q, within)
+            if exact:
+                self._settle(searcher, result, result.docs)
+                return self._drop_unmatched(result)
+            return result
+        if type(q) in (wq.Or, wq.And) and boost != 1.0:
+            raise _Unsupported(f"boosted {q!r}")
+        if type(q) is wq.Or:
+            if getattr(q, "minmatch", 0) or getattr(q, "scale", None):
+                raise _Unsupported(repr(q))
+            return self._or(searcher, q.subqueries, exact, within)
+        if type(q) is wq.And:
+            parts = [self.evaluate(searcher, sub, within=within) for sub in q.subqueries]
+            return _intersect(parts)
+        if type(q) is wq.AndMaybe and boost == 1.0:
+            required = self.evaluate(searcher, q.a, exact=exact, within=within)
+            optional = self.evaluate(searcher, q.b, exact=False, within=required.docs)
+            return _add_optional(required, optional)
+        if type(q) is wq.AndNot and boost == 1.0:
+            kept = self.evaluate(searcher, q.a, exact=exact, within=within)
+            excluded = self.evaluate(searcher, q.b, within=kept.docs)
+            return _subtract(kept, excluded.docs)
+        raise _Unsupported(repr(q))
+
+    def _phrase(self, searcher: Searcher, q, within) -> _Scored:
+        """Candidates of a phrase (every word present) with pending contributions."""
+        words = list(q.words)
+        if not words:
+            return _Scored.empty()
+        parts = [self.term(searcher, q.fieldname, word, q.boost) for word in words]
+        docs, scores = parts[0]
+        for other_docs, other_scores in parts[1:]:
+            docs, left, right = np.intersect1d(
+                docs, other_docs, assume_unique=True, return_indices=True
+            )
+            scores = scores[left] + other_scores[right]
+        if within is not None and len(docs):
+            keep = np.isin(docs, within, assume_unique=True)
+            docs, scores = docs[keep], scores[keep]
+        if len(words) == 1:
+            return _Scored(docs, scores, scores.copy(), [])
+        zeros = np.zeros(len(docs))
+        return _Scored(docs, zeros, scores.copy(), [(q.fieldname, words, docs, scores)])
+
+    def _or(self, searcher: Searcher, subqueries, exact: bool, within) -> _Scored:
+        parts: list[_Scored] = []
+        deferred: list[_Scored] = []
+        for sub in subqueries:
+            if type(sub) is wq.Phrase:
+                deferred.append(self.evaluate(searcher, sub, exact=False, within=within))
+            else:
+                parts.append(self.evaluate(searcher, sub, within=within))
+        if exact and deferred:
+            covered = _union(parts).docs if parts else np.zeros(0, dtype=np.int64)
+            for item in deferred:
+                outside = item.docs[~np.isin(item.docs, covered, assume_unique=True)]
+                if len(outside):
+                    self._settle(searcher, item, outside)
+                    parts.append(self._drop_unmatched(item, only=outside))
+                    item_inside = np.isin(item.docs, covered, assume_unique=True)
+                    item = _Scored(
+                        item.docs[item_inside],
+                        item.lo[item_inside],
+                        item.hi[item_inside],
+                        [_restrict(p, item.docs[item_inside]) for p in item.pending],
+                    )
+                parts.append(item)
+        else:
+            parts.extend(deferred)
+        return _union(parts)
+
+    def _settle(self, searcher: Searcher, result: _Scored, docs: np.ndarray) -> None:
+        """Check the pending phrases of ``result`` for ``docs``; move their scores to lo."""
+        if not result.pending or not len(docs):
+            return
+        still = []
+        for fieldname, words, candidates, scores in result.pending:
+            wanted = np.isin(candidates, docs, assume_unique=True)
+            if wanted.any():
+                checked = candidates[wanted]
+                matched = self.phrase_matches(searcher, fieldname, words, checked)
+                index = np.searchsorted(result.docs, checked)
+                result.lo[index[matched]] += scores[wanted][matched]
+                result.hi[index[~matched]] -= scores[wanted][~matched]
+            rest = ~wanted
+            if rest.any():
+                still.append((fieldname, words, candidates[rest], scores[rest]))
+        result.pending = still
+
+    def _drop_unmatched(self, result: _Scored, only=None) -> _Scored:
+        """A settled phrase result without the candidates that did not match."""
+        keep = result.lo > 0 if only is None else np.isin(result.docs, only) & (result.lo > 0)
+        return _Scored(result.docs[keep], result.lo[keep], result.hi[keep], [])
+
+    def top(self, searcher: Searcher, result: _Scored, docs: np.ndarray, count: int):
+        """The best ``count`` of ``docs`` (a subset of ``result.docs``): exact scores.
+
+        Candidates are settled in order of their upper bound until no unsettled one can
+        beat the ``count``-th exact score. Ties go to the lower docnum, as in whoosh.
+        """
+        with self._settle_lock, self._reading():
+            return self._top(searcher, result, docs, count)
+
+    def _top(self, searcher: Searcher, result: _Scored, docs: np.ndarray, count: int):
+        index = np.searchsorted(result.docs, docs)
+        lo = result.lo[index]
+        hi = result.hi[index]
+        if not result.pending:
+            return _best_by(docs, lo, count)
+        order = np.lexsort((docs, -hi))
+        settled = np.zeros(len(docs), dtype=bool)
+        batch = max(count * 2, 32)
+        start = 0
+        while True:
+            chunk = order[start : start + batch]
+            if len(chunk):
+                self._settle(searcher, result, np.sort(docs[chunk]))
+                lo[chunk] = result.lo[index[chunk]]
+                hi[chunk] = result.hi[index[chunk]]
+                settled[chunk] = True
+            start += batch
+            exact_docs, exact_scores = docs[settled], lo[settled]
+            best = _best_by(exact_docs, exact_scores, count)
+            if start >= len(order):
+                return best
+            bar = best[-1][1] if len(best) >= count else -np.inf
+            if hi[order[start]] < bar:
+                return best
+
+
+def _best_by(docs: np.ndarray, scores: np.ndarray, count: int) -> list[tuple[int, float]]:
+    """The ``count`` highest ``(docnum, score)``, ties by docnum."""
+    if count < len(docs):
+        # a partition first, with room for ties at the cut
+        cut = np.partition(-scores, count - 1)[count - 1]
+        keep = -scores <= cut
+        docs, scores = docs[keep], scores[keep]
+    order = np.lexsort((docs, -scores))[:count]
+    return [(int(docs[i]), float(scores[i])) for i in order]
+
+
+def _union(parts: list[_Scored]) -> _Scored:
+    parts = [p for p in parts if len(p.docs)]
+    if not parts:
+        return _Scored.empty()
+    if len(parts) == 1:
+        return parts[0]
+    docs = np.concatenate([p.docs for p in parts])
+    lo = np.concatenate([p.lo for p in parts])
+    hi = np.concatenate([p.hi for p in parts])
+    order = np.argsort(docs, kind="stable")
+    docs = docs[order]
+    unique, starts = np.unique(docs, return_index=True)
+    pending = [item for p in parts for item in p.pending]
+    return _Scored(
+        unique, np.add.reduceat(lo[order], starts), np.add.reduceat(hi[order], starts), pending
+    )
+
+
+def _intersect(parts: list[_Scored]) -> _Scored:
+    result = parts[0]
+    for other in parts[1:]:
+        docs, left, right = np.intersect1d(
+            result.docs, other.docs, assume_unique=True, return_indices=True
+        )
+        result = _Scored(
+            docs,
+            result.lo[left] + other.lo[right],
+            result.hi[left] + other.hi[right],
+            result.pending + other.pending,
+        )
+    result.pending = [_restrict(p, result.docs) for p in result.pending]
+    return result
+
+
+def _add_optional(required: _Scored, optional: _Scored) -> _Scored:
+    docs, left, right = np.intersect1d(
+        required.docs, optional.docs, assume_unique=True, return_indices=True
+    )
+    lo = required.lo.copy()
+    hi = required.hi.copy()
+    lo[left] += optional.lo[right]
+    hi[left] += optional.hi[right]
+    pending = required.pending + [_restrict(p, docs) for p in optional.pending]
+    return _Scored(required.docs, lo, hi, [p for p in pending if len(p[2])])
+
+
+def _subtract(kept: _Scored, excluded: np.ndarray) -> _Scored:
+    if not len(excluded) or not len(kept.docs):
+        return kept
+    keep = ~np.isin(kept.docs, excluded, assume_unique=True)
+    docs = kept.docs[keep]
+    return _Scored(docs, kept.lo[keep], kept.hi[keep], [_restrict(p, docs) for p in kept.pending])
+
+
+def _restrict(item: tuple, docs: np.ndarray) -> tuple:
+    fieldname, words, candidates, scores = item
+    keep = np.isin(candidates, docs, assume_unique=True)
+    return fieldname, words, candidates[keep], scores[keep]
+
+
+def _leaf_blocks(leaf, fieldname: str, text: str):
+    """``(local docnums, weights, values)`` of each postings block of a term in a segment."""
+    try:
+        matcher = leaf.postings(fieldname, text)
+    except TermNotFound:
+        return
+    while not isinstance(matcher, W3LeafMatcher):
+        child = getattr(matcher, "child", None)
+        if child is None:
+            raise _Unsupported(f"postings matcher {matcher!r}")
+        matcher = child
+    while matcher.is_active():
+        if matcher._data is None:  # noqa: SLF001 - reading whoosh's blocks whole
+            matcher._read_data()  # noqa: SLF001
+        data = matcher._data  # noqa: SLF001
+        count = matcher._blocklength  # noqa: SLF001
+        ids = np.cumsum(np.asarray(data[0], dtype=np.int64))
+        weights = data[1]
+        if weights is None:
+            weights = np.ones(count)
+        elif isinstance(weights, float):
+            weights = np.full(count, weights)
+        else:
+            weights = np.asarray(weights, dtype=np.float64)
+        yield ids, weights, (data[2] if len(data) > 2 else None)
+        matcher._next_block()  # noqa: SLF001
+
+
+def _positions(searcher: Searcher, fieldname: str, word: str, docs: np.ndarray, scratch) -> dict:
+    """docnum -> positions of ``word`` in ``fieldname``, for the (sorted) ``docs``.
+
+    Uses the blocks in ``scratch`` (read earlier in this call) when there, else reads
+    only the postings blocks that hold one of ``docs`` (and keeps them in ``scratch``).
+    """
+    found: dict[int, list[int]] = {}
+    decode = searcher.schema[fieldname].format.decode_positions
+    key = (fieldname, word)
+    blocks = scratch.get(key) if scratch is not None else None
+    if blocks is None:
+        blocks = []
+        for leaf, offset in searcher.reader().leaf_readers():
+            count = leaf.doc_count_all()
+            local = docs[(docs >= offset) & (docs < offset + count)] - offset
+            if len(local):
+                blocks += [
+                    (ids + offset, values)
+                    for ids, values in _blocks_of(leaf, fieldname, word, local)
+                ]
+    for ids, values in blocks:
+        if not len(ids) or ids[-1] < docs[0] or ids[0] > docs[-1]:
+            continue
+        hits = np.flatnonzero(np.isin(ids, docs, assume_unique=True))
+        for i in hits.tolist():
+            found[int(ids[i])] = decode(values[i])
+    return found
+
+
+def _blocks_of(leaf, fieldname: str, word: str, local: np.ndarray):
+    """``(local ids, values)`` of the postings blocks of a term holding any of ``local``."""
+    try:
+        matcher = leaf.postings(fieldname, word)
+    except TermNotFound:
+        return
+    while not isinstance(matcher, W3LeafMatcher):
+        matcher = matcher.child
+    cursor = 0
+    while matcher.is_active() and cursor < len(local):
+        # skip whole blocks before the next wanted document without reading them
+        if matcher.block_max_id() < local[cursor]:
+            matcher._next_block()  # noqa: SLF001
+            continue
+        if matcher._data is None:  # noqa: SLF001
+            matcher._read_data()  # noqa: SLF001
+        data = matcher._data  # noqa: SLF001
+        ids = np.cumsum(np.asarray(data[0], dtype=np.int64))
+        yield ids, data[2]
+        cursor = int(np.searchsorted(local, ids[-1], side="right"))
+        matcher._next_block()  # noqa: SLF001
+
+
 # --- matching ------------------------------------------------------------------------
 
 
@@ -605,24 +1099,35 @@ class _Matched:
     :param query: the whoosh query to rank with; None for an empty query (every document).
     :param docs: sorted docnums matching ``query``; None for every document.
     :param patterns: what to highlight.
+    :param scored: the engine's scores of ``docs``; None when whoosh ranks instead.
     """
 
     query: wq.Query | None
     docs: np.ndarray | None
     patterns: tuple[Pattern, ...]
+    scored: _Scored | None = None
 
 
-def _match(searcher: Searcher, text: str) -> _Matched:
-    """Parse ``text`` and collect its matches, unscored; the looser fallback if none."""
+def _match(engine: _Engine | None, searcher: Searcher, text: str) -> _Matched:
+    """Parse ``text`` and collect its matches; the looser fallback query if none."""
     parsed = parse_query(text)
     patterns = tuple(patterns_for(parsed))
     if parsed.empty:
         return _Matched(None, None, patterns)
-    q = parsed.query
-    docs = _docs(searcher, q)
-    if not len(docs) and parsed.fallback is not None:
-        q = parsed.fallback
+    queries = [parsed.query] + ([parsed.fallback] if parsed.fallback is not None else [])
+    if engine is not None:
+        try:
+            for q in queries:
+                scored = engine.run(searcher, q)
+                if len(scored.docs):
+                    break
+            return _Matched(q, scored.docs, patterns, scored)
+        except _Unsupported:
+            pass  # whoosh below
+    for q in queries:
         docs = _docs(searcher, q)
+        if len(docs):
+            break
     return _Matched(q, docs, patterns)
 
 
@@ -652,6 +1157,8 @@ class _Generation:
         self._retired = False
         self._facets: FacetData | None = None
         self._facet_lock = threading.Lock()
+        self._engine: _Engine | None = None
+        self._engine_failed = False
         self._queries: OrderedDict[str, _Matched] = OrderedDict()
         self._suggester: suggest.AccentModel | None = None
         self._suggester_lock = threading.Lock()
@@ -690,6 +1197,17 @@ class _Generation:
                     self._facets = FacetData(searcher)
         return self._facets
 
+    def engine(self, searcher: Searcher) -> _Engine | None:
+        """The array engine of this generation (None: whoosh does all the work)."""
+        if self._engine is None and not self._engine_failed:
+            with self._facet_lock:
+                if self._engine is None and not self._engine_failed:
+                    try:
+                        self._engine = _Engine(searcher)
+                    except _Unsupported:
+                        self._engine_failed = True
+        return self._engine
+
     def matched(self, searcher: Searcher, text: str) -> _Matched:
         """The parsed query of ``text`` and the documents it matches (cached)."""
         key = text.strip()
@@ -698,7 +1216,7 @@ class _Generation:
             if cached is not None:
                 self._queries.move_to_end(key)
                 return cached
-        found = _match(searcher, key)
+        found = _match(self.engine(searcher), searcher, key)
         with self._lock:
             self._queries[key] = found
             while len(self._queries) > QUERY_CACHE_SIZE:
@@ -910,7 +1428,7 @@ class SearchIndex:
             page: list[tuple[int, float]] = []
             if first < total:
                 if q is not None and request.sort == "relevance":
-                    page = _ranked(searcher, q, final, matched.docs, wanted)[first:wanted]
+                    page = _ranked(gen, searcher, matched, final, wanted)[first:wanted]
                 else:
                     sort = "newest" if request.sort == "relevance" else request.sort
                     docs = data.order(final, sort, wanted)[first:wanted]
@@ -966,7 +1484,7 @@ class SearchIndex:
             if not len(final):
                 return
             if q is not None and request.sort == "relevance":
-                docs = [d for d, _ in _ranked(searcher, q, final, matched.docs, len(final))]
+                docs = [d for d, _ in _ranked(gen, searcher, matched, final, len(final))]
             else:
                 sort = "newest" if request.sort == "relevance" else request.sort
                 docs = data.order(final, sort, len(final)).tolist()
@@ -1140,17 +1658,20 @@ def _facet_values(
 
 
 def _ranked(
-    searcher: Searcher, q: wq.Query, final: np.ndarray, matched: np.ndarray, limit: int
+    gen: _Generation, searcher: Searcher, matched: _Matched, final: np.ndarray, limit: int
 ) -> list[tuple[int, float]]:
     """The top ``limit`` of ``final`` (``matched`` after filters) by relevance.
 
-    Returns ``(docnum, score)`` pairs. The scored search is restricted to ``final`` only
-    when filters removed something.
+    Returns ``(docnum, score)`` pairs: from the array engine when it evaluated the query,
+    else from a whoosh scored search restricted to ``final`` when filters removed some.
     """
+    if matched.scored is not None:
+        engine = gen.engine(searcher)
+        return engine.top(searcher, matched.scored, final, max(limit, 1))
     allow = None
-    if len(final) < len(matched):
+    if len(final) < len(matched.docs):
         allow = set(final.tolist())
-    results = searcher.search(q, limit=max(limit, 1), filter=allow)
+    results = searcher.search(matched.query, limit=max(limit, 1), filter=allow)
     return [(results.docnum(i), float(results.score(i) or 0.0)) for i in range(len(results.top_n))]
 
 
