@@ -443,3 +443,126 @@ def test_kill_9_at_moments_spread_over_a_whole_build(tmp_path):
         assert gens.verify_generation(pointer)["documents"] == 300
     assert build_index([small], index_dir, workers=2).documents == len(ARTICLES) + len(RECORDS)
     assert not list(index_dir.glob("*.tmp-*"))
+
+
+# --- the posting writer ----------------------------------------------------------------------------
+
+
+def generated_articles(count: int, seed: int = 3) -> list[Article]:
+    rng = random.Random(seed)
+    articles = []
+    for n in range(count):
+        body = "\n\n".join(
+            " ".join(rng.choice(SYLLABLES) for _ in range(rng.randint(5, 60))).capitalize() + "."
+            for _ in range(rng.randint(1, 3))
+        )
+        title = " ".join(rng.choice(SYLLABLES) for _ in range(rng.randint(0, 8)))
+        articles.append(Article(id=f"a{n}", title=title, body=body, date="2021-0%d-01" % (n % 9 + 1),
+                                units=("Quận 4",) if n % 3 else ()))
+    return articles
+
+
+def write_segment_files(directory: Path, writer_class, articles, **attributes) -> dict[str, bytes]:
+    """Index ``articles`` with ``writer_class``; the segment files by extension."""
+    from whoosh.index import create_in
+
+    from indexer.schema import article_to_fields
+    from indexer.schema import make_schema
+
+    index = create_in(str(directory), make_schema(), indexname=gens.INDEX_NAME)
+    writer = writer_class(index, compound=False)
+    for name, value in attributes.items():
+        setattr(writer, name, value)
+    for article in articles:
+        writer.add_document(**article_to_fields(article, content_hash="h",
+                                                preanalysed=preanalyse(article)))
+    writer.commit()
+    return {
+        path.name.split(".", 1)[1]: path.read_bytes()
+        for path in directory.iterdir()
+        if path.name.startswith(f"{gens.INDEX_NAME}_") and "." in path.name
+    }
+
+
+def all_postings(directory: Path) -> dict:
+    """``(field, term) -> [(docnum, weight, value), ...]`` as whoosh reads them back."""
+    from whoosh.index import open_dir
+
+    with open_dir(str(directory), indexname=gens.INDEX_NAME).reader() as reader:
+        return {
+            (fieldname, text): list(_walk(reader, fieldname, text))
+            for fieldname, text in reader.all_terms()
+        }
+
+
+def _walk(reader, fieldname, text):
+    matcher = reader.postings(fieldname, text)
+    while matcher.is_active():
+        yield matcher.id(), matcher.weight(), matcher.value()
+        matcher.next()
+
+
+def test_posting_writer_writes_whoosh_bytes_in_compat_mode(tmp_path):
+    from whoosh.writing import SegmentWriter
+
+    from indexer.build import _SegmentWriter
+
+    articles = generated_articles(300)
+    (tmp_path / "whoosh").mkdir()
+    (tmp_path / "ours").mkdir()
+    theirs = write_segment_files(tmp_path / "whoosh", SegmentWriter, articles)
+    ours = write_segment_files(tmp_path / "ours", _SegmentWriter, articles,
+                               min_compress=0, protocol=2)
+    assert sorted(ours) == sorted(theirs)
+    assert {k for k in ours if ours[k] != theirs[k]} == set()
+    assert len(ours["pst"]) > 100_000  # terms with several blocks of 128 postings
+
+
+def test_posting_writer_default_mode_reads_back_the_same(tmp_path):
+    from whoosh.writing import SegmentWriter
+
+    from indexer.build import _SegmentWriter
+
+    articles = generated_articles(300)
+    (tmp_path / "whoosh").mkdir()
+    (tmp_path / "ours").mkdir()
+    theirs = write_segment_files(tmp_path / "whoosh", SegmentWriter, articles)
+    ours = write_segment_files(tmp_path / "ours", _SegmentWriter, articles)
+    assert ours["pst"] != theirs["pst"]  # smaller pickles, fewer compressed blocks
+    expected = all_postings(tmp_path / "whoosh")
+    assert all_postings(tmp_path / "ours") == expected
+    assert max(len(rows) for rows in expected.values()) > 128
+
+
+def test_term_pool_sorts_postings_that_arrive_out_of_order():
+    from indexer.build import _TermPool
+
+    pool = _TermPool()
+    pool.add(("body", b"dan", 5, 1.0, b"x"))
+    pool.add(("body", b"dan", 2, 2.0, b"y"))
+    pool.add(("body", b"an", 3, 1.0, b""))
+    pool.add(("title", b"dan", 1, 1.0, b"z"))
+    assert list(pool.iter_postings()) == [
+        ("body", b"an", 3, 1.0, b""),
+        ("body", b"dan", 2, 2.0, b"y"),
+        ("body", b"dan", 5, 1.0, b"x"),
+        ("title", b"dan", 1, 1.0, b"z"),
+    ]
+    assert pool.postings == 4 and pool.terms == 3 and pool.size > 0
+
+
+def test_workers_start_new_segments_past_the_memory_limit(tmp_path):
+    corpus = write_generated_corpus(tmp_path / "corpus", 120)
+    index_dir = tmp_path / "ix"
+    stats = build_index([corpus], index_dir, workers=2, segment_mb=1)
+    assert stats.documents == 120
+    assert stats.segments >= 6
+    assert gens.verify_generation(index_dir / stats.generation) == {
+        "documents": 120, "segments": stats.segments
+    }
+    index = open_index(index_dir)
+    try:
+        assert index.search(SearchRequest(query="nhân dân")).total > 0
+        assert index.article("gen-119") is not None
+    finally:
+        index.close()
