@@ -1,12 +1,14 @@
 """Whoosh analyzers for the views of Vietnamese text (DESIGN.md section 4).
 
-Three views of the same text, each indexed as its own whoosh field:
+Views of the same text, each indexed as its own whoosh field:
 
 * **syllables** -- :func:`syllable_analyzer`: every run of letters/digits, lower-cased,
   diacritics kept (``Thành ủy`` -> ``thành``, ``ủy``). Cheap (a regular expression),
   carries positions, used for exact matching, phrases and proximity.
 * **folded** -- :func:`folded_analyzer`: the same syllables with diacritics removed and
   ``đ`` -> ``d`` (``thanh``, ``uy``), so that a query typed without diacritics matches.
+* **pairs** -- :func:`pair_analyzer`: neighbouring syllables, folded, as one term
+  (``nhan_dan``): proximity as a plain term lookup, much cheaper than phrase queries.
 * **words** -- :func:`word_analyzer`: pyvi's segmentation into words, syllables of a
   word joined by ``_`` (``thành_ủy``), lower-cased *after* segmentation because pyvi
   uses capitals as a cue. :func:`compound_analyzer` keeps only the multi-syllable words
@@ -174,6 +176,28 @@ class WordTokenizer(VietnameseTokenizer):
                 yield start, end, word
 
 
+class PairTokenizer(VietnameseTokenizer):
+    """Pairs of neighbouring syllables, folded and joined by ``_``: a cheap proximity view.
+
+    Two syllables pair when only spaces (at most one line break) stand between them, so
+    pairs do not cross punctuation or paragraphs. Case is kept; lower-case afterwards.
+
+    >>> [t.text for t in PairTokenizer()("Đại hội Đảng, nhiệm kỳ mới")]
+    ['Dai_hoi', 'hoi_Dang', 'nhiem_ky', 'ky_moi']
+    """
+
+    def spans(self, text: str) -> Iterator[tuple[int, int, str]]:
+        """``(start of the first, end of the second, folded pair)`` for each pair."""
+        previous = None
+        for match in SYLLABLE_RE.finditer(text):
+            if previous is not None:
+                gap = text[previous.end() : match.start()]
+                if not gap.strip() and gap.count("\n") <= 1:
+                    yield (previous.start(), match.end(),
+                           f"{fold(previous.group())}{WORD_JOINER}{fold(match.group())}")
+            previous = match
+
+
 class FoldFilter(Filter):
     """Removes diacritics from token text, and maps ``đ`` to ``d``.
 
@@ -234,6 +258,15 @@ def compound_analyzer():
     ['ủy_ban', 'nhân_dân']
     """
     return WordTokenizer() | LowercaseFilter() | CompoundFilter()
+
+
+def pair_analyzer():
+    """Pairs view: neighbouring syllables, folded and lower-cased, joined by ``_``.
+
+    >>> [t.text for t in pair_analyzer()("Ủy ban nhân dân. Quận 1")]
+    ['uy_ban', 'ban_nhan', 'nhan_dan', 'quan_1']
+    """
+    return PairTokenizer() | LowercaseFilter()
 
 
 def syllables(text: str) -> list[str]:

@@ -30,7 +30,9 @@ How it is matched and ranked:
   ``indexer/data/abbreviations.tsv`` form one concept with their full form, either
   direction (``UBND`` = ``Ủy ban nhân dân``).
 * With diacritics in the query the exact view weighs most and the folded view less (so
-  exact spellings rank first); without any diacritics only the folded view is used.
+  exact spellings rank first; in long queries the folded view is only used for
+  syllables typed without diacritics, to keep them fast); without any diacritics in the
+  query only the folded view is used.
 * A title match weighs more than a body match.
 * Short keyword queries (at most ``Weights.and_max`` content concepts) require every
   concept; ``ParsedQuery.fallback`` is the same query with any concept enough, for a
@@ -38,11 +40,12 @@ How it is matched and ranked:
   match any concept and rank by how many, how rare, and how close together.
 * Question words (``gì``, ``nào``, ``bao nhiêu``, ``như thế nào`` …) and function words
   (``của``, ``là``, ``các`` …) are not required and do not count as concepts; a query
-  made only of such words searches them.
+  made only of such words searches them. Without diacritics they are ordinary words
+  (folded, many stand for content words too: ``dang`` is ``đang`` and ``Đảng``).
 * Bonuses: multi-syllable words from pyvi's segmentation of the query found in the
-  words view, and pairs of neighbouring query syllables found next to each other
-  (phrases) in title or body: documents where the query words stand together rank
-  higher.
+  words view, and pairs of neighbouring query syllables found next to each other in the
+  text (the pairs view) or the title (a phrase): documents where the query words stand
+  together rank higher.
 
 Scores depend on the weighting: search with ``searcher(weighting=weighting())``.
 """
@@ -68,10 +71,14 @@ from whoosh.query import Phrase
 from whoosh.query import Query
 from whoosh.query import Term
 
+from indexer.analysis import SYLLABLE_RE
 from indexer.analysis import compound_analyzer
+from indexer.analysis import pair_analyzer
+from indexer.analysis import word_spans
 from indexer.analysis import syllable_analyzer
 from indexer.schema import BODY
 from indexer.schema import BODY_FOLDED
+from indexer.schema import PAIRS
 from indexer.schema import TITLE
 from indexer.schema import TITLE_FOLDED
 from indexer.schema import WORDS
@@ -123,13 +130,12 @@ class Weights:
     :param and_max: queries with at most this many content concepts require all.
     """
 
-    title: float = 2.5
+    title: float = 0.5
     body: float = 1.0
-    folded: float = 0.3
+    folded: float = 0.2
     words: float = 0.5
-    pair_title: float = 1.0
-    pair_body: float = 0.5
-    title_phrase: float = 0.0
+    pair: float = 2.0
+    pair_title: float = 0.5
     stop: float = 0.0
     and_max: int = 4
     k1: float = 1.2
@@ -244,6 +250,9 @@ def _lex(text: str) -> list[_Item]:
         if chunk in _NOT_WORDS:
             sign = "-"
             continue
+        if chunk in ("-", "!", "+") and pos < length and text[pos] == '"':
+            sign = "+" if chunk == "+" else "-"
+            continue
         if len(chunk) > 1 and chunk[0] in "-!+":
             sign = "+" if chunk[0] == "+" else "-"
             chunk = chunk[1:].lstrip("-!+")
@@ -289,9 +298,7 @@ class _Lexicon:
 
     groups: dict[tuple[str, ...], tuple[tuple[str, ...], ...]]
     questions: frozenset[tuple[str, ...]]
-    questions_folded: frozenset[tuple[str, ...]]
     functions: frozenset[tuple[str, ...]]
-    functions_folded: frozenset[tuple[str, ...]]
     longest: int
 
 
@@ -327,14 +334,10 @@ def _lexicon(path: Path = ABBREVIATIONS_FILE) -> _Lexicon:
     def sequences(words: Iterable[str]) -> frozenset[tuple[str, ...]]:
         return frozenset(tuple(_syllables(word)) for word in words)
 
-    def folded(entries: frozenset[tuple[str, ...]]) -> frozenset[tuple[str, ...]]:
-        return frozenset(tuple(fold(s) for s in entry) for entry in entries)
-
     questions = sequences(QUESTION_WORDS)
     functions = sequences(FUNCTION_WORDS)
     longest = max(len(key) for key in [*groups, *questions, *functions])
-    return _Lexicon(groups, questions, folded(questions), functions, folded(functions),
-                    longest)
+    return _Lexicon(groups, questions, functions, longest)
 
 
 def _has_diacritics(syllable: str) -> bool:
@@ -372,15 +375,16 @@ def _concepts_of_words(
             run.concepts.append(_Concept(list(group), item.sign, item.field))
             index += size
             continue
-        # without diacritics the word lists match folded ("gi" = "gì"), else exactly
-        keys = folded if accentless else syllables
-        questions = lexicon.questions_folded if accentless else lexicon.questions
-        functions = lexicon.functions_folded if accentless else lexicon.functions
-        kind = "question"
-        size = _word_list_match(keys, index, questions, lexicon.longest)
-        if not size:
-            size = _word_list_match(keys, index, functions, lexicon.longest)
-            kind = "stop" if size else "content"
+        # Without diacritics the word lists are not used: folded, too many of their
+        # entries stand for content words as well ("dang": đang, Đảng; "co": có, cô).
+        kind, size = "content", 0
+        if not accentless:
+            kind = "question"
+            size = _word_list_match(syllables, index, lexicon.questions, lexicon.longest)
+            if not size:
+                size = _word_list_match(syllables, index, lexicon.functions,
+                                        lexicon.longest)
+                kind = "stop" if size else "content"
         size = max(size, 1)
         for offset in range(size):
             kinds[index + offset] = kind
@@ -390,6 +394,33 @@ def _concepts_of_words(
         index += size
     run.kinds = kinds
     return run
+
+
+def _group_edge_word(run: _Run, *, at_end: bool) -> None:
+    """Make the first or last *word* of a run one concept: ``OR`` binds whole words.
+
+    ``Củ Chi OR Bình Thạnh`` means (Củ Chi) or (Bình Thạnh), not Củ (Chi or Bình) Thạnh;
+    the words are pyvi's.
+    """
+    if run.literal or len(run.concepts) < 2:
+        return
+    normal = normalize(run.text)
+    starts = [m.start() for m in SYLLABLE_RE.finditer(normal)]
+    spans = [(a, b) for a, b in word_spans(normal) if SYLLABLE_RE.search(normal, a, b)]
+    if not spans or len(starts) != len(run.syllables):
+        return
+    start, end = spans[-1] if at_end else spans[0]
+    width = sum(1 for offset in starts if start <= offset < end)
+    edge = run.concepts[-width:] if at_end else run.concepts[:width]
+    if width < 2 or any(len(c.alternatives) != 1 or len(c.alternatives[0]) != 1
+                        for c in edge):
+        return
+    merged = replace(edge[0], alternatives=[tuple(c.alternatives[0][0] for c in edge)],
+                     kind="content")
+    if at_end:
+        run.concepts[-width:] = [merged]
+    else:
+        run.concepts[:width] = [merged]
 
 
 def _runs(items: list[_Item], lexicon: _Lexicon) -> tuple[list[_Run], bool, str]:
@@ -413,6 +444,8 @@ def _runs(items: list[_Item], lexicon: _Lexicon) -> tuple[list[_Run], bool, str]
     for item, syllables in analysed:
         if item.kind == "or":
             pending_or = bool(runs) and bool(runs[-1].concepts)
+            if pending_or:
+                _group_edge_word(runs[-1], at_end=True)
             continue
         if item.kind == "phrase":
             literal = any(_has_diacritics(s) for s in syllables)
@@ -422,6 +455,7 @@ def _runs(items: list[_Item], lexicon: _Lexicon) -> tuple[list[_Run], bool, str]
         else:
             run = _concepts_of_words(item, syllables, lexicon, accentless)
         if pending_or and run.concepts:
+            _group_edge_word(run, at_end=False)
             runs[-1].concepts[-1].or_next = True
         pending_or = False
         runs.append(run)
@@ -468,29 +502,39 @@ def _seq_query(fieldname: str, words: tuple[str, ...], boost: float) -> Query:
 
 def _alternative_query(
     sequence: tuple[str, ...], fieldname: str | None, literal: bool, accentless: bool,
-    weights: Weights, scale: float = 1.0,
+    weights: Weights, scale: float = 1.0, with_folded: bool = True,
 ) -> list[Query]:
     clauses: list[Query] = []
     folded = tuple(fold(s) for s in sequence)
     for exact_field, folded_field in _fields(fieldname):
         weight = _field_weight(exact_field, weights) * scale
-        if not accentless:
-            clauses.append(_seq_query(exact_field, sequence, weight))
-            if not literal and weights.folded > 0:
-                clauses.append(_seq_query(folded_field, folded, weight * weights.folded))
-        else:
+        if weight <= 0:
+            continue
+        if accentless:
             clauses.append(_seq_query(folded_field, folded, weight))
+            continue
+        clauses.append(_seq_query(exact_field, sequence, weight))
+        # The folded view finds spellings with other (or missing) diacritics, at a lower
+        # weight; only in the full text, and in long queries only for syllables typed
+        # without diacritics (folded posting lists are long: this keeps queries fast).
+        if (not literal and weights.folded > 0 and exact_field == BODY
+                and (with_folded or sequence == folded)):
+            clauses.append(_seq_query(folded_field, folded, weight * weights.folded))
     return clauses
 
 
 def _concept_query(concept: _Concept, accentless: bool, weights: Weights,
-                   scale: float = 1.0) -> Query:
+                   scale: float = 1.0, with_folded: bool = True) -> Query:
     clauses = []
     for sequence in concept.alternatives:
         clauses.extend(
             _alternative_query(sequence, concept.field, concept.literal, accentless, weights,
-                               scale)
+                               scale, with_folded)
         )
+    if not clauses:
+        # a field restriction with zero weight: fall back to the text field
+        clauses = _alternative_query(concept.alternatives[0], "body", concept.literal,
+                                     accentless, replace(weights, body=1.0), scale)
     return clauses[0] if len(clauses) == 1 else Or(clauses)
 
 
@@ -499,25 +543,27 @@ def _bonus_queries(run: _Run, accentless: bool, weights: Weights) -> list[Query]
     if run.literal or run.sign == "-" or len(run.syllables) < 2:
         return []
     bonuses: list[Query] = []
-    syllables = run.syllables
-    if accentless:
-        syllables = [fold(s) for s in syllables]
-        title_field, body_field = TITLE_FOLDED, BODY_FOLDED
-    else:
-        title_field, body_field = TITLE, BODY
+    normal = normalize(run.text)
+    index_of = {m.start(): i for i, m in enumerate(SYLLABLE_RE.finditer(normal))}
     use_title = run.field in (None, "title")
     use_body = run.field in (None, "body")
-    for index in range(len(syllables) - 1):
-        pair_kinds = run.kinds[index : index + 2]
+    title_field = TITLE_FOLDED if accentless else TITLE
+    seen: set[str] = set()
+    for token in pair_analyzer()(normal, chars=True):
+        first = index_of.get(token.startchar)
+        if first is None or first + 1 >= len(run.kinds) or token.text in seen:
+            continue
+        pair_kinds = run.kinds[first : first + 2]
         if "question" in pair_kinds or pair_kinds.count("stop") == 2:
             continue
-        pair = syllables[index : index + 2]
+        seen.add(token.text)
+        if use_body and weights.pair > 0:
+            bonuses.append(Term(PAIRS, token.text, boost=weights.pair))
         if use_title and weights.pair_title > 0:
-            bonuses.append(Phrase(title_field, pair, boost=weights.pair_title))
-        if use_body and weights.pair_body > 0:
-            bonuses.append(Phrase(body_field, pair, boost=weights.pair_body))
-    if use_title and weights.title_phrase > 0 and len(syllables) >= 3:
-        bonuses.append(Phrase(title_field, syllables, boost=weights.title_phrase))
+            words = run.syllables[first : first + 2]
+            if accentless:
+                words = [fold(w) for w in words]
+            bonuses.append(Phrase(title_field, words, boost=weights.pair_title))
     if not accentless and weights.words > 0 and run.field != "title":
         compounds = dict.fromkeys(t.text for t in compound_analyzer()(run.text))
         bonuses.extend(Term(WORDS, word, boost=weights.words) for word in compounds)
@@ -542,16 +588,18 @@ def _build(text: str, weights: Weights) -> ParsedQuery:
             return ParsedQuery(analysed_text, NullQuery, accentless=accentless)
         return ParsedQuery(analysed_text, AndNot(Every(), Or(excluded)), accentless=accentless)
 
-    must = [_concept_query(c, accentless, weights) for c in content]
+    short = len(content) <= weights.and_max
+    must = [_concept_query(c, accentless, weights, with_folded=short) for c in content]
     optional: list[Query] = []
     if weights.stop > 0:
-        optional += [_concept_query(c, accentless, weights, weights.stop) for c in others]
+        optional += [_concept_query(c, accentless, weights, weights.stop, short)
+                     for c in others]
     for run in runs:
         optional += _bonus_queries(run, accentless, weights)
 
     required = [q for c, q in zip(content, must, strict=True) if c.sign == "+"]
     fallback = None
-    if len(content) <= weights.and_max:
+    if short:
         main = _and_maybe(And(must) if len(must) > 1 else must[0], optional)
         if len(must) > 1 and len(required) < len(must):
             fallback = _or_query(must, optional, required)

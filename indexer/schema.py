@@ -5,19 +5,25 @@ fields rather than renaming (a rename means a rebuild, and other modules rely on
 
 Text views (DESIGN.md section 4), all filled from an article's ``title`` and ``body``:
 
-=================  =========================================  ==========  ========
-field              content                                     positions   stored
-=================  =========================================  ==========  ========
-``title``          title syllables, diacritics kept            yes         yes (*)
-``body``           body syllables, diacritics kept             yes         yes (*)
-``title_folded``   title syllables without diacritics          yes         no
-``body_folded``    body syllables without diacritics           yes         no
-``words``          multi-syllable pyvi words, title and body   no          no
-=================  =========================================  ==========  ========
+=================  ============================================  ==========  ========
+field              content                                        positions   stored
+=================  ============================================  ==========  ========
+``title``          title syllables, diacritics kept               yes         yes (*)
+``body``           title and body syllables, diacritics kept      yes         yes (*)
+``title_folded``   title syllables without diacritics             yes         no
+``body_folded``    title and body syllables without diacritics    yes         no
+``words``          multi-syllable pyvi words of title and body    no          no
+``pairs``          neighbouring syllable pairs, folded            no          no
+=================  ============================================  ==========  ========
 
-(*) the stored value is the article's text as given (normalised by the parsing stage),
-for snippets and the article page; highlighting re-analyses it with the field's
-analyzer, whose ``startchar``/``endchar`` point into that text.
+The ``body`` views index the whole text, title first (as one BM25 document: a
+separately scored title field over-rewards short titles that share a common word with
+a question); the ``title`` views add the title's own weight.
+
+(*) the stored value is the article's text as given (normalised by the parsing stage):
+the title, and the body *without* the title, for snippets and the article page;
+highlighting re-analyses it with the field's analyzer, whose ``startchar``/``endchar``
+point into that text.
 
 Metadata fields: ``id`` (unique), ``path``, ``content_hash`` (``update`` compares it),
 ``date`` (``DATETIME``, sortable; the wall-clock time as published, time zone dropped),
@@ -60,6 +66,7 @@ from whoosh.fields import Schema
 
 from indexer.analysis import compound_analyzer
 from indexer.analysis import folded_analyzer
+from indexer.analysis import pair_analyzer
 from indexer.analysis import syllable_analyzer
 from indexer.article import Article
 
@@ -71,6 +78,7 @@ BODY = "body"
 TITLE_FOLDED = "title_folded"
 BODY_FOLDED = "body_folded"
 WORDS = "words"
+PAIRS = "pairs"
 DATE = "date"
 DATE_TEXT = "date_text"
 YEAR = "year"
@@ -83,7 +91,7 @@ URL = "url"
 CATEGORY = "category"
 
 #: The indexed text views, in the order :func:`preanalyse` fills them.
-TEXT_FIELDS = (TITLE, BODY, TITLE_FOLDED, BODY_FOLDED, WORDS)
+TEXT_FIELDS = (TITLE, BODY, TITLE_FOLDED, BODY_FOLDED, WORDS, PAIRS)
 #: Text fields with positions (phrase and proximity queries work on these).
 POSITION_FIELDS = (TITLE, BODY, TITLE_FOLDED, BODY_FOLDED)
 #: Keyword fields holding a list of whole values.
@@ -123,6 +131,7 @@ def make_schema() -> Schema:
             TITLE_FOLDED: AnalysedText(analyzer=folded_analyzer(), phrase=True),
             BODY_FOLDED: AnalysedText(analyzer=folded_analyzer(), phrase=True),
             WORDS: AnalysedText(analyzer=compound_analyzer(), phrase=False),
+            PAIRS: AnalysedText(analyzer=pair_analyzer(), phrase=False),
             DATE: DATETIME(stored=True, sortable=True),
             DATE_TEXT: STORED(),
             YEAR: ID(stored=True, sortable=True),
@@ -139,12 +148,14 @@ def make_schema() -> Schema:
 
 def _view_texts(article: Article) -> dict[str, str]:
     """The text each indexed text view is made from."""
+    full = f"{article.title}\n\n{article.body}"
     return {
         TITLE: article.title,
-        BODY: article.body,
+        BODY: full,
         TITLE_FOLDED: article.title,
-        BODY_FOLDED: article.body,
-        WORDS: f"{article.title}\n\n{article.body}",
+        BODY_FOLDED: full,
+        WORDS: full,
+        PAIRS: full,
     }
 
 
@@ -204,12 +215,9 @@ def article_to_fields(
     Fields whose value is missing are left out (whoosh then stores nothing for them).
     """
     fields: dict = {ID_FIELD: article.id}
-    if preanalysed is None:
-        fields.update(_view_texts(article))
-    else:
-        fields.update(preanalysed)
-        fields[f"_stored_{TITLE}"] = article.title
-        fields[f"_stored_{BODY}"] = article.body
+    fields.update(_view_texts(article) if preanalysed is None else preanalysed)
+    fields[f"_stored_{TITLE}"] = article.title
+    fields[f"_stored_{BODY}"] = article.body
     when = parse_date(article.date)
     optional = {
         PATH: article.path,
