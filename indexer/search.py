@@ -94,6 +94,7 @@ from indexer.results import SearchRequest
 from indexer.results import SearchResult
 from indexer.schema import AUTHOR
 from indexer.schema import BODY
+from indexer.schema import BODY_FOLDED
 from indexer.schema import CATEGORY
 from indexer.schema import DATE
 from indexer.schema import DATE_TEXT
@@ -103,6 +104,7 @@ from indexer.schema import PATH
 from indexer.schema import SOURCE
 from indexer.schema import TERM
 from indexer.schema import TITLE
+from indexer.schema import TITLE_FOLDED
 from indexer.schema import UNITS
 from indexer.schema import URL
 from indexer.schema import WORDS
@@ -547,9 +549,11 @@ class FacetData:
 
         self.live = np.fromiter(reader.all_doc_ids(), dtype=np.int64)
         if reader.has_column(DATE):
-            raw = np.fromiter(
-                iter(reader.column_reader(DATE, translate=False)), dtype=np.uint64, count=size
-            )
+            raw = np.zeros(size, dtype=np.uint64)
+            for leaf, offset in reader.leaf_readers():
+                count = leaf.doc_count_all()
+                column = leaf.column_reader(DATE, translate=False)
+                raw[offset : offset + count] = _column_array(column, count).astype(np.uint64)
         else:
             raw = np.full(size, _MISSING_DATE, dtype=np.uint64)
         self.dated = raw != _MISSING_DATE
@@ -640,6 +644,8 @@ class _Scored:
 _LENGTH_TABLE = np.asarray(list(map(_byte_to_length, range(256))), dtype=np.float64)
 #: Postings kept in memory per generation (docnums and weights), in postings.
 POSTINGS_CACHE = 4_000_000
+#: Phrases whose checked documents a generation remembers.
+PHRASE_CACHE = 512
 
 
 class _Engine:
@@ -662,6 +668,7 @@ class _Engine:
         self._idf: dict[tuple[str, str], float] = {}
         self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cached = 0
+        self._phrases: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
         # Settling pending phrases updates a cached result in place: one thread at a time.
         self._settle_lock = threading.Lock()
@@ -683,7 +690,7 @@ class _Engine:
                 if column is None:
                     continue
                 count = leaf.doc_count_all()
-                codes = np.fromiter(iter(column), dtype=np.uint8, count=count)
+                codes = _column_array(column, count).astype(np.int64)
                 found[offset : offset + count] = _LENGTH_TABLE[codes]
             self._lengths[fieldname] = found
         return found
@@ -762,9 +769,39 @@ class _Engine:
         return docs, scores * boost
 
     def phrase_matches(self, searcher: Searcher, fieldname: str, words, docs: np.ndarray):
-        """Boolean mask over ``docs``: where ``words`` occur next to each other in order."""
+        """Boolean mask over ``docs``: where ``words`` occur next to each other in order.
+
+        Answers are remembered per phrase for the generation (abbreviation expansions
+        such as ``thành phố hồ chí minh`` come back in many queries).
+        """
         if not len(docs):
             return np.zeros(0, dtype=bool)
+        key = (fieldname, tuple(words))
+        with self._lock:
+            known = self._phrases.get(key)
+            if known is not None:
+                self._phrases.move_to_end(key)
+        if known is None:
+            known = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))
+        checked, matched = known
+        position = np.searchsorted(checked, docs)
+        position[position >= len(checked)] = 0
+        seen = checked[position] == docs if len(checked) else np.zeros(len(docs), dtype=bool)
+        result = np.zeros(len(docs), dtype=bool)
+        result[seen] = matched[position[seen]]
+        todo = docs[~seen]
+        if len(todo):
+            fresh = self._check_phrase(searcher, fieldname, words, todo)
+            result[~seen] = fresh
+            all_docs = np.concatenate([checked, todo])
+            order = np.argsort(all_docs, kind="stable")
+            with self._lock:
+                self._phrases[key] = (all_docs[order], np.concatenate([matched, fresh])[order])
+                while len(self._phrases) > PHRASE_CACHE:
+                    self._phrases.popitem(last=False)
+        return result
+
+    def _check_phrase(self, searcher: Searcher, fieldname: str, words, docs: np.ndarray):
         scratch = getattr(self._scratch, "blocks", None)
         positions = [_positions(searcher, fieldname, word, docs, scratch) for word in words]
         result = np.zeros(len(docs), dtype=bool)
@@ -820,7 +857,18 @@ class _Engine:
                 raise _Unsupported(repr(q))
             return self._or(searcher, q.subqueries, exact, within)
         if type(q) is wq.And:
-            parts = [self.evaluate(searcher, sub, within=within) for sub in q.subqueries]
+            # Parts without phrases first: the documents they leave are the only ones
+            # whose phrases the later parts need to check.
+            parts = []
+            narrowed = within
+            for sub in sorted(q.subqueries, key=_has_phrase):
+                part = self.evaluate(searcher, sub, within=narrowed)
+                parts.append(part)
+                narrowed = (
+                    part.docs
+                    if narrowed is None
+                    else np.intersect1d(narrowed, part.docs, assume_unique=True)
+                )
             return _intersect(parts)
         if type(q) is wq.AndMaybe and boost == 1.0:
             required = self.evaluate(searcher, q.a, exact=exact, within=within)
@@ -862,12 +910,17 @@ class _Engine:
                 parts.append(self.evaluate(searcher, sub, within=within))
         if exact and deferred:
             covered = _union(parts).docs if parts else np.zeros(0, dtype=np.int64)
+            # Exact-spelling phrases first: the documents they match need no check for
+            # their folded twins.
+            deferred.sort(key=lambda item: _folded_phrase(item))
             for item in deferred:
-                outside = item.docs[~np.isin(item.docs, covered, assume_unique=True)]
+                item_inside = np.isin(item.docs, covered, assume_unique=True)
+                outside = item.docs[~item_inside]
                 if len(outside):
                     self._settle(searcher, item, outside)
-                    parts.append(self._drop_unmatched(item, only=outside))
-                    item_inside = np.isin(item.docs, covered, assume_unique=True)
+                    found = self._drop_unmatched(item, only=outside)
+                    parts.append(found)
+                    covered = np.union1d(covered, found.docs)
                     item = _Scored(
                         item.docs[item_inside],
                         item.lo[item_inside],
@@ -936,6 +989,32 @@ class _Engine:
             bar = best[-1][1] if len(best) >= count else -np.inf
             if hi[order[start]] < bar:
                 return best
+
+
+def _folded_phrase(item: _Scored) -> bool:
+    return any(fieldname in (TITLE_FOLDED, BODY_FOLDED) for fieldname, *_ in item.pending)
+
+
+def _has_phrase(q) -> bool:
+    if isinstance(q, wq.Phrase):
+        return True
+    return any(_has_phrase(child) for child in q.children())
+
+
+def _column_array(column, count: int) -> np.ndarray:
+    """All values of a whoosh numeric column reader as a numpy array (raw, unsigned)."""
+    raw = getattr(column, "_dbfile", None)
+    typecode = getattr(column, "_typecode", None)
+    if raw is not None and typecode in ("B", "H", "I", "Q") and not getattr(column, "_reverse", 0):
+        stored = column._count  # noqa: SLF001 - the column is one fixed-width array
+        data = raw.get(column._basepos, stored * column._fixedlen)  # noqa: SLF001
+        values = np.frombuffer(data, dtype=np.dtype(typecode).newbyteorder(">"))
+        if stored < count:
+            values = np.concatenate(
+                [values, np.full(count - stored, column._default, dtype=values.dtype)]  # noqa: SLF001
+            )
+        return values[:count].astype(np.dtype(typecode).newbyteorder("="))
+    return np.fromiter(iter(column), dtype=np.uint64, count=count)
 
 
 def _best_by(docs: np.ndarray, scores: np.ndarray, count: int) -> list[tuple[int, float]]:

@@ -586,3 +586,39 @@ def test_a_fresh_build_claim_of_another_process_is_respected(tmp_path, monkeypat
     assert index.search(SearchRequest(query="binh thanh")).suggestion is None
     assert index._gen._suggester_thread is None
     index.close()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nhân dân",
+        "nhan dan",
+        '"nhân dân"',
+        "UBND quận",
+        "Ủy ban nhân dân",
+        "HĐND Quận 4",
+        "đại hội đảng bộ",
+        "quận -bình",
+        "đảng OR phường",
+        "title:quận",
+        "Quận Bình Thạnh vận động quỹ vì người nghèo",
+        '"Thanh Đa"',
+        "MTTQ",
+    ],
+)
+def test_array_engine_scores_match_whoosh(index, text):
+    """The array engine ranks and scores exactly as whoosh's own (unoptimised) search."""
+    from indexer.query import parse_query
+
+    gen = index._gen
+    parsed = parse_query(text)
+    with gen.searcher() as searcher:
+        engine = gen.engine(searcher)
+        assert engine is not None
+        for q in filter(None, [parsed.query, parsed.fallback]):
+            scored = engine.run(searcher, q)
+            ours = engine.top(searcher, scored, scored.docs, len(scored.docs) or 1)
+            results = searcher.search(q, limit=None, optimize=False)
+            theirs = [(results.docnum(i), results.score(i)) for i in range(len(results.top_n))]
+            assert sorted(d for d, _ in ours) == sorted(d for d, _ in theirs)
+            assert dict(ours) == pytest.approx(dict(theirs), rel=1e-9)
