@@ -247,9 +247,9 @@ def _run_build(
     except OSError as exc:
         # A read-only or full disk, an index dir under a file: one line, not a traceback.
         close()
-        where = exc.filename if exc.filename is not None else index_dir
+        where = f" ({exc.filename})" if exc.filename not in (None, str(index_dir)) else ""
         raise click.ClickException(
-            f"cannot write the index in {index_dir}: {exc.strerror or exc} ({where}); "
+            f"cannot write the index in {index_dir}: {exc.strerror or exc}{where}; "
             f"the serving index is unchanged"
         ) from exc
     close()
