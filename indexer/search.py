@@ -63,8 +63,8 @@ from whoosh import scoring
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.codec.whoosh3 import _lenfield
+from whoosh.filedb.filestore import FileStorage
 from whoosh.index import EmptyIndexError
-from whoosh.index import open_dir
 from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length as _byte_to_length
@@ -1228,7 +1228,11 @@ class _Generation:
         self.path = path
         self.name = path.name
         try:
-            self.index = open_dir(str(path), indexname=INDEX_NAME, readonly=True)
+            # No mmap: whoosh-reloaded copies each memory-mapped file of a compound
+            # segment into a new BytesIO, i.e. every searcher of a 50k-article index
+            # would cost a second and a gigabyte. Plain file reads share the OS cache.
+            storage = FileStorage(str(path), supports_mmap=False, readonly=True)
+            self.index = storage.open_index(INDEX_NAME)
         except EmptyIndexError as exc:
             raise IndexCorrupt(f"generation {path} has no whoosh index: {exc}") from exc
         self._lock = threading.Lock()
