@@ -423,7 +423,7 @@ def _open_and_count(gen_dir: Path, expected: int | None) -> tuple[str | None, di
 
 #: The probe reads the last term of a segment's last field only when the field has
 #: at most this many terms (it is ``year`` in our schema: a few dozen).
-PROBE_TERMS = 10_000
+PROBE_TERMS = 2_000
 
 
 def _probe(searcher, name: str) -> str | None:
