@@ -560,7 +560,10 @@ class FacetData:
                         postings.append(per_value[value])
             self.tables[name] = FacetTable(values, postings, size)
 
-        self.live = np.fromiter(reader.all_doc_ids(), dtype=np.int64)
+        if reader.has_deletions():
+            self.live = np.fromiter(reader.all_doc_ids(), dtype=np.int64)
+        else:
+            self.live = np.arange(size, dtype=np.int64)
         if reader.has_deletions():
             alive = np.zeros(size, dtype=bool)
             alive[self.live] = True
@@ -672,9 +675,12 @@ class _Engine:
     def __init__(self, searcher: Searcher) -> None:
         reader = searcher.reader()
         self.size = reader.doc_count_all()
-        self.live = np.zeros(self.size, dtype=bool)
-        self.live[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
         self.has_deletions = bool(reader.has_deletions())
+        if self.has_deletions:
+            self.live = np.zeros(self.size, dtype=bool)
+            self.live[np.fromiter(reader.all_doc_ids(), dtype=np.int64)] = True
+        else:
+            self.live = np.ones(self.size, dtype=bool)
         model = searcher.weighting
         if not isinstance(model, scoring.BM25F):
             raise _Unsupported(f"weighting {model!r}")
@@ -1314,6 +1320,12 @@ class _Generation:
             if searcher is not None:
                 searcher.close()
 
+    def warm(self) -> None:
+        """Load the per-generation arrays now (facets, engine), not in a later request."""
+        with self.searcher() as searcher:
+            self.facets(searcher)
+            self.engine(searcher)
+
     def retire(self) -> None:
         """Close idle searchers; searchers still in use close when they are given back."""
         with self._lock:
@@ -1532,6 +1544,8 @@ class SearchIndex:
             # same pointer is not retried (it is recorded above) until CURRENT changes.
             verify_generation(path)
             new = _Generation(path)
+            # Requests keep using the old generation while the new one loads its arrays.
+            new.warm()
             old, self._gen = self._gen, new
         old.retire()
         return True
