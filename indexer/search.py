@@ -1465,20 +1465,34 @@ def build_suggester(reader, *, min_word_count: int = 2) -> suggest.AccentModel:
                 syllables[text] = syllables.get(text, 0) + count
     words: dict[str, int] = {}
     if WORDS in fields:
-        words = {
-            text.replace(WORD_JOINER, " "): count
-            for text, count in _field_counts(reader, WORDS)
-            if count >= min_word_count
-        }
+        for text, count in _field_counts(reader, WORDS):
+            key = text.replace(WORD_JOINER, " ")
+            words[key] = words.get(key, 0) + count
+        words = {key: count for key, count in words.items() if count >= min_word_count}
     titles = (stored.get(TITLE) or "" for stored in _iter_stored(reader, (TITLE,)))
     return suggest.AccentModel.train(syllables, words, titles)
 
 
 def _field_counts(reader, fieldname: str) -> Iterator[tuple[str, int]]:
-    """``(term, occurrences)`` of every term of a field."""
-    for term, info in reader.iter_field(fieldname):
-        text = term if isinstance(term, str) else term.decode("utf-8")
-        yield text, int(info.weight())
+    """``(term, occurrences)`` of every term of a field (per segment; a term may repeat).
+
+    Walks each segment's terms file in order: several times faster than merging the
+    segments' lexicons with ``reader.iter_field``.
+    """
+    field = reader.schema[fieldname]
+    for leaf, _ in reader.leaf_readers():
+        terms = getattr(leaf, "_terms", None)
+        if terms is None or not hasattr(terms, "items_from"):
+            for term, info in leaf.iter_field(fieldname):
+                yield (
+                    (term if isinstance(term, str) else field.from_bytes(term)),
+                    int(info.weight()),
+                )
+            continue
+        for (name, term), info in terms.items_from(fieldname, b""):
+            if name != fieldname:
+                break
+            yield field.from_bytes(term), int(info.weight())
 
 
 def _iter_stored(reader, names: tuple[str, ...]) -> Iterator[dict]:
