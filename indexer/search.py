@@ -122,6 +122,7 @@ __all__ = [
     "highlight_text",
     "make_snippet",
     "open_index",
+    "prepare_generation",
     "validate_request",
 ]
 
@@ -1743,6 +1744,21 @@ def _top_counts(
     if limit is not None:
         pairs = pairs[:limit]
     return [{"value": value, "count": count} for value, count in pairs]
+
+
+def prepare_generation(gen_dir: Path) -> Path:
+    """Build and cache a generation's suggestion model now (e.g. at the end of a build).
+
+    Returns the model file (``suggest-model.pickle`` in ``gen_dir``); serving processes
+    then load it instead of building it on first use. About 10 s on 50k articles.
+    """
+    gen = _Generation(Path(gen_dir))
+    cache = gen.path / suggest.MODEL_FILE
+    try:
+        gen._build_suggester(cache)  # noqa: SLF001 - same module
+    finally:
+        gen.retire()
+    return cache
 
 
 def open_index(index_dir: Path) -> SearchIndex:

@@ -622,3 +622,17 @@ def test_array_engine_scores_match_whoosh(index, text):
             theirs = [(results.docnum(i), results.score(i)) for i in range(len(results.top_n))]
             assert sorted(d for d, _ in ours) == sorted(d for d, _ in theirs)
             assert dict(ours) == pytest.approx(dict(theirs), rel=1e-9)
+
+
+def test_prepare_generation_writes_the_model_a_search_then_loads(tmp_path, monkeypatch):
+    import indexer.search as search_module
+    from indexer.search import prepare_generation
+
+    monkeypatch.setattr(search_module, "SUGGESTER_SYNC_DOCUMENTS", 0)
+    gen_dir = write_generation(tmp_path, "gen-000001", ARTICLES)
+    model_file = prepare_generation(gen_dir)
+    assert model_file.is_file() and model_file.parent == gen_dir
+    index = open_index(tmp_path)
+    assert index.search(SearchRequest(query="binh thanh")).suggestion == "bình thạnh"
+    assert index._gen._suggester_thread is None
+    index.close()
