@@ -8,26 +8,36 @@ and renders the :class:`indexer.results.SearchResult` it returns::
 
 How a search runs (whoosh stays inside this module):
 
-* The query text becomes a whoosh query (:func:`indexer.query.parse_query`). The
-  documents it matches are collected *unscored* into a numpy array of docnums (cached
-  per generation for the last few queries, so paging and facet clicks are cheap).
+* The query text becomes a whoosh query (:func:`indexer.query.parse_query`; its looser
+  ``fallback`` when the strict one finds nothing). The array engine (:class:`_Engine`)
+  evaluates it: postings are read block-wise from whoosh's files into numpy arrays
+  (cached per generation), combined with set operations, and scored with exactly
+  whoosh's BM25F (a test checks the scores against whoosh's own search). Phrases are
+  checked against positions only where it decides something: phrases that must match,
+  and bonus phrases of the documents that can still reach the requested page. The
+  result (matching docnums with scores) is cached for the last few query texts, so
+  paging and facet clicks are cheap. A query node the engine does not know falls back
+  to whoosh's own matching and scoring.
 * Filters (date range, units, sources, terms, years, months) and facet counts work on
   arrays loaded once per generation (:class:`FacetData`): per-document codes of each
   facet value, read from the postings of the facet fields, and the date column. Counting
   touches only the matched documents, never the whole index.
-* Only one page is ranked: a top-k scored whoosh search (``limit = page * per_page``,
-  restricted to the filtered documents) for ``relevance``; the date sorts and the empty
-  query order the filtered array by precomputed date ranks, without whoosh.
-* Snippets and ``title_html`` are made here, from the stored text: the query's terms
-  (exact syllables, folded syllables, words, abbreviation expansions, as the query layer
-  put them into the whoosh query) are found again in the text and wrapped in ``<mark>``;
-  everything else is HTML-escaped.
+* Only one page is ranked (the top ``page * per_page`` of the filtered matches); the
+  date sorts and the empty query order the filtered array by precomputed date ranks.
+* Snippets and ``title_html`` are made here, from the stored text: the query's syllable
+  sequences (exact, or folded for a query without diacritics; abbreviations with their
+  expansions) are found again in the text and wrapped in ``<mark>``, neighbouring marks
+  merged; everything else is HTML-escaped.
+* Generations are opened without mmap (whoosh-reloaded copies a mapped compound file
+  into memory for every searcher), searchers are pooled (one thread at a time each), and
+  :meth:`SearchIndex.refresh` loads a new generation's arrays before switching to it.
 
 Choices where the contract is silent:
 
-* An empty query (or one without any searchable term) matches every document; with
-  ``sort=relevance`` it is ordered newest first. Undated documents come last in both
-  date orders; ties keep index order. Hits of the date sorts carry ``score`` 0.0.
+* An empty query matches every document; with ``sort=relevance`` it is ordered newest
+  first. A query with nothing searchable in it (``???``) matches nothing. Undated
+  documents come last in both date orders; ties keep index order. Hits of the date
+  sorts carry ``score`` 0.0; relevance ties go to the lower docnum, as in whoosh.
 * Facets are drill-down facets: the counts of one facet are computed with the query, the
   date range and the filters of the *other* facets applied, not its own, so selecting
   unit A still shows how many matches unit B would add (values of a facet combine with
@@ -665,7 +675,7 @@ class _Scored:
 
 _LENGTH_TABLE = np.asarray(list(map(_byte_to_length, range(256))), dtype=np.float64)
 #: Postings kept in memory per generation (docnums and weights), in postings.
-POSTINGS_CACHE = 4_000_000
+POSTINGS_CACHE = 6_000_000
 #: Phrases whose checked documents a generation remembers.
 PHRASE_CACHE = 512
 
