@@ -250,7 +250,13 @@ def patterns_for(parsed: ParsedQuery) -> list[Pattern]:
     exact match (the query layer searches the folded view too, with less weight).
     """
     found: list[Pattern] = []
-    for sequence in parsed.sequences:
+    sequences = list(parsed.sequences)
+    # The query as typed, as one sequence: where it occurs whole, its spelling tells
+    # which accented forms the reader meant (see _PatternIndex.find).
+    whole = tuple(SYLLABLE_RE.findall(parsed.text.lower()))
+    if 2 <= len(whole) <= 8:
+        sequences.append(whole)
+    for sequence in sequences:
         lowered = tuple(s.lower() for s in sequence if s)
         if not lowered:
             continue
@@ -354,7 +360,23 @@ class _PatternIndex:
         if self._exact is not None:
             spans += [m.span() for m in self._exact.finditer(lowered)]
         if self._folded is not None:
-            spans += [m.span() for m in self._folded.finditer(folded)]
+            loose = [m.span() for m in self._folded.finditer(folded)]
+            # Accent-insensitive single syllables are noisy ("dan" is dân, đàn, dẫn, …).
+            # Where a multi-syllable sequence matched, its accented forms are the ones
+            # meant: single-syllable matches keep only those forms.
+            meant: set[str] = set()
+            for start, end in loose:
+                parts = SYLLABLE_RE.findall(lowered[start:end])
+                if len(parts) > 1:
+                    meant.update(parts)
+            if meant:
+                loose = [
+                    (start, end)
+                    for start, end in loose
+                    if len(SYLLABLE_RE.findall(lowered[start:end])) > 1
+                    or lowered[start:end] in meant
+                ]
+            spans += loose
         spans.sort(key=lambda span: (span[0], -span[1]))
         found: list[_Mark] = []
         cursor = 0

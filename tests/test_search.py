@@ -636,3 +636,11 @@ def test_prepare_generation_writes_the_model_a_search_then_loads(tmp_path, monke
     assert index.search(SearchRequest(query="binh thanh")).suggestion == "bình thạnh"
     assert index._gen._suggester_thread is None
     index.close()
+
+
+def test_accentless_query_marks_the_forms_its_phrase_shows():
+    # "nhân dân" occurs whole: its spelling says which forms of "nhan", "dan" are meant
+    html = highlight_text("Nhân dân đàn hát, nhận quà. Nhân dân vui.", "nhan dan")
+    assert html == "<mark>Nhân dân</mark> đàn hát, nhận quà. <mark>Nhân dân</mark> vui."
+    # no whole occurrence: every accent-insensitive match is marked
+    assert highlight_text("đàn và nhận", "nhan dan") == "<mark>đàn</mark> và <mark>nhận</mark>"
