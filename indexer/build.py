@@ -36,6 +36,8 @@ and reason in :attr:`BuildStats.skipped`; it never stops the build.
 from __future__ import annotations
 
 import ctypes
+from collections import Counter
+import gc
 import gzip
 import hashlib
 import json
@@ -688,9 +690,16 @@ def _worker_main(number: int, gen_dir: str, jobs, results, limitmb: int) -> None
 
     A segment is finished (and a new one started) whenever the postings held reach
     ``limitmb``; the list of finished segments goes back to the parent at the end.
+
+    The cyclic garbage collector is off between segments: the pool holds millions of
+    containers it would walk again and again (about 15% of the time) and makes no
+    cycles; it runs once after each finished segment, when the pool is gone.
     """
     _die_with_parent()
     parent = multiprocessing.parent_process()
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     try:
         index = FileIndex(FileStorage(gen_dir), indexname=gens.INDEX_NAME)
         limit = limitmb * 1024 * 1024
@@ -710,6 +719,7 @@ def _worker_main(number: int, gen_dir: str, jobs, results, limitmb: int) -> None
             if writer.pool.size >= limit:
                 segments.append(writer._finalize_segment())
                 writer = _SegmentWriter(index, _lk=False, compound=False)
+                gc.collect()
         if writer._added:
             segments.append(writer._finalize_segment())
         else:
@@ -1060,35 +1070,32 @@ def write_postings(
         count = len(ids)
         for first in range(0, count, blocklimit):
             last = min(first + blocklimit, count)
-            block_ids = ids[first:last]
-            block_weights = array("f", weights[first:last])
-            block_values = [v for v in values[first:last] if v]
-            block_max_weight = 0
-            for weight in weights[first:last]:
-                if weight > block_max_weight:
-                    block_max_weight = weight
-            block_min = None
-            block_max = 0
-            for length in term_lengths[first:last]:
-                if length:
-                    if block_min is None or length < block_min:
-                        block_min = length
-                    if length > block_max:
-                        block_max = length
+            if first == 0 and last == count:  # one block: no slicing
+                block_ids, block_raw, block_lengths = ids, weights, term_lengths
+                block_values = [v for v in values if v]
+            else:
+                block_ids = ids[first:last]
+                block_raw = weights[first:last]
+                block_lengths = term_lengths[first:last]
+                block_values = [v for v in values[first:last] if v]
+            block_weights = array("f", block_raw)
+            heaviest = max(block_raw)
+            block_max_weight = heaviest if heaviest > 0 else 0
+            nonzero = [length for length in block_lengths if length]
+            block_min = min(nonzero) if nonzero else None
+            block_max = max(nonzero) if nonzero else 0
             # the term info's statistics, as W3TermInfo.add_block keeps them
             total_weight += sum(block_weights)
             min_length = block_min if min_length is None else min(min_length, block_min)
             max_length = max(max_length, block_max)
             max_weight = max(max_weight, block_max_weight)
             # the block, as W3PostingsWriter._write_block writes it
-            deltas = []
-            base = 0
-            for docnum in block_ids:
-                deltas.append(docnum - base)
-                base = docnum
-            if all(w == 1.0 for w in block_weights):
+            deltas = [block_ids[0]]
+            deltas += [b - a for a, b in zip(block_ids, block_ids[1:])]
+            block_count = last - first
+            if block_weights.count(1.0) == block_count:
                 mini_weights = None
-            elif all(w == block_weights[0] for w in block_weights):
+            elif block_weights.count(block_weights[0]) == block_count:
                 mini_weights = block_weights[0]
             else:
                 mini_weights = tuple(block_weights)
@@ -1197,9 +1204,7 @@ def _positions_items(terms: list[str]) -> tuple:
 
 def _frequency_items(terms: list[str]) -> tuple:
     """Posting items of a frequency field (``whoosh.formats.Frequency``) for ``terms``."""
-    counts: dict[str, int] = {}
-    for term in terms:
-        counts[term] = counts.get(term, 0) + 1
+    counts = Counter(terms)  # counted in C, in first-occurrence order
     return tuple(
         (term.encode("utf-8"), count, float(count), pack_uint(count))
         for term, count in counts.items()
@@ -1212,18 +1217,29 @@ def _fold_all(strings: list[str]) -> list[str]:
     return folded if len(folded) == len(strings) else [fold(s) for s in strings]
 
 
+def _lower_all(strings: list[str]) -> list[str]:
+    # One lower() over the list joined by spaces: a space separates words for the
+    # casing rules as a string boundary does (final sigma), so this is each lower().
+    lowered = " ".join(strings).lower().split(" ") if strings else []
+    return lowered if len(lowered) == len(strings) else [s.lower() for s in strings]
+
+
 class _Text:
-    """One view text, normalised once, with the token lists the fast recipes need."""
+    """One view text, normalised once, with the token lists the fast recipes need.
+
+    Everything comes from two C-level passes of the syllable pattern: ``findall``
+    (the syllables) and ``split`` (what stands between them).
+    """
 
     def __init__(self, value: str):
         self.text = normalize(value)
-        self.matches = list(SYLLABLE_RE.finditer(self.text))
+        self.words = SYLLABLE_RE.findall(self.text)
         self._syllables: list[str] | None = None
 
     def syllables(self) -> list[str]:
         """``SyllableTokenizer | LowercaseFilter``."""
         if self._syllables is None:
-            self._syllables = [m.group().lower() for m in self.matches]
+            self._syllables = _lower_all(self.words)
         return self._syllables
 
     def folded(self) -> list[str]:
@@ -1232,29 +1248,35 @@ class _Text:
 
     def pairs(self) -> list[str]:
         """``PairTokenizer | LowercaseFilter``: folded neighbours with a plain-space gap."""
-        matches = self.matches
-        folded = _fold_all([m.group() for m in matches])
-        text = self.text
-        pairs = []
-        for i in range(1, len(matches)):
-            gap = text[matches[i - 1].end() : matches[i].start()]
-            if not gap.strip() and gap.count("\n") <= 1:
-                pairs.append(f"{folded[i - 1]}{WORD_JOINER}{folded[i]}".lower())
-        return pairs
+        words = self.words
+        if len(words) < 2:
+            return []
+        folded = _lower_all(_fold_all(words))
+        gaps = SYLLABLE_RE.split(self.text)[1:-1]
+        joiner = WORD_JOINER
+        return [
+            f"{first}{joiner}{second}"
+            for first, second, gap in zip(folded, folded[1:], gaps)
+            if gap == " " or (not gap.strip() and gap.count("\n") <= 1)
+        ]
 
     def compounds(self) -> list[str]:
         """``WordTokenizer | LowercaseFilter | CompoundFilter``: multi-syllable words."""
         text = self.text
         find = SYLLABLE_RE.findall
+        joiner = WORD_JOINER
         words = []
         for start, end in word_spans(text):
             parts = text[start:end].split()
             if len(parts) < 2:
                 continue
-            word = WORD_JOINER.join(p for p in ("".join(find(part)) for part in parts) if p)
-            if WORD_JOINER in word:
-                words.append(word.lower())
-        return words
+            if all(part.isalnum() for part in parts):  # nothing for the pattern to drop
+                words.append(joiner.join(parts))
+                continue
+            word = joiner.join(p for p in ("".join(find(part)) for part in parts) if p)
+            if joiner in word:
+                words.append(word)
+        return _lower_all(words)
 
 
 def _recipe(field) -> tuple[str, Callable] | None:

@@ -1,0 +1,456 @@
+"""Index build benchmark: throughput, peak memory and index size, against the stock pipeline.
+
+What it measures, in one run (the machine is shared, so only ratios within a run
+mean much):
+
+* ``vnsearch build`` (``python -m indexer build --json``, a subprocess) on three
+  sets of ``../shared/corpus``:
+
+  - **10k**: the first 10,000 JSON Lines records, round-robin over the files of the
+    52k set (written to a temporary ``.jsonl.gz`` outside the repository);
+  - **52k**: every file of the corpus except ``vietnews-train-50k.jsonl.gz``;
+  - **102k**: the whole corpus.
+
+  For each: documents/s and input MB/s (uncompressed bytes of the corpus files per
+  second of the whole build: start-up, indexing, finishing segments, commit,
+  verification and switch included), the time per phase, the peak memory of the
+  whole process tree (the sum over the build process and its workers, sampled
+  every 0.2 s from ``/proc``: RSS, which counts pages shared by forked workers
+  once per process, and PSS, which shares them out), and the index size.
+* **stock**: the pipeline a newcomer would write -- one process, ``pyvi``'s
+  ``ViTokenizer.tokenize`` on title and body, a whoosh writer over a simple schema
+  (``id`` ID, ``title`` and ``body`` stored TEXT), one commit -- on the first
+  ``--stock-docs`` records of the 10k set (2,500 by default; its docs/s hardly
+  depends on the corpus size). It runs before and after our builds, so the
+  drift of the shared machine shows. Ours is also run on that same subset.
+* A search latency check on the 52k generation (one segment per worker, no final
+  merge): p50/p95 of ``SearchIndex.search`` over a few queries.
+* A linear fit of build seconds, index size and peak memory over the three sizes,
+  extrapolated to 1M documents.
+
+Usage::
+
+    python benchmarks/build.py                                  # everything (~20 min)
+    python benchmarks/build.py --sizes 10k --stock-docs 500     # quick look
+    python benchmarks/build.py --results benchmarks/RESULTS.md  # also write the section
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, this folder comes first on sys.path, where benchmarks/http.py would
+# shadow the standard library's http (which whoosh imports); the project root instead.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+CORPUS = ROOT.parent / "shared" / "corpus"
+BIG_FILE = "vietnews-train-50k.jsonl.gz"
+SAMPLE_EVERY = 0.2
+QUERIES = [
+    "nhân dân",
+    "ủy ban nhân dân quận",
+    "đại hội đảng bộ",
+    "giao thông đô thị",
+    "bóng đá việt nam",
+    "giá vàng hôm nay",
+    "học sinh thi tốt nghiệp",
+    "hoi dong nhan dan",
+    "thành phố hồ chí minh",
+    "bệnh viện",
+]
+
+
+# --- corpus sets ----------------------------------------------------------------------------------
+
+
+def set_52k(corpus: Path) -> list[Path]:
+    """Every corpus file and folder except the 50k VietNews training file."""
+    return sorted(
+        p for p in corpus.iterdir() if p.name != BIG_FILE and not p.name.endswith(".md")
+    )
+
+
+def write_subset(corpus: Path, target: Path, count: int) -> Path:
+    """The first ``count`` JSON Lines records, round-robin over the 52k set's files."""
+    files = [p for p in set_52k(corpus) if p.name.endswith(".jsonl.gz")]
+    handles = [gzip.open(p, "rb") for p in files]
+    written = 0
+    try:
+        with gzip.open(target, "wb", compresslevel=1) as out:
+            while written < count and handles:
+                for handle in list(handles):
+                    line = handle.readline()
+                    if not line:
+                        handles.remove(handle)
+                        continue
+                    out.write(line)
+                    written += 1
+                    if written >= count:
+                        break
+    finally:
+        for handle in handles:
+            handle.close()
+    return target
+
+
+def input_bytes(paths: list[Path]) -> int:
+    """Uncompressed bytes of the corpus files under ``paths``."""
+    total = 0
+    for path in paths:
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for file in files:
+            if file.name.endswith(".gz"):
+                with gzip.open(file, "rb") as stream:
+                    while chunk := stream.read(1 << 22):
+                        total += len(chunk)
+            else:
+                total += file.stat().st_size
+    return total
+
+
+# --- measuring a process tree -------------------------------------------------------------------
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def _tree(pid: int) -> list[int]:
+    children = _children()
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def _memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in bytes of one process; zeros when it is gone."""
+    rss = pss = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1]) * 1024
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return rss, pss
+
+
+def run_measured(command: list[str], env: dict | None = None) -> dict:
+    """Run ``command``; return its stdout, wall seconds and peak tree RSS/PSS."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env
+    )
+    peak_rss = peak_pss = 0
+    peak_processes = 0
+    while process.poll() is None:
+        pids = _tree(process.pid)
+        sums = [_memory(pid) for pid in pids]
+        peak_rss = max(peak_rss, sum(r for r, _ in sums))
+        peak_pss = max(peak_pss, sum(p for _, p in sums))
+        peak_processes = max(peak_processes, len(pids))
+        time.sleep(SAMPLE_EVERY)
+    stdout, stderr = process.communicate()
+    if process.returncode:
+        raise SystemExit(f"{shlex.join(command)} failed ({process.returncode}):\n{stderr}")
+    return {
+        "stdout": stdout,
+        "wall": time.monotonic() - started,
+        "peak_rss": peak_rss,
+        "peak_pss": peak_pss,
+        "processes": peak_processes,
+    }
+
+
+# --- the two pipelines ----------------------------------------------------------------------------
+
+
+def ours(paths: list[Path], index_dir: Path, workers: int | None) -> dict:
+    """One ``vnsearch build`` with measurements."""
+    shutil.rmtree(index_dir, ignore_errors=True)
+    command = [sys.executable, "-m", "indexer", "build", *map(str, paths),
+               "--index-dir", str(index_dir), "--json", "--quiet"]
+    if workers:
+        command += ["--workers", str(workers)]
+    measured = run_measured(command)
+    stats = json.loads(measured.pop("stdout"))
+    return {**stats, **measured}
+
+
+def stock(subset: Path, count: int, index_dir: Path) -> dict:
+    """The stock pipeline (see :func:`stock_main`) in a subprocess, with measurements."""
+    shutil.rmtree(index_dir, ignore_errors=True)
+    command = [sys.executable, __file__, "--stock-worker", str(subset), str(count), str(index_dir)]
+    measured = run_measured(command)
+    return {**json.loads(measured.pop("stdout")), **measured}
+
+
+def stock_main(subset: Path, count: int, index_dir: Path) -> None:
+    """What a newcomer writes: pyvi on title and body, one whoosh writer, one commit."""
+    from pyvi import ViTokenizer
+    from whoosh.fields import ID
+    from whoosh.fields import TEXT
+    from whoosh.fields import Schema
+    from whoosh.index import create_in
+
+    ViTokenizer.tokenize("khởi động")  # load the model outside the timing
+    index_dir.mkdir(parents=True)
+    schema = Schema(id=ID(stored=True, unique=True), title=TEXT(stored=True),
+                    body=TEXT(stored=True))
+    index = create_in(str(index_dir), schema)
+    started = time.monotonic()
+    writer = index.writer()
+    documents = 0
+    with gzip.open(subset, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            if documents >= count:
+                break
+            record = json.loads(line)
+            writer.add_document(
+                id=record["id"],
+                title=ViTokenizer.tokenize(record.get("title") or ""),
+                body=ViTokenizer.tokenize(record.get("body") or ""),
+            )
+            documents += 1
+    writer.commit()
+    seconds = time.monotonic() - started
+    size = sum(p.stat().st_size for p in index_dir.iterdir() if p.is_file())
+    print(json.dumps({"documents": documents, "seconds": seconds,
+                      "docs_per_s": documents / seconds, "index_bytes": size}))
+
+
+def search_latency(index_dir: Path, rounds: int = 3) -> dict:
+    """p50/p95 milliseconds of SearchIndex.search over :data:`QUERIES` (after a warm-up)."""
+    from indexer.results import SearchRequest
+    from indexer.search import open_index
+
+    index = open_index(index_dir)
+    try:
+        for query in QUERIES:
+            index.search(SearchRequest(query=query))
+        timings = []
+        for _ in range(rounds):
+            for query in QUERIES:
+                started = time.perf_counter()
+                index.search(SearchRequest(query=query))
+                timings.append((time.perf_counter() - started) * 1000)
+    finally:
+        index.close()
+    timings.sort()
+    return {
+        "queries": len(timings),
+        "p50_ms": statistics.median(timings),
+        "p95_ms": timings[max(0, int(len(timings) * 0.95) - 1)],
+        "segments": None,
+    }
+
+
+# --- report -----------------------------------------------------------------------------------------
+
+
+def fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Least-squares ``y = a + b x``."""
+    if len(xs) < 2:
+        return 0.0, ys[0] / xs[0]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum(
+        (x - mean_x) ** 2 for x in xs
+    )
+    return mean_y - slope * mean_x, slope
+
+
+def mb(value: float) -> str:
+    return f"{value / 1e6:,.0f} MB" if value < 10e9 else f"{value / 1e9:,.1f} GB"
+
+
+def report(runs: dict, stocks: list[dict], same_subset: dict | None, latency: dict | None,
+           args, command: str) -> str:
+    stock_rate = statistics.fmean(s["docs_per_s"] for s in stocks)
+    lines = [
+        "## Build",
+        "",
+        f"Command: `{command}` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores shared with "
+        f"other jobs, Python {platform.python_version()}, {platform.machine()}).",
+        "",
+        "| set | documents | seconds | docs/s | input MB/s | vs stock | peak RSS (tree) "
+        "| peak PSS (tree) | index | index / doc |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, run in runs.items():
+        rate = run["documents"] / run["seconds"]
+        lines.append(
+            f"| {name} | {run['documents']:,} | {run['seconds']:,.1f} | {rate:,.0f} "
+            f"| {run['input_bytes'] / 1e6 / run['seconds']:,.2f} | {rate / stock_rate:.2f}x "
+            f"| {mb(run['peak_rss'])} | {mb(run['peak_pss'])} | {mb(run['index_bytes'])} "
+            f"| {run['index_bytes'] / run['documents'] / 1024:,.1f} KB |"
+        )
+    for label, s in [("stock (before)", stocks[0]), ("stock (after)", stocks[-1])][: len(stocks)]:
+        lines.append(
+            f"| {label}, {s['documents']:,} docs | {s['documents']:,} | {s['seconds']:,.1f} "
+            f"| {s['docs_per_s']:,.1f} | | 1.00x | {mb(s['peak_rss'])} | {mb(s['peak_pss'])} "
+            f"| {mb(s['index_bytes'])} | {s['index_bytes'] / s['documents'] / 1024:,.1f} KB |"
+        )
+    if same_subset:
+        rate = same_subset["documents"] / same_subset["seconds"]
+        lines.append(
+            f"| ours on the stock subset | {same_subset['documents']:,} "
+            f"| {same_subset['seconds']:,.1f} | {rate:,.0f} | | {rate / stock_rate:.2f}x "
+            f"| {mb(same_subset['peak_rss'])} | {mb(same_subset['peak_pss'])} "
+            f"| {mb(same_subset['index_bytes'])} | |"
+        )
+    lines += [
+        "",
+        f"Stock pipeline: {stock_rate:,.1f} docs/s (mean of {len(stocks)} runs: "
+        + ", ".join(f"{s['docs_per_s']:,.1f}" for s in stocks)
+        + f"), measured on the first {stocks[0]['documents']:,} records of the 10k set; the "
+        "ratio compares documents per second (ours on the full set, whole build included: "
+        "start-up, finishing segments, commit, verification, switch).",
+        "Phases (seconds): "
+        + "; ".join(
+            f"{name}: " + ", ".join(f"{k} {v:,.1f}" for k, v in run["phases"].items())
+            for name, run in runs.items()
+        )
+        + ".",
+        f"Workers: {next(iter(runs.values()))['workers']}; segments per generation: "
+        + ", ".join(f"{name} {run['segments']}" for name, run in runs.items()) + ".",
+    ]
+    if latency:
+        lines.append(
+            f"Search on the 52k generation ({runs['52k']['segments']} segments, not merged): "
+            f"p50 {latency['p50_ms']:.0f} ms, p95 {latency['p95_ms']:.0f} ms over "
+            f"{latency['queries']} queries."
+        )
+    if len(runs) >= 2:
+        sizes = [run["documents"] for run in runs.values()]
+        a, b = fit(sizes, [run["seconds"] for run in runs.values()])
+        _, per_doc = fit(sizes, [run["index_bytes"] for run in runs.values()])
+        m_a, m_b = fit(sizes, [run["peak_pss"] for run in runs.values()])
+        million = 1_000_000
+        big = list(runs.values())[-1]
+        share = {k: v / big["seconds"] for k, v in big["phases"].items()}
+        lines += [
+            "",
+            f"Scaling: build seconds ≈ {a:,.0f} + {b * 1000:,.2f} ms × documents "
+            f"(fit over {', '.join(f'{n:,}' for n in sizes)}), so 1M documents ≈ "
+            f"{(a + b * million) / 3600:,.1f} h on these 2 cores "
+            f"({million / (a + b * million):,.0f} docs/s); index ≈ "
+            f"{mb(per_doc * million)}; peak PSS ≈ {mb(m_a + m_b * million)} "
+            f"(fit {mb(m_a)} + {m_b:,.0f} B × documents). "
+            f"At {big['documents']:,} documents the time splits "
+            + ", ".join(f"{k} {v:.0%}" for k, v in share.items())
+            + ".",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(results: Path, section: str) -> None:
+    """Replace (or add) the ``## Build`` section of ``results``."""
+    text = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n\n"
+    start = text.find("## Build\n")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+    results.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--sizes", default="10k,52k,102k", help="comma-separated: 10k,52k,102k")
+    parser.add_argument("--stock-docs", type=int, default=2500)
+    parser.add_argument("--workers", type=int, default=None, help="default: every core")
+    parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary dir")
+    parser.add_argument("--keep-indexes", action="store_true")
+    parser.add_argument("--results", type=Path, default=None, help="write the ## Build section")
+    parser.add_argument("--stock-worker", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stock_worker:
+        subset, count, index_dir = args.stock_worker
+        stock_main(Path(subset), int(count), Path(index_dir))
+        return
+    if not args.corpus.is_dir():
+        raise SystemExit(f"no corpus at {args.corpus}")
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="vnsearch-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    subset = write_subset(args.corpus, workdir / "bench-10k.jsonl.gz", 10_000)
+    stock_subset = write_subset(args.corpus, workdir / "bench-stock.jsonl.gz", args.stock_docs)
+    sets = {"10k": [subset], "52k": set_52k(args.corpus), "102k": [args.corpus]}
+    wanted = [name.strip() for name in args.sizes.split(",") if name.strip()]
+
+    def log(message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    stocks = []
+    log(f"stock pipeline on {args.stock_docs} documents")
+    stocks.append(stock(stock_subset, args.stock_docs, workdir / "stock-index"))
+    log(f"stock: {stocks[-1]['docs_per_s']:.1f} docs/s")
+    log("ours on the same subset")
+    same = ours([stock_subset], workdir / "same-index", args.workers)
+    log(f"ours: {same['documents'] / same['seconds']:.0f} docs/s")
+
+    runs, latency = {}, None
+    for name in wanted:
+        paths = sets[name]
+        log(f"ours on {name}")
+        run = ours(paths, workdir / f"index-{name}", args.workers)
+        run["input_bytes"] = input_bytes(paths)
+        runs[name] = run
+        log(f"{name}: {run['documents']} docs in {run['seconds']:.0f} s, "
+            f"{run['documents'] / run['seconds']:.0f} docs/s, peak PSS {mb(run['peak_pss'])}")
+        if name == "52k":
+            latency = search_latency(workdir / f"index-{name}")
+        if not args.keep_indexes:
+            shutil.rmtree(workdir / f"index-{name}", ignore_errors=True)
+
+    log(f"stock pipeline again on {args.stock_docs} documents")
+    stocks.append(stock(stock_subset, args.stock_docs, workdir / "stock-index"))
+    command = "python benchmarks/build.py" + "".join(
+        f" {flag} {value}" for flag, value in (
+            ("--sizes", args.sizes if args.sizes != "10k,52k,102k" else None),
+            ("--stock-docs", args.stock_docs if args.stock_docs != 2500 else None),
+            ("--workers", args.workers),
+            ("--results", args.results),
+        ) if value is not None
+    )
+    section = report(runs, stocks, same, latency, args, command)
+    print(section)
+    (workdir / "build-bench.json").write_text(json.dumps(
+        {"runs": runs, "stocks": stocks, "same": same, "latency": latency}, indent=1, default=str
+    ))
+    if args.results:
+        write_section(args.results, section)
+    if not args.workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
