@@ -1707,13 +1707,31 @@ class SearchIndex:
                 return []
             fields = searcher.stored_fields(docnum)
             text = f"{fields.get(TITLE) or ''}\n\n{(fields.get(BODY) or '')[:4000]}"
-            results = searcher.more_like(docnum, WORDS, text=text, top=n, numterms=12)
+            key_terms = searcher.key_terms_from_text(WORDS, text, numterms=12)
+            if not key_terms:
+                return []
+            q = wq.Or([wq.Term(WORDS, word, boost=weight) for word, weight in key_terms])
+            # A few spare: copies of the same article (another file of the same
+            # story, same title) are left out.
+            ranked = self._similar(searcher, q, docnum, n + 3)
             empty = Highlighter([])
-            return [
-                _hit(searcher.stored_fields(hit.docnum), hit.score or 0.0, empty)
-                for hit in results
-                if hit.docnum != docnum
-            ][:n]
+            title = (fields.get(TITLE) or "").strip().lower()
+            hits = [_hit(searcher.stored_fields(d), score, empty) for d, score in ranked]
+            return [hit for hit in hits if not title or hit.title.strip().lower() != title][:n]
+
+    def _similar(self, searcher: Searcher, q, docnum: int, n: int) -> list[tuple[int, float]]:
+        """The ``n`` best documents for ``q`` other than ``docnum`` (engine, else whoosh)."""
+        engine = self._gen.engine(searcher)
+        if engine is not None:
+            try:
+                scored = engine.run(searcher, q)
+            except _Unsupported:
+                pass
+            else:
+                others = scored.docs[scored.docs != docnum]
+                return engine.top(searcher, scored, others, n) if len(others) else []
+        results = searcher.search(q, limit=n + 1, mask={docnum})
+        return [(hit.docnum, hit.score or 0.0) for hit in results][:n]
 
     def stats(self) -> dict:
         """Documents, generation, date range, top units and sources, index size, build info."""

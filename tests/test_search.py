@@ -644,3 +644,13 @@ def test_accentless_query_marks_the_forms_its_phrase_shows():
     assert html == "<mark>Nhân dân</mark> đàn hát, nhận quà. <mark>Nhân dân</mark> vui."
     # no whole occurrence: every accent-insensitive match is marked
     assert highlight_text("đàn và nhận", "nhan dan") == "<mark>đàn</mark> và <mark>nhận</mark>"
+
+
+def test_more_like_leaves_out_copies_of_the_same_article(tmp_path):
+    original = BY_ID["q4-2"]
+    copy = Article(id="copy-of-q4-2", title=original.title, body=original.body + " Bản sao.")
+    write_generation(tmp_path, "gen-000001", [*ARTICLES, copy])
+    index = open_index(tmp_path)
+    similar = [hit.id for hit in index.more_like("q4-2", n=5)]
+    assert similar and "copy-of-q4-2" not in similar and "q4-2" not in similar
+    index.close()
