@@ -196,7 +196,7 @@ def test_abbreviation_file_has_both_forms():
     assert all(len(group) > 1 for group in groups)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=120))
 def test_parse_query_never_raises(text):
     parsed = parse_query(text)
@@ -208,7 +208,7 @@ SYNTAX = st.sampled_from(['"', "-", "+", "OR", "AND", "NOT", "(", ")", "title:",
                           "TP.HCM", "gì", " ", "  "])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(SYNTAX, max_size=25).map("".join))
 def test_query_syntax_soup_runs(ix, text):
     parsed = parse_query(text)
