@@ -698,8 +698,8 @@ class _Scored:
 _LENGTH_TABLE = np.asarray(list(map(_byte_to_length, range(256))), dtype=np.float64)
 #: Postings kept in memory per generation (docnums and weights), in postings.
 POSTINGS_CACHE = 6_000_000
-#: Phrases whose checked documents a generation remembers.
-PHRASE_CACHE = 512
+#: Phrase checks a generation remembers, in checked documents (5 bytes each).
+PHRASE_CACHE_DOCS = 4_000_000
 
 
 class _Engine:
@@ -726,6 +726,7 @@ class _Engine:
         self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cached = 0
         self._phrases: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._phrase_docs = 0
         self._lock = threading.Lock()
         # Settling pending phrases updates a cached result in place: one thread at a time.
         self._settle_lock = threading.Lock()
@@ -852,10 +853,16 @@ class _Engine:
             result[~seen] = fresh
             all_docs = np.concatenate([checked, todo])
             order = np.argsort(all_docs, kind="stable")
+            entry = (all_docs[order].astype(np.int32), np.concatenate([matched, fresh])[order])
             with self._lock:
-                self._phrases[key] = (all_docs[order], np.concatenate([matched, fresh])[order])
-                while len(self._phrases) > PHRASE_CACHE:
-                    self._phrases.popitem(last=False)
+                previous = self._phrases.pop(key, None)
+                if previous is not None:
+                    self._phrase_docs -= len(previous[0])
+                self._phrases[key] = entry
+                self._phrase_docs += len(entry[0])
+                while self._phrase_docs > PHRASE_CACHE_DOCS and len(self._phrases) > 1:
+                    _, (old, _) = self._phrases.popitem(last=False)
+                    self._phrase_docs -= len(old)
         return result
 
     def _check_phrase(self, searcher: Searcher, fieldname: str, words, docs: np.ndarray):
