@@ -54,7 +54,7 @@ from datetime import timezone
 from pathlib import Path
 
 from whoosh.index import EmptyIndexError
-from whoosh.index import open_dir
+from whoosh.filedb.filestore import FileStorage
 from whoosh.query import Term
 
 from indexer.errors import BuildLocked
@@ -400,7 +400,10 @@ def verify_generation(gen_dir: Path, *, expected_documents: int | None = None) -
 def _open_and_count(gen_dir: Path, expected: int | None) -> tuple[str | None, dict]:
     name = gen_dir.name
     try:
-        index = open_dir(str(gen_dir), indexname=INDEX_NAME, readonly=True)
+        # Without mmap: whoosh-reloaded copies every mapped compound file per
+        # searcher (over 1 GB and seconds on a 52k index), the search layer too.
+        storage = FileStorage(str(gen_dir), supports_mmap=False, readonly=True)
+        index = storage.open_index(INDEX_NAME)
     except EmptyIndexError:
         return f"{name}: no whoosh index in {gen_dir}", {}
     except Exception as exc:  # whoosh raises assorted errors on damaged files
