@@ -336,6 +336,7 @@ class _Run:
         self.name = gens.generation_name(self.number)
         self.tmp = index_dir / f"{self.name}.tmp-{os.getpid()}"
         self.skipped: list[Skipped] = []
+        self.notes: list[str] = []
         self.seen: set[str] = set()
         self.done = 0
         self.indexed = 0
@@ -475,6 +476,8 @@ class _Run:
     def _finish(self, gen_stats: dict, *, kind: str, base: str | None, **counts) -> BuildStats:
         self._mark("commit")
         documents = gen_stats["documents"]
+        if documents:
+            self._prepare_for_serving()
         if documents == 0:
             reasons = "; ".join(f"{s.path}: {s.reason}" for s in self.skipped[:3])
             raise CorpusError(
@@ -494,6 +497,7 @@ class _Run:
             "workers": self.workers,
             "segments": gen_stats["segments"],
             "schema": schema_fingerprint(),
+            "notes": self.notes,
             "files": gens.file_sizes(self.tmp),
         }
         manifest["index_bytes"] = sum(manifest["files"].values())
@@ -525,6 +529,17 @@ class _Run:
             removed_generations=removed,
             phases=dict(self.phases),
         )
+
+    def _prepare_for_serving(self) -> None:
+        """Let the search layer precompute what it caches per generation (the
+        suggestion model), so serving processes do not build it on first use."""
+        from indexer.search import prepare_generation
+
+        try:
+            prepare_generation(self.tmp)
+        except (IndexerError, OSError) as exc:  # an optimisation: serving builds it later
+            self.notes.append(f"suggestion model not prepared: {exc}")
+        self._mark("prepare")
 
     def _unchanged_stats(self, base: Path, manifest: dict) -> BuildStats:
         return BuildStats(
@@ -836,14 +851,12 @@ class _TermPool:
         count = 0
         new = 0
         for text, freq, weight, value in items:
-            if boost != 1.0:
-                weight *= boost
             rows = get(text)
             if rows is None:
-                terms[text] = [(docnum, weight, value)]
+                terms[text] = [(docnum, weight * boost if boost != 1.0 else weight, value)]
                 new += 1
             else:
-                rows.append((docnum, weight, value))
+                rows.append((docnum, weight * boost if boost != 1.0 else weight, value))
             length += freq
             count += 1
         self.postings += count
@@ -1143,8 +1156,7 @@ def write_postings(
             docnum, weight, value = rows[0]
             write_single(key, docnum, weight, value or b"", field_lengths[docnum], fixedsize)
         else:
-            ids, weights, values = zip(*rows)
-            values = [value or b"" for value in values]
+            ids, weights, values = zip(*rows)  # values: None or b"" count as empty
             term_lengths = [field_lengths[docnum] for docnum in ids]
             write_term(key, ids, weights, values, term_lengths, fixedsize)
         if len(buffer) > 1 << 20:
