@@ -52,6 +52,10 @@ from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from pathlib import Path
 
+# Run as a script, this folder would come first on sys.path, and its modules (http.py)
+# would shadow the standard library's: put the project root there instead.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import WORK  # noqa: E402
