@@ -42,6 +42,7 @@ import gzip
 import hashlib
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import queue
@@ -625,7 +626,8 @@ class _WorkerPool:
         self.processes = [
             context.Process(
                 target=_worker_main,
-                args=(number, str(gen_dir), self.jobs, self.results, segment_mb),
+                args=(number, str(gen_dir), self.jobs, self.results, segment_mb,
+                      method == "fork"),
                 name=f"vnsearch-build-{number}",
                 daemon=True,
             )
@@ -700,7 +702,25 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker_main(number: int, gen_dir: str, jobs, results, limitmb: int) -> None:
+def _watch_parent(parent) -> None:
+    """Exit at once when the build process dies, whatever this worker is doing.
+
+    ``PR_SET_PDEATHSIG`` covers forked workers on Linux; a forkserver's workers are
+    not the build's children, so a thread also waits on the parent's sentinel.
+    """
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(70)
+
+    threading.Thread(target=watch, name="vnsearch-parent-watch", daemon=True).start()
+
+
+def _worker_main(
+    number: int, gen_dir: str, jobs, results, limitmb: int, forked: bool = False
+) -> None:
     """Body of a worker process: add each job's documents to this worker's segments.
 
     A segment is finished (and a new one started) whenever the postings held reach
@@ -712,6 +732,9 @@ def _worker_main(number: int, gen_dir: str, jobs, results, limitmb: int) -> None
     """
     _die_with_parent()
     parent = multiprocessing.parent_process()
+    if forked and parent is not None and parent.pid != os.getppid():
+        return  # the build died before the line above could take effect
+    _watch_parent(parent)
     gc.collect()
     gc.freeze()
     gc.disable()

@@ -354,15 +354,37 @@ def process_tree(pid: int) -> set[int]:
 
 
 def alive(pids: set[int]) -> set[int]:
+    """The processes of ``pids`` with a thread that is not a zombie yet.
+
+    A process whose main thread is a zombie may still have other threads exiting,
+    and its files (the lock) stay open until the last one is gone.
+    """
     living = set()
     for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state not in ("Z", "X"):
+                living.add(pid)
+                break
+    return living
+
+
+def holders_of(path: Path) -> list[str]:
+    """Processes with ``path`` open, for an assertion message."""
+    found = []
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
         try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if Path(os.readlink(fd)) == path:
+                pid = fd.parts[2]
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120]
+                found.append(f"{pid} state {stat[0]} ppid {stat[1]}: {cmd.decode()}")
         except OSError:
             continue
-        if state != "Z":
-            living.add(pid)
-    return living
+    return found
 
 
 def run_cli(*args: str, env=None) -> subprocess.CompletedProcess:
@@ -402,7 +424,7 @@ def test_kill_9_during_builds_leaves_the_serving_generation(tmp_path):
         assert not alive(family), f"orphans of the killed build after {delay:.1f} s"
         assert gens.current_generation(index_dir).name == "gen-000001"
         assert doc_count(index_dir / "gen-000001") == expected
-        assert gens.lock_holder(index_dir) is None
+        assert gens.lock_holder(index_dir) is None, holders_of(index_dir / gens.LOCK_FILE)
 
     stats = run_cli("stats", "--json", "--index-dir", str(index_dir))
     assert stats.returncode == 0, stats.stderr
