@@ -6,28 +6,36 @@ How a build runs (DESIGN.md section 5; layout and switching in :mod:`indexer.gen
    the build lock is taken (:class:`BuildLocked` if another build runs) and leftovers
    of killed builds are removed.
 2. A fresh whoosh index is created in ``gen-NNNNNN.tmp-<pid>``. ``workers`` processes
-   each open their own whoosh ``SegmentWriter`` on it. The main process streams
+   each write their own segments into it. The main process streams
    :func:`indexer.sources.iter_sources` and hands out small batches of raw documents
-   through a bounded queue (memory stays flat however large the corpus is); a worker
-   parses, analyses (segmentation included) and adds each document to *its own*
-   segment, and at the end finishes that segment in parallel with the others. So
-   parsing, segmentation and posting writing all use every core; the main process
-   only reads files and routes batches.
-3. The main process writes the index TOC listing the workers' segments (no merge:
-   one segment per worker, searched together), the list of ``(id, path,
-   content_hash)`` rows and ``manifest.json``; fsyncs every file; verifies the
-   generation (:func:`indexer.generations.verify_generation`); renames it to
-   ``gen-NNNNNN``; and only then switches ``CURRENT``. Old generations beyond
-   ``keep`` are removed.
+   through a bounded queue; a worker parses, analyses (segmentation included) and
+   adds each document to *its own* segment, and finishes it and starts another when
+   the postings it holds reach ``segment_mb`` (:data:`LIMIT_MB`). So parsing,
+   segmentation and posting writing use every core, memory stays flat however large
+   the corpus is, and the main process only reads files and routes batches.
+3. The main process writes the index TOC listing the workers' segments (no final
+   merge: they are searched together), the ``(id, path, content_hash)`` rows and
+   ``manifest.json``; lets the search layer prepare its per-generation model;
+   fsyncs every file; verifies the generation
+   (:func:`indexer.generations.verify_generation`); renames it to ``gen-NNNNNN``;
+   and only then switches ``CURRENT``. Old generations beyond ``keep`` are removed.
 
 Any exception (a full disk, a dead worker, Ctrl-C) removes the temporary directory
 and leaves ``CURRENT`` as it was; a ``kill -9`` leaves the temporary directory for
-the next build to remove (workers die with their parent: ``PR_SET_PDEATHSIG``).
+the next build to remove (workers die with their parent).
 
 :func:`update_index` does the same into a generation that starts as hard links of
 the serving one: documents whose id is new or whose content hash changed are
 indexed by the workers, the old versions of changed documents and the documents no
-longer in the corpus are marked deleted, and small segments are merged.
+longer in the corpus are marked deleted, and segments smaller than
+:data:`SMALL_SEGMENT` documents are merged.
+
+Speed (``benchmarks/build.py``): the workers do not use whoosh's own writing path
+but :class:`_SegmentWriter`, which writes the same files (byte for byte in its
+compatibility mode) several times faster: postings are gathered per term as they
+arrive (:class:`_TermPool`, no external sort), written per term
+(:func:`write_postings`), and analysed by :func:`fast_preanalyse`, which computes
+the schema's own posting items from one regular-expression pass per text.
 
 A document that cannot be decoded or parsed is skipped and reported with its path
 and reason in :attr:`BuildStats.skipped`; it never stops the build.
@@ -36,7 +44,6 @@ and reason in :attr:`BuildStats.skipped`; it never stops the build.
 from __future__ import annotations
 
 import ctypes
-from collections import Counter
 import gc
 import gzip
 import hashlib
@@ -53,38 +60,39 @@ import time
 import traceback
 import zlib
 from array import array
-from operator import itemgetter
+from collections import Counter
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
+from operator import itemgetter
 from pathlib import Path
 
-from whoosh.filedb.filestore import FileStorage
-from whoosh.filedb.filetables import _lengths as _HASH_LENGTHS
 from whoosh.analysis import LowercaseFilter
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.codec.whoosh3 import W3FieldWriter
 from whoosh.codec.whoosh3 import W3TermInfo
+from whoosh.filedb.filestore import FileStorage
+from whoosh.filedb.filetables import _lengths as _HASH_LENGTHS
 from whoosh.index import FileIndex
+from whoosh.reading import SegmentReader
 from whoosh.system import pack_int
 from whoosh.system import pack_long
 from whoosh.system import pack_uint
 from whoosh.system import pack_ushort
 from whoosh.util.numeric import length_to_byte
-from whoosh.writing import MERGE_SMALL
 from whoosh.writing import SegmentWriter
 
 from indexer import generations as gens
-from indexer.errors import CorpusError
-from indexer.errors import IndexerError
-from indexer.errors import IndexNotFound
 from indexer.analysis import SYLLABLE_RE
 from indexer.analysis import WORD_JOINER
 from indexer.analysis import word_spans
 from indexer.article import Article
+from indexer.errors import CorpusError
+from indexer.errors import IndexerError
+from indexer.errors import IndexNotFound
 from indexer.parsing import DocumentError
 from indexer.parsing import parse_document
 from indexer.schema import ID_FIELD
@@ -114,6 +122,10 @@ LIMIT_MB = 400
 #: longer, and costs a fixed ~10 µs a call, once per term); whoosh's reader takes the
 #: compression level of each block from the block's header.
 MIN_COMPRESS = 96
+#: An update merges the segments with fewer live documents than this into one (the
+#: small segments updates leave behind); larger segments are kept as they are, so an
+#: update costs what changed, not what the index holds.
+SMALL_SEGMENT = 5000
 #: Pickle protocol of posting blocks. whoosh writes protocol 2, which spells every
 #: ``bytes`` value as a ``_codecs.encode`` call: twice the size and several times the
 #: time of protocol 5; its reader unpickles any protocol.
@@ -577,16 +589,29 @@ class _RowWriter:
 
 
 def _commit(gen_dir: Path, segments: list, *, deletions: Iterable[str], merge: bool) -> dict:
-    """Write the TOC of ``gen_dir``: its segments plus ``segments``, minus ``deletions``."""
+    """Write the TOC of ``gen_dir``: its segments plus ``segments``, minus ``deletions``.
+
+    With ``merge``, the segments with fewer than :data:`SMALL_SEGMENT` live documents
+    (old and new) are merged into one when there are several.
+    """
     index = FileIndex(FileStorage(str(gen_dir)), indexname=gens.INDEX_NAME)
-    writer = index.writer()
+    writer = _SegmentWriter(index, compound=False)
     try:
         for doc_id in deletions:
             writer.delete_by_term(ID_FIELD, doc_id)
 
         def policy(writer, existing):
             combined = list(existing) + list(segments)
-            return MERGE_SMALL(writer, combined) if merge else combined
+            if not merge:
+                return combined
+            small = [s for s in combined if s.doc_count() < SMALL_SEGMENT]
+            if len(small) < 2:
+                return combined
+            for segment in small:
+                reader = SegmentReader(writer.storage, writer.schema, segment)
+                writer.add_reader(reader)
+                reader.close()
+            return [s for s in combined if s.doc_count() >= SMALL_SEGMENT]
 
         writer.commit(mergetype=policy)
     except BaseException:

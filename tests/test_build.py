@@ -588,3 +588,18 @@ def test_workers_start_new_segments_past_the_memory_limit(tmp_path):
         assert index.article("gen-119") is not None
     finally:
         index.close()
+
+
+def test_updates_merge_their_small_segments(tmp_path):
+    corpus = write_corpus(tmp_path, bad=False)
+    index_dir = tmp_path / "ix"
+    build_index([corpus], index_dir, workers=2)
+    for n in range(3):
+        (corpus / "tin" / f"them-{n}.txt").write_text(
+            f"Tin bổ sung số {n}\nPhường tổ chức họp dân lần {n}.\n", encoding="utf-8"
+        )
+        stats = update_index([corpus], index_dir, workers=2)
+        assert stats.added == 1
+        assert stats.segments == 1  # every segment is small here: merged into one
+    assert stats.documents == len(ARTICLES) + len(RECORDS) + 3
+    assert search_ids(index_dir, "họp dân lần") >= {f"corpus/tin/them-{n}.txt" for n in range(3)}
