@@ -227,6 +227,25 @@ def cached_index(name: str, articles_fn, *, log=print) -> Path:
     return directory
 
 
+def cached_generations(name: str, paths: list[Path], *, workers: int = 2, log=print) -> Path:
+    """The index root ``benchmarks/work/gen-<name>-<fingerprint>`` (generations, as users
+    get them), built with :func:`indexer.build.build_index` when missing."""
+    from indexer.build import build_index
+
+    directory = WORK / f"gen-{name}-{analysis_fingerprint()}"
+    done = directory / "DONE"
+    if done.exists():
+        return directory
+    if directory.exists():
+        shutil.rmtree(directory)
+    log(f"building our index {directory.name}")
+    started = time.perf_counter()
+    stats = build_index(paths, directory, workers=workers)
+    log(f"built {stats.documents:,} documents in {time.perf_counter() - started:.0f} s")
+    done.write_text("ok\n", encoding="utf-8")
+    return directory
+
+
 def machine() -> str:
     """One line describing the machine and Python."""
     return (f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} "

@@ -58,8 +58,11 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import CORPUS  # noqa: E402
+from benchmarks.common import CORPUS_52K  # noqa: E402
+from benchmarks.common import VINEWSQA  # noqa: E402
 from benchmarks.common import WORK  # noqa: E402
-from benchmarks.common import cached_index  # noqa: E402
+from benchmarks.common import cached_generations  # noqa: E402
 from benchmarks.common import corpus_52k  # noqa: E402
 from benchmarks.common import machine  # noqa: E402
 from benchmarks.common import mean_metrics  # noqa: E402
@@ -83,6 +86,14 @@ def log(message: str) -> None:
 # -- corpora -------------------------------------------------------------------------------
 
 
+def corpus_paths(name: str) -> list[Path]:
+    """The corpus files of ``vq`` or ``vq+52k``, as ``build_index`` takes them."""
+    paths = [VINEWSQA / "corpus.jsonl.gz"]
+    if name == "vq+52k":
+        paths += [CORPUS / file for file in CORPUS_52K]
+    return paths
+
+
 def corpus(name: str, *, raw: bool, limit: int | None = None) -> list[Article]:
     """The articles of corpus ``vq`` or ``vq+52k`` (raw text for the peers)."""
     articles = vinewsqa_corpus(raw=raw)
@@ -104,26 +115,24 @@ class Engine:
 
 
 class Ours(Engine):
-    """vnsearch: our schema, analyzers, parse_query and weighting."""
+    """vnsearch through the product path: ``open_index`` and ``SearchIndex.search``."""
 
     name = "vnsearch"
 
-    def __init__(self, directory: Path, weights=None):
-        from whoosh import index
+    def __init__(self, index_dir: Path):
+        from indexer.search import open_index
 
-        from indexer import query
-
-        self.query = query
-        self.weights = weights or query.DEFAULT_WEIGHTS
-        self.ix = index.open_dir(str(directory))
-        self.searcher = self.ix.searcher(weighting=query.weighting(self.weights))
+        self.index = open_index(index_dir)
 
     def search(self, text: str, limit: int = K) -> list[str]:
-        parsed = self.query.parse_query(text, weights=self.weights)
-        hits = self.searcher.search(parsed.query, limit=limit)
-        if hits.scored_length() == 0 and parsed.fallback is not None:
-            hits = self.searcher.search(parsed.fallback, limit=limit)
-        return [hit["id"] for hit in hits]
+        from indexer.errors import QueryError
+        from indexer.results import SearchRequest
+
+        try:
+            result = self.index.search(SearchRequest(query=text, per_page=limit))
+        except QueryError:
+            return []
+        return [hit.id for hit in result.results]
 
 
 class Fts5(Engine):
@@ -239,13 +248,24 @@ class Tantivy(Engine):
         return [self.searcher.doc(address)["id"][0] for _score, address in hits]
 
 
+def _override_weights(weights) -> None:
+    """Tuning runs: make the search layer parse and score with ``weights``."""
+    from indexer import query
+    from indexer import search
+
+    search.parse_query = lambda text: query.parse_query(text, weights=weights)
+    search.weighting = lambda: query.weighting(weights)
+
+
 def make_engine(name: str, corpus_name: str, *, weights=None, limit: int | None = None):
     """Build or open engine ``name`` over corpus ``corpus_name``."""
     tag = corpus_name if limit is None else f"{corpus_name}-{limit}"
     if name == "ours":
-        directory = cached_index(f"ours-{tag}", lambda: corpus(corpus_name, raw=False,
-                                                               limit=limit), log=log)
-        return Ours(directory, weights)
+        if limit is not None:
+            raise SystemExit("--limit applies to the peers only; ours indexes whole files")
+        if weights is not None:
+            _override_weights(weights)
+        return Ours(cached_generations(corpus_name, corpus_paths(corpus_name), log=log))
     raw = lambda: corpus(corpus_name, raw=True, limit=limit)  # noqa: E731
     directory = WORK / f"{name}-{tag}"
     if name == "fts5":
@@ -375,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = {"vinewsqa", "vinewsqa+52k", "known-item"} if args.all else set(
         args.sets.split(","))
     engines = args.engines.split(",")
-    weights = parse_weights(args.weights)
+    weights = parse_weights(args.weights) if args.weights else None
     splits = args.split.split(",")
 
     plan: list[tuple[str, str, list[Query], str | None]] = []
