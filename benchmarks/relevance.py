@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import shutil
 import sqlite3
 import sys

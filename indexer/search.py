@@ -93,8 +93,12 @@ from indexer.generations import INDEX_NAME
 from indexer.generations import current_generation
 from indexer.generations import read_manifest
 from indexer.generations import verify_generation
+from indexer.query import RERANK_DEPTH
+from indexer.query import RERANK_WEIGHT
 from indexer.query import ParsedQuery
+from indexer.query import content_syllables
 from indexer.query import parse_query
+from indexer.query import passage_coverage
 from indexer.query import weighting
 from indexer.results import FACETS
 from indexer.results import SORTS
@@ -1629,7 +1633,8 @@ class SearchIndex:
             page: list[tuple[int, float]] = []
             if first < total:
                 if q is not None and request.sort == "relevance":
-                    page = _ranked(gen, searcher, matched, final, wanted)[first:wanted]
+                    ranked = _ranked(gen, searcher, matched, final, wanted, request.query)
+                    page = ranked[first:wanted]
                 else:
                     sort = "newest" if request.sort == "relevance" else request.sort
                     docs = data.order(final, sort, wanted)[first:wanted]
@@ -1685,7 +1690,8 @@ class SearchIndex:
             if not len(final):
                 return
             if q is not None and request.sort == "relevance":
-                docs = [d for d, _ in _ranked(gen, searcher, matched, final, len(final))]
+                docs = [d for d, _ in _ranked(gen, searcher, matched, final, len(final),
+                                             request.query)]
             else:
                 sort = "newest" if request.sort == "relevance" else request.sort
                 docs = data.order(final, sort, len(final)).tolist()
@@ -1892,21 +1898,52 @@ def _facet_values(
 
 
 def _ranked(
-    gen: _Generation, searcher: Searcher, matched: _Matched, final: np.ndarray, limit: int
+    gen: _Generation, searcher: Searcher, matched: _Matched, final: np.ndarray, limit: int,
+    text: str | None = None,
 ) -> list[tuple[int, float]]:
     """The top ``limit`` of ``final`` (``matched`` after filters) by relevance.
+
+    With the query ``text``, the top :data:`RERANK_DEPTH` are reordered by passage
+    coverage (:func:`_rerank`).
 
     Returns ``(docnum, score)`` pairs: from the array engine when it evaluated the query,
     else from a whoosh scored search restricted to ``final`` when filters removed some.
     """
+    depth = max(limit, RERANK_DEPTH if text else 1)
     if matched.scored is not None:
         engine = gen.engine(searcher)
-        return engine.top(searcher, matched.scored, final, max(limit, 1))
-    allow = None
-    if len(final) < len(matched.docs):
-        allow = set(final.tolist())
-    results = searcher.search(matched.query, limit=max(limit, 1), filter=allow)
-    return [(results.docnum(i), float(results.score(i) or 0.0)) for i in range(len(results.top_n))]
+        ranked = engine.top(searcher, matched.scored, final, depth)
+    else:
+        allow = None
+        if len(final) < len(matched.docs):
+            allow = set(final.tolist())
+        results = searcher.search(matched.query, limit=depth, filter=allow)
+        ranked = [(results.docnum(i), float(results.score(i) or 0.0))
+                  for i in range(len(results.top_n))]
+    if text:
+        ranked = _rerank(searcher, text, ranked)
+    return ranked[: max(limit, 1)]
+
+
+def _rerank(searcher: Searcher, text: str, ranked: list[tuple[int, float]]
+            ) -> list[tuple[int, float]]:
+    """Reorder the top :data:`RERANK_DEPTH` by score (relative to the best) plus the share
+    of the query's content syllables (idf-weighted) found in one passage of the article."""
+    head = ranked[:RERANK_DEPTH]
+    best = head[0][1] if head else 0.0
+    syllables, folded = content_syllables(text)
+    if len(head) < 2 or best <= 0 or not syllables:
+        return ranked
+    fieldname = BODY_FOLDED if folded else BODY
+    weights = {s: searcher.idf(fieldname, s) for s in syllables}
+    scored = []
+    for rank, (docnum, score) in enumerate(head):
+        fields = searcher.stored_fields(docnum)
+        share = passage_coverage(weights, fields.get(TITLE) or "", fields.get(BODY) or "",
+                                 folded=folded)
+        scored.append((-(score / best + RERANK_WEIGHT * share), rank, docnum, score))
+    scored.sort()
+    return [(docnum, score) for _, _, docnum, score in scored] + ranked[RERANK_DEPTH:]
 
 
 def _hit(fields: dict, score: float, highlighter: Highlighter) -> Hit:

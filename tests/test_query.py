@@ -12,7 +12,9 @@ from whoosh.query import NullQuery
 
 from indexer.article import Article
 from indexer.query import MAX_SYLLABLES
+from indexer.query import content_syllables
 from indexer.query import parse_query
+from indexer.query import passage_coverage
 from indexer.query import read_abbreviations
 from indexer.query import weighting
 from indexer.schema import ID_FIELD
@@ -220,3 +222,34 @@ def test_query_syntax_soup_runs(ix, text):
 
 def test_normalised_text_is_reported():
     assert parse_query("Thành uỷ").text == normalize("Thành ủy")
+
+
+# -- passage rerank ------------------------------------------------------------------------
+
+
+def test_content_syllables_drop_question_words_operators_and_excluded_words():
+    syllables, folded = content_syllables("Giá xăng tăng bao nhiêu? -dầu NOT khí title:Hà")
+    assert syllables == ["giá", "xăng", "tăng", "hà"]
+    assert folded is False
+
+
+def test_content_syllables_fold_an_accentless_query_and_its_stop_words():
+    syllables, folded = content_syllables("gia xang tang bao nhieu")
+    assert syllables == ["gia", "xang", "tang"]
+    assert folded is True
+
+
+def test_passage_coverage_prefers_the_terms_together_in_one_passage():
+    weights = {"xăng": 2.0, "tăng": 1.0}
+    together = passage_coverage(weights, "Tin sáng", "Giá xăng tăng mạnh. Trời nắng.")
+    apart = passage_coverage(weights, "Tin sáng", "Giá xăng ổn định.\n\nTrời nắng.\n\n"
+                                   "Lương tăng.")
+    assert together == 1.0
+    assert apart == 2.0 / 3.0
+
+
+def test_passage_coverage_folded_matches_any_spelling_and_counts_the_title():
+    weights = {"xang": 1.0, "dau": 1.0}
+    assert passage_coverage(weights, "Xăng dầu", "Không liên quan.", folded=True) == 1.0
+    assert passage_coverage(weights, "Khác", "Không liên quan.", folded=True) == 0.0
+    assert passage_coverage({}, "Xăng", "Dầu") == 0.0
