@@ -53,8 +53,8 @@ from datetime import datetime
 from datetime import timezone
 from pathlib import Path
 
-from whoosh.index import EmptyIndexError
 from whoosh.filedb.filestore import FileStorage
+from whoosh.index import EmptyIndexError
 from whoosh.query import Term
 
 from indexer.errors import BuildLocked
@@ -401,7 +401,8 @@ def _open_and_count(gen_dir: Path, expected: int | None) -> tuple[str | None, di
     name = gen_dir.name
     try:
         # Without mmap: whoosh-reloaded copies every mapped compound file per
-        # searcher (over 1 GB and seconds on a 52k index), the search layer too.
+        # searcher (over 1 GB and seconds on a 52k index), the search layer too; and
+        # a mapped page past the end of a truncated file is a SIGBUS, not an error.
         storage = FileStorage(str(gen_dir), supports_mmap=False, readonly=True)
         index = storage.open_index(INDEX_NAME)
     except EmptyIndexError:

@@ -603,3 +603,29 @@ def test_updates_merge_their_small_segments(tmp_path):
         assert stats.segments == 1  # every segment is small here: merged into one
     assert stats.documents == len(ARTICLES) + len(RECORDS) + 3
     assert search_ids(index_dir, "họp dân lần") >= {f"corpus/tin/them-{n}.txt" for n in range(3)}
+
+
+def test_verification_refuses_a_damaged_copy_of_a_built_generation(tmp_path):
+    import shutil
+
+    from indexer.errors import IndexCorrupt
+
+    index_dir = tmp_path / "ix"
+    stats = build_index([write_corpus(tmp_path, bad=False)], index_dir, workers=2)
+    built = index_dir / stats.generation
+    assert gens.verify_generation(built)["documents"] == stats.documents
+    damaged = index_dir / "gen-000002.tmp-1"
+    shutil.copytree(built, damaged)
+    postings = max(damaged.glob("MAIN_*.pst"), key=lambda p: p.stat().st_size)
+    with open(postings, "r+b") as handle:
+        handle.truncate(postings.stat().st_size - 10)
+    with pytest.raises(IndexCorrupt, match=f"{postings.name} has"):
+        gens.verify_generation(damaged)
+    # the same damage, with the manifest's size list gone, is caught by reading back
+    manifest = gens.read_manifest(damaged)
+    manifest.pop("files")
+    gens.write_manifest(damaged, manifest)
+    with open(postings, "r+b") as handle:
+        handle.truncate(0)
+    with pytest.raises(IndexCorrupt):
+        gens.verify_generation(damaged)
