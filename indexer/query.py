@@ -53,6 +53,7 @@ Scores depend on the weighting: search with ``searcher(weighting=weighting())``.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
@@ -688,6 +689,12 @@ def content_syllables(text: str) -> tuple[list[str], bool]:
     return [s for s in found if s not in stop][:MAX_SYLLABLES], folded
 
 
+@lru_cache(maxsize=256)
+def _syllables_re(syllables: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(s) for s in sorted(syllables, key=len, reverse=True))
+    return re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])")
+
+
 def passage_coverage(weights: dict[str, float], title: str, body: str, *,
                      folded: bool = False) -> float:
     r"""The largest share of ``weights`` (syllable -> weight) found together in the title
@@ -701,17 +708,20 @@ def passage_coverage(weights: dict[str, float], title: str, body: str, *,
     total = sum(weights.values())
     if total <= 0:
         return 0.0
-    passages = [title] + [p for p in _SENTENCE_RE.split(body) if p.strip()]
-    sets = []
-    for passage in passages:
-        text = fold(passage) if folded else passage
-        sets.append({m.group().lower() for m in SYLLABLE_RE.finditer(text)})
+    # One regex pass for the query's syllables only; each hit is mapped to its passage
+    # (0 = the title, then the body's sentences) by the sentence starts.
+    text = f"{title}\n{body}"
+    text = (fold(text) if folded else text).lower()
+    starts = [len(title) + 1] + [m.end() for m in _SENTENCE_RE.finditer(text, len(title) + 1)]
+    pattern = _syllables_re(tuple(sorted(weights)))
+    found: dict[int, set[str]] = {}
+    for match in pattern.finditer(text):
+        found.setdefault(bisect_right(starts, match.start()), set()).add(match.group())
+    last = len(starts)
     best = 0.0
-    for i, found in enumerate(sets):
-        window = found | sets[i + 1] if 0 < i < len(sets) - 1 else found
-        best = max(best, sum(w for s, w in weights.items() if s in window))
-        if best >= total:
-            break
+    for i, words in found.items():
+        window = words | found.get(i + 1, set()) if 0 < i < last else words
+        best = max(best, sum(weights[s] for s in window))
     return best / total
 
 
