@@ -27,8 +27,8 @@ the next build to remove (workers die with their parent).
 :func:`update_index` does the same into a generation that starts as hard links of
 the serving one: documents whose id is new or whose content hash changed are
 indexed by the workers, the old versions of changed documents and the documents no
-longer in the corpus are marked deleted, and segments smaller than
-:data:`SMALL_SEGMENT` documents are merged.
+longer in the corpus are marked deleted, and the small segments updates leave
+behind are merged (:data:`SMALL_SEGMENT`).
 
 Speed (``benchmarks/build.py``): the workers do not use whoosh's own writing path
 but :class:`_SegmentWriter`, which writes the same files (byte for byte in its
@@ -122,10 +122,11 @@ LIMIT_MB = 400
 #: longer, and costs a fixed ~10 µs a call, once per term); whoosh's reader takes the
 #: compression level of each block from the block's header.
 MIN_COMPRESS = 96
-#: An update merges the segments with fewer live documents than this into one (the
-#: small segments updates leave behind); larger segments are kept as they are, so an
+#: An update merges into one the segments with fewer live documents than this, or
+#: than a quarter of the largest segment when that is more (the small segments updates
+#: leave behind); the segments a build makes are larger and kept as they are, so an
 #: update costs what changed, not what the index holds.
-SMALL_SEGMENT = 5000
+SMALL_SEGMENT = 1000
 #: Pickle protocol of posting blocks. whoosh writes protocol 2, which spells every
 #: ``bytes`` value as a ``_codecs.encode`` call: twice the size and several times the
 #: time of protocol 5; its reader unpickles any protocol.
@@ -591,8 +592,8 @@ class _RowWriter:
 def _commit(gen_dir: Path, segments: list, *, deletions: Iterable[str], merge: bool) -> dict:
     """Write the TOC of ``gen_dir``: its segments plus ``segments``, minus ``deletions``.
 
-    With ``merge``, the segments with fewer than :data:`SMALL_SEGMENT` live documents
-    (old and new) are merged into one when there are several.
+    With ``merge``, the small segments (old and new, see :data:`SMALL_SEGMENT`) are
+    merged into one when there are several.
     """
     index = FileIndex(FileStorage(str(gen_dir)), indexname=gens.INDEX_NAME)
     writer = _SegmentWriter(index, compound=False)
@@ -604,14 +605,16 @@ def _commit(gen_dir: Path, segments: list, *, deletions: Iterable[str], merge: b
             combined = list(existing) + list(segments)
             if not merge:
                 return combined
-            small = [s for s in combined if s.doc_count() < SMALL_SEGMENT]
+            largest = max((s.doc_count_all() for s in combined), default=0)
+            limit = max(SMALL_SEGMENT, largest // 4)
+            small = [s for s in combined if s.doc_count() < limit]
             if len(small) < 2:
                 return combined
             for segment in small:
                 reader = SegmentReader(writer.storage, writer.schema, segment)
                 writer.add_reader(reader)
                 reader.close()
-            return [s for s in combined if s.doc_count() >= SMALL_SEGMENT]
+            return [s for s in combined if s.doc_count() >= limit]
 
         writer.commit(mergetype=policy)
     except BaseException:
