@@ -25,8 +25,8 @@ import hmac
 import os
 import subprocess
 import sys
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 from pathlib import Path
 
 from flask import Blueprint
@@ -102,8 +102,8 @@ def _age(stamp: str | None) -> float:
     except (TypeError, ValueError):
         return float("inf")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return (datetime.now(timezone.utc) - moment).total_seconds()
+        moment = moment.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - moment).total_seconds()
 
 
 def _in_progress(build: dict) -> bool:

@@ -20,8 +20,8 @@ import itertools
 import os
 from collections.abc import Iterable
 from collections.abc import Iterator
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 
 from flask import Blueprint
 from flask import Response
@@ -129,7 +129,7 @@ def export():
     # Pull the first record now, so a bad query fails with a JSON 400/503 before
     # any CSV byte is sent.
     first = list(itertools.islice(records, 1))
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     response = Response(
         stream_with_context(csv_chunks(itertools.chain(first, records))),
         mimetype="text/csv",

@@ -82,7 +82,8 @@ def _query_error(exc: QueryError) -> Response:
 
 def _index_not_found(exc: IndexNotFound | IndexCorrupt) -> Response:
     log.warning("index unavailable: %s", exc)
-    prefix = NO_INDEX if isinstance(exc, IndexNotFound) else "chỉ mục hỏng — chạy lại vnsearch build"
+    damaged = "chỉ mục hỏng — chạy lại vnsearch build"
+    prefix = NO_INDEX if isinstance(exc, IndexNotFound) else damaged
     return error_response(503, f"{prefix} ({exc})", headers={"Retry-After": "30"})
 
 
