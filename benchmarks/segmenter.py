@@ -36,6 +36,7 @@ from itertools import islice
 from pathlib import Path
 
 from indexer import segmenter
+from mdsection import write_section
 from indexer.text import fold
 from indexer.text import normalize
 
@@ -226,26 +227,6 @@ def report(result: dict, command: str) -> str:
         shown = ", ".join(differing[:10]) + (" ..." if len(differing) > 10 else "")
         lines += ["", f"Articles with a difference: {shown}"]
     return "\n".join(lines) + "\n"
-
-
-def write_section(path: Path, heading: str, body: str) -> None:
-    """Replace (or append) the ``heading`` section of the markdown file ``path``."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == heading), None)
-    section = [f"{heading}\n", "\n", body]
-    if start is None:
-        if lines and lines[-1].strip():
-            lines.append("\n")
-        lines += section
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        if end < len(lines):
-            section.append("\n")
-        lines[start:end] = section
-    path.write_text("".join(lines), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

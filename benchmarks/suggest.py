@@ -47,6 +47,7 @@ from indexer.search import open_index  # noqa: E402
 from indexer.suggest import AccentModel  # noqa: E402
 from indexer.text import fold  # noqa: E402
 from indexer.text import normalize  # noqa: E402
+from mdsection import write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -227,26 +228,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.results:
         write_section(args.results, "## Accent restoration", text)
     return 0
-
-
-def write_section(path: Path, heading: str, body: str) -> None:
-    """Replace (or append) the ``heading`` section of the markdown file ``path``."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == heading), None)
-    section = [f"{heading}\n", "\n", body]
-    if start is None:
-        if lines and lines[-1].strip():
-            lines.append("\n")
-        lines += section
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        if end < len(lines):
-            section.append("\n")
-        lines[start:end] = section
-    path.write_text("".join(lines), encoding="utf-8")
 
 
 if __name__ == "__main__":
