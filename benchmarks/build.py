@@ -23,6 +23,9 @@ mean much):
   ``--stock-docs`` records of the 10k set (2,500 by default; its docs/s hardly
   depends on the corpus size). It runs before and after our builds, so the
   drift of the shared machine shows. Ours is also run on that same subset.
+* ``vnsearch update`` of the 10k generation after a 1% change of its records (one in
+  a hundred dropped, one in a hundred changed, as many new ones added), against the
+  time of its build.
 * A search latency check on the 52k generation (one segment per worker, no final
   merge): p50/p95 of ``SearchIndex.search`` over a few queries.
 * A linear fit of build seconds, index size and peak memory over the three sizes,
@@ -33,6 +36,7 @@ Usage::
     python benchmarks/build.py                                  # everything (~20 min)
     python benchmarks/build.py --sizes 10k --stock-docs 500     # quick look
     python benchmarks/build.py --results benchmarks/RESULTS.md  # also write the section
+    python benchmarks/build.py --from-json WORKDIR/build-bench.json --results ...  # re-render
 """
 
 from __future__ import annotations
@@ -175,12 +179,16 @@ def run_measured(command: list[str], env: dict | None = None) -> dict:
     )
     peak_rss = peak_pss = 0
     peak_processes = 0
+    peak_main = peak_child = 0
     while process.poll() is None:
         pids = _tree(process.pid)
         sums = [_memory(pid) for pid in pids]
         peak_rss = max(peak_rss, sum(r for r, _ in sums))
         peak_pss = max(peak_pss, sum(p for _, p in sums))
         peak_processes = max(peak_processes, len(pids))
+        if sums:
+            peak_main = max(peak_main, sums[0][0])
+            peak_child = max([peak_child] + [r for r, _ in sums[1:]])
         time.sleep(SAMPLE_EVERY)
     stdout, stderr = process.communicate()
     if process.returncode:
@@ -192,6 +200,8 @@ def run_measured(command: list[str], env: dict | None = None) -> dict:
         "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         "peak_rss": peak_rss,
         "peak_pss": peak_pss,
+        "peak_main_rss": peak_main,
+        "peak_worker_rss": peak_child,
         "processes": peak_processes,
     }
 
@@ -257,6 +267,114 @@ def stock_main(subset: Path, count: int, index_dir: Path) -> None:
                       "docs_per_s": documents / seconds, "index_bytes": size}))
 
 
+def modify_subset(subset: Path, corpus: Path, every: int = 100) -> dict:
+    """Rewrite ``subset`` as a small change of itself: of every ``every`` records one is
+    dropped and one changed (a sentence appended to its body), and as many new records
+    (the next ones of the 52k set) are appended. Returns the counts."""
+    extra = write_subset(corpus, subset.with_name("bench-extra.jsonl.gz"), 10_000 + 10_000 // every)
+    with gzip.open(extra, "rb") as stream:
+        new = stream.readlines()[10_000:]
+    with gzip.open(subset, "rb") as stream:
+        lines = stream.readlines()
+    kept, counts = [], {"deleted": 0, "changed": 0, "added": len(new)}
+    for number, line in enumerate(lines):
+        if number % every == 0:
+            counts["deleted"] += 1
+            continue
+        if number % every == every // 2:
+            record = json.loads(line)
+            record["body"] = (record.get("body") or "") + "\n\nBài viết được cập nhật."
+            line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+            counts["changed"] += 1
+        kept.append(line)
+    with gzip.open(subset, "wb", compresslevel=1) as out:
+        out.writelines(kept + new)
+    return counts
+
+
+def update(paths: list[Path], index_dir: Path, workers: int | None) -> dict:
+    """One ``vnsearch update`` with measurements."""
+    command = [sys.executable, "-m", "indexer", "update", *map(str, paths),
+               "--index-dir", str(index_dir), "--json", "--quiet"]
+    if workers:
+        command += ["--workers", str(workers)]
+    measured = run_measured(command)
+    return {**json.loads(measured.pop("stdout")), **measured}
+
+
+def stages(subset: Path, count: int, *, without: tuple[str, ...] = ()) -> dict:
+    """CPU ms per document of each stage of a worker, in this process, one segment.
+
+    Parsing, segmentation (``word_spans`` on the text of the words view), the other
+    analysis of the text views, adding to the segment's pool, and writing the segment;
+    with ``without`` those fields are left out of the schema (an ablation).
+    """
+    import gc
+
+    from whoosh.index import create_in
+
+    import indexer.build as build
+    import indexer.schema as schema
+    from indexer.parsing import parse_document
+    from indexer.segmenter import word_spans
+    from indexer.sources import iter_sources
+    from indexer.text import normalize
+
+    make_schema, view_texts = schema.make_schema, build.view_texts
+    if without:
+        def make_schema():  # noqa: F811 - the ablated schema
+            reduced = schema.make_schema()
+            for name in without:
+                reduced.remove(name)
+            return reduced
+
+        all_views = build.view_texts
+
+        def view_texts(article):  # noqa: F811
+            return {k: v for k, v in all_views(article).items() if k not in without}
+
+    raws = [r for r in iter_sources([subset]) if hasattr(r, "payload")][:count]
+    saved = build.make_schema, build.view_texts, build._RECIPES
+    build.make_schema, build.view_texts, build._RECIPES = make_schema, view_texts, None
+    gc.collect()
+    gc.disable()
+    clock = time.process_time
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            started = clock()
+            articles = [parse_document(raw) for raw in raws]
+            parsed = clock()
+            for article in articles:
+                word_spans(normalize(f"{article.title}\n\n{article.body}"))
+            segmented = clock()
+            analysed_items = [build.fast_preanalyse(article) for article in articles]
+            analysed = clock()
+            index = create_in(directory, make_schema(), indexname="MAIN")
+            writer = build._SegmentWriter(index, _lk=False, compound=False)
+            for article, raw, items in zip(articles, raws, analysed_items):
+                writer.add_document(**schema.article_to_fields(
+                    article, content_hash=raw.content_hash, preanalysed=items))
+            added = clock()
+            writer._finalize_segment()
+            written = clock()
+            size = sum(p.stat().st_size for p in Path(directory).iterdir() if p.is_file())
+    finally:
+        gc.enable()
+        build.make_schema, build.view_texts, build._RECIPES = saved
+    n = len(raws)
+    ms = lambda seconds: seconds / n * 1000  # noqa: E731
+    return {
+        "documents": n,
+        "parse": ms(parsed - started),
+        "segmentation": ms(segmented - parsed),
+        "views": ms(analysed - segmented - (segmented - parsed)),
+        "pool": ms(added - analysed),
+        "write": ms(written - added),
+        "total": ms(written - started - (segmented - parsed)),
+        "index_kb": size / n / 1024,
+    }
+
+
 def search_latency(index_dir: Path, rounds: int = 3) -> dict:
     """p50/p95 milliseconds of SearchIndex.search over :data:`QUERIES` (after a warm-up)."""
     from indexer.results import SearchRequest
@@ -317,7 +435,7 @@ def _row(label: str, run: dict, stock_rate: float, stock_capacity: float, cores:
 
 
 def report(runs: dict, stocks: list[dict], same_subset: dict | None, latency: dict | None,
-           command: str) -> str:
+           updated: dict | None, command: str, breakdown: dict | None = None) -> str:
     """The ``## Build`` section of RESULTS.md."""
     cores = os.cpu_count() or 1
     stock_rate = statistics.fmean(s["docs_per_s"] for s in stocks)
@@ -360,8 +478,60 @@ def report(runs: dict, stocks: list[dict], same_subset: dict | None, latency: di
         )
         + ".",
         f"Workers: {next(iter(runs.values()))['workers']}; segments per generation: "
-        + ", ".join(f"{name} {run['segments']}" for name, run in runs.items()) + ".",
+        + ", ".join(f"{name} {run['segments']}" for name, run in runs.items())
+        + "; peak RSS of the build process / of one worker: "
+        + ", ".join(
+            f"{name} {mb(run.get('peak_main_rss', 0))} / {mb(run.get('peak_worker_rss', 0))}"
+            for name, run in runs.items()
+        )
+        + " (a worker holds at most one segment's postings, so its peak stays flat; the "
+        "build process peaks at the end, while the search layer prepares its suggestion "
+        "model from the new generation's vocabulary: the *prepare* phase).",
     ]
+    if "52k" in runs:
+        run = runs["52k"]
+        rate = run["documents"] / run["seconds"]
+        capacity = min(run["workers"], cores) * 1000 / (run["cpu"] / run["documents"] * 1000)
+        lines.insert(
+            4,
+            f"**52k against the target (≥ 3x the stock docs/s, < 1.5 GB):** "
+            f"{rate / stock_rate:.2f}x wall-clock in this run, {capacity / stock_capacity:.2f}x "
+            f"on idle cores; peak {mb(run['peak_pss'])} PSS ({mb(run['peak_rss'])} RSS) for "
+            f"the whole process tree.\n",
+        )
+    if breakdown:
+        stock_ms = statistics.fmean(s["cpu"] / s["documents"] * 1000 for s in stocks)
+        lines.append(
+            "Where a worker's time goes (CPU ms per document, one process, the stock subset; "
+            f"the stock pipeline: {stock_ms:,.1f}): "
+            + "; ".join(
+                f"{label}: " + ", ".join(
+                    f"{stage} {value:,.2f}" for stage, value in stage_times.items()
+                    if stage not in ("documents", "index_kb")
+                ) + f" (index {stage_times['index_kb']:,.1f} KB/doc)"
+                for label, stage_times in breakdown.items()
+            )
+            + "."
+        )
+        full = breakdown.get("all views")
+        reduced = breakdown.get("without the pairs view")
+        if full and reduced:
+            lines.append(
+                f"The pairs view (neighbouring folded syllables, one term each) is "
+                f"{1 - reduced['total'] / full['total']:.0%} of a worker's CPU and "
+                f"{1 - reduced['index_kb'] / full['index_kb']:.0%} of the index: it adds "
+                "many distinct terms per document, and whoosh's format costs a fixed amount "
+                "per term of a segment. Segmentation is the next largest stage."
+            )
+    if updated and "10k" in runs:
+        lines.append(
+            f"Update of the 10k generation after dropping {updated['deleted']}, changing "
+            f"{updated['changed']} and adding {updated['added']} records: "
+            f"{updated['seconds']:,.1f} s ({updated['cpu']:,.1f} CPU s) against "
+            f"{runs['10k']['seconds']:,.1f} s ({runs['10k']['cpu']:,.1f} CPU s) for the "
+            f"build; {updated['unchanged']:,} documents found unchanged by content hash, "
+            f"{updated['segments']} segments after it."
+        )
     if latency:
         lines.append(
             f"Search on the 52k generation ({runs['52k']['segments']} segments, not merged): "
@@ -387,7 +557,13 @@ def report(runs: dict, stocks: list[dict], same_subset: dict | None, latency: di
             f"(fit {mb(m_a)} + {m_b:,.0f} B × documents). "
             f"At {big['documents']:,} documents the wall time splits "
             + ", ".join(f"{k} {v:.0%}" for k, v in share.items())
-            + ".",
+            + ". CPU per document does not grow with the corpus (a worker's segment is "
+            "bounded, nothing is merged afterwards), so time and index size grow linearly "
+            "and per-document indexing (segmentation, the text views, writing postings) "
+            f"dominates throughout; what grows is the number of segments (~"
+            f"{big['segments'] / big['documents'] * million:,.0f} at 1M), which search "
+            "has to visit in turn: at that size a merge step (or larger segments, for "
+            "memory) would be the next thing to add.",
         ]
     return "\n".join(lines) + "\n"
 
@@ -414,7 +590,19 @@ def main() -> None:
     parser.add_argument("--keep-indexes", action="store_true")
     parser.add_argument("--results", type=Path, default=None, help="write the ## Build section")
     parser.add_argument("--stock-worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--from-json", type=Path, default=None,
+                        help="re-render the section from a saved build-bench.json")
+    parser.add_argument("--command", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        section = report(saved["runs"], saved["stocks"], saved["same"], saved["latency"],
+                         saved.get("update"), args.command or "python benchmarks/build.py",
+                         saved.get("breakdown"))
+        print(section)
+        if args.results:
+            write_section(args.results, section)
+        return
     if args.stock_worker:
         subset, count, index_dir = args.stock_worker
         stock_main(Path(subset), int(count), Path(index_dir))
@@ -440,7 +628,15 @@ def main() -> None:
     same = ours([stock_subset], workdir / "same-index", args.workers)
     log(f"ours: {same['documents'] / same['seconds']:.0f} docs/s")
 
-    runs, latency = {}, None
+    log("stages of a worker, in this process")
+    breakdown = {"all views": stages(stock_subset, args.stock_docs)}
+    from indexer.schema import make_schema
+
+    if "pairs" in make_schema().names():
+        breakdown["without the pairs view"] = stages(stock_subset, args.stock_docs,
+                                                     without=("pairs",))
+
+    runs, latency, updated = {}, None, None
     for name in wanted:
         paths = sets[name]
         log(f"ours on {name}")
@@ -449,6 +645,11 @@ def main() -> None:
         runs[name] = run
         log(f"{name}: {run['documents']} docs in {run['seconds']:.0f} s, "
             f"{run['documents'] / run['seconds']:.0f} docs/s, peak PSS {mb(run['peak_pss'])}")
+        if name == "10k":
+            expected = modify_subset(subset, args.corpus)
+            log(f"update of the 10k index: {expected}")
+            updated = update([subset], workdir / "index-10k", args.workers)
+            log(f"update: {updated['seconds']:.0f} s")
         if name == "52k":
             latency = search_latency(workdir / f"index-{name}")
         if not args.keep_indexes:
@@ -464,10 +665,12 @@ def main() -> None:
             ("--results", args.results),
         ) if value is not None
     )
-    section = report(runs, stocks, same, latency, command)
+    section = report(runs, stocks, same, latency, updated, command, breakdown)
     print(section)
     (workdir / "build-bench.json").write_text(json.dumps(
-        {"runs": runs, "stocks": stocks, "same": same, "latency": latency}, indent=1, default=str
+        {"runs": runs, "stocks": stocks, "same": same, "latency": latency, "update": updated,
+         "breakdown": breakdown},
+        indent=1, default=str,
     ))
     if args.results:
         write_section(args.results, section)
