@@ -569,15 +569,14 @@ def report(runs: dict, stocks: list[dict], same_subset: dict | None, latency: di
 
 
 def write_section(results: Path, section: str) -> None:
-    """Replace (or add) the ``## Build`` section of ``results``."""
-    text = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n\n"
-    start = text.find("## Build\n")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-    results.write_text(text, encoding="utf-8")
+    """Replace (or add) the ``## Build`` section of ``results`` (others left as they are)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from mdsection import write_section as write_markdown_section
+    finally:
+        sys.path.pop(0)
+    heading, _, body = section.partition("\n\n")
+    write_markdown_section(results, heading, body)
 
 
 def main() -> None:
