@@ -7,7 +7,14 @@ serve it; ``empty_app`` has no index at all.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -63,9 +70,67 @@ def empty_app(tmp_path):
     return create_app({"TESTING": True, "INDEX_DIR": str(tmp_path / "no-index")})
 
 
-@pytest.fixture()
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
+# --- a real server ----------------------------------------------------------------
+
+
+def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class ServeProcess:
+    """``python -m indexer serve --workers 2`` (gunicorn's master) on a free port.
+
+    Its output goes to ``log_path``; ``env`` is added to this process's environment and
+    ``args`` to the command line.
+    """
+
+    def __init__(self, index_dir: Path, log_path: Path, *, env: dict | None = None,
+                 args: tuple[str, ...] = ()):
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        command = [sys.executable, "-m", "indexer", "serve", "--port", str(self.port),
+                   "--workers", "2", "--index-dir", str(index_dir), *args]
+        self.log = open(log_path, "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(command, cwd=TESTS.parent,
+                                        env={**os.environ, **(env or {})}, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_until_listening(self, timeout: float = 60) -> None:
+        """Return once the server answers HTTP at all (503 without an index counts)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.output()
+            try:
+                with urllib.request.urlopen(f"{self.base}/healthz", timeout=5):
+                    return
+            except urllib.error.HTTPError:
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"server did not start: {self.output()}")
+
+    def output(self) -> str:
+        """What the server has logged so far."""
+        self.log.flush()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> int:
+        """SIGTERM (SIGKILL after 30 s); the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        return self.process.returncode
+
+
+@pytest.fixture(scope="session")
+def serve_process() -> type[ServeProcess]:
+    """The :class:`ServeProcess` class, for tests that start real servers."""
+    return ServeProcess

@@ -24,7 +24,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -117,12 +116,6 @@ def alive(pids: set[int]) -> set[int]:
 # --- HTTP helpers and a real gunicorn -------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def fetch(url: str, *, method: str = "GET", timeout: float = 15):
     """``(status, headers, body)``; HTTP errors are returned, connection errors raised."""
     request = urllib.request.Request(url, method=method)
@@ -134,52 +127,12 @@ def fetch(url: str, *, method: str = "GET", timeout: float = 15):
             return exc.code, exc.headers, exc.read()
 
 
-class Server:
-    """``python -m indexer serve --workers 2``; the process is gunicorn's master."""
-
-    def __init__(self, index_dir: Path, log_path: Path):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.log = open(log_path, "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "indexer", "serve", "--port", str(self.port), "--workers",
-             "2", "--index-dir", str(index_dir), "--no-access-log"],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def wait_until_listening(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.output()
-            try:
-                fetch(f"{self.base}/healthz", timeout=5)
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"server did not start: {self.output()}")
-
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-        return self.process.returncode
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, web_index):
+def server(tmp_path_factory, web_index, serve_process):
     base = tmp_path_factory.mktemp("faults-http")
     index_dir = base / "index"
     shutil.copytree(web_index, index_dir)
-    running = Server(index_dir, base / "server.log")
+    running = serve_process(index_dir, base / "server.log", args=("--no-access-log",))
     try:
         running.wait_until_listening()
         yield running

@@ -8,12 +8,7 @@ without a failed request; the admin endpoints rebuild through a real subprocess.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -24,12 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "test-admin-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+ADMIN_ENV = {"VNSEARCH_ADMIN_TOKEN": TOKEN}
 
 
 def fetch(url: str, *, method: str = "GET", headers: dict | None = None, timeout: float = 30):
@@ -48,54 +38,13 @@ def fetch_json(url: str, **kwargs):
     return status, json.loads(body)
 
 
-class Server:
-    """`python -m indexer serve` on a free port; output kept in a log file."""
-
-    def __init__(self, index_dir: Path, log_path: Path, *, env: dict | None = None):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        command = [sys.executable, "-m", "indexer", "serve", "--port", str(self.port),
-                   "--workers", "2", "--index-dir", str(index_dir)]
-        environment = {**os.environ, "VNSEARCH_ADMIN_TOKEN": TOKEN, **(env or {})}
-        self.log = open(log_path, "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=self.log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
-
-    def wait_until_listening(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.output()
-            try:
-                fetch(f"{self.base}/api/openapi.json", timeout=5)
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"server did not start: {self.output()}")
-
-    def output(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-        return self.process.returncode
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, web_index):
+def served(tmp_path_factory, web_index, serve_process):
     """A gunicorn server over a private copy of the fixture index."""
     base = tmp_path_factory.mktemp("gunicorn")
     index_dir = base / "index"
     shutil.copytree(web_index, index_dir)
-    server = Server(index_dir, base / "server.log")
+    server = serve_process(index_dir, base / "server.log", env=ADMIN_ENV)
     try:
         server.wait_until_listening()
         server.index_dir = index_dir
@@ -236,11 +185,12 @@ def test_new_generation_is_served_without_a_failed_request(served, web_corpus, t
     assert {before["generation"], stats.generation} <= seen
 
 
-def test_server_without_index_answers_503_until_one_is_built(tmp_path, web_corpus):
+def test_server_without_index_answers_503_until_one_is_built(tmp_path, web_corpus,
+                                                              serve_process):
     from indexer.build import build_index
 
     index_dir = tmp_path / "index"
-    server = Server(index_dir, tmp_path / "server.log")
+    server = serve_process(index_dir, tmp_path / "server.log", env=ADMIN_ENV)
     try:
         server.wait_until_listening()
         status, body = fetch_json(f"{server.base}/healthz")
@@ -254,11 +204,11 @@ def test_server_without_index_answers_503_until_one_is_built(tmp_path, web_corpu
         assert server.stop() == 0, server.output()
 
 
-def test_admin_rebuild_and_status(tmp_path, web_index, web_corpus):
+def test_admin_rebuild_and_status(tmp_path, web_index, web_corpus, serve_process):
     index_dir = tmp_path / "index"
     shutil.copytree(web_index, index_dir)
-    server = Server(index_dir, tmp_path / "server.log",
-                    env={"VNSEARCH_CORPUS": str(web_corpus)})
+    server = serve_process(index_dir, tmp_path / "server.log",
+                           env={**ADMIN_ENV, "VNSEARCH_CORPUS": str(web_corpus)})
     auth = {"Authorization": f"Bearer {TOKEN}"}
     try:
         server.wait_until_listening()
