@@ -88,7 +88,6 @@ from whoosh.writing import SegmentWriter
 from indexer import generations as gens
 from indexer.analysis import SYLLABLE_RE
 from indexer.analysis import WORD_JOINER
-from indexer.analysis import word_spans
 from indexer.article import Article
 from indexer.errors import CorpusError
 from indexer.errors import IndexerError
@@ -101,6 +100,7 @@ from indexer.schema import _view_texts as view_texts
 from indexer.schema import article_to_fields
 from indexer.schema import make_schema
 from indexer.schema import preanalyse
+from indexer.segmenter import compound_words
 from indexer.sources import RawDocument
 from indexer.sources import Skipped
 from indexer.sources import iter_sources
@@ -1325,14 +1325,10 @@ class _Text:
 
     def compounds(self) -> list[str]:
         """``WordTokenizer | LowercaseFilter | CompoundFilter``: multi-syllable words."""
-        text = self.text
         find = SYLLABLE_RE.findall
         joiner = WORD_JOINER
         words = []
-        for start, end in word_spans(text):
-            parts = text[start:end].split()
-            if len(parts) < 2:
-                continue
+        for parts in compound_words(self.text):
             if all(part.isalnum() for part in parts):  # nothing for the pattern to drop
                 words.append(joiner.join(parts))
                 continue

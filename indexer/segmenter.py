@@ -39,7 +39,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["tokenize", "word_spans", "words"]
+import numpy as np
+
+__all__ = ["compound_words", "tokenize", "word_spans", "words"]
 
 # pyvi's syllable regex (ViTokenizer.sylabelize): abbreviations, special
 # sequences, URLs, e-mail addresses, numbers with separators, any other non-space
@@ -207,13 +209,10 @@ def _get_model() -> _Model:
     return _model
 
 
-# Per distinct syllable, what it adds to the CRF state scores (B_W, I_W):
-# (lower-cased form, sum of its own features' weights (B, I), weights it
-# contributes as the previous syllable, weights as the next syllable). Filled
-# lazily; cleared when it grows past _CACHE_LIMIT entries.
+# What one syllable contributes to the CRF state scores: (lower-cased form, sum of
+# its own features' weights (B, I), the weights it adds to its neighbour as the
+# previous syllable, and as the next one).
 _Entry = tuple[str, float, float, tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]
-_cache: dict[str, _Entry] = {}
-_CACHE_LIMIT = 100_000  # a few hundred bytes each
 
 
 def _entry(syllable: str, weights: dict[str, tuple[float, float]]) -> _Entry:
@@ -249,101 +248,230 @@ def _entry(syllable: str, weights: dict[str, tuple[float, float]]) -> _Entry:
         if pair is not None:
             score_b += pair[0]
             score_i += pair[1]
-    entry = (
+    return (
         lower,
         score_b,
         score_i,
         tuple(weights[name] for name in as_prev if name in weights),
         tuple(weights[name] for name in as_next if name in weights),
     )
-    if len(_cache) >= _CACHE_LIMIT:
-        _cache.clear()
-    _cache[syllable] = entry
-    return entry
 
 
-def _inside(syllables: list[str]) -> list[bool]:
-    """pyvi's CRF labels for a sequence of syllables: True for I_W, False for B_W.
+# Columns of _Lexicon.scores: own (B, I), then up to three (B, I) pairs added to the
+# next syllable's scores, then up to three added to the previous syllable's.
+_OWN = 0
+_AS_PREV = 2
+_AS_NEXT = 8
+_COLUMNS = 14
+# Lower-cased syllables get ids below 2**20, so two or three of them pack into one
+# int64 key of the n-gram tables.
+_LOWER_BITS = 20
 
-    The state scores and the Viterbi search replicate CRFsuite's (crf1d tagger)
-    operation for operation, ties included, so the labels are the ones
-    ``pycrfsuite.Tagger.tag`` gives pyvi.
+
+class _Lexicon:
+    """Per distinct syllable, in arrays indexed by a syllable id: what the CRF adds to
+    the state scores (:func:`_entry`), its lower-cased form's id (for the n-gram
+    features) and the flags of pyvi's join rule. A document's scores are then a few
+    array operations instead of a Python loop over its syllables.
+
+    Ids are given out as syllables are first seen, under a lock; rows are only ever
+    appended (growing copies the arrays), so a thread holding the arrays it was
+    handed can go on reading its own rows. Past :attr:`LIMIT` syllables
+    :func:`_get_lexicon` starts a fresh lexicon instead.
     """
-    model = _get_model()
+
+    LIMIT = 400_000
+
+    def __init__(self, model: _Model):
+        self.model = model
+        self.lock = threading.Lock()
+        self.ids: dict[str, int] = {}
+        self.lower_ids: dict[str, int] = {}
+        gram_ids = []
+        for table in (model.bigrams, model.trigrams):
+            gram_ids.append([[self._lower_id(part) for part in gram.split(" ")] for gram in table])
+        self.bigram_keys = np.unique(np.array(
+            [(a << _LOWER_BITS) | b for a, b in gram_ids[0]], dtype=np.int64))
+        self.trigram_keys = np.unique(np.array(
+            [(a << 2 * _LOWER_BITS) | (b << _LOWER_BITS) | c for a, b, c in gram_ids[1]],
+            dtype=np.int64))
+        self.scores = np.zeros((1024, _COLUMNS))
+        self.lower = np.zeros(1024, dtype=np.int64)
+        self.blocks = np.zeros(1024, dtype=bool)  # punctuation, or starts with a digit
+        self.titled = np.zeros(1024, dtype=bool)  # its first character is upper/title case
+
+    def _lower_id(self, lower: str) -> int:
+        found = self.lower_ids.get(lower)
+        if found is None:
+            found = self.lower_ids[lower] = len(self.lower_ids)
+        return found
+
+    @property
+    def full(self) -> bool:
+        return len(self.ids) >= self.LIMIT or len(self.lower_ids) >= (1 << _LOWER_BITS) - 16
+
+    def lookup(self, syllables: list[str]) -> tuple[np.ndarray, tuple]:
+        """The ids of ``syllables`` and the arrays (scores, lower, blocks, titled) they index."""
+        ids = list(map(self.ids.get, syllables))
+        if None in ids:
+            with self.lock:
+                ids = [self.ids.get(s) if i is None else i for s, i in zip(syllables, ids)]
+                for position, (syllable, found) in enumerate(zip(syllables, ids)):
+                    if found is None:
+                        ids[position] = self._add(syllable)
+        return np.array(ids, dtype=np.intp), (self.scores, self.lower, self.blocks, self.titled)
+
+    def _add(self, syllable: str) -> int:
+        found = self.ids.get(syllable)
+        if found is not None:
+            return found
+        number = len(self.ids)
+        if number >= len(self.lower):
+            size = 2 * len(self.lower)
+            scores = np.zeros((size, _COLUMNS))
+            scores[:number] = self.scores[:number]
+            grown = [np.zeros(size, dtype=a.dtype) for a in (self.lower, self.blocks, self.titled)]
+            for new, old in zip(grown, (self.lower, self.blocks, self.titled)):
+                new[:number] = old[:number]
+            self.scores = scores
+            self.lower, self.blocks, self.titled = grown
+        lower, own_b, own_i, as_prev, as_next = _entry(syllable, self.model.weights)
+        row = self.scores[number]
+        row[_OWN], row[_OWN + 1] = own_b, own_i
+        for column, pairs in ((_AS_PREV, as_prev), (_AS_NEXT, as_next)):
+            for k, (weight_b, weight_i) in enumerate(pairs):
+                row[column + 2 * k], row[column + 2 * k + 1] = weight_b, weight_i
+        self.lower[number] = self._lower_id(lower)
+        # pyvi's join rule tests "in string.punctuation" (a substring test, kept).
+        self.blocks[number] = syllable in _PUNCTUATION or syllable[0].isdigit()
+        self.titled[number] = syllable[0].istitle()
+        self.ids[syllable] = number  # last: other threads read ids without the lock
+        return number
+
+
+_lexicon: _Lexicon | None = None
+_lexicon_lock = threading.Lock()
+
+
+def _get_lexicon() -> _Lexicon:
+    global _lexicon
+    lexicon = _lexicon
+    if lexicon is None or lexicon.full:
+        model = _get_model()
+        with _lexicon_lock:
+            if _lexicon is None or _lexicon.full:
+                _lexicon = _Lexicon(model)
+            lexicon = _lexicon
+    return lexicon
+
+
+def _labels(syllables: list[str]) -> tuple[list[bool], np.ndarray, tuple]:
+    """pyvi's CRF labels of ``syllables`` (True for I_W, False for B_W), with their
+    lexicon ids and arrays.
+
+    The state scores are summed as CRFsuite sums them, attribute by attribute in
+    pyvi's feature order (adding 0.0 for an absent attribute changes nothing), one
+    array operation per attribute over the whole sequence. The Viterbi search then
+    replicates CRFsuite's (crf1d tagger) operation for operation, ties included, so
+    the labels are the ones ``pycrfsuite.Tagger.tag`` gives pyvi.
+    """
+    lexicon = _get_lexicon()
+    ids, arrays = lexicon.lookup(syllables)
+    scores, lower, _, _ = arrays
+    n = len(ids)
+    if n == 0:
+        return [], ids, arrays
+    model = lexicon.model
     weights = model.weights
-    bigrams = model.bigrams
-    trigrams = model.trigrams
-    cache = _cache
-    entries = [cache.get(s) or _entry(s, weights) for s in syllables]
-    lowers = [entry[0] for entry in entries]
-    n = len(entries)
-    # bi[j]: syllables j, j+1 are a known bigram; tri[j]: j, j+1, j+2 a trigram.
-    # (pyvi lower-cases the joined string; joining lower-cased parts is the same.)
-    bi = [f"{a} {b}" in bigrams for a, b in zip(lowers, lowers[1:])]
-    tri = [f"{a} {b} {c}" in trigrams for a, b, c in zip(lowers, lowers[1:], lowers[2:])]
+    rows = scores[ids]
+    score_b = rows[:, _OWN].copy()
+    score_i = rows[:, _OWN + 1].copy()
+    codes = lower[ids]
+    bi = np.zeros(0, dtype=bool)
+    tri = np.zeros(0, dtype=bool)
+    if n > 1:
+        keys = (codes[:-1] << _LOWER_BITS) | codes[1:]
+        bi = _member(keys, lexicon.bigram_keys)
+    if n > 2:
+        keys = (codes[:-2] << 2 * _LOWER_BITS) | (codes[1:-1] << _LOWER_BITS) | codes[2:]
+        tri = _member(keys, lexicon.trigram_keys)
     zero = (0.0, 0.0)
-    bi_prev_b, bi_prev_i = weights.get("-1:word.bi_gram()", zero)
-    tri_prev_b, tri_prev_i = weights.get("-2:word.tri_gram()", zero)
-    bi_next_b, bi_next_i = weights.get("+1:word.bi_gram()", zero)
-    tri_next_b, tri_next_i = weights.get("+2:word.tri_gram()", zero)
-    (bb, bi_), (ib, ii) = model.transitions  # from label (row) to label (column)
+    if n > 1:
+        # features of the previous syllable, in pyvi's order: its "-1:" attributes,
+        # then -1:word.bi_gram(), then -2:word.tri_gram()
+        for k in range(3):
+            score_b[1:] += rows[:-1, _AS_PREV + 2 * k]
+            score_i[1:] += rows[:-1, _AS_PREV + 2 * k + 1]
+        weight_b, weight_i = weights.get("-1:word.bi_gram()", zero)
+        score_b[1:] += bi * weight_b
+        score_i[1:] += bi * weight_i
+        if n > 2:
+            weight_b, weight_i = weights.get("-2:word.tri_gram()", zero)
+            score_b[2:] += tri * weight_b
+            score_i[2:] += tri * weight_i
+        # then the next syllable's "+1:" attributes, +1:word.bi_gram(), +2:word.tri_gram()
+        for k in range(3):
+            score_b[:-1] += rows[1:, _AS_NEXT + 2 * k]
+            score_i[:-1] += rows[1:, _AS_NEXT + 2 * k + 1]
+        weight_b, weight_i = weights.get("+1:word.bi_gram()", zero)
+        score_b[:-1] += bi * weight_b
+        score_i[:-1] += bi * weight_i
+        if n > 2:
+            weight_b, weight_i = weights.get("+2:word.tri_gram()", zero)
+            score_b[:-2] += tri * weight_b
+            score_i[:-2] += tri * weight_i
 
     # Viterbi over the two labels. crfsuite keeps the first best predecessor
     # (B_W before I_W) on ties, which the strict comparisons below reproduce.
+    (bb, bi_), (ib, ii) = model.transitions  # from label (row) to label (column)
+    states_b = score_b.tolist()
+    states_i = score_i.tolist()
     back_b: list[bool] = []  # at t, whether the best predecessor of B_W is I_W
     back_i: list[bool] = []
-    prev_b = prev_i = 0.0
-    for t in range(n):
-        _, score_b, score_i, _, _ = entries[t]
-        if t:
-            for weight_b, weight_i in entries[t - 1][3]:
-                score_b += weight_b
-                score_i += weight_i
-            if bi[t - 1]:
-                score_b += bi_prev_b
-                score_i += bi_prev_i
-            if t > 1 and tri[t - 2]:
-                score_b += tri_prev_b
-                score_i += tri_prev_i
-        if t < n - 1:
-            for weight_b, weight_i in entries[t + 1][4]:
-                score_b += weight_b
-                score_i += weight_i
-            if bi[t]:
-                score_b += bi_next_b
-                score_i += bi_next_i
-            if t < n - 2 and tri[t]:
-                score_b += tri_next_b
-                score_i += tri_next_i
-        if t:
-            from_b = prev_b + bb
-            from_i = prev_i + ib
-            if from_b < from_i:
-                back_b.append(True)
-                best_b = from_i
-            else:
-                back_b.append(False)
-                best_b = from_b
-            from_b = prev_b + bi_
-            from_i = prev_i + ii
-            if from_b < from_i:
-                back_i.append(True)
-                best_i = from_i
-            else:
-                back_i.append(False)
-                best_i = from_b
-            prev_b = best_b + score_b
-            prev_i = best_i + score_i
+    mark_b = back_b.append
+    mark_i = back_i.append
+    prev_b = states_b[0]
+    prev_i = states_i[0]
+    for state_b, state_i in zip(states_b[1:], states_i[1:]):
+        from_b = prev_b + bb
+        from_i = prev_i + ib
+        if from_b < from_i:
+            mark_b(True)
+            best_b = from_i
         else:
-            prev_b = score_b
-            prev_i = score_i
+            mark_b(False)
+            best_b = from_b
+        from_b = prev_b + bi_
+        from_i = prev_i + ii
+        if from_b < from_i:
+            mark_i(True)
+            best_i = from_i
+        else:
+            mark_i(False)
+            best_i = from_b
+        prev_b = best_b + state_b
+        prev_i = best_i + state_i
     label = prev_b < prev_i
     labels = [label]
     for t in range(n - 2, -1, -1):
         label = back_i[t] if label else back_b[t]
         labels.append(label)
     labels.reverse()
-    return labels
+    return labels, ids, arrays
+
+
+def _member(keys: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """For each key, whether it is in the sorted ``table``."""
+    if not len(table):
+        return np.zeros(len(keys), dtype=bool)
+    found = np.searchsorted(table, keys)
+    found[found == len(table)] = 0
+    return table[found] == keys
+
+
+def _inside(syllables: list[str]) -> list[bool]:
+    """pyvi's CRF labels for a sequence of syllables: True for I_W, False for B_W."""
+    return _labels(syllables)[0]
 
 
 def _syllables(text: str) -> list[str]:
@@ -351,28 +479,27 @@ def _syllables(text: str) -> list[str]:
     return _SYLLABLE_RE.findall(text)
 
 
+def _join_flags(syllables: list[str]) -> np.ndarray:
+    """For each syllable, whether pyvi's output joins it to the previous one with ``_``.
+
+    pyvi's join rule: an I_W label joins unless either side is a punctuation
+    character (a substring test, as pyvi does it) or starts with a digit, or a
+    capitalised syllable follows a lower-case one.
+    """
+    labels, ids, (_, _, blocks, titled) = _labels(syllables)
+    if not labels:
+        return np.zeros(0, dtype=bool)
+    joins = np.array(labels, dtype=bool)
+    joins[0] = False
+    block = blocks[ids]
+    title = titled[ids]
+    joins[1:] &= ~(block[1:] | block[:-1] | (title[1:] & ~title[:-1]))
+    return joins
+
+
 def _joins(syllables: list[str]) -> list[bool]:
     """For each syllable, whether pyvi's output joins it to the previous one with ``_``."""
-    if not syllables:
-        return []
-    inside = _inside(syllables)
-    punctuation = _PUNCTUATION
-    joins = [False]
-    previous = syllables[0]
-    # pyvi's join rule, verbatim: an I_W label joins unless either side is a
-    # punctuation character (a substring test, as pyvi does it) or starts with a
-    # digit, or a capitalised syllable follows a lower-case one.
-    for syllable, label in zip(syllables[1:], inside[1:]):
-        joins.append(
-            label
-            and syllable not in punctuation
-            and previous not in punctuation
-            and not syllable[0].isdigit()
-            and not previous[0].isdigit()
-            and not (syllable[0].istitle() and not previous[0].istitle())
-        )
-        previous = syllable
-    return joins
+    return _join_flags(syllables).tolist()
 
 
 def tokenize(text: str) -> str:
@@ -423,6 +550,35 @@ def _word_groups(text: str) -> Iterator[tuple[int, int, list[str]]]:
         end = position
     if group:
         yield start, end, group
+
+
+def compound_words(text: str) -> list[list[str]]:
+    """The syllables of each of pyvi's words of two syllables or more, in order.
+
+    The words of :func:`words` that hold more than one syllable (newlines left
+    out), found from the join flags alone, without locating them in the text: what
+    the index's words view needs.
+
+    >>> compound_words("Ủy ban nhân dân quận 4 họp.")
+    [['Ủy', 'ban'], ['nhân', 'dân']]
+    """
+    syllables = _syllables(unicodedata.normalize("NFC", text))
+    if len(syllables) < 2:
+        return []
+    joined = np.flatnonzero(_join_flags(syllables)).tolist()
+    groups = []
+    end = -2
+    first = 0
+    # A run of joined syllables p..q is one word with the syllable before it.
+    for position in joined + [-2]:
+        if position != end + 1:
+            if end >= 0:
+                group = [s for s in syllables[first - 1 : end + 1] if s != "\n"]
+                if len(group) > 1:
+                    groups.append(group)
+            first = position
+        end = position
+    return groups
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:

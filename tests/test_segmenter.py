@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from pyvi import ViTokenizer
 
 from indexer import segmenter
+from indexer.segmenter import compound_words
 from indexer.segmenter import tokenize
 from indexer.segmenter import word_spans
 from indexer.segmenter import words
@@ -66,6 +67,19 @@ def test_tokenize_is_pyvi(text):
 def test_decomposed_and_case_variants_are_pyvi(text):
     for variant in (unicodedata.normalize("NFD", text), text.upper(), text.lower(), text.title()):
         assert tokenize(variant) == ViTokenizer.tokenize(variant)
+
+
+def multi_syllable_words(text: str) -> list[list[str]]:
+    """The syllables of the words of two or more syllables, from the word spans
+    (checked against pyvi by the other tests here)."""
+    groups = segmenter._word_groups(unicodedata.normalize("NFC", text))
+    return [group for _, _, group in groups if len(group) > 1]
+
+
+@pytest.mark.parametrize("text", SENTENCES)
+def test_compound_words_are_the_multi_syllable_words(text):
+    for variant in (text, unicodedata.normalize("NFD", text), text.upper(), text.title()):
+        assert compound_words(variant) == multi_syllable_words(variant)
 
 
 @pytest.mark.parametrize("text", SENTENCES)
@@ -150,6 +164,7 @@ def test_random_text_is_pyvi(text):
     nfc = unicodedata.normalize("NFC", text)
     spans = word_spans(text)
     assert [squeeze(nfc[start:end]) for start, end in spans] == [squeeze(w) for w in words(text)]
+    assert compound_words(text) == multi_syllable_words(text)
 
 
 def test_functions_pickle_and_threads_agree():
@@ -220,3 +235,4 @@ def test_shared_corpus_articles_are_pyvi():
     for text in corpus_articles(50):
         assert tokenize(text) == ViTokenizer.tokenize(text)
         assert words(text) == pyvi_words(ViTokenizer.tokenize(text))
+        assert compound_words(text) == multi_syllable_words(text)
