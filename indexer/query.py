@@ -75,8 +75,8 @@ from whoosh.query import Term
 from indexer.analysis import SYLLABLE_RE
 from indexer.analysis import compound_analyzer
 from indexer.analysis import pair_analyzer
-from indexer.analysis import word_spans
 from indexer.analysis import syllable_analyzer
+from indexer.analysis import word_spans
 from indexer.schema import BODY
 from indexer.schema import BODY_FOLDED
 from indexer.schema import PAIRS
@@ -695,10 +695,59 @@ def _syllables_re(syllables: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])")
 
 
+class Passages:
+    """A document's title and body as :func:`passage_coverage` scans them: lower-cased
+    (and folded for an accentless query), with the start of every passage.
+
+    Made by :func:`passages`; it depends on the document only, so a server can keep it
+    for documents that come back query after query (folding a long body costs more than
+    the scan itself). Kept, it also answers later queries from :meth:`spots` instead of
+    a regex scan of the whole text.
+    """
+
+    __slots__ = ("text", "starts", "_spots")
+
+    def __init__(self, text: str, starts: tuple[int, ...]) -> None:
+        self.text = text
+        self.starts = starts
+        self._spots: dict[str, list[tuple[int, int]]] | None = None
+
+    def spots(self) -> dict[str, list[tuple[int, int]]]:
+        """Syllable (a maximal run of letters and digits) -> ``(offset, passage)`` of its
+        first occurrence in each passage where it occurs, in text order."""
+        spots = self._spots
+        if spots is None:
+            spots = {}
+            starts = self.starts
+            for match in SYLLABLE_RE.finditer(self.text):
+                offset = match.start()
+                passage = bisect_right(starts, offset)
+                seen = spots.get(match.group())
+                if seen is None:
+                    spots[match.group()] = [(offset, passage)]
+                elif seen[-1][1] != passage:
+                    seen.append((offset, passage))
+            self._spots = spots
+        return spots
+
+
+def passages(title: str, body: str, *, folded: bool = False) -> Passages:
+    """``title`` and ``body`` prepared for :func:`passage_coverage`: passage 0 is the
+    title, then each sentence of the body (sentences end at ``.!?…`` or a line break)."""
+    text = f"{title}\n{body}"
+    text = (fold(text) if folded else text).lower()
+    first = len(title) + 1
+    starts = (first, *(m.end() for m in _SENTENCE_RE.finditer(text, first)))
+    return Passages(text, starts)
+
+
 def passage_coverage(weights: dict[str, float], title: str, body: str, *,
-                     folded: bool = False) -> float:
+                     folded: bool = False, prepared: Passages | None = None) -> float:
     r"""The largest share of ``weights`` (syllable -> weight) found together in the title
     or in two consecutive sentences of the body (0.0 .. 1.0).
+
+    ``prepared`` is ``passages(title, body, folded=folded)`` kept by the caller (then
+    ``title`` and ``body`` are not read); the result is the same to the last bit.
 
     >>> passage_coverage({"mưa": 1.0, "lũ": 1.0}, "Thời tiết", "Hôm nay mưa. Lũ về. Nắng.")
     1.0
@@ -708,15 +757,26 @@ def passage_coverage(weights: dict[str, float], title: str, body: str, *,
     total = sum(weights.values())
     if total <= 0:
         return 0.0
-    # One regex pass for the query's syllables only; each hit is mapped to its passage
-    # (0 = the title, then the body's sentences) by the sentence starts.
-    text = f"{title}\n{body}"
-    text = (fold(text) if folded else text).lower()
-    starts = [len(title) + 1] + [m.end() for m in _SENTENCE_RE.finditer(text, len(title) + 1)]
-    pattern = _syllables_re(tuple(sorted(weights)))
     found: dict[int, set[str]] = {}
-    for match in pattern.finditer(text):
-        found.setdefault(bisect_right(starts, match.start()), set()).add(match.group())
+    if prepared is not None and all(SYLLABLE_RE.fullmatch(s) for s in weights):
+        # A syllable matches exactly where a whole run of letters and digits equals it
+        # (what the regex below finds), so the kept spots answer without a scan. The
+        # sets are filled in text order, as the scan fills them: same sets, same sums.
+        spots = prepared.spots()
+        hits = sorted((offset, passage, s) for s in weights for offset, passage
+                      in spots.get(s, ()))
+        for _, passage, s in hits:
+            found.setdefault(passage, set()).add(s)
+        starts = prepared.starts
+    else:
+        if prepared is None:
+            prepared = passages(title, body, folded=folded)
+        # One regex pass for the query's syllables only; each hit is mapped to its
+        # passage (0 = the title, then the body's sentences) by the sentence starts.
+        text, starts = prepared.text, prepared.starts
+        pattern = _syllables_re(tuple(sorted(weights)))
+        for match in pattern.finditer(text):
+            found.setdefault(bisect_right(starts, match.start()), set()).add(match.group())
     last = len(starts)
     best = 0.0
     for i, words in found.items():

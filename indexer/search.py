@@ -96,9 +96,11 @@ from indexer.generations import verify_generation
 from indexer.query import RERANK_DEPTH
 from indexer.query import RERANK_WEIGHT
 from indexer.query import ParsedQuery
+from indexer.query import Passages
 from indexer.query import content_syllables
 from indexer.query import parse_query
 from indexer.query import passage_coverage
+from indexer.query import passages
 from indexer.query import weighting
 from indexer.results import FACETS
 from indexer.results import SORTS
@@ -150,6 +152,9 @@ MONTH_LIMIT = 24
 SNIPPET_CHARS = 260
 #: How many parsed queries and their matched documents a generation remembers.
 QUERY_CACHE_SIZE = 64
+#: How much stored text (title and body characters) a generation keeps of recently
+#: shown or reranked documents, with what was derived from it (:class:`_Doc`).
+DOC_CACHE_CHARS = 4_000_000
 #: How many idle searchers a generation keeps for reuse.
 SEARCHER_POOL_SIZE = 8
 #: Indexes up to this size build the suggestion model in the request that needs it.
@@ -302,22 +307,25 @@ class Highlighter:
     def __bool__(self) -> bool:
         return bool(self._primary)
 
-    def marks(self, text: str) -> list[_Mark]:
+    def marks(self, text: str | _Text) -> list[_Mark]:
         """The marked spans of ``text`` (an NFC string), adjacent matches merged."""
-        marks = self._primary.find(text)
+        prepared = text if isinstance(text, _Text) else _Text(text, normal=True)
+        marks = self._primary.find(prepared)
         if not marks and self._fallback is not None:
-            marks = self._fallback.find(text)
+            marks = self._fallback.find(prepared)
         return marks
 
-    def highlight(self, text: str) -> str:
+    def highlight(self, text: str | _Text | None) -> str:
         """All of ``text``, HTML-escaped, every match in ``<mark>``."""
-        text = _prepare(text)
-        return _render(text, self.marks(text), 0, len(text), collapse=False)
+        prepared = text if isinstance(text, _Text) else _Text(text)
+        text = prepared.text
+        return _render(text, self.marks(prepared), 0, len(text), collapse=False)
 
-    def snippet(self, text: str, length: int = SNIPPET_CHARS) -> str:
+    def snippet(self, text: str | _Text | None, length: int = SNIPPET_CHARS) -> str:
         """The passage of ``text`` (about ``length`` characters) with most distinct matches."""
-        text = _prepare(text)
-        marks = self.marks(text)
+        prepared = text if isinstance(text, _Text) else _Text(text)
+        text = prepared.text
+        marks = self.marks(prepared)
         if not text:
             return ""
         if not marks:
@@ -356,10 +364,13 @@ class _PatternIndex:
     def __bool__(self) -> bool:
         return self._count > 0
 
-    def find(self, text: str) -> list[_Mark]:
-        """Non-overlapping matches in ``text``, the longest at each position, merged."""
-        lowered = _lower_same_length(text)
-        folded = fold(lowered)
+    def find(self, prepared: _Text) -> list[_Mark]:
+        """Non-overlapping matches in the text, the longest at each position, merged."""
+        text = prepared.text
+        if self._count == 0:
+            return []
+        lowered = prepared.lowered
+        folded = prepared.folded
         spans: list[tuple[int, int]] = []
         if self._exact is not None:
             spans += [m.span() for m in self._exact.finditer(lowered)]
@@ -431,6 +442,41 @@ def _merge(text: str, marks: list[_Mark]) -> list[_Mark]:
 def _prepare(text: str | None) -> str:
     """The text in the one spelling the analyzers use; offsets stay valid for NFC text."""
     return normalize(text or "")
+
+
+class _Text:
+    """A text in the analyzers' spelling with its lower-cased and folded copies (same
+    offsets), each made on first use and kept.
+
+    Highlighting a body needs all three; a document that comes back in many results
+    (kept by :class:`_Doc`) has them made once instead of once per request.
+    """
+
+    __slots__ = ("_raw", "_text", "_lowered", "_folded")
+
+    def __init__(self, raw: str | None, *, normal: bool = False) -> None:
+        self._raw = raw or ""
+        self._text: str | None = self._raw if normal else None
+        self._lowered: str | None = None
+        self._folded: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = _prepare(self._raw)
+        return self._text
+
+    @property
+    def lowered(self) -> str:
+        if self._lowered is None:
+            self._lowered = _lower_same_length(self.text)
+        return self._lowered
+
+    @property
+    def folded(self) -> str:
+        if self._folded is None:
+            self._folded = fold(self.lowered)
+        return self._folded
 
 
 _SPACE_RE = re.compile(r"\s+")
@@ -527,6 +573,10 @@ class FacetTable:
     def __init__(self, values: list[str], postings: list[np.ndarray], size: int) -> None:
         self.values = values
         self.codes = {value: code for code, value in enumerate(values)}
+        # rank[code]: the place of the value in sorted order, so the facet listing can
+        # order codes with numpy and turn only the listed ones into Python objects.
+        self.rank = np.empty(len(values), dtype=np.int64)
+        self.rank[sorted(range(len(values)), key=values.__getitem__)] = np.arange(len(values))
         self.postings = postings
         if postings:
             docs = np.concatenate(postings)
@@ -1318,6 +1368,38 @@ def _docs(searcher: Searcher, q: wq.Query) -> np.ndarray:
     return docs
 
 
+# --- documents -----------------------------------------------------------------------
+
+
+class _Doc:
+    """The stored fields of one document and what the result path derives from them.
+
+    A request reads the stored fields of the top :data:`RERANK_DEPTH` documents (passage
+    rerank) and of its page (hits); the same documents come back for the next request of
+    the same or a related query. Reading a record, folding and lower-casing its body are
+    the expensive parts, so a generation keeps them per docnum (:meth:`_Generation.doc`).
+    Nothing here depends on the query.
+    """
+
+    __slots__ = ("fields", "title", "body", "chars", "_passages")
+
+    def __init__(self, fields: dict) -> None:
+        self.fields = fields
+        self.title = _Text(fields.get(TITLE) or "")
+        self.body = _Text(fields.get(BODY) or "")
+        self.chars = len(fields.get(TITLE) or "") + len(fields.get(BODY) or "") + 1
+        self._passages: dict[bool, Passages] = {}
+
+    def passages(self, folded: bool) -> Passages:
+        """Title and body prepared for :func:`indexer.query.passage_coverage`."""
+        found = self._passages.get(folded)
+        if found is None:
+            found = passages(self.fields.get(TITLE) or "", self.fields.get(BODY) or "",
+                             folded=folded)
+            self._passages[folded] = found
+        return found
+
+
 # --- generations ---------------------------------------------------------------------
 
 
@@ -1343,6 +1425,8 @@ class _Generation:
         self._engine: _Engine | None = None
         self._engine_failed = False
         self._queries: OrderedDict[str, _Matched] = OrderedDict()
+        self._docs: OrderedDict[int, _Doc] = OrderedDict()
+        self._doc_chars = 0
         self._suggester: suggest.AccentModel | None = None
         self._suggester_lock = threading.Lock()
         self._suggester_thread: threading.Thread | None = None
@@ -1410,6 +1494,24 @@ class _Generation:
             self._queries[key] = found
             while len(self._queries) > QUERY_CACHE_SIZE:
                 self._queries.popitem(last=False)
+        return found
+
+    def doc(self, searcher: Searcher, docnum: int) -> _Doc:
+        """The stored fields of ``docnum`` and their derived text (kept, least recently
+        used dropped first beyond :data:`DOC_CACHE_CHARS`)."""
+        with self._lock:
+            found = self._docs.get(docnum)
+            if found is not None:
+                self._docs.move_to_end(docnum)
+                return found
+        found = _Doc(searcher.stored_fields(docnum))
+        with self._lock:
+            if docnum not in self._docs:
+                self._docs[docnum] = found
+                self._doc_chars += found.chars
+                while self._doc_chars > DOC_CACHE_CHARS and len(self._docs) > 1:
+                    _, old = self._docs.popitem(last=False)
+                    self._doc_chars -= old.chars
         return found
 
     def suggester(self, *, wait: bool) -> suggest.AccentModel | None:
@@ -1640,7 +1742,7 @@ class SearchIndex:
                     docs = data.order(final, sort, wanted)[first:wanted]
                     page = [(int(d), 0.0) for d in docs]
             highlighter = Highlighter(matched.patterns)
-            results = [_hit(searcher.stored_fields(d), score, highlighter) for d, score in page]
+            results = [_hit(gen.doc(searcher, d), score, highlighter) for d, score in page]
         suggestion = self._suggestion(gen, request, total)
         return SearchResult(
             query=request.query,
@@ -1714,7 +1816,8 @@ class SearchIndex:
         """Up to ``n`` articles similar to ``article_id`` (by its key words), itself excluded."""
         if n < 1 or not _possible_id(article_id):
             return []
-        with self._gen.searcher() as searcher:
+        gen = self._gen
+        with gen.searcher() as searcher:
             docnum = searcher.document_number(**{ID_FIELD: article_id})
             if docnum is None:
                 return []
@@ -1729,7 +1832,7 @@ class SearchIndex:
             ranked = self._similar(searcher, q, docnum, n + 3)
             empty = Highlighter([])
             title = (fields.get(TITLE) or "").strip().lower()
-            hits = [_hit(searcher.stored_fields(d), score, empty) for d, score in ranked]
+            hits = [_hit(gen.doc(searcher, d), score, empty) for d, score in ranked]
             return [hit for hit in hits if not title or hit.title.strip().lower() != title][:n]
 
     def _similar(self, searcher: Searcher, q, docnum: int, n: int) -> list[tuple[int, float]]:
@@ -1874,19 +1977,23 @@ def _facet_values(
     name: str, table: FacetTable, counts: np.ndarray, selected: dict[str, tuple[str, ...]]
 ) -> list[FacetValue]:
     chosen = selected[name]
-    present = [(table.values[code], int(counts[code])) for code in np.flatnonzero(counts)]
-    if name == "year":
-        present.sort(key=lambda pair: pair[0], reverse=True)
-    elif name == "month":
-        present.sort(key=lambda pair: pair[0], reverse=True)
-        years = selected["year"]
-        if years:
-            present = [pair for pair in present if pair[0][:4] in years]
-        else:
-            present = present[:MONTH_LIMIT]
+    codes = np.flatnonzero(counts)
+    limit: int | None = None
+    if name in ("year", "month"):
+        # Newest first (values are unique: the order is the value order, reversed).
+        codes = codes[np.argsort(-table.rank[codes], kind="stable")]
+        if name == "month" and not selected["year"]:
+            limit = MONTH_LIMIT
     else:
-        present.sort(key=lambda pair: (-pair[1], pair[0]))
-        present = present[:FACET_LIMIT]
+        # Most documents first, ties by value.
+        codes = codes[np.lexsort((table.rank[codes], -counts[codes]))]
+        limit = FACET_LIMIT
+    if limit is not None:
+        codes = codes[:limit]
+    present = [(table.values[code], int(counts[code])) for code in codes.tolist()]
+    if name == "month" and selected["year"]:
+        years = selected["year"]
+        present = [pair for pair in present if pair[0][:4] in years]
     listed = {value for value, _ in present}
     for value in chosen:
         if value not in listed:
@@ -1921,11 +2028,11 @@ def _ranked(
         ranked = [(results.docnum(i), float(results.score(i) or 0.0))
                   for i in range(len(results.top_n))]
     if text:
-        ranked = _rerank(searcher, text, ranked)
+        ranked = _rerank(gen, searcher, text, ranked)
     return ranked[: max(limit, 1)]
 
 
-def _rerank(searcher: Searcher, text: str, ranked: list[tuple[int, float]]
+def _rerank(gen: _Generation, searcher: Searcher, text: str, ranked: list[tuple[int, float]]
             ) -> list[tuple[int, float]]:
     """Reorder the top :data:`RERANK_DEPTH` by score (relative to the best) plus the share
     of the query's content syllables (idf-weighted) found in one passage of the article."""
@@ -1938,17 +2045,16 @@ def _rerank(searcher: Searcher, text: str, ranked: list[tuple[int, float]]
     weights = {s: searcher.idf(fieldname, s) for s in syllables}
     scored = []
     for rank, (docnum, score) in enumerate(head):
-        fields = searcher.stored_fields(docnum)
-        share = passage_coverage(weights, fields.get(TITLE) or "", fields.get(BODY) or "",
-                                 folded=folded)
+        doc = gen.doc(searcher, docnum)
+        share = passage_coverage(weights, "", "", folded=folded, prepared=doc.passages(folded))
         scored.append((-(score / best + RERANK_WEIGHT * share), rank, docnum, score))
     scored.sort()
     return [(docnum, score) for _, _, docnum, score in scored] + ranked[RERANK_DEPTH:]
 
 
-def _hit(fields: dict, score: float, highlighter: Highlighter) -> Hit:
+def _hit(doc: _Doc, score: float, highlighter: Highlighter) -> Hit:
+    fields = doc.fields
     title = fields.get(TITLE) or ""
-    body = fields.get(BODY) or ""
     return Hit(
         id=fields.get(ID_FIELD),
         title=title,
@@ -1957,9 +2063,9 @@ def _hit(fields: dict, score: float, highlighter: Highlighter) -> Hit:
         source=fields.get(SOURCE),
         url=fields.get(URL),
         author=fields.get(AUTHOR),
-        snippet=highlighter.snippet(body),
+        snippet=highlighter.snippet(doc.body),
         score=round(score, 4),
-        title_html=highlighter.highlight(title),
+        title_html=highlighter.highlight(doc.title),
     )
 
 
