@@ -15,11 +15,13 @@ from indexer.query import MAX_SYLLABLES
 from indexer.query import content_syllables
 from indexer.query import parse_query
 from indexer.query import passage_coverage
+from indexer.query import passages
 from indexer.query import read_abbreviations
 from indexer.query import weighting
 from indexer.schema import ID_FIELD
 from indexer.schema import article_to_fields
 from indexer.schema import make_schema
+from indexer.text import fold
 from indexer.text import normalize
 
 # Our own short texts (never corpus text).
@@ -253,3 +255,23 @@ def test_passage_coverage_folded_matches_any_spelling_and_counts_the_title():
     assert passage_coverage(weights, "Xăng dầu", "Không liên quan.", folded=True) == 1.0
     assert passage_coverage(weights, "Khác", "Không liên quan.", folded=True) == 0.0
     assert passage_coverage({}, "Xăng", "Dầu") == 0.0
+
+
+@pytest.mark.parametrize("folded", [False, True])
+def test_passage_coverage_from_kept_passages_is_the_scan_to_the_last_bit(folded):
+    # The kept spots answer instead of the regex scan; sums must not differ even in the
+    # last bit (the rerank orders by them), whatever the punctuation and repetitions.
+    title = "Giá xăng dầu hôm nay: xăng RON95 tăng 500 đồng/lít"
+    body = ("Giá xăng tăng mạnh. Xăng-dầu nhập khẩu… Trời nắng!\n\nLương tăng 3,5%.\n"
+            "xăngdầu không tính; 'xăng' và (dầu) thì có. Dầu tăng? Giá giảm.\nHết")
+    weights = {"xăng": 2.1, "dầu": 0.7, "tăng": 1.3, "giá": 0.1, "ron95": 0.9,
+               "lít": 0.3, "không": 0.2, "xuất": 5.0}
+    if folded:
+        weights = {fold(s): w for s, w in weights.items()}
+    kept = passages(title, body, folded=folded)
+    for size in range(1, len(weights) + 1):
+        subset = dict(list(weights.items())[:size])
+        scanned = passage_coverage(subset, title, body, folded=folded)
+        assert passage_coverage(subset, "", "", folded=folded, prepared=kept) == scanned
+        assert passage_coverage(subset, title, body, folded=folded, prepared=kept) == scanned
+    assert 0 < passage_coverage(weights, title, body, folded=folded) < 1

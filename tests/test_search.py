@@ -654,3 +654,45 @@ def test_more_like_leaves_out_copies_of_the_same_article(tmp_path):
     similar = [hit.id for hit in index.more_like("q4-2", n=5)]
     assert similar and "copy-of-q4-2" not in similar and "q4-2" not in similar
     index.close()
+
+
+def _shown(result) -> list[tuple]:
+    return [(hit.id, hit.score, hit.snippet, hit.title_html) for hit in result.results]
+
+
+def test_kept_documents_are_bounded_and_change_no_result(index_dir, monkeypatch):
+    # A generation keeps the stored text of recent documents (and what the rerank and the
+    # snippets derive from it): a later request over the same documents must show the
+    # same page, and the memory stays within DOC_CACHE_CHARS.
+    import indexer.search as search_module
+
+    requests = [SearchRequest(query=text) for text in (
+        "nhân dân", "nhan dan", "quận", "binh thanh", "đại hội đảng bộ", '"Ủy ban nhân dân"',
+        "phường", "dang")]
+    requests.append(SearchRequest(query="quận", years=("2020",), per_page=3, page=2))
+    roomy = open_index(index_dir)
+    try:
+        first = [_shown(roomy.search(request)) for request in requests]
+        assert any(first)
+        assert [_shown(roomy.search(request)) for request in requests] == first
+        assert roomy._gen._docs  # noqa: SLF001 - the documents were kept
+    finally:
+        roomy.close()
+    monkeypatch.setattr(search_module, "DOC_CACHE_CHARS", 1)
+    tight = open_index(index_dir)
+    try:
+        assert [_shown(tight.search(request)) for request in requests] == first
+        assert len(tight._gen._docs) == 1  # noqa: SLF001 - only the last one kept
+    finally:
+        tight.close()
+
+
+def test_facet_listing_orders_by_count_then_value_and_years_newest_first(index):
+    result = index.search(SearchRequest(query=""))
+    for name in ("unit", "source", "term"):
+        pairs = [(value.count, value.value) for value in result.facets[name]]
+        assert pairs == sorted(pairs, key=lambda pair: (-pair[0], pair[1]))
+    years = [value.value for value in result.facets["year"]]
+    assert years == sorted(years, reverse=True) and years
+    months = [value.value for value in result.facets["month"]]
+    assert months == sorted(months, reverse=True) and months
