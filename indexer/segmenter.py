@@ -79,6 +79,8 @@ _SYLLABLE_RE = re.compile(
     r"|\d+(?![\w.,:+\-@])"
     r"|" + "|".join(_PYVI_ALTERNATIVES) + ")"
 )
+# The same, with the whitespace before each token as group 1.
+_GAPPED_SYLLABLE_RE = re.compile("(" + _SYLLABLE_RE.pattern.replace("(", ")(", 1))
 
 _PUNCTUATION = string.punctuation
 
@@ -553,32 +555,47 @@ def _word_groups(text: str) -> Iterator[tuple[int, int, list[str]]]:
 
 
 def compound_words(text: str) -> list[list[str]]:
-    """The syllables of each of pyvi's words of two syllables or more, in order.
+    """Each of pyvi's words of two syllables or more, split at whitespace, in order.
 
-    The words of :func:`words` that hold more than one syllable (newlines left
-    out), found from the join flags alone, without locating them in the text: what
-    the index's words view needs.
+    That is ``text[start:end].split()`` for the :func:`word_spans` of the words
+    that join several syllables (newlines are not part of words): usually the
+    word's syllables, but syllables written together (``S.Tiên``) stay one piece.
+    It is found from the join flags and the whitespace before each syllable,
+    without locating the words in the text: what the index's words view needs.
 
     >>> compound_words("Ủy ban nhân dân quận 4 họp.")
     [['Ủy', 'ban'], ['nhân', 'dân']]
     """
-    syllables = _syllables(unicodedata.normalize("NFC", text))
-    if len(syllables) < 2:
+    found = _GAPPED_SYLLABLE_RE.findall(unicodedata.normalize("NFC", text))
+    if len(found) < 2:
         return []
+    syllables = [syllable for _, syllable in found]
     joined = np.flatnonzero(_join_flags(syllables)).tolist()
-    groups = []
+    words = []
     end = -2
     first = 0
-    # A run of joined syllables p..q is one word with the syllable before it.
+    # A run of joined syllables p..q makes one word with the syllable before p.
     for position in joined + [-2]:
         if position != end + 1:
             if end >= 0:
-                group = [s for s in syllables[first - 1 : end + 1] if s != "\n"]
-                if len(group) > 1:
-                    groups.append(group)
+                pieces: list[str] = []
+                apart = True  # whether the next syllable starts a new piece
+                count = 0
+                for gap, syllable in found[first - 1 : end + 1]:
+                    if syllable == "\n":
+                        apart = True
+                        continue
+                    count += 1
+                    if apart or gap:
+                        pieces.append(syllable)
+                    else:
+                        pieces[-1] += syllable
+                    apart = False
+                if count > 1:
+                    words.append(pieces)
             first = position
         end = position
-    return groups
+    return words
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:
