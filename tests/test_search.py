@@ -479,6 +479,10 @@ def test_refresh_switches_generations(tmp_path):
     write_generation(tmp_path, "gen-000002", ARTICLES)
     assert index.refresh() is True
     assert index.generation == "gen-000002"
+    # Loaded before the switch, not by the first request on the new generation.
+    new = index._gen  # noqa: SLF001
+    assert new._facets is not None and new._engine is not None  # noqa: SLF001
+    assert new._suggester is not None  # noqa: SLF001 - a small index builds it at once
     assert index.search(SearchRequest()).total == len(ARTICLES)
     assert index.refresh() is False
     index.close()
