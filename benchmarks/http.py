@@ -14,8 +14,9 @@ What it does, per corpus set:
    except ``vietnews-train-50k.jsonl.gz``; the *102k set* is all of it.
 2. Starts ``vnsearch serve --workers 2`` on a free loopback port (access log off,
    so the terminal does not measure itself) and waits for ``/healthz``.
-3. Warms up: every query of the mix a few times, so both workers have opened the
-   index and filled their caches.
+3. Warms up: every query of the mix a few times from 2 clients per worker at once,
+   so every worker has opened the index and filled its caches for every query (a
+   sequential warm-up can leave a query to one worker only).
 4. Latency: the query mix sequentially, ``--rounds`` times, one request at a time,
    a new connection per request (gunicorn's sync workers close after each
    response). Each request asks for the default page with all five facets, as the
@@ -212,6 +213,25 @@ def summarise(values: list[float]) -> dict:
     }
 
 
+def warm_up(base: str, rounds: int, clients: int) -> None:
+    """Every query of the mix ``rounds`` times from each of ``clients`` threads at once.
+
+    Sequential requests may all land on one worker (whichever accepts first), leaving
+    the other to meet some queries first inside the measurement; with every worker busy
+    each of them sees every query.
+    """
+
+    def client(offset: int) -> None:
+        for index in range(rounds * len(MIX)):
+            get(url_for(base, MIX[(offset + index) % len(MIX)][1]))
+
+    threads = [threading.Thread(target=client, args=(i * 5,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def measure_latency(base: str, rounds: int) -> dict:
     """Sequential requests over the mix; client and server times per kind."""
     client: dict[str, list[float]] = {kind: [] for kind in KINDS}
@@ -405,9 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         index_dir = index_dir or ensure_index(name, rebuild=args.rebuild,
                                               workers=args.build_workers)
         with Server(index_dir, args.workers) as server:
-            for _ in range(args.warmup):
-                for _, params in MIX:
-                    get(url_for(server.base, params))
+            warm_up(server.base, args.warmup, 2 * args.workers)
             latency = measure_latency(server.base, args.rounds)
             throughput = measure_throughput(server.base, args.clients, args.seconds)
             _, body = get(f"{server.base}/healthz")
