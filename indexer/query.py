@@ -701,15 +701,17 @@ class Passages:
 
     Made by :func:`passages`; it depends on the document only, so a server can keep it
     for documents that come back query after query (folding a long body costs more than
-    the scan itself). Kept, it also answers later queries from :meth:`spots` instead of
-    a regex scan of the whole text.
+    the scan itself). Kept, it answers the queries after the first from :meth:`spots`
+    instead of a regex scan of the whole text (making the spots costs a few scans, so a
+    document used once is scanned: ``scanned`` says it was).
     """
 
-    __slots__ = ("text", "starts", "_spots")
+    __slots__ = ("text", "starts", "scanned", "_spots")
 
     def __init__(self, text: str, starts: tuple[int, ...]) -> None:
         self.text = text
         self.starts = starts
+        self.scanned = False
         self._spots: dict[str, list[tuple[int, int]]] | None = None
 
     def spots(self) -> dict[str, list[tuple[int, int]]]:
@@ -758,7 +760,8 @@ def passage_coverage(weights: dict[str, float], title: str, body: str, *,
     if total <= 0:
         return 0.0
     found: dict[int, set[str]] = {}
-    if prepared is not None and all(SYLLABLE_RE.fullmatch(s) for s in weights):
+    if (prepared is not None and prepared.scanned
+            and all(SYLLABLE_RE.fullmatch(s) for s in weights)):
         # A syllable matches exactly where a whole run of letters and digits equals it
         # (what the regex below finds), so the kept spots answer without a scan. The
         # sets are filled in text order, as the scan fills them: same sets, same sums.
@@ -771,6 +774,7 @@ def passage_coverage(weights: dict[str, float], title: str, body: str, *,
     else:
         if prepared is None:
             prepared = passages(title, body, folded=folded)
+        prepared.scanned = True
         # One regex pass for the query's syllables only; each hit is mapped to its
         # passage (0 = the title, then the body's sentences) by the sentence starts.
         text, starts = prepared.text, prepared.starts

@@ -153,8 +153,9 @@ SNIPPET_CHARS = 260
 #: How many parsed queries and their matched documents a generation remembers.
 QUERY_CACHE_SIZE = 64
 #: How much stored text (title and body characters) a generation keeps of recently
-#: shown or reranked documents, with what was derived from it (:class:`_Doc`).
-DOC_CACHE_CHARS = 4_000_000
+#: shown or reranked documents, with what was derived from it (:class:`_Doc`); 0 keeps
+#: nothing (``VNSEARCH_DOC_CACHE_CHARS=0``: what a request costs on documents not kept).
+DOC_CACHE_CHARS = int(os.environ.get("VNSEARCH_DOC_CACHE_CHARS", "4000000"))
 #: How many idle searchers a generation keeps for reuse.
 SEARCHER_POOL_SIZE = 8
 #: Indexes up to this size build the suggestion model in the request that needs it.
@@ -1504,6 +1505,8 @@ class _Generation:
     def doc(self, searcher: Searcher, docnum: int) -> _Doc:
         """The stored fields of ``docnum`` and their derived text (kept, least recently
         used dropped first beyond :data:`DOC_CACHE_CHARS`)."""
+        if DOC_CACHE_CHARS <= 0:
+            return _Doc(searcher.stored_fields(docnum))
         with self._lock:
             found = self._docs.get(docnum)
             if found is not None:

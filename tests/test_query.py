@@ -269,6 +269,9 @@ def test_passage_coverage_from_kept_passages_is_the_scan_to_the_last_bit(folded)
     if folded:
         weights = {fold(s): w for s, w in weights.items()}
     kept = passages(title, body, folded=folded)
+    assert passage_coverage(weights, "", "", folded=folded, prepared=kept) == (
+        passage_coverage(weights, title, body, folded=folded))
+    assert kept.scanned  # the first use scans; the next ones read the spots
     for size in range(1, len(weights) + 1):
         subset = dict(list(weights.items())[:size])
         scanned = passage_coverage(subset, title, body, folded=folded)

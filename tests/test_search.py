@@ -682,13 +682,14 @@ def test_kept_documents_are_bounded_and_change_no_result(index_dir, monkeypatch)
         assert roomy._gen._docs  # noqa: SLF001 - the documents were kept
     finally:
         roomy.close()
-    monkeypatch.setattr(search_module, "DOC_CACHE_CHARS", 1)
-    tight = open_index(index_dir)
-    try:
-        assert [_shown(tight.search(request)) for request in requests] == first
-        assert len(tight._gen._docs) == 1  # noqa: SLF001 - only the last one kept
-    finally:
-        tight.close()
+    for limit, kept in ((1, 1), (0, 0)):  # only the last one kept; none
+        monkeypatch.setattr(search_module, "DOC_CACHE_CHARS", limit)
+        tight = open_index(index_dir)
+        try:
+            assert [_shown(tight.search(request)) for request in requests] == first
+            assert len(tight._gen._docs) == kept  # noqa: SLF001
+        finally:
+            tight.close()
 
 
 def test_facet_listing_orders_by_count_then_value_and_years_newest_first(index):
