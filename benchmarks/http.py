@@ -5,6 +5,7 @@ Usage (from the checkout, with ``../shared`` beside it)::
     python benchmarks/http.py                      # the 52k set, then the whole corpus
     python benchmarks/http.py --sets 52k --seconds 30 --rounds 5
     python benchmarks/http.py --index-dir DIR      # an index you built yourself
+    python benchmarks/http.py --no-doc-cache       # no stored text kept between requests
 
 What it does, per corpus set:
 
@@ -365,6 +366,9 @@ def markdown(report: dict) -> str:
         "client on the same machine, loopback.",
         "",
     ]
+    if not report.get("doc_cache", True):
+        lines += ["Documents not kept between requests (`--no-doc-cache`): every request "
+                  "reads and prepares the stored text of its documents anew.", ""]
     for name, data in report["sets"].items():
         health, latency, t = data["health"], data["latency"], data["throughput"]
         lines += [
@@ -413,12 +417,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--markdown", type=Path,
                         help="also write the results as a RESULTS.md section body here")
+    parser.add_argument("--no-doc-cache", action="store_true",
+                        help="serve with VNSEARCH_DOC_CACHE_CHARS=0: no document kept "
+                             "between requests (the mix repeats its queries, so by default "
+                             "their documents are always kept)")
     args = parser.parse_args(argv)
+    if args.no_doc_cache:
+        os.environ["VNSEARCH_DOC_CACHE_CHARS"] = "0"  # inherited by the server
 
     WORK.mkdir(parents=True, exist_ok=True)
     targets = ([("custom", args.index_dir)] if args.index_dir else
                [(name, None) for name in args.sets])
-    report = {"machine": machine(), "command": " ".join(sys.argv), "sets": {}}
+    report = {"machine": machine(), "command": " ".join(sys.argv), "sets": {},
+              "doc_cache": not args.no_doc_cache}
     print(f"machine: {report['machine']}")
     failed = False
     for name, index_dir in targets:
