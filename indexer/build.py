@@ -47,6 +47,7 @@ import ctypes
 import gc
 import gzip
 import hashlib
+import itertools
 import json
 import multiprocessing
 import multiprocessing.connection
@@ -61,14 +62,15 @@ import traceback
 import zlib
 from array import array
 from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
-from operator import itemgetter
 from pathlib import Path
 
+import numpy as np
 from whoosh.analysis import LowercaseFilter
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
 from whoosh.codec.whoosh3 import W3Codec
@@ -115,9 +117,10 @@ Progress = Callable[[int, "int | None"], None]
 #: small enough that the bounded queue keeps little in flight.
 BATCH_SIZE = 16
 #: Memory (estimated) of the postings a worker holds before it finishes its segment
-#: and starts a new one. Larger means fewer segments (faster search, a smaller index)
-#: and more memory: about 1.7x this per worker at the peak, plus ~150 MB.
-LIMIT_MB = 400
+#: and starts a new one: about 6,000 news articles. Larger means fewer segments
+#: (faster search, a smaller index, fewer distinct terms to write per document) and
+#: more memory per worker (``benchmarks/build.py`` reports the peaks).
+LIMIT_MB = 300
 #: Posting blocks whose pickle is shorter are stored uncompressed (zlib only makes them
 #: longer, and costs a fixed ~10 µs a call, once per term); whoosh's reader takes the
 #: compression level of each block from the block's header.
@@ -858,21 +861,80 @@ class _CachedLengths:
         return self.field(fieldname)[docnum] or default
 
 
+class _FieldPostings:
+    """The postings of one field of a segment, in arrival order, in flat arrays.
+
+    ``ids`` gives each distinct term a number in order of first arrival; posting
+    ``k`` is term ``terms[k]`` in document ``docs[k]`` with ``weights[k]`` and the
+    encoded ``values[k]``. About 30 bytes a posting (the value objects are mostly
+    shared), against some 130 for a tuple per posting in a list per term.
+    """
+
+    __slots__ = ("ids", "terms", "docs", "weights", "values")
+
+    def __init__(self):
+        self.ids: dict[bytes, int] = defaultdict(itertools.count().__next__)
+        self.terms = array("i")
+        self.docs = array("i")
+        self.weights = array("d")
+        self.values: list = []
+
+    def grouped(self, ordered: bool, chunk: int = 1 << 17) -> Iterator[tuple]:
+        """``(term, docnums, weights, values)`` per term, in term order, documents in order.
+
+        The postings are put in that order with one stable sort of the term numbers
+        (ranked by term) and materialised as Python lists ``chunk`` postings at a
+        time, so finishing a segment needs little memory beyond the arrays.
+        """
+        if not self.terms:
+            return
+        texts = list(self.ids)  # term bytes by term number
+        by_text = sorted(range(len(texts)), key=texts.__getitem__)
+        rank = np.empty(len(texts), dtype=np.int64)
+        rank[by_text] = np.arange(len(texts))
+        term_ranks = rank[np.frombuffer(self.terms, dtype=np.int32)]
+        docs = np.frombuffer(self.docs, dtype=np.int32)
+        if ordered:
+            order = np.argsort(term_ranks, kind="stable")
+        else:
+            order = np.lexsort((docs, term_ranks))
+        weights = np.frombuffer(self.weights, dtype=np.float64)
+        values = self.values
+        counts = np.bincount(term_ranks, minlength=len(texts))
+        ends = np.cumsum(counts).tolist()
+        counts = counts.tolist()
+        start = 0  # of the current chunk, in sorted postings
+        base_docs: list = []
+        base_weights: list = []
+        base_values: list = []
+        for position, number in enumerate(by_text):
+            end = ends[position]
+            first = end - counts[position]
+            if end > start + len(base_docs):  # refill: this term's postings and a chunk more
+                start = first
+                stop = max(end, min(first + chunk, len(order)))
+                picked = order[start:stop]
+                base_docs = docs[picked].tolist()
+                base_weights = weights[picked].tolist()
+                base_values = [values[k] for k in picked.tolist()]
+            a, b = first - start, end - start
+            yield texts[number], base_docs[a:b], base_weights[a:b], base_values[a:b]
+
+
 class _TermPool:
-    """Postings gathered per term as they arrive; replaces whoosh's external-sort pool.
+    """The postings of a segment being written, per field; replaces whoosh's pool.
 
     whoosh's ``PostingPool`` keeps one ``(field, term, docnum, weight, value)`` tuple
     per posting, sorts them all when the segment is finished and, past ``limitmb``,
     spills sorted runs to disk and merges them back one posting at a time. Here a
-    document's postings are appended to their term's list (document numbers arrive in
-    order), so finishing a segment sorts only the distinct terms and nothing is
-    spilled: the worker finishes the segment and starts another one instead
-    (:attr:`size` is what it watches).
+    document's postings are appended to flat arrays (:class:`_FieldPostings`, a few
+    C-level calls per field and document), sorted once when the segment is finished,
+    and nothing is spilled: the worker finishes the segment and starts another one
+    instead (:attr:`size` is what it watches).
     """
 
     def __init__(self):
-        self.fields: dict[str, dict[bytes, list]] = {}
-        self.fieldnames: set[str] = set()
+        self.fields: dict[str, _FieldPostings] = {}
         self.postings = 0
         self.terms = 0
         self._last_docnum = -1
@@ -881,58 +943,44 @@ class _TermPool:
     @property
     def size(self) -> int:
         """An estimate of the memory held, in bytes (calibrated on news articles)."""
-        return 130 * self.postings + 250 * self.terms
-
-    def field_terms(self, fieldname: str) -> dict[bytes, list]:
-        """The ``term -> [(docnum, weight, value), ...]`` map of one field."""
-        terms = self.fields.get(fieldname)
-        if terms is None:
-            terms = self.fields[fieldname] = {}
-            self.fieldnames.add(fieldname)
-        return terms
+        return 36 * self.postings + 170 * self.terms
 
     def add_items(self, fieldname: str, docnum: int, items, boost: float = 1.0) -> int:
         """Add one document's ``(term, freq, weight, value)`` items of a field; sum of freqs."""
         if docnum < self._last_docnum:
             self._ordered = False
         self._last_docnum = docnum
-        terms = self.field_terms(fieldname)
-        get = terms.get
-        length = 0
-        count = 0
-        new = 0
-        for text, freq, weight, value in items:
-            rows = get(text)
-            if rows is None:
-                terms[text] = [(docnum, weight * boost if boost != 1.0 else weight, value)]
-                new += 1
-            else:
-                rows.append((docnum, weight * boost if boost != 1.0 else weight, value))
-            length += freq
-            count += 1
-        self.postings += count
-        self.terms += new
-        return length
+        columns = tuple(zip(*items))
+        if not columns:
+            return 0
+        texts, freqs, weights, values = columns
+        postings = self.fields.get(fieldname)
+        if postings is None:
+            postings = self.fields[fieldname] = _FieldPostings()
+        before = len(postings.ids)
+        postings.terms.extend(map(postings.ids.__getitem__, texts))
+        postings.docs.extend(itertools.repeat(docnum, len(texts)))
+        postings.weights.extend([w * boost for w in weights] if boost != 1.0 else weights)
+        postings.values.extend(values)
+        self.postings += len(texts)
+        self.terms += len(postings.ids) - before
+        return sum(freqs)
 
     def add(self, item) -> None:
         """Add one ``(fieldname, term bytes, docnum, weight, value bytes)`` posting."""
         fieldname, text, docnum, weight, value = item
         self.add_items(fieldname, docnum, ((text, 0, weight, value),))
 
-    def grouped(self) -> Iterator[tuple[str, bytes, list]]:
-        """``(fieldname, term, [(docnum, weight, value), ...])`` in field, term, doc order."""
+    def grouped(self) -> Iterator[tuple]:
+        """``(fieldname, term, docnums, weights, values)`` in field, term, doc order."""
         for fieldname in sorted(self.fields):
-            terms = self.fields[fieldname]
-            for text in sorted(terms):
-                rows = terms[text]
-                if not self._ordered:
-                    rows.sort(key=itemgetter(0))
-                yield fieldname, text, rows
+            for text, docs, weights, values in self.fields[fieldname].grouped(self._ordered):
+                yield fieldname, text, docs, weights, values
 
     def iter_postings(self) -> Iterator[tuple]:
         """The postings as whoosh's pool yields them (for whoosh's own writer)."""
-        for fieldname, text, rows in self.grouped():
-            for docnum, weight, value in rows:
+        for fieldname, text, docs, weights, values in self.grouped():
+            for docnum, weight, value in zip(docs, weights, values):
                 yield fieldname, text, docnum, weight, value
 
     def cleanup(self) -> None:
@@ -1039,8 +1087,8 @@ def write_postings(
 ) -> None:
     """Write sorted postings the way ``W3FieldWriter.add_postings`` does, in fewer steps.
 
-    ``terms`` are ``(fieldname, term bytes, [(docnum, weight, value bytes), ...])`` in
-    field and term order (:meth:`_TermPool.grouped`). With ``min_compress=0`` and
+    ``terms`` are ``(fieldname, term bytes, docnums, weights, values)`` (lists, the
+    values encoded bytes) in field and term order (:meth:`_TermPool.grouped`). With ``min_compress=0`` and
     ``protocol=2`` the files written are byte for byte those of whoosh's own path
     (``tests/test_build.py``
     compares them); only the per-posting method calls, type assertions and ``tell()``
@@ -1194,7 +1242,7 @@ def write_postings(
     key = b""
     fixedsize = None
     field_lengths: list[int] = []
-    for fieldname, btext, rows in terms:
+    for fieldname, btext, ids, weights, values in terms:
         if fieldname != lastfn:
             if fieldname not in fieldmap:
                 fieldmap[fieldname] = len(fieldmap)
@@ -1203,11 +1251,11 @@ def write_postings(
             field_lengths = lengths.field(fieldname)
             lastfn = fieldname
         key = prefix + btext
-        if len(rows) == 1:
-            docnum, weight, value = rows[0]
-            write_single(key, docnum, weight, value or b"", field_lengths[docnum], fixedsize)
-        else:
-            ids, weights, values = zip(*rows)  # values: None or b"" count as empty
+        if len(ids) == 1:
+            docnum = ids[0]
+            write_single(key, docnum, weights[0], values[0] or b"", field_lengths[docnum],
+                         fixedsize)
+        else:  # values: None or b"" count as empty
             term_lengths = [field_lengths[docnum] for docnum in ids]
             write_term(key, ids, weights, values, term_lengths, fixedsize)
         if len(buffer) > 1 << 20:
@@ -1269,9 +1317,14 @@ def _frequency_items(terms: list[str]) -> tuple:
     """Posting items of a frequency field (``whoosh.formats.Frequency``) for ``terms``."""
     counts = Counter(terms)  # counted in C, in first-occurrence order
     return tuple(
-        (term.encode("utf-8"), count, float(count), pack_uint(count))
+        (term.encode("utf-8"), count, float(count),
+         _COUNTS[count] if count < len(_COUNTS) else pack_uint(count))
         for term, count in counts.items()
     )
+
+
+# Encoded small counts, shared by the postings that hold them.
+_COUNTS = tuple(pack_uint(count) for count in range(256))
 
 
 def _fold_all(strings: list[str]) -> list[str]:

@@ -574,18 +574,18 @@ def test_term_pool_sorts_postings_that_arrive_out_of_order():
 
 
 def test_workers_start_new_segments_past_the_memory_limit(tmp_path):
-    corpus = write_generated_corpus(tmp_path / "corpus", 120)
+    corpus = write_generated_corpus(tmp_path / "corpus", 300)
     index_dir = tmp_path / "ix"
     stats = build_index([corpus], index_dir, workers=2, segment_mb=1)
-    assert stats.documents == 120
+    assert stats.documents == 300
     assert stats.segments >= 6
     assert gens.verify_generation(index_dir / stats.generation) == {
-        "documents": 120, "segments": stats.segments
+        "documents": 300, "segments": stats.segments
     }
     index = open_index(index_dir)
     try:
         assert index.search(SearchRequest(query="nhân dân")).total > 0
-        assert index.article("gen-119") is not None
+        assert index.article("gen-299") is not None
     finally:
         index.close()
 
