@@ -53,6 +53,7 @@ Scores depend on the weighting: search with ``searcher(weighting=weighting())``.
 from __future__ import annotations
 
 import re
+import sys
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -712,23 +713,29 @@ class Passages:
         self.text = text
         self.starts = starts
         self.scanned = False
-        self._spots: dict[str, list[tuple[int, int]]] | None = None
+        self._spots: dict[str, int | tuple[int, ...]] | None = None
 
-    def spots(self) -> dict[str, list[tuple[int, int]]]:
-        """Syllable (a maximal run of letters and digits) -> ``(offset, passage)`` of its
-        first occurrence in each passage where it occurs, in text order."""
+    def spots(self) -> dict[str, int | tuple[int, ...]]:
+        """Syllable (a maximal run of letters and digits) -> the offset of its first
+        occurrence in each passage where it occurs (one int, or a tuple in text order).
+
+        Compact on purpose (interned keys, no per-spot objects): a server keeps these
+        for hundreds of documents.
+        """
         spots = self._spots
         if spots is None:
-            spots = {}
+            firsts: dict[str, list[int]] = {}
+            last: dict[str, int] = {}
             starts = self.starts
             for match in SYLLABLE_RE.finditer(self.text):
                 offset = match.start()
                 passage = bisect_right(starts, offset)
-                seen = spots.get(match.group())
-                if seen is None:
-                    spots[match.group()] = [(offset, passage)]
-                elif seen[-1][1] != passage:
-                    seen.append((offset, passage))
+                word = match.group()
+                if last.get(word) != passage:
+                    last[word] = passage
+                    firsts.setdefault(word, []).append(offset)
+            spots = {sys.intern(word): offsets[0] if len(offsets) == 1 else tuple(offsets)
+                     for word, offsets in firsts.items()}
             self._spots = spots
         return spots
 
@@ -766,11 +773,15 @@ def passage_coverage(weights: dict[str, float], title: str, body: str, *,
         # (what the regex below finds), so the kept spots answer without a scan. The
         # sets are filled in text order, as the scan fills them: same sets, same sums.
         spots = prepared.spots()
-        hits = sorted((offset, passage, s) for s in weights for offset, passage
-                      in spots.get(s, ()))
-        for _, passage, s in hits:
-            found.setdefault(passage, set()).add(s)
         starts = prepared.starts
+        hits: list[tuple[int, str]] = []
+        for s in weights:
+            spot = spots.get(s)
+            if spot is not None:
+                hits += [(spot, s)] if isinstance(spot, int) else [(o, s) for o in spot]
+        hits.sort()  # syllables never share an offset: text order
+        for offset, s in hits:
+            found.setdefault(bisect_right(starts, offset), set()).add(s)
     else:
         if prepared is None:
             prepared = passages(title, body, folded=folded)

@@ -155,7 +155,8 @@ QUERY_CACHE_SIZE = 64
 #: How much stored text (title and body characters) a generation keeps of recently
 #: shown or reranked documents, with what was derived from it (:class:`_Doc`); 0 keeps
 #: nothing (``VNSEARCH_DOC_CACHE_CHARS=0``: what a request costs on documents not kept).
-DOC_CACHE_CHARS = int(os.environ.get("VNSEARCH_DOC_CACHE_CHARS", "4000000"))
+#: Full, it takes about 55 MB per process on news articles (some 1,100 of them).
+DOC_CACHE_CHARS = int(os.environ.get("VNSEARCH_DOC_CACHE_CHARS", "3000000"))
 #: How many idle searchers a generation keeps for reuse.
 SEARCHER_POOL_SIZE = 8
 #: Indexes up to this size build the suggestion model in the request that needs it.
