@@ -28,6 +28,11 @@ How a search runs (whoosh stays inside this module):
   sequences (exact, or folded for a query without diacritics; abbreviations with their
   expansions) are found again in the text and wrapped in ``<mark>``, neighbouring marks
   merged; everything else is HTML-escaped.
+* The top :data:`RERANK_DEPTH` are reordered by passage coverage, which reads their
+  stored text. A generation keeps the stored fields of recently reranked or shown
+  documents with the text derived from them (lower-cased, folded, split in passages;
+  :class:`_Doc`, bounded by :data:`DOC_CACHE_CHARS`), so popular documents are read and
+  prepared once, not on every request; nothing kept depends on the query.
 * Generations are opened without mmap (whoosh-reloaded copies a mapped compound file
   into memory for every searcher), searchers are pooled (one thread at a time each), and
   :meth:`SearchIndex.refresh` loads a new generation's arrays before switching to it.
