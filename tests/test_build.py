@@ -534,7 +534,7 @@ def test_posting_writer_writes_whoosh_bytes_in_compat_mode(tmp_path):
     (tmp_path / "ours").mkdir()
     theirs = write_segment_files(tmp_path / "whoosh", SegmentWriter, articles)
     ours = write_segment_files(tmp_path / "ours", _SegmentWriter, articles,
-                               min_compress=0, protocol=2)
+                               min_compress=0, protocol=2, window_bits=15)
     assert sorted(ours) == sorted(theirs)
     assert {k for k in ours if ours[k] != theirs[k]} == set()
     assert len(ours["pst"]) > 100_000  # terms with several blocks of 128 postings
