@@ -542,7 +542,12 @@ def report(runs: dict, stocks: list[dict], same_subset: dict | None, latency: di
         sizes = [run["documents"] for run in runs.values()]
         a, b = fit(sizes, [run["cpu"] for run in runs.values()])
         _, per_doc = fit(sizes, [run["index_bytes"] for run in runs.values()])
-        m_a, m_b = fit(sizes, [run["peak_pss"] for run in runs.values()])
+        # Peak memory: a worker's share stops growing once its segments reach the
+        # limit, so only the two largest sets say how the rest (the build process:
+        # document rows, the vocabulary the suggestion model is built from) grows.
+        last = list(runs.values())[-2:]
+        m_a, m_b = fit([run["documents"] for run in last], [run["peak_pss"] for run in last])
+        memory_sizes = ", ".join(f"{run['documents']:,}" for run in last)
         million = 1_000_000
         cpu_million = a + b * million
         big = list(runs.values())[-1]
@@ -554,7 +559,8 @@ def report(runs: dict, stocks: list[dict], same_subset: dict | None, latency: di
             f"{cpu_million / cores / 3600:,.1f} h on {cores} idle cores "
             f"({million / (cpu_million / cores):,.0f} docs/s); index ≈ {mb(per_doc * million)} "
             f"({per_doc / 1024:,.1f} KB per document); peak PSS ≈ {mb(m_a + m_b * million)} "
-            f"(fit {mb(m_a)} + {m_b:,.0f} B × documents). "
+            f"(fit over {memory_sizes}, where the workers' segments are full: "
+            f"{mb(m_a)} + {m_b:,.0f} B × documents). "
             f"At {big['documents']:,} documents the wall time splits "
             + ", ".join(f"{k} {v:.0%}" for k, v in share.items())
             + ". CPU per document does not grow with the corpus (a worker's segment is "
