@@ -499,6 +499,33 @@ def _with_query(template, text: str):
     return dataclasses.replace(template, query=text)
 
 
+@cli.command("rollback")
+@json_option
+@index_dir_option
+def rollback_cmd(as_json, index_dir) -> None:
+    """Serve the previous generation again (the one before the serving one).
+
+    The older generation is verified first; web workers switch to it between
+    requests. Refused while a build or update runs. The generation rolled back from
+    is kept, so running build or update afterwards starts a newer one.
+
+    Example: vnsearch rollback --index-dir index_data
+    """
+    from indexer import generations as gens
+
+    index_dir = Path(index_dir or default_index_dir())
+    try:
+        with gens.build_lock(index_dir, command="rollback"):
+            before = gens.current_generation(index_dir).name
+            after = gens.rollback(index_dir).name
+    except IndexerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _echo_json({"index_dir": str(index_dir), "from": before, "to": after})
+    else:
+        click.echo(f"Serving {after} again (was {before}) in {index_dir}")
+
+
 @cli.command("stats")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
 @index_dir_option

@@ -159,3 +159,32 @@ def test_help(command):
     assert result.exit_code == 0
     assert "--index-dir" in result.stdout and "--workers" in result.stdout
     assert "Example:" in result.stdout
+
+
+def test_rollback_serves_the_previous_generation_then_refuses(tmp_path):
+    corpus = write_corpus(tmp_path)
+    index_dir = tmp_path / "ix"
+    assert invoke("build", str(corpus), "--index-dir", str(index_dir), "-q").exit_code == 0
+    (corpus / "moi.txt").write_text("Tin mới về giao thông\nĐường mới thông xe.\n",
+                                    encoding="utf-8")
+    assert invoke("update", str(corpus), "--index-dir", str(index_dir), "-q").exit_code == 0
+    assert gens.current_generation(index_dir).name == "gen-000002"
+
+    with gens.build_lock(index_dir, command="build"):
+        locked = invoke("rollback", "--index-dir", str(index_dir))
+    assert locked.exit_code == 1 and "another build is running" in locked.stderr
+    assert gens.current_generation(index_dir).name == "gen-000002"
+
+    result = invoke("rollback", "--index-dir", str(index_dir), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"index_dir": str(index_dir), "from": "gen-000002",
+                                         "to": "gen-000001"}
+    stats = json.loads(invoke("stats", "--index-dir", str(index_dir), "--json").stdout)
+    assert (stats["generation"], stats["documents"]) == ("gen-000001", 2)
+
+    again = invoke("rollback", "--index-dir", str(index_dir))
+    assert again.exit_code == 1
+    assert again.stderr == f"Error: no generation older than gen-000001 in {index_dir}\n"
+    # the next build starts a newer generation than the one rolled back from
+    assert invoke("build", str(corpus), "--index-dir", str(index_dir), "-q").exit_code == 0
+    assert gens.current_generation(index_dir).name == "gen-000003"
