@@ -131,6 +131,7 @@ from indexer.schema import URL
 from indexer.schema import WORDS
 from indexer.schema import YEAR
 from indexer.schema import split_list
+from indexer.segmenter import compound_words
 from indexer.text import fold
 from indexer.text import normalize
 
@@ -244,11 +245,13 @@ class Pattern:
     :param syllables: lower-case syllables, folded when ``folded`` is set.
     :param folded: compare the folded text (accent-insensitive) instead of the exact one.
     :param prefix: the last syllable only has to start the text's syllable.
+    :param whole: the query as typed, not one of its words (see :class:`_PatternIndex`).
     """
 
     syllables: tuple[str, ...]
     folded: bool = False
     prefix: bool = False
+    whole: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,20 +269,32 @@ def patterns_for(parsed: ParsedQuery) -> list[Pattern]:
     exact match (the query layer searches the folded view too, with less weight).
     """
     found: list[Pattern] = []
-    sequences = list(parsed.sequences)
+    sequences = [(sequence, False) for sequence in parsed.sequences]
+    searched = {syllable.lower() for sequence in parsed.sequences for syllable in sequence}
+    # The query's words of several syllables (pyvi's segmentation of the typed query)
+    # whose syllables are all searched: found together, they are marked as one and
+    # their syllables elsewhere are not (see _PatternIndex). A query without
+    # diacritics has no reliable segmentation, so it keeps syllable marks only.
+    if not parsed.accentless:
+        singles = {sequence[0].lower() for sequence in parsed.sequences if len(sequence) == 1}
+        for pieces in compound_words(parsed.text):
+            word = tuple(SYLLABLE_RE.findall(" ".join(pieces).lower()))
+            if len(word) > 1 and singles.issuperset(word):
+                sequences.append((word, False))
     # The query as typed, as one sequence: where it occurs whole, its spelling tells
     # which accented forms the reader meant (see _PatternIndex.find).
     whole = tuple(SYLLABLE_RE.findall(parsed.text.lower()))
-    if 2 <= len(whole) <= 8:
-        sequences.append(whole)
-    for sequence in sequences:
+    # (Not when it holds an excluded word: "đại -hội" must not mark "đại hội".)
+    if 2 <= len(whole) <= 8 and whole not in parsed.sequences and searched.issuperset(whole):
+        sequences.append((whole, True))
+    for sequence, is_whole in sequences:
         lowered = tuple(s.lower() for s in sequence if s)
         if not lowered:
             continue
         folded = tuple(fold(s) for s in lowered)
         if not parsed.accentless:
-            found.append(Pattern(lowered))
-        found.append(Pattern(folded, folded=True))
+            found.append(Pattern(lowered, whole=is_whole))
+        found.append(Pattern(folded, folded=True, whole=is_whole))
     return list(dict.fromkeys(found))
 
 
@@ -367,6 +382,14 @@ class _PatternIndex:
         self._count = len(patterns)
         self._exact = _compile([p for p in patterns if not p.folded])
         self._folded = _compile([p for p in patterns if p.folded])
+        # The query's words of several syllables (not the whole query), folded: where one
+        # of them is found, its syllables standing alone elsewhere are not marks
+        # ("đại hội" marks "đại hội", not the "đại" of "đại học").
+        self._words = {
+            " ".join(fold(s) for s in p.syllables)
+            for p in patterns
+            if len(p.syllables) > 1 and not p.whole and not p.prefix
+        }
 
     def __bool__(self) -> bool:
         return self._count > 0
@@ -408,6 +431,14 @@ class _PatternIndex:
             key = " ".join(SYLLABLE_RE.findall(folded[start:end]))
             found.append(_Mark(start, end, frozenset([key])))
             cursor = end
+        if self._words:
+            # the words found, alone or inside a longer match ("trường đại học")
+            keys = {f" {key} " for mark in found for key in mark.keys if " " in key}
+            parts = {syllable for word in self._words
+                     if any(f" {word} " in key for key in keys)
+                     for syllable in word.split(" ")}
+            if parts:
+                found = [mark for mark in found if not (mark.keys <= parts)]
         return _merge(text, found)
 
 

@@ -701,3 +701,20 @@ def test_facet_listing_orders_by_count_then_value_and_years_newest_first(index):
     assert years == sorted(years, reverse=True) and years
     months = [value.value for value in result.facets["month"]]
     assert months == sorted(months, reverse=True) and months
+
+
+def test_a_query_word_found_whole_is_marked_without_its_syllables_elsewhere():
+    text = "Đại hội đại biểu Đảng bộ quận. Đại biểu dự đại hội. Trường đại học."
+    assert highlight_text(text, "đại hội") == (
+        "<mark>Đại hội</mark> đại biểu Đảng bộ quận. Đại biểu dự <mark>đại hội</mark>. "
+        "Trường đại học."
+    )
+    # a word inside a longer match counts; the query's other syllables stay marked
+    assert highlight_text(text, "trường đại học").count("<mark>") == 1
+    html = highlight_text("Giá vàng hôm nay tăng, giá xăng giảm. Nay mai", "giá vàng hôm nay")
+    assert html == ("<mark>Giá vàng hôm nay</mark> tăng, <mark>giá</mark> xăng giảm. Nay mai")
+    # where the word is not found, its syllables are marked as before
+    assert highlight_text("Đảng viên mới", "đảng bộ") == "<mark>Đảng</mark> viên mới"
+    # an excluded word is never part of a mark
+    assert highlight_text(text, "đại -hội").count("<mark>Đại</mark>") == 2
+    assert "hội</mark>" not in highlight_text(text, "đại -hội")
