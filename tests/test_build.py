@@ -397,7 +397,9 @@ def run_cli(*args: str, env=None) -> subprocess.CompletedProcess:
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 def test_kill_9_during_builds_leaves_the_serving_generation(tmp_path):
     small = write_corpus(tmp_path, bad=False)
-    big = write_generated_corpus(tmp_path / "big", 1500)
+    # several seconds of indexing, so that the kill (at most 2.5 s after the workers
+    # start) lands while they work
+    big = write_generated_corpus(tmp_path / "big", 6000)
     index_dir = tmp_path / "index_data"
     build_index([small], index_dir, workers=1)
     expected = len(ARTICLES) + len(RECORDS)
