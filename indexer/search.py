@@ -65,6 +65,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -296,6 +297,27 @@ def patterns_for(parsed: ParsedQuery) -> list[Pattern]:
             found.append(Pattern(lowered, whole=is_whole))
         found.append(Pattern(folded, folded=True, whole=is_whole))
     return list(dict.fromkeys(found))
+
+
+def restored_word_patterns(restored: str, patterns: Sequence[Pattern]) -> list[Pattern]:
+    """Folded word patterns for a query typed without diacritics, from ``restored``, its
+    accent-restored spelling (the suggestion).
+
+    Such a query cannot be segmented itself; its restored spelling can, and its words
+    of several syllables then play the part the typed words play in
+    :func:`patterns_for`, for the syllables the query searches (``patterns``).
+
+    >>> singles = [Pattern(("dai",), folded=True), Pattern(("hoi",), folded=True)]
+    >>> restored_word_patterns("đại hội", singles)
+    [Pattern(syllables=('dai', 'hoi'), folded=True, prefix=False, whole=False)]
+    """
+    searched = {s for pattern in patterns if pattern.folded for s in pattern.syllables}
+    found = []
+    for pieces in compound_words(normalize(restored)):
+        word = tuple(fold(s) for s in SYLLABLE_RE.findall(" ".join(pieces).lower()))
+        if len(word) > 1 and searched.issuperset(word):
+            found.append(Pattern(word, folded=True))
+    return [p for p in dict.fromkeys(found) if p not in patterns]
 
 
 class Highlighter:
@@ -1786,9 +1808,12 @@ class SearchIndex:
                     sort = "newest" if request.sort == "relevance" else request.sort
                     docs = data.order(final, sort, wanted)[first:wanted]
                     page = [(int(d), 0.0) for d in docs]
-            highlighter = Highlighter(matched.patterns)
+            suggestion = self._suggestion(gen, request, total)
+            patterns = matched.patterns
+            if suggestion and fold(suggestion) == fold(request.query.strip()):
+                patterns = (*patterns, *restored_word_patterns(suggestion, patterns))
+            highlighter = Highlighter(patterns)
             results = [_hit(gen.doc(searcher, d), score, highlighter) for d, score in page]
-        suggestion = self._suggestion(gen, request, total)
         return SearchResult(
             query=request.query,
             total=total,

@@ -718,3 +718,11 @@ def test_a_query_word_found_whole_is_marked_without_its_syllables_elsewhere():
     # an excluded word is never part of a mark
     assert highlight_text(text, "đại -hội").count("<mark>Đại</mark>") == 2
     assert "hội</mark>" not in highlight_text(text, "đại -hội")
+
+
+def test_a_query_without_diacritics_marks_the_words_of_its_restored_spelling(index):
+    result = index.search(SearchRequest(query="dai hoi"))
+    assert result.suggestion == "đại hội"
+    hit = next(h for h in result.results if h.id == "q4/2020/dai-hoi.txt")
+    assert "<mark>Đại hội</mark> đại biểu" in hit.snippet
+    assert hit.title_html.startswith("<mark>Đại hội</mark> Đảng bộ")
