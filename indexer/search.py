@@ -1734,6 +1734,11 @@ class SearchIndex:
         verify_generation(path)
         self._gen = _Generation(path)
 
+    def warm(self) -> None:
+        """Load now what the first searches of the serving generation would load
+        (facet arrays, the engine, the suggestion and segmentation models)."""
+        self._gen.warm()
+
     @property
     def generation(self) -> str:
         """The name of the generation being served, e.g. ``gen-000007``."""

@@ -233,3 +233,36 @@ def test_admin_rebuild_and_status(tmp_path, web_index, web_corpus, serve_process
         assert after["generation"] == build["result"]["generation"]
     finally:
         assert server.stop() == 0, server.output()
+
+
+def open_index_files(pid: int, index_dir: Path) -> int:
+    """How many files under ``index_dir`` the process ``pid`` has open."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if Path(fd.readlink()).is_relative_to(index_dir):
+                count += 1
+        except OSError:
+            continue
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_every_worker_opens_the_index_before_its_first_request(tmp_path, web_index, serve_process):
+    """A fresh server answers one request (one worker); both workers have the index open."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(web_index, index_dir)
+    server = serve_process(index_dir, tmp_path / "server.log")
+    try:
+        server.wait_until_listening()
+        workers = [int(pid) for task in Path(f"/proc/{server.process.pid}/task").iterdir()
+                   for pid in (task / "children").read_text().split()]
+        assert len(workers) == 2, server.output()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if all(open_index_files(pid, index_dir) for pid in workers):
+                break
+            time.sleep(0.1)
+        assert all(open_index_files(pid, index_dir) for pid in workers), server.output()
+    finally:
+        assert server.stop() == 0, server.output()

@@ -3,8 +3,9 @@
 Mirrors flaskr's ``db.py``: :func:`init_app` registers the holder and the hooks,
 :func:`get_index` hands the open :class:`indexer.search.SearchIndex` to views.
 
-* Nothing happens at import or app-creation time; the first request that needs
-  the index opens it. A missing index raises :class:`indexer.errors.IndexNotFound`,
+* Nothing happens at import or app-creation time; a gunicorn worker opens and warms
+  the index (:meth:`IndexHolder.warm`) before it accepts requests, else the first
+  request that needs the index opens it. A missing index raises :class:`indexer.errors.IndexNotFound`,
   which the error handlers turn into a helpful 503, and the next request tries again
   (so ``vnsearch build`` after ``vnsearch serve`` just works).
 * Before each request the worker asks the index to :meth:`refresh` (a cheap stat of
@@ -62,6 +63,22 @@ class IndexHolder:
                     )
                 index = self._index
         return index
+
+    def warm(self) -> bool:
+        """Open the index and load what its first searches need, now (a gunicorn worker
+        calls this before it accepts requests). False, logged, when there is no index
+        to open yet: the first request then tries, as without warming."""
+        try:
+            index = self.get()
+            index.warm()
+        except (IndexerError, OSError) as exc:
+            log.info("index %s not warmed: %s", self.index_dir, exc)
+            return False
+        except Exception:  # never keep a worker from starting: requests will report it
+            log.exception("index %s not warmed", self.index_dir)
+            return False
+        log.info("warmed index %s generation %s", self.index_dir, index.generation)
+        return True
 
     def refresh(self) -> bool:
         """Switch to a newer generation if one appeared; True if it switched.

@@ -10,9 +10,9 @@ Choices (see :func:`gunicorn_options`):
   (ranking, facet counting, snippets), so processes beyond the core count only
   queue; the one extra hides a worker that is waiting on the disk or streaming a
   long CSV export. ``--workers`` overrides (the benchmarks use 2).
-* **sync workers, no preload**: each worker opens the index itself after the fork
-  (whoosh readers and their file handles are not fork-safe to share), and switches
-  generations on its own between requests.
+* **sync workers, no preload**: each worker opens and warms the index itself after
+  the fork, before it accepts requests (whoosh readers and their file handles are not
+  fork-safe to share), and switches generations on its own between requests.
 * **timeout 30 s** (a request is killed and the worker replaced after that),
   **graceful timeout 30 s** (in-flight requests finish on reload/stop), keep-alive 5 s.
 * **access log to stdout** in the combined format plus the request time in ms
@@ -99,10 +99,15 @@ class VnsearchApplication(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self):
-        """Create the app; called in each worker after the fork (no preload)."""
+        """Create the app and warm its index; called in each worker after the fork
+        (no preload), before the worker accepts requests, so no request pays for
+        opening the index (about 0.7 s on 50k articles)."""
         from webapp import create_app
+        from webapp.search_index import holder
 
-        return create_app(self.app_config or None)
+        app = create_app(self.app_config or None)
+        holder(app).warm()
+        return app
 
 
 def app_config(index_dir: Path | None) -> dict:
