@@ -272,16 +272,12 @@ def patterns_for(parsed: ParsedQuery) -> list[Pattern]:
     found: list[Pattern] = []
     sequences = [(sequence, False) for sequence in parsed.sequences]
     searched = {syllable.lower() for sequence in parsed.sequences for syllable in sequence}
-    # The query's words of several syllables (pyvi's segmentation of the typed query)
-    # whose syllables are all searched: found together, they are marked as one and
-    # their syllables elsewhere are not (see _PatternIndex). A query without
-    # diacritics has no reliable segmentation, so it keeps syllable marks only.
+    # The query's words of several syllables whose syllables are all searched: found
+    # together, they are marked as one and their syllables elsewhere are not (see
+    # _PatternIndex). A query without diacritics cannot be segmented reliably; the
+    # search layer adds the words of its restored spelling (restored_word_patterns).
     if not parsed.accentless:
-        singles = {sequence[0].lower() for sequence in parsed.sequences if len(sequence) == 1}
-        for pieces in compound_words(parsed.text):
-            word = tuple(SYLLABLE_RE.findall(" ".join(pieces).lower()))
-            if len(word) > 1 and singles.issuperset(word):
-                sequences.append((word, False))
+        sequences += [(word, False) for word in _words(parsed.text) if searched.issuperset(word)]
     # The query as typed, as one sequence: where it occurs whole, its spelling tells
     # which accented forms the reader meant (see _PatternIndex.find).
     whole = tuple(SYLLABLE_RE.findall(parsed.text.lower()))
@@ -312,12 +308,16 @@ def restored_word_patterns(restored: str, patterns: Sequence[Pattern]) -> list[P
     [Pattern(syllables=('dai', 'hoi'), folded=True, prefix=False, whole=False)]
     """
     searched = {s for pattern in patterns if pattern.folded for s in pattern.syllables}
-    found = []
-    for pieces in compound_words(normalize(restored)):
-        word = tuple(fold(s) for s in SYLLABLE_RE.findall(" ".join(pieces).lower()))
-        if len(word) > 1 and searched.issuperset(word):
-            found.append(Pattern(word, folded=True))
+    words = (tuple(fold(s) for s in word) for word in _words(restored))
+    found = [Pattern(word, folded=True) for word in words if searched.issuperset(word)]
     return [p for p in dict.fromkeys(found) if p not in patterns]
+
+
+def _words(text: str) -> list[tuple[str, ...]]:
+    """pyvi's words of two syllables or more in ``text``, as lower-case syllables."""
+    words = (SYLLABLE_RE.findall(" ".join(pieces).lower())
+             for pieces in compound_words(normalize(text)))
+    return [tuple(word) for word in words if len(word) > 1]
 
 
 class Highlighter:
