@@ -9,21 +9,23 @@ so :func:`tokenize` returns the very string ``pyvi.ViTokenizer.tokenize``
 returns. It is faster because:
 
 * the CRF weights are read once from pyvi's model file, and the state scores and
-  Viterbi search of CRFsuite are redone in Python, in CRFsuite's order of
+  Viterbi search of CRFsuite are redone here, in CRFsuite's order of
   floating-point operations (so the labels are the same to the last tie),
   without building any feature strings per syllable;
 * what a syllable adds to the scores is computed once per distinct syllable and
-  cached (pyvi builds a dict of features per syllable, and CRFsuite then looks
-  each one up);
+  kept in arrays (:class:`_Lexicon`; pyvi builds a dict of features per syllable,
+  and CRFsuite then looks each one up), so a text's state scores are a few numpy
+  operations and only the Viterbi recursion runs per syllable in Python;
 * the syllable regex is compiled once, with a shortcut for plain words, and the
   output is joined once (pyvi grows a string syllable by syllable).
 
 The model is loaded lazily, at the first call, once per process (each worker
 process of a build loads its own; it takes about 0.1 s). It is read-only after
-that, so threads can share it.
+that, so threads can share it; the lexicon only grows, under a lock.
 
 :func:`word_spans` gives the ``(start, end)`` offsets of pyvi's words in the
-text (pyvi itself gives none), which the analyzers use for highlighting.
+text (pyvi itself gives none), which the analyzers use for highlighting;
+:func:`compound_words` the words of several syllables alone (the index build).
 """
 
 from __future__ import annotations
