@@ -32,10 +32,12 @@ behind are merged (:data:`SMALL_SEGMENT`).
 
 Speed (``benchmarks/build.py``): the workers do not use whoosh's own writing path
 but :class:`_SegmentWriter`, which writes the same files (byte for byte in its
-compatibility mode) several times faster: postings are gathered per term as they
-arrive (:class:`_TermPool`, no external sort), written per term
-(:func:`write_postings`), and analysed by :func:`fast_preanalyse`, which computes
-the schema's own posting items from one regular-expression pass per text.
+compatibility mode) several times faster: postings are appended to flat arrays
+per field as they arrive (:class:`_TermPool`: no external sort, one stable sort per
+field when the segment is finished), written per term (:func:`write_postings`), and
+analysed by :func:`fast_preanalyse`, which computes the schema's own posting items
+from one regular-expression pass per text (the words view from
+:func:`indexer.segmenter.compound_words`).
 
 A document that cannot be decoded or parsed is skipped and reported with its path
 and reason in :attr:`BuildStats.skipped`; it never stops the build.
