@@ -23,6 +23,8 @@ What it does, per corpus set:
    response). Each request asks for the default page with all five facets, as the
    search page does. Reports p50/p95/p99/max per query kind and overall, measured
    by the client (whole HTTP round trip), plus the server's own ``took_ms``.
+   Then each of :data:`FRESH` (queries not in the mix) once: what a query costs
+   the first time a worker sees it (the mix, repeated, measures warm queries).
 5. Throughput: ``--clients`` (8) client *threads* in this process, each cycling
    through the mix from its own offset, for ``--seconds``; counts responses,
    non-200 answers and exceptions. Threads are enough here: a client spends its
@@ -92,6 +94,20 @@ MIX: list[tuple[str, dict]] = [
     ("period", {"q": "", "from": "2021-04", "to": "2021-04", "sort": "newest"}),
 ]
 KINDS = ("one-word", "multi-word", "phrase", "accentless", "period")
+# Queries the mix does not hold, each sent once (after the warm-up): what a query costs
+# the first time a worker sees it, before its terms' postings are cached as arrays.
+FRESH: list[str] = [
+    "giá lúa gạo", "xây dựng nông thôn mới", "cải cách hành chính", "phòng chống tham nhũng",
+    "đường sắt cao tốc", "ngập lụt miền Trung", "tiêm vắc xin", "thị trường bất động sản",
+    "lãi suất ngân hàng", "du lịch biển", "an ninh mạng", "hội nghị cán bộ chủ chốt",
+    "Bình Thạnh", "Thủ Đức", "cầu vượt", "học phí", "nước sạch", "điện mặt trời",
+    "xuat khau thuy san", "dich vu cong truc tuyen", "bao hiem y te", "giai phong mat bang",
+    "cong an phuong", "tham nhung", "ket qua bau cu", "hoc bong",
+    '"kinh tế số"', '"chuyển đổi số"', '"phòng cháy chữa cháy"', '"trật tự đô thị"',
+    "nhà ở xã hội cho công nhân", "tăng trưởng GDP quý", "học sinh đoạt giải quốc tế",
+    "bầu cử đại biểu Quốc hội khóa XV", "Đảng bộ phường nhiệm kỳ 2020-2025",
+    "ô tô điện VinFast", "World Cup", "giá xăng RON95", "sạt lở đất", "hạn mặn đồng bằng",
+]
 
 
 def corpus_paths(name: str) -> list[Path]:
@@ -263,6 +279,23 @@ def measure_latency(base: str, rounds: int) -> dict:
     }
 
 
+def measure_fresh(base: str) -> dict:
+    """Each :data:`FRESH` query once, sequentially: client and server times."""
+    client: list[float] = []
+    server: list[float] = []
+    errors = 0
+    for query in FRESH:
+        started = time.perf_counter()
+        status, body = get(url_for(base, {"q": query}))
+        elapsed = (time.perf_counter() - started) * 1000
+        if status != 200:
+            errors += 1
+            continue
+        client.append(elapsed)
+        server.append(json.loads(body)["took_ms"])
+    return {"client": summarise(client), "server": summarise(server), "errors": errors}
+
+
 def measure_throughput(base: str, clients: int, seconds: float) -> dict:
     """``clients`` threads hammering the mix for ``seconds``."""
     stop = time.monotonic() + seconds
@@ -347,6 +380,12 @@ def print_report(name: str, health: dict, latency: dict, throughput: dict) -> No
         print(f"{kind:<12}{row['n']:>5}{row['p50']:>9.1f}{row['p95']:>9.1f}{row['p99']:>9.1f}"
               f"{row['max']:>9.1f}{srv['p50']:>12.1f}{srv['p95']:>12.1f}")
     print(f"sequential errors: {latency['errors']}")
+    fresh = latency.get("fresh")
+    if fresh and fresh["client"]:
+        c, srv = fresh["client"], fresh["server"]
+        print(f"first-seen queries: n {c['n']}, p50 {c['p50']:.1f}, p95 {c['p95']:.1f}, "
+              f"max {c['max']:.1f} ms (server p50 {srv['p50']:.1f}, p95 {srv['p95']:.1f}); "
+              f"errors {fresh['errors']}")
     t = throughput
     lat = t["latency"] or {}
     print(f"throughput: {t['clients']} clients, {t['seconds']:.1f} s: {t['requests']} ok, "
@@ -389,6 +428,16 @@ def markdown(report: dict) -> str:
                     f"| {label} | {row['n']} | {row['p50']:.1f} | {row['p95']:.1f} | "
                     f"{row['p99']:.1f} | {row['max']:.1f} | {srv['p50']:.1f} | "
                     f"{srv['p95']:.1f} |")
+        fresh = latency.get("fresh")
+        if fresh and fresh["client"]:
+            c, srv = fresh["client"], fresh["server"]
+            lines += [
+                "",
+                f"First-seen queries ({c['n']} queries not in the mix, each sent once after "
+                f"the warm-up): p50 {c['p50']:.1f} ms, p95 {c['p95']:.1f} ms, max "
+                f"{c['max']:.1f} ms (server p50 {srv['p50']:.1f}, p95 {srv['p95']:.1f}); "
+                f"{fresh['errors']} errors.",
+            ]
         lat = t["latency"] or {}
         lines += [
             "",
@@ -438,12 +487,14 @@ def main(argv: list[str] | None = None) -> int:
         with Server(index_dir, args.workers) as server:
             warm_up(server.base, args.warmup, 2 * args.workers)
             latency = measure_latency(server.base, args.rounds)
+            latency["fresh"] = measure_fresh(server.base)
             throughput = measure_throughput(server.base, args.clients, args.seconds)
             _, body = get(f"{server.base}/healthz")
             health = json.loads(body)
         print_report(name, health, latency, throughput)
         report["sets"][name] = {"health": health, "latency": latency, "throughput": throughput}
-        failed |= bool(latency["errors"] or throughput["non_200"] or throughput["exceptions"])
+        failed |= bool(latency["errors"] or latency["fresh"]["errors"]
+                       or throughput["non_200"] or throughput["exceptions"])
     if args.json:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     if args.markdown:
