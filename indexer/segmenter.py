@@ -318,11 +318,8 @@ class _Lexicon:
         """The ids of ``syllables`` and the arrays (scores, lower, blocks, titled) they index."""
         ids = list(map(self.ids.get, syllables))
         if None in ids:
-            with self.lock:
-                ids = [self.ids.get(s) if i is None else i for s, i in zip(syllables, ids)]
-                for position, (syllable, found) in enumerate(zip(syllables, ids)):
-                    if found is None:
-                        ids[position] = self._add(syllable)
+            with self.lock:  # _add looks again: another thread may have added it
+                ids = [self._add(s) if i is None else i for s, i in zip(syllables, ids)]
         return np.array(ids, dtype=np.intp), (self.scores, self.lower, self.blocks, self.titled)
 
     def _add(self, syllable: str) -> int:
@@ -330,15 +327,11 @@ class _Lexicon:
         if found is not None:
             return found
         number = len(self.ids)
-        if number >= len(self.lower):
-            size = 2 * len(self.lower)
-            scores = np.zeros((size, _COLUMNS))
-            scores[:number] = self.scores[:number]
-            grown = [np.zeros(size, dtype=a.dtype) for a in (self.lower, self.blocks, self.titled)]
-            for new, old in zip(grown, (self.lower, self.blocks, self.titled)):
-                new[:number] = old[:number]
-            self.scores = scores
-            self.lower, self.blocks, self.titled = grown
+        if number >= len(self.lower):  # twice the rows, copies (see the class docstring)
+            self.scores, self.lower, self.blocks, self.titled = (
+                np.concatenate([a, np.zeros_like(a)])
+                for a in (self.scores, self.lower, self.blocks, self.titled)
+            )
         lower, own_b, own_i, as_prev, as_next = _entry(syllable, self.model.weights)
         row = self.scores[number]
         row[_OWN], row[_OWN + 1] = own_b, own_i
@@ -388,48 +381,29 @@ def _labels(syllables: list[str]) -> tuple[list[bool], np.ndarray, tuple]:
     model = lexicon.model
     weights = model.weights
     rows = scores[ids]
-    score_b = rows[:, _OWN].copy()
-    score_i = rows[:, _OWN + 1].copy()
+    state = rows[:, _OWN : _OWN + 2].copy()  # per syllable: the (B_W, I_W) state scores
     codes = lower[ids]
-    bi = np.zeros(0, dtype=bool)
-    tri = np.zeros(0, dtype=bool)
     if n > 1:
-        keys = (codes[:-1] << _LOWER_BITS) | codes[1:]
-        bi = _member(keys, lexicon.bigram_keys)
-    if n > 2:
+        bi = _member((codes[:-1] << _LOWER_BITS) | codes[1:], lexicon.bigram_keys)[:, None]
         keys = (codes[:-2] << 2 * _LOWER_BITS) | (codes[1:-1] << _LOWER_BITS) | codes[2:]
-        tri = _member(keys, lexicon.trigram_keys)
-    zero = (0.0, 0.0)
-    if n > 1:
+        tri = _member(keys, lexicon.trigram_keys)[:, None]
         # features of the previous syllable, in pyvi's order: its "-1:" attributes,
         # then -1:word.bi_gram(), then -2:word.tri_gram()
         for k in range(3):
-            score_b[1:] += rows[:-1, _AS_PREV + 2 * k]
-            score_i[1:] += rows[:-1, _AS_PREV + 2 * k + 1]
-        weight_b, weight_i = weights.get("-1:word.bi_gram()", zero)
-        score_b[1:] += bi * weight_b
-        score_i[1:] += bi * weight_i
-        if n > 2:
-            weight_b, weight_i = weights.get("-2:word.tri_gram()", zero)
-            score_b[2:] += tri * weight_b
-            score_i[2:] += tri * weight_i
+            state[1:] += rows[:-1, _AS_PREV + 2 * k : _AS_PREV + 2 * k + 2]
+        state[1:] += bi * _pair(weights, "-1:word.bi_gram()")
+        state[2:] += tri * _pair(weights, "-2:word.tri_gram()")
         # then the next syllable's "+1:" attributes, +1:word.bi_gram(), +2:word.tri_gram()
         for k in range(3):
-            score_b[:-1] += rows[1:, _AS_NEXT + 2 * k]
-            score_i[:-1] += rows[1:, _AS_NEXT + 2 * k + 1]
-        weight_b, weight_i = weights.get("+1:word.bi_gram()", zero)
-        score_b[:-1] += bi * weight_b
-        score_i[:-1] += bi * weight_i
-        if n > 2:
-            weight_b, weight_i = weights.get("+2:word.tri_gram()", zero)
-            score_b[:-2] += tri * weight_b
-            score_i[:-2] += tri * weight_i
+            state[:-1] += rows[1:, _AS_NEXT + 2 * k : _AS_NEXT + 2 * k + 2]
+        state[:-1] += bi * _pair(weights, "+1:word.bi_gram()")
+        state[:-2] += tri * _pair(weights, "+2:word.tri_gram()")
 
     # Viterbi over the two labels. crfsuite keeps the first best predecessor
     # (B_W before I_W) on ties, which the strict comparisons below reproduce.
     (bb, bi_), (ib, ii) = model.transitions  # from label (row) to label (column)
-    states_b = score_b.tolist()
-    states_i = score_i.tolist()
+    states_b = state[:, 0].tolist()
+    states_i = state[:, 1].tolist()
     back_b: list[bool] = []  # at t, whether the best predecessor of B_W is I_W
     back_i: list[bool] = []
     mark_b = back_b.append
@@ -462,6 +436,11 @@ def _labels(syllables: list[str]) -> tuple[list[bool], np.ndarray, tuple]:
         labels.append(label)
     labels.reverse()
     return labels, ids, arrays
+
+
+def _pair(weights: dict[str, tuple[float, float]], name: str) -> np.ndarray:
+    """The (B_W, I_W) weights of attribute ``name`` (zeros when the model lacks it)."""
+    return np.array(weights.get(name, (0.0, 0.0)))
 
 
 def _member(keys: np.ndarray, table: np.ndarray) -> np.ndarray:
