@@ -5,9 +5,10 @@ Mirrors flaskr's ``db.py``: :func:`init_app` registers the holder and the hooks,
 
 * Nothing happens at import or app-creation time; a gunicorn worker opens and warms
   the index (:meth:`IndexHolder.warm`) before it accepts requests, else the first
-  request that needs the index opens it. A missing index raises :class:`indexer.errors.IndexNotFound`,
-  which the error handlers turn into a helpful 503, and the next request tries again
-  (so ``vnsearch build`` after ``vnsearch serve`` just works).
+  request that needs the index opens it. A missing index raises
+  :class:`indexer.errors.IndexNotFound`, which the error handlers turn into a helpful
+  503, and the next request tries again (so ``vnsearch build`` after ``vnsearch
+  serve`` just works).
 * Before each request the worker asks the index to :meth:`refresh` (a cheap stat of
   ``CURRENT``); when a build has switched generations the worker reopens between
   requests, so nothing restarts and no request fails. A request already running keeps
