@@ -85,6 +85,7 @@ from whoosh.filedb.filetables import _pointer as _HASH_POINTER
 from whoosh.filedb.filetables import md5_hash
 from whoosh.index import FileIndex
 from whoosh.reading import SegmentReader
+from whoosh.system import _INT_SIZE
 from whoosh.system import pack_int
 from whoosh.system import pack_long
 from whoosh.system import pack_uint
@@ -93,6 +94,7 @@ from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
 from indexer import generations as gens
+from indexer import postarrays
 from indexer.analysis import SYLLABLE_RE
 from indexer.analysis import WORD_JOINER
 from indexer.article import Article
@@ -135,6 +137,10 @@ MIN_COMPRESS = 96
 #: under the allocator's mmap threshold: a call costs ~9 µs instead of ~30 on short
 #: blocks. Any window decompresses with whoosh's plain ``zlib.decompress``.
 WINDOW_BITS = 14
+#: Terms with at least this many postings in a segment also get them written as plain
+#: arrays beside it (:mod:`indexer.postarrays`), which a query reads without decoding
+#: whoosh's blocks; a shorter list fits in one block of 128 and is read from there.
+ARRAY_MIN_POSTINGS = 64
 #: An update merges into one the segments with fewer live documents than this, or
 #: than a quarter of the largest segment when that is more (the small segments updates
 #: leave behind); the segments a build makes are larger and kept as they are, so an
@@ -930,6 +936,62 @@ class _FieldPostings:
             a, b = first - start, end - start
             yield texts[number], base_docs[a:b], base_weights[a:b], base_values[a:b]
 
+    def long_lists(self, fieldname: str, ordered: bool, min_postings: int, positions: bool):
+        """The terms with at least ``min_postings`` postings, as
+        ``(keys, counts, docs, weights, with_positions, pos_counts, positions)``
+        (:func:`postarrays.write`'s arguments), or None when there are none.
+        ``positions``: the values are encoded positions, to decode and hold too."""
+        if not self.terms:
+            return None
+        term_ids = np.frombuffer(self.terms, dtype=np.int32)
+        counts = np.bincount(term_ids, minlength=len(self.ids))
+        chosen = np.flatnonzero(counts >= min_postings)
+        if not len(chosen):
+            return None
+        texts = list(self.ids)  # term bytes by term number
+        keys = np.fromiter(
+            (postarrays.term_key(fieldname, texts[number]) for number in chosen.tolist()),
+            dtype=np.uint64, count=len(chosen),
+        )
+        picked = np.flatnonzero(counts[term_ids] >= min_postings)
+        rank = np.zeros(len(counts), dtype=np.int32)
+        rank[chosen] = np.arange(len(chosen), dtype=np.int32)
+        ranks = rank[term_ids[picked]]
+        docs = np.frombuffer(self.docs, dtype=np.int32)[picked]
+        if ordered:
+            order = np.argsort(ranks, kind="stable")
+        else:
+            order = np.lexsort((docs, ranks))
+        weights = np.frombuffer(self.weights, dtype=np.float64)[picked]
+        with_positions = np.full(len(chosen), positions)
+        pos_counts, flat = _decode_positions(map(self.values.__getitem__,
+                                                 picked[order].tolist()) if positions else ())
+        return (keys, counts[chosen], docs[order], weights[order], with_positions,
+                pos_counts, flat)
+
+
+def _decode_positions(values: Iterable[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Position counts and positions, one posting after the other, of values encoded
+    as whoosh's ``Positions`` format encodes them (count, then pickled deltas)."""
+    known: dict[bytes, tuple] = {}  # most values are a few shared objects
+    sizes = array("I")
+    flat = array("I")
+    loads = pickle.loads
+    accumulate = itertools.accumulate
+    for value in values:
+        found = known.get(value)
+        if found is None:
+            if value:  # (an old whoosh left out the pickle's final ".")
+                code = value[_INT_SIZE:] if value.endswith(b".") else value[_INT_SIZE:] + b"."
+                found = tuple(accumulate(loads(code)))
+            else:
+                found = ()
+            if len(known) < 1 << 16:
+                known[value] = found
+        sizes.append(len(found))
+        flat.extend(found)
+    return np.frombuffer(sizes, dtype=np.uint32), np.frombuffer(flat, dtype=np.uint32)
+
 
 class _TermPool:
     """The postings of a segment being written, per field; replaces whoosh's pool.
@@ -987,6 +1049,22 @@ class _TermPool:
             for text, docs, weights, values in self.fields[fieldname].grouped(self._ordered):
                 yield fieldname, text, docs, weights, values
 
+    def write_long_lists(self, path: Path, schema, min_postings: int) -> bool:
+        """Write the posting arrays file of the terms with at least ``min_postings``
+        postings (see :data:`ARRAY_MIN_POSTINGS`); False when no term has that many."""
+        parts = [
+            found
+            for fieldname in sorted(self.fields)
+            if (found := self.fields[fieldname].long_lists(
+                fieldname, self._ordered, min_postings,
+                positions=schema[fieldname].format.supports("positions"),
+            )) is not None
+        ]
+        if not parts:
+            return False
+        postarrays.write(path, *(np.concatenate(column) for column in zip(*parts)))
+        return True
+
     def iter_postings(self) -> Iterator[tuple]:
         """The postings as whoosh's pool yields them (for whoosh's own writer)."""
         for fieldname, text, docs, weights, values in self.grouped():
@@ -1002,13 +1080,17 @@ class _SegmentWriter(SegmentWriter):
     """whoosh's segment writer with a per-term pool and a faster flush of the postings.
 
     See :class:`_TermPool` and :func:`write_postings`; the files are those whoosh
-    would write (byte for byte with ``min_compress = 0``). :meth:`add_document` adds
-    the postings of a field to the pool in one call instead of one call per posting.
+    would write (byte for byte with ``min_compress = 0``), plus the posting arrays of
+    the long lists (:mod:`indexer.postarrays`) unless ``array_min_postings`` is None.
+    :meth:`add_document` adds the postings of a field to the pool in one call instead
+    of one call per posting.
     """
 
     min_compress = MIN_COMPRESS
     protocol = BLOCK_PROTOCOL
     window_bits = WINDOW_BITS
+    #: None writes no posting arrays file (whoosh's files only).
+    array_min_postings: int | None = ARRAY_MIN_POSTINGS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -1066,6 +1148,10 @@ class _SegmentWriter(SegmentWriter):
                                window_bits=self.window_bits)
             else:
                 self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
+            if self.array_min_postings is not None:
+                name = self.newsegment.make_filename(postarrays.EXTENSION)
+                self.pool.write_long_lists(Path(self.storage.folder) / name, self.schema,
+                                           self.array_min_postings)
         finally:
             self.fieldwriter.close()
             reader.close()

@@ -57,6 +57,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.index import EmptyIndexError
 from whoosh.query import Term
 
+from indexer import postarrays
 from indexer.errors import BuildLocked
 from indexer.errors import IndexCorrupt
 from indexer.errors import IndexNotFound
@@ -369,8 +370,8 @@ def verify_generation(gen_dir: Path, *, expected_documents: int | None = None) -
     """Check that a generation is complete and usable; return ``{documents, segments}``.
 
     Raises :class:`IndexCorrupt` naming the problem when: a file listed in the
-    manifest is missing or has another size (truncation), whoosh cannot open the
-    index, the document count differs from ``expected_documents`` (default: the
+    manifest is missing or has another size (truncation), a posting arrays file does
+    not read (:mod:`indexer.postarrays`), whoosh cannot open the index, the document count differs from ``expected_documents`` (default: the
     manifest's ``documents``), or the stored fields and the id term of the first
     and last document of every segment cannot be read back.
     """
@@ -383,6 +384,11 @@ def verify_generation(gen_dir: Path, *, expected_documents: int | None = None) -
             raise IndexCorrupt(f"{gen_dir.name}: file {name} is missing") from None
         if actual != size:
             raise IndexCorrupt(f"{gen_dir.name}: file {name} has {actual} bytes, expected {size}")
+    for path in sorted(gen_dir.glob(f"*{postarrays.EXTENSION}")):
+        try:
+            postarrays.PostingArrays(path).close()
+        except (OSError, postarrays.PostingArraysError) as exc:
+            raise IndexCorrupt(f"{gen_dir.name}: posting arrays unreadable: {exc}") from None
     if expected_documents is None:
         expected_documents = manifest.get("documents")
     # whoosh leaves the files of a segment it failed to read to the garbage collector;

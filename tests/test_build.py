@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import settings
@@ -536,10 +537,78 @@ def test_posting_writer_writes_whoosh_bytes_in_compat_mode(tmp_path):
     (tmp_path / "ours").mkdir()
     theirs = write_segment_files(tmp_path / "whoosh", SegmentWriter, articles)
     ours = write_segment_files(tmp_path / "ours", _SegmentWriter, articles,
-                               min_compress=0, protocol=2, window_bits=15)
+                               min_compress=0, protocol=2, window_bits=15,
+                               array_min_postings=None)
     assert sorted(ours) == sorted(theirs)
     assert {k for k in ours if ours[k] != theirs[k]} == set()
     assert len(ours["pst"]) > 100_000  # terms with several blocks of 128 postings
+
+
+def test_posting_arrays_hold_the_long_lists_as_whoosh_reads_them(tmp_path):
+    from indexer import postarrays
+    from indexer.build import _SegmentWriter
+    from indexer.schema import POSITION_FIELDS
+    from indexer.schema import make_schema
+
+    files = write_segment_files(tmp_path, _SegmentWriter, generated_articles(300),
+                                array_min_postings=20)
+    assert "vnp" in files
+    arrays = postarrays.PostingArrays(next(tmp_path.glob("*.vnp")))
+    expected = all_postings(tmp_path)
+    long_lists = {key: rows for key, rows in expected.items() if len(rows) >= 20}
+    assert len(arrays) == len(long_lists) > 50
+    assert arrays.postings == sum(map(len, long_lists.values()))
+    assert max(map(len, long_lists.values())) > 128  # several whoosh blocks
+    with_positions = 0
+    for (fieldname, term), rows in expected.items():
+        held = arrays.get(fieldname, term)
+        if len(rows) < 20:
+            assert held is None
+            continue
+        docs, weights = held
+        assert docs.tolist() == [docnum for docnum, _, _ in rows]
+        assert weights.tolist() == [weight for _, weight, _ in rows]
+        found = arrays.positions(fieldname, term, docs.astype(np.int64))
+        if fieldname in POSITION_FIELDS:
+            decode = make_schema()[fieldname].format.decode_positions
+            expected_pairs = [(docnum, p) for docnum, _, value in rows for p in decode(value)]
+            assert list(zip(*(column.tolist() for column in found))) == expected_pairs
+            with_positions += 1
+        else:
+            assert found is None
+    assert with_positions > 20
+    arrays.close()
+
+
+def test_posting_arrays_read_back_what_was_written_and_refuse_damage(tmp_path):
+    from indexer import postarrays
+
+    path = tmp_path / "x.vnp"
+    keys = [postarrays.term_key("body", b"a"), postarrays.term_key("pairs", b"a_b")]
+    # "a": docs 4 and 9 (positions 0, 5 and 70000); "a_b": doc 5, no positions
+    postarrays.write(path, keys, [2, 1], [4, 9, 5], [2.0, 1.0, 1.5], [True, False],
+                     [2, 1], [0, 5, 70_000])
+    arrays = postarrays.PostingArrays(path)
+    docs, weights = arrays.get("body", b"a")
+    assert docs.tolist() == [4, 9] and weights.tolist() == [2.0, 1.0]
+    assert arrays.get("pairs", b"a_b")[1].tolist() == [1.5]
+    assert arrays.get("body", b"b") is None and arrays.get("title", b"a") is None
+    at_docs, at_positions = arrays.positions("body", b"a", np.array([1, 4, 9]))
+    assert at_docs.tolist() == [4, 4, 9] and at_positions.tolist() == [0, 5, 70_000]
+    assert arrays.positions("body", b"a", np.array([9]))[1].tolist() == [70_000]
+    assert arrays.positions("body", b"a", np.array([5]))[0].tolist() == []
+    assert arrays.positions("pairs", b"a_b", np.array([5])) is None  # held without positions
+    arrays.close()
+    whole = path.read_bytes()
+    for damaged, message in [
+        (whole[:-1], "cut short"),
+        (whole + b"x", "1 bytes after"),
+        (b"PK\x03\x04" + whole[4:], "not a posting arrays file"),
+        (whole[:len(postarrays.MAGIC) + 3], "bad 'keys' header"),
+    ]:
+        path.write_bytes(damaged)
+        with pytest.raises(postarrays.PostingArraysError, match=message):
+            postarrays.PostingArrays(path)
 
 
 def test_posting_writer_default_mode_reads_back_the_same(tmp_path):

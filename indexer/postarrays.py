@@ -1,0 +1,225 @@
+"""Long posting lists as plain arrays, in one file beside each segment.
+
+A query that names a word for the first time would otherwise decode its postings from
+the engine's own format: for whoosh, one zlib stream and one pickle per 128 postings,
+positions included, several thousand of them for a common word. This file holds the
+same document numbers, weights and (for fields with positions) positions of every term
+with many postings in a segment, so reading a term is one lookup in a sorted key array
+and one read of a contiguous slice per array.
+
+The layout is a magic line followed by NumPy ``.npy`` records, in this order; the first
+five have one entry per term held, sorted by key:
+
+``keys``        uint64: :func:`term_key` of the term;
+``starts``      int64: where its postings start in ``docs``/``weights``;
+``counts``      int64: how many postings it has;
+``pos_starts``  int64: where its postings start in ``pos_counts``, -1 without positions;
+``pos_firsts``  int64: where its positions start in ``positions``, -1 without;
+``docs``        uint16 or uint32: segment-local document numbers, ascending per term;
+``weights``     uint16 (whole numbers) or float32: the weights the engine stores;
+``pos_counts``  uint16 or uint32: positions per posting (postings with positions only);
+``positions``   uint16 or uint32: each posting's positions, ascending.
+
+The per-term arrays are read into memory when a segment is opened (40 bytes a term,
+for the few tens of thousands of terms long enough to be held); the rest is read with
+``os.pread`` when asked for, so an idle index costs no memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import weakref
+from pathlib import Path
+
+import numpy as np
+
+MAGIC = b"VNSEARCH-POSTINGS-1\n"
+#: File name suffix, after the segment's own name (``MAIN_<segment id>``).
+EXTENSION = ".vnp"
+_NAMES = ("keys", "starts", "counts", "pos_starts", "pos_firsts", "docs", "weights",
+          "pos_counts", "positions")
+
+
+class PostingArraysError(ValueError):
+    """The file is not a posting arrays file, or is cut short."""
+
+
+def term_key(fieldname: str, term: bytes) -> int:
+    """The 64-bit key of a term (a hash; a clash is one in 2**64 per lookup)."""
+    digest = hashlib.blake2b(
+        fieldname.encode("utf-8") + b"\0" + term, digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "little")
+
+
+def write(path: Path, keys, counts, docs, weights, with_positions=None, pos_counts=(),
+          positions=()) -> None:
+    """Write the postings of ``keys`` (in any order).
+
+    The ``counts[i]`` postings of each term follow each other in ``docs`` and
+    ``weights``, in the order of ``keys``. ``with_positions`` (a mask over ``keys``)
+    says which terms have positions: their postings' ``pos_counts``, in the same
+    order, and their ``positions`` one posting after the other.
+    """
+    keys = np.asarray(keys, dtype=np.uint64)
+    counts = np.asarray(counts, dtype=np.int64)
+    starts = _offsets(counts)
+    if with_positions is None:
+        with_positions = np.zeros(len(keys), dtype=bool)
+    with_positions = np.asarray(with_positions, dtype=bool)
+    pos_counts = np.asarray(pos_counts, dtype=np.int64)
+    pos_starts = np.full(len(keys), -1, dtype=np.int64)
+    pos_firsts = np.full(len(keys), -1, dtype=np.int64)
+    held = counts[with_positions]
+    if int(held.sum()) != len(pos_counts):
+        raise PostingArraysError(f"{path}: {len(pos_counts)} position counts for "
+                                 f"{int(held.sum())} postings")
+    if len(held):
+        pos_starts[with_positions] = _offsets(held)
+        per_term = np.add.reduceat(pos_counts, pos_starts[with_positions])
+        pos_firsts[with_positions] = _offsets(per_term)
+    order = np.argsort(keys, kind="stable")
+    if len(keys) > 1 and np.any(keys[order][1:] == keys[order][:-1]):
+        raise PostingArraysError(f"{path}: two terms share a key")
+    weights = np.asarray(weights)
+    whole = not len(weights) or (
+        np.all(weights == np.round(weights)) and weights.min() >= 0 and weights.max() < 1 << 16
+    )
+    columns = (
+        keys[order], starts[order], counts[order], pos_starts[order], pos_firsts[order],
+        _unsigned(docs), weights.astype(np.uint16 if whole else np.float32),
+        _unsigned(pos_counts), _unsigned(positions),
+    )
+    with open(path, "wb") as out:
+        out.write(MAGIC)
+        for array in columns:
+            np.lib.format.write_array(out, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    """Where each of ``counts`` consecutive runs starts."""
+    starts = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    return starts
+
+
+def _unsigned(values) -> np.ndarray:
+    values = np.asarray(values)
+    small = not len(values) or int(values.max()) < 1 << 16
+    return values.astype(np.uint16 if small else np.uint32)
+
+
+class PostingArrays:
+    """One segment's file, open for reading (thread-safe: reads are ``pread`` calls)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        # closed by close(), or when the object goes (a retired generation's engine)
+        self._closer = weakref.finalize(self, os.close, self._fd)
+        try:
+            with open(self._fd, "rb", closefd=False) as file:
+                self._read_header(file)
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_header(self, file) -> None:
+        size = os.fstat(self._fd).st_size
+        if file.read(len(MAGIC)) != MAGIC:
+            raise PostingArraysError(f"{self.path}: not a posting arrays file")
+        layout = {}
+        position = len(MAGIC)
+        for name in _NAMES:
+            head = file.read(256)
+            if not head:
+                raise PostingArraysError(f"{self.path}: cut short before {name!r}")
+            stream = io.BytesIO(head)
+            try:
+                version = np.lib.format.read_magic(stream)
+                if version == (1, 0):
+                    shape, _fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+                elif version == (2, 0):
+                    shape, _fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+                else:
+                    raise ValueError(f"format version {version}")
+            except ValueError as exc:
+                raise PostingArraysError(f"{self.path}: bad {name!r} header: {exc}") from exc
+            start = position + stream.tell()
+            length = int(np.prod(shape)) if shape else 1
+            end = start + length * dtype.itemsize
+            if end > size:
+                raise PostingArraysError(f"{self.path}: cut short in {name!r}")
+            layout[name] = (start, length, dtype)
+            position = end
+            file.seek(position)
+        if position != size:
+            raise PostingArraysError(f"{self.path}: {size - position} bytes after the arrays")
+        self._layout = layout
+        self.keys = self._read("keys")
+        self._starts = self._read("starts")
+        self._counts = self._read("counts")
+        self._pos_starts = self._read("pos_starts")
+        self._pos_firsts = self._read("pos_firsts")
+        self.postings = layout["docs"][1]
+
+    def _read(self, name: str, first: int = 0, count: int | None = None) -> np.ndarray:
+        start, length, dtype = self._layout[name]
+        if count is None:
+            count = length - first
+        data = os.pread(self._fd, count * dtype.itemsize,
+                        start + first * dtype.itemsize)
+        if len(data) != count * dtype.itemsize:
+            raise PostingArraysError(f"{self.path}: short read in {name!r}")
+        return np.frombuffer(data, dtype=dtype)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def _find(self, fieldname: str, term: bytes) -> int | None:
+        key = np.uint64(term_key(fieldname, term))
+        at = int(np.searchsorted(self.keys, key))
+        if at == len(self.keys) or self.keys[at] != key:
+            return None
+        return at
+
+    def get(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(docs, weights)`` of a term (local docnums, ascending), None if not held."""
+        at = self._find(fieldname, term)
+        if at is None:
+            return None
+        first, count = int(self._starts[at]), int(self._counts[at])
+        return self._read("docs", first, count), self._read("weights", first, count)
+
+    def positions(self, fieldname: str, term: bytes, wanted: np.ndarray):
+        """``(docs, positions)`` of a term in the (sorted, local) ``wanted`` documents,
+        one entry per position, both int64; None when the term or its positions are not
+        held here."""
+        at = self._find(fieldname, term)
+        if at is None or self._pos_starts[at] < 0:
+            return None
+        first, count = int(self._starts[at]), int(self._counts[at])
+        docs = self._read("docs", first, count)
+        spot = np.searchsorted(docs, wanted)
+        inside = spot < count
+        spot = spot[inside]
+        hit = spot[docs[spot] == wanted[inside]]  # ascending, as ``wanted`` is
+        if not len(hit):
+            nothing = np.zeros(0, dtype=np.int64)
+            return nothing, nothing
+        sizes = self._read("pos_counts", int(self._pos_starts[at]), count).astype(np.int64)
+        ends = np.cumsum(sizes)
+        begins = ends - sizes
+        low, high = int(begins[hit[0]]), int(ends[hit[-1]])
+        found = self._read("positions", int(self._pos_firsts[at]) + low, high - low)
+        picked = sizes[hit]
+        # the positions of the hit postings: one run of picked[i] from begins[hit[i]]
+        index = np.repeat(begins[hit] - low - _offsets(picked), picked) + np.arange(
+            int(picked.sum())
+        )
+        return np.repeat(docs[hit].astype(np.int64), picked), found[index].astype(np.int64)
+
+    def close(self) -> None:
+        self._closer()
