@@ -58,6 +58,7 @@ Choices where the contract is silent:
 from __future__ import annotations
 
 import html
+import logging
 import os
 import re
 import threading
@@ -87,6 +88,7 @@ from whoosh.util.numeric import byte_to_length as _byte_to_length
 from whoosh.util.times import datetime_to_long
 from whoosh.util.times import long_to_datetime
 
+from indexer import postarrays
 from indexer import suggest
 from indexer.analysis import SYLLABLE_RE
 from indexer.analysis import WORD_JOINER
@@ -834,6 +836,10 @@ class _Engine:
         self.k1 = model.K1
         self.b = model.B
         self.field_b = dict(model._field_B)  # noqa: SLF001 - whoosh keeps them there
+        # segment id -> its posting arrays (None: the segment has no such file)
+        self._arrays = {
+            _segment_id(leaf): _open_arrays(leaf) for leaf, _ in reader.leaf_readers()
+        }
         self._lengths: dict[str, np.ndarray] = {}
         self._avg: dict[str, float] = {}
         self._idf: dict[tuple[str, str], float] = {}
@@ -895,13 +901,25 @@ class _Engine:
         docs_parts: list[np.ndarray] = []
         weight_parts: list[np.ndarray] = []
         blocks = []
+        term = None
         for leaf, offset in searcher.reader().leaf_readers():
+            arrays = self._arrays.get(_segment_id(leaf))
+            if arrays is not None:
+                if term is None:
+                    term = searcher.schema[fieldname].to_bytes(text)
+                held = arrays.get(fieldname, term)
+                if held is not None:  # a long list: no whoosh blocks to decode
+                    docs_parts.append(held[0].astype(np.int64) + offset)
+                    weight_parts.append(held[1])
+                    blocks = None  # phrase checks read their own (see _positions)
+                    continue
             for ids, weights, values in _leaf_blocks(leaf, fieldname, text):
                 docs_parts.append(ids + offset)
                 weight_parts.append(weights)
-                blocks.append((ids + offset, values))
+                if blocks is not None:
+                    blocks.append((ids + offset, values))
         scratch = getattr(self._scratch, "blocks", None)
-        if scratch is not None:
+        if scratch is not None and blocks is not None:
             scratch[key] = blocks
         if docs_parts:
             docs = np.concatenate(docs_parts).astype(np.int32)
@@ -980,17 +998,59 @@ class _Engine:
         return result
 
     def _check_phrase(self, searcher: Searcher, fieldname: str, words, docs: np.ndarray):
+        """Mask over the sorted ``docs``: where ``words`` occur at consecutive positions.
+
+        Each word's (document, position) pairs are one int64 each, the document in
+        the high half; a phrase start survives word ``j`` when start + ``j`` is one
+        of that word's pairs.
+        """
         scratch = getattr(self._scratch, "blocks", None)
-        positions = [_positions(searcher, fieldname, word, docs, scratch) for word in words]
-        result = np.zeros(len(docs), dtype=bool)
-        for index, doc in enumerate(docs.tolist()):
-            first = positions[0].get(doc)
-            if not first:
+        starts = np.zeros(0, dtype=np.int64)
+        for j, word in enumerate(words):
+            at_docs, at_positions = self._positions(searcher, fieldname, word, docs, scratch)
+            pairs = (at_docs << 32) | at_positions
+            if j == 0:
+                starts = np.unique(pairs)
+            else:
+                starts = starts[np.isin(starts + j, pairs)]
+            if not len(starts):
+                break
+        return np.isin(docs, starts >> 32)
+
+    def _positions(self, searcher: Searcher, fieldname: str, word: str, docs: np.ndarray,
+                   scratch) -> tuple[np.ndarray, np.ndarray]:
+        """``(docnums, positions)`` of ``word`` in the sorted ``docs``, one per position.
+
+        From the posting arrays where they hold the word; else from the blocks in
+        ``scratch`` (read earlier in this call), or from the whoosh blocks that hold
+        one of ``docs`` (kept in ``scratch``).
+        """
+        key = (fieldname, word)
+        blocks = scratch.get(key) if scratch is not None else None
+        if blocks is not None:
+            return _block_positions(searcher, fieldname, blocks, docs)
+        parts = []
+        term = None
+        for leaf, offset in searcher.reader().leaf_readers():
+            count = leaf.doc_count_all()
+            local = docs[(docs >= offset) & (docs < offset + count)] - offset
+            if not len(local):
                 continue
-            rest = [set(p.get(doc, ())) for p in positions[1:]]
-            if any(all(start + k + 1 in rest[k] for k in range(len(rest))) for start in first):
-                result[index] = True
-        return result
+            arrays = self._arrays.get(_segment_id(leaf))
+            if arrays is not None:
+                if term is None:
+                    term = searcher.schema[fieldname].to_bytes(word)
+                held = arrays.positions(fieldname, term, local)
+                if held is not None:
+                    parts.append((held[0] + offset, held[1]))
+                    continue
+            blocks = [(ids + offset, values)
+                      for ids, values in _blocks_of(leaf, fieldname, word, local)]
+            parts.append(_block_positions(searcher, fieldname, blocks, local + offset))
+        if not parts:
+            nothing = np.zeros(0, dtype=np.int64)
+            return nothing, nothing
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     # -- evaluation --
 
@@ -1266,6 +1326,28 @@ def _restrict(item: tuple, docs: np.ndarray) -> tuple:
     return fieldname, words, candidates[keep], scores[keep]
 
 
+def _segment_id(leaf) -> str | None:
+    segment = getattr(leaf, "_segment", None)
+    return segment.segment_id() if segment is not None else None
+
+
+def _open_arrays(leaf) -> postarrays.PostingArrays | None:
+    """The posting arrays file of a segment; None when the build wrote none (an index
+    from before they existed, or no long lists) or it cannot be read (logged: the
+    segment's terms are then read from whoosh's blocks, with the same results)."""
+    folder = getattr(getattr(leaf, "_storage", None), "folder", None)
+    if folder is None or _segment_id(leaf) is None:
+        return None
+    path = Path(folder) / leaf._segment.make_filename(postarrays.EXTENSION)  # noqa: SLF001
+    try:
+        return postarrays.PostingArrays(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, postarrays.PostingArraysError) as exc:
+        logging.getLogger(__name__).warning("posting arrays not used: %s", exc)
+        return None
+
+
 def _leaf_blocks(leaf, fieldname: str, text: str):
     """``(local docnums, weights, values)`` of each postings block of a term in a segment."""
     try:
@@ -1326,33 +1408,20 @@ def _field_docs(reader, fieldname: str) -> dict[str, np.ndarray]:
     return {value: np.concatenate(parts) for value, parts in found.items()}
 
 
-def _positions(searcher: Searcher, fieldname: str, word: str, docs: np.ndarray, scratch) -> dict:
-    """docnum -> positions of ``word`` in ``fieldname``, for the (sorted) ``docs``.
-
-    Uses the blocks in ``scratch`` (read earlier in this call) when there, else reads
-    only the postings blocks that hold one of ``docs`` (and keeps them in ``scratch``).
-    """
-    found: dict[int, list[int]] = {}
+def _block_positions(searcher: Searcher, fieldname: str, blocks, docs: np.ndarray):
+    """``(docnums, positions)`` of the postings of whoosh ``blocks`` (``(docnums,
+    values)`` pairs) that are in the sorted ``docs``, one entry per position."""
     decode = searcher.schema[fieldname].format.decode_positions
-    key = (fieldname, word)
-    blocks = scratch.get(key) if scratch is not None else None
-    if blocks is None:
-        blocks = []
-        for leaf, offset in searcher.reader().leaf_readers():
-            count = leaf.doc_count_all()
-            local = docs[(docs >= offset) & (docs < offset + count)] - offset
-            if len(local):
-                blocks += [
-                    (ids + offset, values)
-                    for ids, values in _blocks_of(leaf, fieldname, word, local)
-                ]
+    at_docs: list[int] = []
+    at_positions: list[int] = []
     for ids, values in blocks:
         if not len(ids) or ids[-1] < docs[0] or ids[0] > docs[-1]:
             continue
-        hits = np.flatnonzero(np.isin(ids, docs, assume_unique=True))
-        for i in hits.tolist():
-            found[int(ids[i])] = decode(values[i])
-    return found
+        for i in np.flatnonzero(np.isin(ids, docs, assume_unique=True)).tolist():
+            found = decode(values[i])
+            at_docs += [int(ids[i])] * len(found)
+            at_positions += found
+    return np.array(at_docs, dtype=np.int64), np.array(at_positions, dtype=np.int64)
 
 
 def _blocks_of(leaf, fieldname: str, word: str, local: np.ndarray):

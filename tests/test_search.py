@@ -131,8 +131,15 @@ ARTICLES = [
 BY_ID = {article.id: article for article in ARTICLES}
 
 
-def write_generation(index_dir: Path, name: str, articles: list[Article]) -> Path:
-    """A generation directory with ``articles`` (two segments), pointed to by CURRENT."""
+def write_generation(index_dir: Path, name: str, articles: list[Article],
+                     array_min_postings: int | None = None) -> Path:
+    """A generation directory with ``articles`` (two segments), pointed to by CURRENT.
+
+    Written by whoosh's own writer, or with ``array_min_postings`` by the build's, which
+    also writes the posting arrays of the terms with that many postings in a segment.
+    """
+    from indexer.build import _SegmentWriter
+
     gen_dir = index_dir / name
     gen_dir.mkdir(parents=True)
     index = create_in(str(gen_dir), make_schema(), indexname=INDEX_NAME)
@@ -140,7 +147,11 @@ def write_generation(index_dir: Path, name: str, articles: list[Article]) -> Pat
     for part in (articles[:half], articles[half:]):
         if not part:
             continue
-        writer = index.writer()
+        if array_min_postings is None:
+            writer = index.writer()
+        else:
+            writer = _SegmentWriter(index, compound=False)
+            writer.array_min_postings = array_min_postings
         for article in part:
             writer.add_document(**article_to_fields(article))
         writer.commit(merge=False)
@@ -159,6 +170,17 @@ def index_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def index(index_dir):
     opened = open_index(index_dir)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def arrays_index(tmp_path_factory):
+    """The same articles written by the build's writer, every list of 2 or more postings
+    also in the posting arrays files."""
+    root = tmp_path_factory.mktemp("arrays-index")
+    write_generation(root, "gen-000001", ARTICLES, array_min_postings=2)
+    opened = open_index(root)
     yield opened
     opened.close()
 
@@ -610,11 +632,13 @@ def test_a_fresh_build_claim_of_another_process_is_respected(tmp_path, monkeypat
         "MTTQ",
     ],
 )
-def test_array_engine_scores_match_whoosh(index, text):
-    """The array engine ranks and scores exactly as whoosh's own (unoptimised) search."""
+@pytest.mark.parametrize("which", ["whoosh files", "posting arrays"])
+def test_array_engine_scores_match_whoosh(index, arrays_index, which, text):
+    """The array engine ranks and scores exactly as whoosh's own (unoptimised) search,
+    reading postings from whoosh's blocks or from the posting arrays files."""
     from indexer.query import parse_query
 
-    gen = index._gen
+    gen = (index if which == "whoosh files" else arrays_index)._gen
     parsed = parse_query(text)
     with gen.searcher() as searcher:
         engine = gen.engine(searcher)
@@ -626,6 +650,65 @@ def test_array_engine_scores_match_whoosh(index, text):
             theirs = [(results.docnum(i), results.score(i)) for i in range(len(results.top_n))]
             assert sorted(d for d, _ in ours) == sorted(d for d, _ in theirs)
             assert dict(ours) == pytest.approx(dict(theirs), rel=1e-9)
+
+
+def test_posting_arrays_give_the_postings_whoosh_blocks_give(arrays_index):
+    from indexer.schema import LIST_FIELDS
+    from indexer.schema import TEXT_FIELDS
+    from indexer.search import _leaf_blocks
+
+    gen = arrays_index._gen
+    with gen.searcher() as searcher:
+        engine = gen.engine(searcher)
+        files = [found for found in engine._arrays.values() if found is not None]
+        assert len(files) == 2  # one per segment
+        reader = searcher.reader()
+        held = 0
+        for fieldname, term in reader.all_terms():
+            if fieldname not in (*TEXT_FIELDS, *LIST_FIELDS):  # dates: encoded numbers
+                continue
+            text = searcher.schema[fieldname].from_bytes(term)
+            expected_docs, expected_weights = [], []
+            for leaf, offset in reader.leaf_readers():
+                for ids, weights, _ in _leaf_blocks(leaf, fieldname, text):
+                    expected_docs += (ids + offset).tolist()
+                    expected_weights += weights.tolist()
+            docs, weights = engine.postings(searcher, fieldname, text)
+            assert docs.tolist() == expected_docs, (fieldname, text)
+            assert weights.tolist() == pytest.approx(expected_weights)
+            held += sum(found.get(fieldname, term) is not None for found in files)
+        assert held > 50
+
+
+def test_a_damaged_posting_arrays_file_is_refused_by_name(tmp_path):
+    from indexer.errors import IndexCorrupt
+    from indexer.generations import verify_generation
+
+    gen_dir = write_generation(tmp_path, "gen-000001", ARTICLES, array_min_postings=2)
+    damaged = sorted(gen_dir.glob("*.vnp"))[0]
+    damaged.write_bytes(damaged.read_bytes()[:-5])
+    with pytest.raises(IndexCorrupt, match=f"posting arrays unreadable: .*{damaged.name}: cut"):
+        verify_generation(gen_dir)
+    with pytest.raises(IndexCorrupt, match=damaged.name):
+        open_index(tmp_path)
+
+
+def test_search_reads_whoosh_blocks_where_posting_arrays_fail(tmp_path, caplog):
+    from indexer.search import _open_arrays
+
+    write_generation(tmp_path, "gen-000001", ARTICLES, array_min_postings=2)
+    index = open_index(tmp_path)
+    expected = ids(index.search(SearchRequest(query="nhân dân")))
+    with index._gen.searcher() as searcher:
+        leaf = searcher.reader().leaf_readers()[0][0]
+        path = tmp_path / "gen-000001" / leaf._segment.make_filename(".vnp")
+        path.write_bytes(b"garbage")
+        assert _open_arrays(leaf) is None
+        assert "posting arrays not used" in caplog.text and "not a posting arrays" in caplog.text
+        index._gen._engine = None  # made again: one of the two segments has no arrays
+        assert list(index._gen.engine(searcher)._arrays.values()).count(None) == 1
+    assert ids(index.search(SearchRequest(query="nhân dân"))) == expected
+    index.close()
 
 
 def test_prepare_generation_writes_the_model_a_search_then_loads(tmp_path, monkeypatch):
