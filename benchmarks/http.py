@@ -122,14 +122,18 @@ def corpus_paths(name: str) -> list[Path]:
 
 def ensure_index(name: str, *, rebuild: bool, workers: int | None) -> Path:
     """``benchmarks/work/http-<name>/``, built from the set's files unless cached."""
+    from indexer.build import ARRAY_MIN_POSTINGS
     from indexer.build import build_index
     from indexer.build import schema_fingerprint
+    from indexer.postarrays import MAGIC
 
     index_dir = WORK / f"http-{name}"
     paths = corpus_paths(name)
     stamp = index_dir / "benchmark-corpus.json"
-    # Reuse a cached index only if built from the same files with the same schema.
-    wanted = {"corpus": [str(path) for path in paths], "schema": schema_fingerprint()}
+    # Reuse a cached index only if built from the same files with the same schema and
+    # posting arrays.
+    wanted = {"corpus": [str(path) for path in paths], "schema": schema_fingerprint(),
+              "posting_arrays": [MAGIC.decode().strip(), ARRAY_MIN_POSTINGS]}
     if (not rebuild and (index_dir / "CURRENT").exists() and stamp.exists()
             and json.loads(stamp.read_text(encoding="utf-8")) == wanted):
         print(f"[{name}] reusing the index in {index_dir}")
