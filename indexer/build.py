@@ -80,6 +80,7 @@ from whoosh.codec.whoosh3 import W3Codec
 from whoosh.codec.whoosh3 import W3FieldWriter
 from whoosh.codec.whoosh3 import W3TermInfo
 from whoosh.filedb.filestore import FileStorage
+from whoosh.formats import Positions
 from whoosh.filedb.filetables import _lengths as _HASH_LENGTHS
 from whoosh.filedb.filetables import _pointer as _HASH_POINTER
 from whoosh.filedb.filetables import md5_hash
@@ -139,7 +140,8 @@ MIN_COMPRESS = 96
 WINDOW_BITS = 14
 #: Terms with at least this many postings in a segment also get them written as plain
 #: arrays beside it (:mod:`indexer.postarrays`), which a query reads without decoding
-#: whoosh's blocks; a shorter list fits in one block of 128 and is read from there.
+#: whoosh's blocks. A shorter list is one whoosh block (of up to 128 postings): one
+#: decompression, cheap enough to leave where it is.
 ARRAY_MIN_POSTINGS = 64
 #: An update merges into one the segments with fewer live documents than this, or
 #: than a quarter of the largest segment when that is more (the small segments updates
@@ -940,7 +942,8 @@ class _FieldPostings:
         """The terms with at least ``min_postings`` postings, as
         ``(keys, counts, docs, weights, with_positions, pos_counts, positions)``
         (:func:`postarrays.write`'s arguments), or None when there are none.
-        ``positions``: the values are encoded positions, to decode and hold too."""
+        ``positions``: the values are positions as whoosh's ``Positions`` format encodes
+        them, to decode and hold too (other formats' values are not read)."""
         if not self.terms:
             return None
         term_ids = np.frombuffer(self.terms, dtype=np.int32)
@@ -1057,7 +1060,7 @@ class _TermPool:
             for fieldname in sorted(self.fields)
             if (found := self.fields[fieldname].long_lists(
                 fieldname, self._ordered, min_postings,
-                positions=schema[fieldname].format.supports("positions"),
+                positions=type(schema[fieldname].format) is Positions,
             )) is not None
         ]
         if not parts:

@@ -371,9 +371,10 @@ def verify_generation(gen_dir: Path, *, expected_documents: int | None = None) -
 
     Raises :class:`IndexCorrupt` naming the problem when: a file listed in the
     manifest is missing or has another size (truncation), a posting arrays file does
-    not read (:mod:`indexer.postarrays`), whoosh cannot open the index, the document count differs from ``expected_documents`` (default: the
-    manifest's ``documents``), or the stored fields and the id term of the first
-    and last document of every segment cannot be read back.
+    not read (:mod:`indexer.postarrays`), whoosh cannot open the index, the document
+    count differs from ``expected_documents`` (default: the manifest's
+    ``documents``), or the stored fields and the id term of the first and last
+    document of every segment cannot be read back.
     """
     gen_dir = Path(gen_dir)
     manifest = read_manifest(gen_dir)

@@ -65,6 +65,8 @@ def write(path: Path, keys, counts, docs, weights, with_positions=None, pos_coun
     """
     keys = np.asarray(keys, dtype=np.uint64)
     counts = np.asarray(counts, dtype=np.int64)
+    if len(counts) != len(keys) or (len(counts) and counts.min() < 1):
+        raise PostingArraysError(f"{path}: every term needs a count of 1 or more")
     starts = _offsets(counts)
     if with_positions is None:
         with_positions = np.zeros(len(keys), dtype=bool)
@@ -164,11 +166,37 @@ class PostingArrays:
         self._pos_starts = self._read("pos_starts")
         self._pos_firsts = self._read("pos_firsts")
         self.postings = layout["docs"][1]
+        self._check_offsets()
+
+    def _check_offsets(self) -> None:
+        """Every term's slices lie inside the arrays (a file damaged without a change
+        of size would otherwise answer with another term's postings)."""
+        size = len(self.keys)
+        if any(len(array) != size for array in (self._starts, self._counts,
+                                                 self._pos_starts, self._pos_firsts)):
+            raise PostingArraysError(f"{self.path}: per-term arrays of different lengths")
+        if not size:
+            return
+        ends = self._starts + self._counts
+        with_positions = self._pos_starts >= 0
+        if (
+            np.any(self.keys[1:] <= self.keys[:-1])
+            or self._starts.min() < 0 or self._counts.min() < 1
+            or ends.max() > self.postings
+            or np.any(self._pos_starts[with_positions] + self._counts[with_positions]
+                      > self._layout["pos_counts"][1])
+            or np.any(self._pos_firsts[with_positions] > self._layout["positions"][1])
+            or np.any((self._pos_firsts >= 0) != with_positions)
+        ):
+            raise PostingArraysError(f"{self.path}: term offsets outside the arrays")
 
     def _read(self, name: str, first: int = 0, count: int | None = None) -> np.ndarray:
         start, length, dtype = self._layout[name]
         if count is None:
             count = length - first
+        if first < 0 or count < 0 or first + count > length:
+            raise PostingArraysError(f"{self.path}: {name}[{first}:{first + count}] is "
+                                     f"outside its {length} entries")
         data = os.pread(self._fd, count * dtype.itemsize,
                         start + first * dtype.itemsize)
         if len(data) != count * dtype.itemsize:

@@ -836,7 +836,7 @@ class _Engine:
         self.k1 = model.K1
         self.b = model.B
         self.field_b = dict(model._field_B)  # noqa: SLF001 - whoosh keeps them there
-        # segment id -> its posting arrays (None: the segment has no such file)
+        # segment id -> its posting arrays (None: no such file, or it would not read)
         self._arrays = {
             _segment_id(leaf): _open_arrays(leaf) for leaf, _ in reader.leaf_readers()
         }
@@ -901,12 +901,10 @@ class _Engine:
         docs_parts: list[np.ndarray] = []
         weight_parts: list[np.ndarray] = []
         blocks = []
-        term = None
+        term = _term_bytes(searcher, fieldname, text)
         for leaf, offset in searcher.reader().leaf_readers():
             arrays = self._arrays.get(_segment_id(leaf))
-            if arrays is not None:
-                if term is None:
-                    term = searcher.schema[fieldname].to_bytes(text)
+            if arrays is not None and term is not None:
                 held = arrays.get(fieldname, term)
                 if held is not None:  # a long list: no whoosh blocks to decode
                     docs_parts.append(held[0].astype(np.int64) + offset)
@@ -1022,24 +1020,22 @@ class _Engine:
         """``(docnums, positions)`` of ``word`` in the sorted ``docs``, one per position.
 
         From the posting arrays where they hold the word; else from the blocks in
-        ``scratch`` (read earlier in this call), or from the whoosh blocks that hold
-        one of ``docs`` (kept in ``scratch``).
+        ``scratch`` (read by :meth:`postings` earlier in this call), or from the
+        whoosh blocks that hold one of ``docs``.
         """
         key = (fieldname, word)
         blocks = scratch.get(key) if scratch is not None else None
         if blocks is not None:
             return _block_positions(searcher, fieldname, blocks, docs)
         parts = []
-        term = None
+        term = _term_bytes(searcher, fieldname, word)
         for leaf, offset in searcher.reader().leaf_readers():
             count = leaf.doc_count_all()
             local = docs[(docs >= offset) & (docs < offset + count)] - offset
             if not len(local):
                 continue
             arrays = self._arrays.get(_segment_id(leaf))
-            if arrays is not None:
-                if term is None:
-                    term = searcher.schema[fieldname].to_bytes(word)
+            if arrays is not None and term is not None:
                 held = arrays.positions(fieldname, term, local)
                 if held is not None:
                     parts.append((held[0] + offset, held[1]))
@@ -1324,6 +1320,13 @@ def _restrict(item: tuple, docs: np.ndarray) -> tuple:
     fieldname, words, candidates, scores = item
     keep = np.isin(candidates, docs, assume_unique=True)
     return fieldname, words, candidates[keep], scores[keep]
+
+
+def _term_bytes(searcher: Searcher, fieldname: str, text) -> bytes | None:
+    """A term as the index stores it; None for a field the schema does not have."""
+    if fieldname not in searcher.schema:
+        return None
+    return searcher.schema[fieldname].to_bytes(text)
 
 
 def _segment_id(leaf) -> str | None:

@@ -271,6 +271,62 @@ def test_update_adds_changes_and_deletes(tmp_path):
     assert [p.name for p in gens.list_generations(index_dir)] == ["gen-000001", "gen-000002"]
 
 
+@pytest.mark.parametrize("merge", [True, False])
+def test_update_keeps_posting_arrays_right_through_deletions_and_merges(
+    tmp_path, monkeypatch, merge
+):
+    """Every segment of an updated generation (linked, new or merged) has posting
+    arrays that give what whoosh's blocks give, deleted documents left out."""
+    import indexer.build
+    from indexer.build import _SegmentWriter
+    from indexer.schema import TEXT_FIELDS
+    from indexer.search import _leaf_blocks
+
+    monkeypatch.setenv("VNSEARCH_MP_START", "fork")  # workers see the patched class
+    monkeypatch.setattr(_SegmentWriter, "array_min_postings", 2)
+    if not merge:  # no segment is small enough to merge: the deletions stay marked
+        monkeypatch.setattr(indexer.build, "SMALL_SEGMENT", 0)
+    corpus = write_corpus(tmp_path, bad=False)
+    index_dir = tmp_path / "index_data"
+    build_index([corpus], index_dir, workers=2)
+    (corpus / "tin" / "khai-giang.txt").unlink()
+    for name in ("moi", "moi-2"):  # two new documents: terms with 2 postings
+        (corpus / "tin" / f"{name}.txt").write_text(
+            f"Thư viện quận mở cửa ngày chủ nhật\nBạn đọc ({name}) có thêm thời gian.\n",
+            encoding="utf-8",
+        )
+    stats = update_index([corpus], index_dir, workers=1)
+    assert stats.deleted == 1 and stats.added == 2
+    gen_dir = index_dir / stats.generation
+    index = open_index(index_dir)
+    gen = index._gen
+    with gen.searcher() as searcher:
+        reader = searcher.reader()
+        assert reader.has_deletions() == (not merge)
+        assert (stats.segments == 1) == merge  # else the old ones and the new one
+        engine = gen.engine(searcher)
+        segments = {leaf._segment.segment_id() for leaf, _ in reader.leaf_readers()}
+        assert set(engine._arrays) == segments
+        assert all(engine._arrays.values())
+        assert {path.name.split(".")[0] for path in gen_dir.glob("*.vnp")} == segments
+        held = 0
+        for fieldname, term in reader.all_terms():
+            if fieldname not in TEXT_FIELDS:
+                continue
+            text = term.decode("utf-8")
+            expected = []
+            for leaf, offset in reader.leaf_readers():
+                for ids, _, _ in _leaf_blocks(leaf, fieldname, text):
+                    expected += [d + offset for d in ids.tolist() if not leaf.is_deleted(d)]
+            docs, _ = engine.postings(searcher, fieldname, text)
+            assert docs.tolist() == expected, (fieldname, text)
+            held += any(a.get(fieldname, term) is not None for a in engine._arrays.values())
+        assert held > 50
+        phrase = engine.phrase_matches(searcher, "body", ["quận"], np.arange(reader.doc_count_all()))
+        assert phrase.sum() == len(engine.postings(searcher, "body", "quận")[0])
+    index.close()
+
+
 def test_update_without_an_index_builds_one(tmp_path):
     stats = update_index([write_corpus(tmp_path)], tmp_path / "ix", workers=1)
     assert stats.kind == "build" and stats.generation == "gen-000001"
@@ -598,13 +654,17 @@ def test_posting_arrays_read_back_what_was_written_and_refuse_damage(tmp_path):
     assert arrays.positions("body", b"a", np.array([9]))[1].tolist() == [70_000]
     assert arrays.positions("body", b"a", np.array([5]))[0].tolist() == []
     assert arrays.positions("pairs", b"a_b", np.array([5])) is None  # held without positions
+    counts_at = arrays._layout["counts"][0]
     arrays.close()
     whole = path.read_bytes()
+    # same size, one count changed: the offsets no longer fit the arrays
+    too_many = whole[:counts_at] + (1000).to_bytes(8, "little") + whole[counts_at + 8:]
     for damaged, message in [
         (whole[:-1], "cut short"),
         (whole + b"x", "1 bytes after"),
         (b"PK\x03\x04" + whole[4:], "not a posting arrays file"),
         (whole[:len(postarrays.MAGIC) + 3], "bad 'keys' header"),
+        (too_many, "term offsets outside the arrays"),
     ]:
         path.write_bytes(damaged)
         with pytest.raises(postarrays.PostingArraysError, match=message):
