@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 import os
 import re
 import threading
@@ -69,6 +70,7 @@ from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
@@ -843,6 +845,8 @@ class _Engine:
         self._lengths: dict[str, np.ndarray] = {}
         self._avg: dict[str, float] = {}
         self._idf: dict[tuple[str, str], float] = {}
+        # (field, term) -> its postings, deleted documents' included (for idf)
+        self._frequency: dict[tuple[str, str], int] = {}
         self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cached = 0
         self._phrases: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
@@ -881,10 +885,19 @@ class _Engine:
         return value
 
     def idf(self, searcher: Searcher, fieldname: str, text: str) -> float:
+        """whoosh's idf of a term: ``log(documents / (postings + 1)) + 1``, the postings
+        of deleted documents counted (as whoosh counts them); from the count
+        :meth:`postings` saw when it read them, else asked of whoosh."""
         key = (fieldname, text)
         value = self._idf.get(key)
         if value is None:
-            value = searcher.weighting.idf(searcher, fieldname, text)
+            if type(searcher.weighting).idf is not scoring.WeightingModel.idf:
+                value = searcher.weighting.idf(searcher, fieldname, text)
+            else:
+                seen = self._frequency.get(key)
+                if seen is None:
+                    seen = searcher.doc_frequency(fieldname, text)
+                value = math.log(self.size / (seen + 1)) + 1
             self._idf[key] = value
         return value
 
@@ -925,6 +938,8 @@ class _Engine:
         else:
             docs = np.zeros(0, dtype=np.int32)
             weights = np.zeros(0, dtype=np.float32)
+        if len(self._frequency) < 1_000_000:
+            self._frequency[key] = len(docs)
         if self.has_deletions and len(docs):
             keep = self.live[docs]
             docs, weights = docs[keep], weights[keep]
@@ -1006,14 +1021,12 @@ class _Engine:
         starts = np.zeros(0, dtype=np.int64)
         for j, word in enumerate(words):
             at_docs, at_positions = self._positions(searcher, fieldname, word, docs, scratch)
+            # sorted and distinct: segments in order, documents and positions ascending
             pairs = (at_docs << 32) | at_positions
-            if j == 0:
-                starts = np.unique(pairs)
-            else:
-                starts = starts[np.isin(starts + j, pairs)]
+            starts = pairs if j == 0 else starts[_sorted_members(pairs, starts + j)]
             if not len(starts):
                 break
-        return np.isin(docs, starts >> 32)
+        return _sorted_members(starts >> 32, docs)
 
     def _positions(self, searcher: Searcher, fieldname: str, word: str, docs: np.ndarray,
                    scratch) -> tuple[np.ndarray, np.ndarray]:
@@ -1271,10 +1284,21 @@ def _union(parts: list[_Scored]) -> _Scored:
     docs = np.concatenate([p.docs for p in parts])
     lo = np.concatenate([p.lo for p in parts])
     hi = np.concatenate([p.hi for p in parts])
+    pending = [item for p in parts for item in p.pending]
+    span = int(docs.max()) + 1
+    if len(docs) * 8 >= span:
+        # Dense: sum per docnum in one pass (no sort). Each document's scores are
+        # added in the order of the parts, as the stable sort below adds them.
+        unique = np.flatnonzero(np.bincount(docs, minlength=span))
+        return _Scored(
+            unique,
+            np.bincount(docs, weights=lo, minlength=span)[unique],
+            np.bincount(docs, weights=hi, minlength=span)[unique],
+            pending,
+        )
     order = np.argsort(docs, kind="stable")
     docs = docs[order]
     unique, starts = np.unique(docs, return_index=True)
-    pending = [item for p in parts for item in p.pending]
     return _Scored(
         unique, np.add.reduceat(lo[order], starts), np.add.reduceat(hi[order], starts), pending
     )
@@ -1320,6 +1344,16 @@ def _restrict(item: tuple, docs: np.ndarray) -> tuple:
     fieldname, words, candidates, scores = item
     keep = np.isin(candidates, docs, assume_unique=True)
     return fieldname, words, candidates[keep], scores[keep]
+
+
+def _sorted_members(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """Mask over ``needles``: which are in the sorted ``haystack`` (``np.isin`` without
+    its sort)."""
+    if not len(haystack):
+        return np.zeros(len(needles), dtype=bool)
+    at = np.searchsorted(haystack, needles)
+    at[at == len(haystack)] = 0
+    return haystack[at] == needles
 
 
 def _term_bytes(searcher: Searcher, fieldname: str, text) -> bytes | None:
@@ -2189,7 +2223,9 @@ def _rerank(gen: _Generation, searcher: Searcher, text: str, ranked: list[tuple[
     if len(head) < 2 or best <= 0 or not syllables:
         return ranked
     fieldname = BODY_FOLDED if folded else BODY
-    weights = {s: searcher.idf(fieldname, s) for s in syllables}
+    engine = gen.engine(searcher)
+    idf = partial(engine.idf, searcher) if engine is not None else searcher.idf
+    weights = {s: idf(fieldname, s) for s in syllables}
     scored = []
     for rank, (docnum, score) in enumerate(head):
         doc = gen.doc(searcher, docnum)
