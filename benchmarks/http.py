@@ -126,6 +126,7 @@ def ensure_index(name: str, *, rebuild: bool, workers: int | None) -> Path:
     from indexer.build import build_index
     from indexer.build import schema_fingerprint
     from indexer.postarrays import MAGIC
+    from indexer.postarrays import file_name
 
     index_dir = WORK / f"http-{name}"
     paths = corpus_paths(name)
@@ -133,7 +134,8 @@ def ensure_index(name: str, *, rebuild: bool, workers: int | None) -> Path:
     # Reuse a cached index only if built from the same files with the same schema and
     # posting arrays.
     wanted = {"corpus": [str(path) for path in paths], "schema": schema_fingerprint(),
-              "posting_arrays": [MAGIC.decode().strip(), ARRAY_MIN_POSTINGS]}
+              "posting_arrays": [MAGIC.decode().strip(), ARRAY_MIN_POSTINGS,
+                                 file_name("<segment>", "<field>")]}
     if (not rebuild and (index_dir / "CURRENT").exists() and stamp.exists()
             and json.loads(stamp.read_text(encoding="utf-8")) == wanted):
         print(f"[{name}] reusing the index in {index_dir}")

@@ -885,17 +885,22 @@ class _FieldPostings:
     ``ids`` gives each distinct term a number in order of first arrival; posting
     ``k`` is term ``terms[k]`` in document ``docs[k]`` with ``weights[k]`` and the
     encoded ``values[k]``. About 37 bytes a posting held (the value objects are mostly
-    shared), against about 90 for a tuple per posting in a list per term.
+    shared), against about 90 for a tuple per posting in a list per term. A field with
+    positions also holds them as numbers, for the posting arrays: ``pos_counts[k]``
+    positions of posting ``k`` in ``positions``, one posting after the other (4 bytes
+    a position).
     """
 
-    __slots__ = ("ids", "terms", "docs", "weights", "values")
+    __slots__ = ("ids", "terms", "docs", "weights", "values", "pos_counts", "positions")
 
-    def __init__(self):
+    def __init__(self, with_positions: bool = False):
         self.ids: dict[bytes, int] = defaultdict(itertools.count().__next__)
         self.terms = array("i")
         self.docs = array("i")
         self.weights = array("d")
         self.values: list = []
+        self.pos_counts = array("I") if with_positions else None
+        self.positions = array("I") if with_positions else None
 
     def grouped(self, ordered: bool, chunk: int = 1 << 17) -> Iterator[tuple]:
         """``(term, docnums, weights, values)`` per term, in term order, documents in order.
@@ -938,12 +943,10 @@ class _FieldPostings:
             a, b = first - start, end - start
             yield texts[number], base_docs[a:b], base_weights[a:b], base_values[a:b]
 
-    def long_lists(self, fieldname: str, ordered: bool, min_postings: int, positions: bool):
+    def long_lists(self, fieldname: str, ordered: bool, min_postings: int):
         """The terms with at least ``min_postings`` postings, as
         ``(keys, counts, docs, weights, with_positions, pos_counts, positions)``
-        (:func:`postarrays.write`'s arguments), or None when there are none.
-        ``positions``: the values are positions as whoosh's ``Positions`` format encodes
-        them, to decode and hold too (other formats' values are not read)."""
+        (:func:`postarrays.write`'s arguments), or None when there are none."""
         if not self.terms:
             return None
         term_ids = np.frombuffer(self.terms, dtype=np.int32)
@@ -965,15 +968,24 @@ class _FieldPostings:
             order = np.argsort(ranks, kind="stable")
         else:
             order = np.lexsort((docs, ranks))
-        weights = np.frombuffer(self.weights, dtype=np.float64)[picked]
-        with_positions = np.full(len(chosen), positions)
-        pos_counts, flat = _decode_positions(map(self.values.__getitem__,
-                                                 picked[order].tolist()) if positions else ())
-        return (keys, counts[chosen], docs[order], weights[order], with_positions,
-                pos_counts, flat)
+        del ranks
+        picked = picked[order]
+        docs = docs[order]
+        weights = np.frombuffer(self.weights, dtype=np.float64)[picked].astype(np.float32)
+        if self.positions is None:
+            return keys, counts[chosen], docs, weights, np.zeros(len(chosen), bool), (), ()
+        sizes = np.frombuffer(self.pos_counts, dtype=np.uint32)
+        begins = np.cumsum(sizes, dtype=np.int64) - sizes
+        begins, sizes = begins[picked], sizes[picked].astype(np.int64)
+        # the positions of the picked postings: a run of sizes[i] from begins[i] each
+        index = np.repeat(begins - postarrays.offsets(sizes), sizes)
+        index += np.arange(len(index), dtype=np.int64)
+        positions = np.frombuffer(self.positions, dtype=np.uint32)[index]
+        return (keys, counts[chosen], docs, weights, np.ones(len(chosen), bool), sizes,
+                positions)
 
 
-def _decode_positions(values: Iterable[bytes]) -> tuple[np.ndarray, np.ndarray]:
+def _decode_positions(values: Iterable[bytes]) -> tuple[array, array]:
     """Position counts and positions, one posting after the other, of values encoded
     as whoosh's ``Positions`` format encodes them (count, then pickled deltas)."""
     known: dict[bytes, tuple] = {}  # most values are a few shared objects
@@ -989,11 +1001,11 @@ def _decode_positions(values: Iterable[bytes]) -> tuple[np.ndarray, np.ndarray]:
                 found = tuple(accumulate(loads(code)))
             else:
                 found = ()
-            if len(known) < 1 << 16:
+            if len(known) < 1 << 12:
                 known[value] = found
         sizes.append(len(found))
         flat.extend(found)
-    return np.frombuffer(sizes, dtype=np.uint32), np.frombuffer(flat, dtype=np.uint32)
+    return sizes, flat
 
 
 class _TermPool:
@@ -1008,8 +1020,9 @@ class _TermPool:
     instead (:attr:`size` is what it watches).
     """
 
-    def __init__(self):
+    def __init__(self, position_fields: Iterable[str] = ()):
         self.fields: dict[str, _FieldPostings] = {}
+        self.position_fields = frozenset(position_fields)
         self.postings = 0
         self.terms = 0
         self._last_docnum = -1
@@ -1031,7 +1044,17 @@ class _TermPool:
         texts, freqs, weights, values = columns
         postings = self.fields.get(fieldname)
         if postings is None:
-            postings = self.fields[fieldname] = _FieldPostings()
+            postings = self.fields[fieldname] = _FieldPostings(
+                with_positions=fieldname in self.position_fields
+            )
+        if postings.positions is not None:
+            flat = getattr(items, "positions", None)
+            if flat is None:  # e.g. postings of a segment being merged: decode them
+                sizes, flat = _decode_positions(values)
+                postings.pos_counts.extend(sizes)
+            else:  # _positions_items: the frequency is the count of positions
+                postings.pos_counts.extend(freqs)
+            postings.positions.extend(flat)
         before = len(postings.ids)
         postings.terms.extend(map(postings.ids.__getitem__, texts))
         postings.docs.extend(itertools.repeat(docnum, len(texts)))
@@ -1052,21 +1075,23 @@ class _TermPool:
             for text, docs, weights, values in self.fields[fieldname].grouped(self._ordered):
                 yield fieldname, text, docs, weights, values
 
-    def write_long_lists(self, path: Path, schema, min_postings: int) -> bool:
-        """Write the posting arrays file of the terms with at least ``min_postings``
-        postings (see :data:`ARRAY_MIN_POSTINGS`); False when no term has that many."""
-        parts = [
-            found
-            for fieldname in sorted(self.fields)
-            if (found := self.fields[fieldname].long_lists(
-                fieldname, self._ordered, min_postings,
-                positions=type(schema[fieldname].format) is Positions,
-            )) is not None
-        ]
-        if not parts:
-            return False
-        postarrays.write(path, *(np.concatenate(column) for column in zip(*parts)))
-        return True
+    def write_long_lists(self, folder: Path, segment_id: str, min_postings: int) -> int:
+        """Write the posting arrays files (one per field) of the terms with at least
+        ``min_postings`` postings (see :data:`ARRAY_MIN_POSTINGS`); how many files.
+
+        Field by field, so only one field's arrays are held at a time."""
+        written = 0
+        for fieldname in sorted(self.fields):
+            found = self.fields[fieldname].long_lists(fieldname, self._ordered, min_postings)
+            if found is not None:
+                postarrays.write(folder / postarrays.file_name(segment_id, fieldname), *found)
+                written += 1
+        return written
+
+    def drop_values(self) -> None:
+        """Let go of the encoded values (once the postings are written)."""
+        for postings in self.fields.values():
+            postings.values = []
 
     def iter_postings(self) -> Iterator[tuple]:
         """The postings as whoosh's pool yields them (for whoosh's own writer)."""
@@ -1097,7 +1122,9 @@ class _SegmentWriter(SegmentWriter):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.pool = _TermPool()
+        self.pool = _TermPool(
+            name for name, field in self.schema.items() if type(field.format) is Positions
+        )
         self._plain = not any(
             field.separate_spelling() or field.vector for _, field in self.schema.items()
         )
@@ -1125,7 +1152,9 @@ class _SegmentWriter(SegmentWriter):
                 field = schema[name]
                 length = 0
                 if field.indexed:
-                    length = add_items(name, docnum, field.index(value))
+                    # a Preanalysed value's items as they are (they may carry positions)
+                    items = value.items if isinstance(value, Preanalysed) else field.index(value)
+                    length = add_items(name, docnum, items)
                     if not field.scorable:
                         length = 0
                 stored = fields.get(f"_stored_{name}", value)
@@ -1152,8 +1181,9 @@ class _SegmentWriter(SegmentWriter):
             else:
                 self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
             if self.array_min_postings is not None:
-                name = self.newsegment.make_filename(postarrays.EXTENSION)
-                self.pool.write_long_lists(Path(self.storage.folder) / name, self.schema,
+                self.pool.drop_values()  # written: room for the arrays
+                self.pool.write_long_lists(Path(self.storage.folder),
+                                           self.newsegment.segment_id(),
                                            self.array_min_postings)
         finally:
             self.fieldwriter.close()
@@ -1443,7 +1473,16 @@ def _positions_items(terms: list[str]) -> tuple:
             base = position
         value = pack_uint(count) + pickle.dumps(deltas, 2)
         items.append((term.encode("utf-8"), count, float(count), value))
-    return tuple(items)
+    result = _PositionItems(items)
+    result.positions = array("I", itertools.chain.from_iterable(positions.values()))
+    return result
+
+
+class _PositionItems(tuple):
+    """Posting items (a tuple, equal to the same items in a plain one) that also carry
+    their positions as numbers, in item order, for the posting arrays."""
+
+    positions: array
 
 
 def _frequency_items(terms: list[str]) -> tuple:

@@ -1,11 +1,11 @@
-"""Long posting lists as plain arrays, in one file beside each segment.
+"""Long posting lists as plain arrays, in files beside each segment (one per field).
 
 A query that names a word for the first time would otherwise decode its postings from
 the engine's own format: for whoosh, one zlib stream and one pickle per 128 postings,
-positions included, several thousand of them for a common word. This file holds the
-same document numbers, weights and (for fields with positions) positions of every term
-with many postings in a segment, so reading a term is one lookup in a sorted key array
-and one read of a contiguous slice per array.
+positions included, several thousand of them for a common word. A file here holds
+the same document numbers, weights and (for fields with positions) positions of every
+term with many postings in one field of a segment, so reading a term is one lookup in
+a sorted key array and one read of a contiguous slice per array.
 
 The layout is a magic line followed by NumPy ``.npy`` records, in this order; the first
 five have one entry per term held, sorted by key:
@@ -20,8 +20,8 @@ five have one entry per term held, sorted by key:
 ``pos_counts``  uint16 or uint32: positions per posting (postings with positions only);
 ``positions``   uint16 or uint32: each posting's positions, ascending.
 
-The per-term arrays are read into memory when a segment is opened (40 bytes a term,
-for the few tens of thousands of terms long enough to be held); the rest is read with
+The per-term arrays are read into memory when a file is opened (40 bytes a term, for
+the few tens of thousands of terms long enough to be held); the rest is read with
 ``os.pread`` when asked for, so an idle index costs no memory.
 """
 
@@ -36,10 +36,24 @@ from pathlib import Path
 import numpy as np
 
 MAGIC = b"VNSEARCH-POSTINGS-1\n"
-#: File name suffix, after the segment's own name (``MAIN_<segment id>``).
+#: File name suffix: ``<segment id>.<field name>.vnp``, one file per field.
 EXTENSION = ".vnp"
 _NAMES = ("keys", "starts", "counts", "pos_starts", "pos_firsts", "docs", "weights",
           "pos_counts", "positions")
+
+
+def file_name(segment_id: str, fieldname: str) -> str:
+    """The name of the posting arrays file of one field of a segment."""
+    return f"{segment_id}.{fieldname}{EXTENSION}"
+
+
+def segment_files(folder: Path, segment_id: str) -> dict[str, Path]:
+    """Field name -> posting arrays file, of the segment ``segment_id`` in ``folder``."""
+    prefix = f"{segment_id}."
+    return {
+        path.name[len(prefix):-len(EXTENSION)]: path
+        for path in Path(folder).glob(f"{prefix}*{EXTENSION}")
+    }
 
 
 class PostingArraysError(ValueError):
@@ -67,7 +81,7 @@ def write(path: Path, keys, counts, docs, weights, with_positions=None, pos_coun
     counts = np.asarray(counts, dtype=np.int64)
     if len(counts) != len(keys) or (len(counts) and counts.min() < 1):
         raise PostingArraysError(f"{path}: every term needs a count of 1 or more")
-    starts = _offsets(counts)
+    starts = offsets(counts)
     if with_positions is None:
         with_positions = np.zeros(len(keys), dtype=bool)
     with_positions = np.asarray(with_positions, dtype=bool)
@@ -79,9 +93,9 @@ def write(path: Path, keys, counts, docs, weights, with_positions=None, pos_coun
         raise PostingArraysError(f"{path}: {len(pos_counts)} position counts for "
                                  f"{int(held.sum())} postings")
     if len(held):
-        pos_starts[with_positions] = _offsets(held)
+        pos_starts[with_positions] = offsets(held)
         per_term = np.add.reduceat(pos_counts, pos_starts[with_positions])
-        pos_firsts[with_positions] = _offsets(per_term)
+        pos_firsts[with_positions] = offsets(per_term)
     order = np.argsort(keys, kind="stable")
     if len(keys) > 1 and np.any(keys[order][1:] == keys[order][:-1]):
         raise PostingArraysError(f"{path}: two terms share a key")
@@ -100,8 +114,8 @@ def write(path: Path, keys, counts, docs, weights, with_positions=None, pos_coun
             np.lib.format.write_array(out, np.ascontiguousarray(array), allow_pickle=False)
 
 
-def _offsets(counts: np.ndarray) -> np.ndarray:
-    """Where each of ``counts`` consecutive runs starts."""
+def offsets(counts: np.ndarray) -> np.ndarray:
+    """Where each of ``counts`` consecutive runs starts (int64)."""
     starts = np.zeros(len(counts), dtype=np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
     return starts
@@ -244,7 +258,7 @@ class PostingArrays:
         found = self._read("positions", int(self._pos_firsts[at]) + low, high - low)
         picked = sizes[hit]
         # the positions of the hit postings: one run of picked[i] from begins[hit[i]]
-        index = np.repeat(begins[hit] - low - _offsets(picked), picked) + np.arange(
+        index = np.repeat(begins[hit] - low - offsets(picked), picked) + np.arange(
             int(picked.sum())
         )
         return np.repeat(docs[hit].astype(np.int64), picked), found[index].astype(np.int64)

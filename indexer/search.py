@@ -838,7 +838,7 @@ class _Engine:
         self.k1 = model.K1
         self.b = model.B
         self.field_b = dict(model._field_B)  # noqa: SLF001 - whoosh keeps them there
-        # segment id -> its posting arrays (None: no such file, or it would not read)
+        # segment id -> field name -> its posting arrays (see _open_arrays)
         self._arrays = {
             _segment_id(leaf): _open_arrays(leaf) for leaf, _ in reader.leaf_readers()
         }
@@ -916,7 +916,7 @@ class _Engine:
         blocks = []
         term = _term_bytes(searcher, fieldname, text)
         for leaf, offset in searcher.reader().leaf_readers():
-            arrays = self._arrays.get(_segment_id(leaf))
+            arrays = self._arrays.get(_segment_id(leaf), {}).get(fieldname)
             if arrays is not None and term is not None:
                 held = arrays.get(fieldname, term)
                 if held is not None:  # a long list: no whoosh blocks to decode
@@ -1047,7 +1047,7 @@ class _Engine:
             local = docs[(docs >= offset) & (docs < offset + count)] - offset
             if not len(local):
                 continue
-            arrays = self._arrays.get(_segment_id(leaf))
+            arrays = self._arrays.get(_segment_id(leaf), {}).get(fieldname)
             if arrays is not None and term is not None:
                 held = arrays.positions(fieldname, term, local)
                 if held is not None:
@@ -1368,21 +1368,22 @@ def _segment_id(leaf) -> str | None:
     return segment.segment_id() if segment is not None else None
 
 
-def _open_arrays(leaf) -> postarrays.PostingArrays | None:
-    """The posting arrays file of a segment; None when the build wrote none (an index
-    from before they existed, or no long lists) or it cannot be read (logged: the
-    segment's terms are then read from whoosh's blocks, with the same results)."""
+def _open_arrays(leaf) -> dict[str, postarrays.PostingArrays]:
+    """Field name -> posting arrays file of a segment; a field is missing when the build
+    wrote no file for it (an index from before they existed, or no long lists) or its
+    file cannot be read (logged: the field's terms are then read from whoosh's blocks,
+    with the same results)."""
     folder = getattr(getattr(leaf, "_storage", None), "folder", None)
-    if folder is None or _segment_id(leaf) is None:
-        return None
-    path = Path(folder) / leaf._segment.make_filename(postarrays.EXTENSION)  # noqa: SLF001
-    try:
-        return postarrays.PostingArrays(path)
-    except FileNotFoundError:
-        return None
-    except (OSError, postarrays.PostingArraysError) as exc:
-        logging.getLogger(__name__).warning("posting arrays not used: %s", exc)
-        return None
+    segment_id = _segment_id(leaf)
+    if folder is None or segment_id is None:
+        return {}
+    opened = {}
+    for fieldname, path in postarrays.segment_files(Path(folder), segment_id).items():
+        try:
+            opened[fieldname] = postarrays.PostingArrays(path)
+        except (OSError, postarrays.PostingArraysError) as exc:
+            logging.getLogger(__name__).warning("posting arrays not used: %s", exc)
+    return opened
 
 
 def _leaf_blocks(leaf, fieldname: str, text: str):

@@ -320,7 +320,8 @@ def test_update_keeps_posting_arrays_right_through_deletions_and_merges(
                     expected += [d + offset for d in ids.tolist() if not leaf.is_deleted(d)]
             docs, _ = engine.postings(searcher, fieldname, text)
             assert docs.tolist() == expected, (fieldname, text)
-            held += any(a.get(fieldname, term) is not None for a in engine._arrays.values())
+            held += any(a.get(fieldname, term) is not None
+                        for files in engine._arrays.values() for a in files.values())
         assert held > 50
         phrase = engine.phrase_matches(searcher, "body", ["quận"], np.arange(reader.doc_count_all()))
         assert phrase.sum() == len(engine.postings(searcher, "body", "quận")[0])
@@ -543,7 +544,8 @@ def generated_articles(count: int, seed: int = 3) -> list[Article]:
     return articles
 
 
-def write_segment_files(directory: Path, writer_class, articles, **attributes) -> dict[str, bytes]:
+def write_segment_files(directory: Path, writer_class, articles, analyse=preanalyse,
+                        **attributes) -> dict[str, bytes]:
     """Index ``articles`` with ``writer_class``; the segment files by extension."""
     from whoosh.index import create_in
 
@@ -556,7 +558,7 @@ def write_segment_files(directory: Path, writer_class, articles, **attributes) -
         setattr(writer, name, value)
     for article in articles:
         writer.add_document(**article_to_fields(article, content_hash="h",
-                                                preanalysed=preanalyse(article)))
+                                                preanalysed=analyse(article)))
     writer.commit()
     return {
         path.name.split(".", 1)[1]: path.read_bytes()
@@ -600,24 +602,31 @@ def test_posting_writer_writes_whoosh_bytes_in_compat_mode(tmp_path):
     assert len(ours["pst"]) > 100_000  # terms with several blocks of 128 postings
 
 
-def test_posting_arrays_hold_the_long_lists_as_whoosh_reads_them(tmp_path):
+@pytest.mark.parametrize("analyse", [preanalyse, fast_preanalyse])
+def test_posting_arrays_hold_the_long_lists_as_whoosh_reads_them(tmp_path, analyse):
+    """With either analysis: the fast one hands the positions over as numbers, the
+    reference one as whoosh's encoded values, decoded when the segment is written."""
     from indexer import postarrays
     from indexer.build import _SegmentWriter
     from indexer.schema import POSITION_FIELDS
     from indexer.schema import make_schema
 
-    files = write_segment_files(tmp_path, _SegmentWriter, generated_articles(300),
+    first = analyse(generated_articles(1)[0])["body"].items
+    assert hasattr(first, "positions") == (analyse is fast_preanalyse)
+    files = write_segment_files(tmp_path, _SegmentWriter, generated_articles(300), analyse,
                                 array_min_postings=20)
-    assert "vnp" in files
-    arrays = postarrays.PostingArrays(next(tmp_path.glob("*.vnp")))
+    assert {"body.vnp", "body_folded.vnp", "pairs.vnp", "words.vnp"} <= set(files)
+    by_field = {path.name.split(".")[1]: postarrays.PostingArrays(path)
+                for path in tmp_path.glob("*.vnp")}
     expected = all_postings(tmp_path)
     long_lists = {key: rows for key, rows in expected.items() if len(rows) >= 20}
-    assert len(arrays) == len(long_lists) > 50
-    assert arrays.postings == sum(map(len, long_lists.values()))
+    assert sum(map(len, by_field.values())) == len(long_lists) > 50
+    assert sum(a.postings for a in by_field.values()) == sum(map(len, long_lists.values()))
     assert max(map(len, long_lists.values())) > 128  # several whoosh blocks
     with_positions = 0
     for (fieldname, term), rows in expected.items():
-        held = arrays.get(fieldname, term)
+        arrays = by_field.get(fieldname)
+        held = arrays.get(fieldname, term) if arrays is not None else None
         if len(rows) < 20:
             assert held is None
             continue
@@ -633,7 +642,8 @@ def test_posting_arrays_hold_the_long_lists_as_whoosh_reads_them(tmp_path):
         else:
             assert found is None
     assert with_positions > 20
-    arrays.close()
+    for arrays in by_field.values():
+        arrays.close()
 
 
 def test_posting_arrays_read_back_what_was_written_and_refuse_damage(tmp_path):

@@ -660,8 +660,8 @@ def test_posting_arrays_give_the_postings_whoosh_blocks_give(arrays_index):
     gen = arrays_index._gen
     with gen.searcher() as searcher:
         engine = gen.engine(searcher)
-        files = [found for found in engine._arrays.values() if found is not None]
-        assert len(files) == 2  # one per segment
+        assert len(engine._arrays) == 2 and all(engine._arrays.values())  # two segments
+        files = [found for per_field in engine._arrays.values() for found in per_field.values()]
         reader = searcher.reader()
         held = 0
         for fieldname, term in reader.all_terms():
@@ -694,19 +694,21 @@ def test_a_damaged_posting_arrays_file_is_refused_by_name(tmp_path):
 
 
 def test_search_reads_whoosh_blocks_where_posting_arrays_fail(tmp_path, caplog):
+    from indexer import postarrays
     from indexer.search import _open_arrays
 
-    write_generation(tmp_path, "gen-000001", ARTICLES, array_min_postings=2)
+    gen_dir = write_generation(tmp_path, "gen-000001", ARTICLES, array_min_postings=2)
     index = open_index(tmp_path)
     expected = ids(index.search(SearchRequest(query="nhân dân")))
     with index._gen.searcher() as searcher:
         leaf = searcher.reader().leaf_readers()[0][0]
-        path = tmp_path / "gen-000001" / leaf._segment.make_filename(".vnp")
-        path.write_bytes(b"garbage")
-        assert _open_arrays(leaf) is None
+        files = postarrays.segment_files(gen_dir, leaf._segment.segment_id())
+        assert set(_open_arrays(leaf)) == set(files) >= {"body", "title"}
+        files["body"].write_bytes(b"garbage")
+        assert set(_open_arrays(leaf)) == set(files) - {"body"}
         assert "posting arrays not used" in caplog.text and "not a posting arrays" in caplog.text
-        index._gen._engine = None  # made again: one of the two segments has no arrays
-        assert list(index._gen.engine(searcher)._arrays.values()).count(None) == 1
+        index._gen._engine = None  # made again: without that file
+        assert "body" not in index._gen.engine(searcher)._arrays[leaf._segment.segment_id()]
     assert ids(index.search(SearchRequest(query="nhân dân"))) == expected
     index.close()
 
