@@ -6,6 +6,7 @@ Usage (from the checkout, with ``../shared`` beside it)::
     python benchmarks/http.py --sets 52k --seconds 30 --rounds 5
     python benchmarks/http.py --index-dir DIR      # an index you built yourself
     python benchmarks/http.py --no-doc-cache       # no stored text kept between requests
+    python benchmarks/http.py --fresh-in-process   # first-seen queries, no server
 
 What it does, per corpus set:
 
@@ -302,6 +303,26 @@ def measure_fresh(base: str) -> dict:
     return {"client": summarise(client), "server": summarise(server), "errors": errors}
 
 
+def fresh_in_process(name: str, index_dir: Path) -> dict:
+    """Each :data:`FRESH` query once through ``SearchIndex.search`` in this process,
+    after the index is opened and warmed as a server worker does."""
+    from indexer.results import SearchRequest
+    from indexer.search import open_index
+
+    index = open_index(index_dir)
+    index.warm()
+    times = []
+    for query in FRESH:
+        started = time.perf_counter()
+        index.search(SearchRequest(query=query))
+        times.append((time.perf_counter() - started) * 1000)
+    index.close()
+    summary = summarise(times)
+    print(f"[{name}] first-seen queries in process: n {summary['n']}, "
+          f"p50 {summary['p50']:.1f}, p95 {summary['p95']:.1f}, max {summary['max']:.1f} ms")
+    return summary
+
+
 def measure_throughput(base: str, clients: int, seconds: float) -> dict:
     """``clients`` threads hammering the mix for ``seconds``."""
     stop = time.monotonic() + seconds
@@ -476,7 +497,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="serve with VNSEARCH_DOC_CACHE_CHARS=0: no document kept "
                              "between requests (the mix repeats its queries, so by default "
                              "their documents are always kept)")
+    parser.add_argument("--fresh-in-process", action="store_true",
+                        help="only the FRESH queries, through SearchIndex.search in this "
+                             "process (no server): what a first-seen query costs without "
+                             "HTTP; drop the page cache first to measure it cold")
     args = parser.parse_args(argv)
+    if args.fresh_in_process:
+        for name in args.sets:
+            fresh_in_process(name, ensure_index(name, rebuild=args.rebuild,
+                                                workers=args.build_workers))
+        return 0
     if args.no_doc_cache:
         os.environ["VNSEARCH_DOC_CACHE_CHARS"] = "0"  # inherited by the server
 
