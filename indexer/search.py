@@ -70,10 +70,10 @@ from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
