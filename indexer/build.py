@@ -977,9 +977,7 @@ class _FieldPostings:
         sizes = np.frombuffer(self.pos_counts, dtype=np.uint32)
         begins = np.cumsum(sizes, dtype=np.int64) - sizes
         begins, sizes = begins[picked], sizes[picked].astype(np.int64)
-        # the positions of the picked postings: a run of sizes[i] from begins[i] each
-        index = np.repeat(begins - postarrays.offsets(sizes), sizes)
-        index += np.arange(len(index), dtype=np.int64)
+        index = postarrays.run_index(begins, sizes)
         positions = np.frombuffer(self.positions, dtype=np.uint32)[index]
         return (keys, counts[chosen], docs, weights, np.ones(len(chosen), bool), sizes,
                 positions)

@@ -121,6 +121,14 @@ def offsets(counts: np.ndarray) -> np.ndarray:
     return starts
 
 
+def run_index(begins: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Indices of ``sizes[i]`` consecutive entries from each ``begins[i]``, one run after
+    the other (int64): what gathers chosen postings' positions from a flat array."""
+    index = np.repeat(begins - offsets(sizes), sizes)
+    index += np.arange(len(index), dtype=np.int64)
+    return index
+
+
 def _unsigned(values) -> np.ndarray:
     values = np.asarray(values)
     small = not len(values) or int(values.max()) < 1 << 16
@@ -257,10 +265,7 @@ class PostingArrays:
         low, high = int(begins[hit[0]]), int(ends[hit[-1]])
         found = self._read("positions", int(self._pos_firsts[at]) + low, high - low)
         picked = sizes[hit]
-        # the positions of the hit postings: one run of picked[i] from begins[hit[i]]
-        index = np.repeat(begins[hit] - low - offsets(picked), picked) + np.arange(
-            int(picked.sum())
-        )
+        index = run_index(begins[hit] - low, picked)
         return np.repeat(docs[hit].astype(np.int64), picked), found[index].astype(np.int64)
 
     def close(self) -> None:
