@@ -86,7 +86,6 @@ from whoosh.filedb.filetables import _pointer as _HASH_POINTER
 from whoosh.filedb.filetables import md5_hash
 from whoosh.index import FileIndex
 from whoosh.reading import SegmentReader
-from whoosh.system import _INT_SIZE
 from whoosh.system import pack_int
 from whoosh.system import pack_long
 from whoosh.system import pack_uint
@@ -985,20 +984,15 @@ class _FieldPostings:
 
 def _decode_positions(values: Iterable[bytes]) -> tuple[array, array]:
     """Position counts and positions, one posting after the other, of values encoded
-    as whoosh's ``Positions`` format encodes them (count, then pickled deltas)."""
-    known: dict[bytes, tuple] = {}  # most values are a few shared objects
+    by whoosh's ``Positions`` format (decoded by it)."""
+    decode = Positions().decode_positions
+    known: dict[bytes, list] = {}  # most values are a few shared objects
     sizes = array("I")
     flat = array("I")
-    loads = pickle.loads
-    accumulate = itertools.accumulate
     for value in values:
         found = known.get(value)
         if found is None:
-            if value:  # (an old whoosh left out the pickle's final ".")
-                code = value[_INT_SIZE:] if value.endswith(b".") else value[_INT_SIZE:] + b"."
-                found = tuple(accumulate(loads(code)))
-            else:
-                found = ()
+            found = decode(value) if value else []
             if len(known) < 1 << 12:
                 known[value] = found
         sizes.append(len(found))
