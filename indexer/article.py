@@ -34,8 +34,12 @@ class Article:
     term: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        """Plain JSON-ready dict (lists instead of tuples)."""
+        """Plain JSON-ready dict (lists instead of tuples), with ``unit_details``: each
+        unit's level, ancestors and era (:meth:`indexer.units.Registry.describe`)."""
+        from indexer.units import registry  # the registry loads once, on first use
+
         record = dataclasses.asdict(self)
         record["units"] = list(self.units)
         record["term"] = list(self.term)
+        record["unit_details"] = [registry().describe(name) for name in self.units]
         return record

@@ -482,7 +482,7 @@ def parse_page(text: str, *, doc_id: str, path: str) -> Article:
         body=body,
         path=path,
         date=date,
-        units=metadata.extract_units(title, lead, rest),
+        units=metadata.extract_units(title, lead, rest, date=date, source=source),
         source=source,
         url=None,
         author=author,
@@ -518,14 +518,17 @@ def parse_header_file(text: str, *, doc_id: str, path: str) -> Article:
     url = header.get("url") or None
     lead = body_lines[0] if body_lines else ""
     rest = "\n".join(body_lines[1:])
+    date = metadata.iso_date(header.get("date"))
+    source = header.get("source") or metadata.host_of(url)
+    found = metadata.extract_units(title, lead, rest, date=date, source=source)
     return Article(
         id=doc_id,
         title=title,
         body="\n".join(body_lines),
         path=path,
-        date=metadata.iso_date(header.get("date")),
-        units=_units_field(header.get("units")) or metadata.extract_units(title, lead, rest),
-        source=header.get("source") or metadata.host_of(url),
+        date=date,
+        units=_units_field(header.get("units"), found) or found,
+        source=source,
         url=url,
         author=header.get("author") or author,
         category=header.get("category") or metadata.category_from_doc_id(header.get("doc_id", "")),
@@ -570,7 +573,9 @@ def _optional(value: object) -> str | None:
     return None
 
 
-def _units_field(value: object) -> tuple[str, ...]:
+def _units_field(value: object, found: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """A record's own ``units``, each as its canonical name where it names one unit
+    (``found``, the units extracted from the text, tells apart units of one name)."""
     if isinstance(value, str):
         value = value.split(";") if ";" in value else value.split(",")
     if not isinstance(value, list | tuple):
@@ -578,7 +583,7 @@ def _units_field(value: object) -> tuple[str, ...]:
     units = []
     for item in value:
         if isinstance(item, str) and item.strip():
-            unit = metadata.canonical_unit(clean_text(item))
+            unit = metadata.canonical_unit(clean_text(item), context=found)
             if unit not in units:
                 units.append(unit)
     return tuple(units)
@@ -610,14 +615,17 @@ def parse_record(record: dict, *, doc_id: str, path: str) -> Article:
         last = rest[rest.rfind("\n") + 1 :]
         if len(last) <= 60:
             author = metadata.parse_byline(last)
+    date = metadata.iso_date(record.get("date"))
+    source = _optional(record.get("source"))
+    found = metadata.extract_units(title, lead, rest, date=date, source=source)
     return Article(
         id=doc_id,
         title=title,
         body=body,
         path=path,
-        date=metadata.iso_date(record.get("date")),
-        units=_units_field(record.get("units")) or metadata.extract_units(title, lead, rest),
-        source=_optional(record.get("source")),
+        date=date,
+        units=_units_field(record.get("units"), found) or found,
+        source=source,
         url=_optional(record.get("url")),
         author=author,
         category=_optional(record.get("category")),

@@ -53,15 +53,24 @@ class Hit:
     snippet: str
     score: float
     title_html: str = ""
+    unit_details: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
 class FacetValue:
-    """A facet value with its count among the matches, and whether the request selects it."""
+    """A facet value with its count among the matches, and whether the request selects it.
+
+    Unit values also carry their ``label`` (``Quận 2 (cũ, đến 2020)``), ``level``
+    (``province``, ``district``, ``ward``) and ``parent`` (a canonical name): the unit
+    facet is a tree (:mod:`indexer.unit_facets`).
+    """
 
     value: str
     count: int
     selected: bool
+    label: str | None = None
+    level: str | None = None
+    parent: str | None = None
 
 
 @dataclass(slots=True)
@@ -90,8 +99,16 @@ class SearchResult:
                 for hit in self.results
             ],
             "facets": {
-                name: [dataclasses.asdict(value) for value in values]
+                name: [_facet_dict(value) for value in values]
                 for name, values in self.facets.items()
             },
             "suggestion": self.suggestion,
         }
+
+
+def _facet_dict(value: FacetValue) -> dict:
+    """``{value, count, selected}``, plus ``label``, ``level``, ``parent`` for units."""
+    record = {"value": value.value, "count": value.count, "selected": value.selected}
+    if value.label is not None:
+        record.update(label=value.label, level=value.level, parent=value.parent)
+    return record

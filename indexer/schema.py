@@ -31,7 +31,10 @@ Metadata fields: ``id`` (unique), ``path``, ``content_hash`` (``update`` compare
 (``"2020-07"``), both sortable; ``units`` and ``term`` (keyword fields, case kept, not
 scored: each value is one whole term, ``Term(UNITS, "Phường 19, Quận Bình Thạnh")``;
 they are given to the writer as a *list*, which whoosh indexes without analysis, since
-unit names may contain commas; the stored value is that list); ``source``,
+unit names may contain commas). ``units`` *indexes* the article's units with their
+ancestors and successors (:meth:`indexer.units.Registry.tags`: a filter on a province
+finds its wards, one on a ward formed in 2025 the wards merged into it) and *stores*
+the article's own units, most relevant first; ``source``,
 ``category`` (IDs); ``author``, ``url`` (stored only).
 Every metadata field is stored, so a hit's facet values come from its stored fields.
 
@@ -69,6 +72,7 @@ from indexer.analysis import folded_analyzer
 from indexer.analysis import pair_analyzer
 from indexer.analysis import syllable_analyzer
 from indexer.article import Article
+from indexer.units import registry
 
 ID_FIELD = "id"
 PATH = "path"
@@ -226,7 +230,7 @@ def article_to_fields(
         DATE_TEXT: article.date if when else None,
         YEAR: f"{when.year:04d}" if when else None,
         MONTH: f"{when.year:04d}-{when.month:02d}" if when else None,
-        UNITS: _values(article.units),
+        UNITS: _unit_tags(article),
         TERM: _values(article.term),
         SOURCE: article.source,
         AUTHOR: article.author,
@@ -234,7 +238,36 @@ def article_to_fields(
         CATEGORY: article.category,
     }
     fields.update({name: value for name, value in optional.items() if value})
+    if UNITS in fields:
+        fields[f"_stored_{UNITS}"] = _own_units(article)
     return fields
+
+
+def _own_units(article: Article) -> list[str] | None:
+    """The article's units, each under its canonical name when it names one unit."""
+    own = _values(article.units)
+    if not own:
+        return None
+    reg = registry()
+    names = []
+    for value in own:
+        if value not in reg:
+            found = reg.lookup(value)
+            value = found[0].name if len(found) == 1 else value
+        names.append(value)
+    return list(dict.fromkeys(names))
+
+
+def _unit_tags(article: Article) -> list[str] | None:
+    """The article's units, then their ancestors and successors (each once)."""
+    own = _own_units(article)
+    if not own:
+        return None
+    reg = registry()
+    tags: dict[str, None] = {}
+    for name in own:
+        tags.update(dict.fromkeys(reg.tags(name, date=article.date)))
+    return list(tags)
 
 
 def split_list(value: list[str] | str | None) -> list[str]:

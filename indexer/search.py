@@ -139,6 +139,9 @@ from indexer.schema import split_list
 from indexer.segmenter import compound_words
 from indexer.text import fold
 from indexer.text import normalize
+from indexer.unit_facets import facet_values as unit_facet_values
+from indexer.unit_facets import resolve_units
+from indexer.units import registry as unit_registry
 
 __all__ = [
     "FACET_LIMIT",
@@ -1618,12 +1621,14 @@ class _Generation:
     def warm(self) -> None:
         """Load what the first requests would otherwise load, now: the per-generation
         arrays (facets, engine), the suggestion model (from its file when the build left
-        one; about 0.3 s on 50k articles) and the word segmenter's model (once a process).
+        one; about 0.3 s on 50k articles), the word segmenter's model and the unit
+        registry (once a process).
         """
         with self.searcher() as searcher:
             self.facets(searcher)
             self.engine(searcher)
         parse_query("Hà Nội")
+        unit_registry()
         self.suggester(wait=False)
 
     def retire(self) -> None:
@@ -1905,6 +1910,7 @@ class SearchIndex:
         gen = self._gen
         with gen.searcher() as searcher:
             data = gen.facets(searcher)
+            request = resolve_units(request, data.tables["unit"].codes)
             matched = gen.matched(searcher, request.query)
             q = matched.query
             final, facets = _filter_and_count(data, matched.docs, request)
@@ -1968,6 +1974,7 @@ class SearchIndex:
         gen = self._gen
         with gen.searcher() as searcher:
             data = gen.facets(searcher)
+            request = resolve_units(request, data.tables["unit"].codes)
             matched = gen.matched(searcher, request.query)
             q = matched.query
             final, _ = _filter_and_count(data, matched.docs, request, count=False)
@@ -2159,6 +2166,8 @@ def _facet_values(
     name: str, table: FacetTable, counts: np.ndarray, selected: dict[str, tuple[str, ...]]
 ) -> list[FacetValue]:
     chosen = selected[name]
+    if name == "unit":
+        return unit_facet_values(table, counts, chosen, FACET_LIMIT)
     codes = np.flatnonzero(counts)
     limit: int | None = None
     if name in ("year", "month"):
@@ -2239,17 +2248,19 @@ def _rerank(gen: _Generation, searcher: Searcher, text: str, ranked: list[tuple[
 def _hit(doc: _Doc, score: float, highlighter: Highlighter) -> Hit:
     fields = doc.fields
     title = fields.get(TITLE) or ""
+    units = split_list(fields.get(UNITS))
     return Hit(
         id=fields.get(ID_FIELD),
         title=title,
         date=_stored_date(fields),
-        units=split_list(fields.get(UNITS)),
+        units=units,
         source=fields.get(SOURCE),
         url=fields.get(URL),
         author=fields.get(AUTHOR),
         snippet=highlighter.snippet(doc.body),
         score=round(score, 4),
         title_html=highlighter.highlight(doc.title),
+        unit_details=[unit_registry().describe(name) for name in units],
     )
 
 

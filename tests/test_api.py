@@ -11,7 +11,8 @@ import pytest
 
 RESULT_KEYS = ["query", "total", "page", "per_page", "took_ms", "results", "facets",
                "suggestion"]
-HIT_KEYS = {"id", "title", "date", "units", "source", "url", "author", "snippet", "score"}
+HIT_KEYS = {"id", "title", "date", "units", "source", "url", "author", "snippet", "score",
+            "unit_details"}
 FACET_NAMES = {"year", "month", "unit", "source", "term"}
 QUAN_4 = "Quận 4"
 BINH_THANH = "Quận Bình Thạnh"
@@ -35,9 +36,12 @@ def test_search_shape(client):
         assert set(hit) == HIT_KEYS
         assert isinstance(hit["units"], list) and isinstance(hit["score"], float)
     assert set(data["facets"]) == FACET_NAMES
-    for values in data["facets"].values():
+    for name, values in data["facets"].items():
         for value in values:
-            assert set(value) == {"value", "count", "selected"}
+            if name == "unit":
+                assert set(value) == {"value", "count", "selected", "label", "level", "parent"}
+            else:
+                assert set(value) == {"value", "count", "selected"}
             assert value["count"] > 0 and value["selected"] is False
     # Vietnamese is sent as UTF-8, not \\u escapes.
     assert "Đại hội".encode() in response.data
@@ -63,12 +67,16 @@ def test_abbreviation_and_expansion_find_the_same_article(client):
 def test_unit_facet_filters_and_combines(client):
     one = search(client, unit=QUAN_4)
     assert one["total"] >= 4
-    assert all(QUAN_4 in hit["units"] for hit in one["results"])
+    # about Quận 4 or about a unit in it (a ward of Quận 4)
+    assert all(QUAN_4 in hit["units"]
+               or any(QUAN_4 in unit["ancestors"] for unit in hit["unit_details"])
+               for hit in one["results"])
     selected = {v["value"]: v["selected"] for v in one["facets"]["unit"]}
     assert selected[QUAN_4] is True
     both = search(client, unit=[QUAN_4, BINH_THANH])
     assert both["total"] > one["total"]
-    assert all(QUAN_4 in hit["units"] or BINH_THANH in hit["units"]
+    assert all({QUAN_4, BINH_THANH} & {name for unit in hit["unit_details"]
+                                       for name in (unit["name"], *unit["ancestors"])}
                for hit in both["results"])
 
 
@@ -112,7 +120,7 @@ def test_no_match_is_an_empty_result(client):
 @pytest.mark.parametrize(
     "query",
     ["q=%22", "q=((", "q=AND", "q=*", "q=%00", "q=" + "đ" * 1000, "q=a+-b+OR+NOT",
-     "unit=không+có", "page=2&per_page=100"],
+     "unit=Quận+9", "unit=quan+4", "page=2&per_page=100"],
 )
 def test_odd_but_valid_input_never_fails(client, query):
     response = client.get(f"/api/search?{query}")
@@ -152,13 +160,19 @@ def test_export_csv(client):
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text[1:])))
     assert rows[0] == ["id", "title", "date", "units", "source", "url", "author",
-                       "category", "term"]
+                       "category", "term", "unit_levels", "unit_paths", "provinces"]
     total = search(client, unit=QUAN_4)["total"]
     assert len(rows) - 1 == total  # every match, page and per_page ignored
     both = next(row for row in rows if row[0] == "web-010")
     assert both[3] in (f"{QUAN_4}; {BINH_THANH}", f"{BINH_THANH}; {QUAN_4}")
     first = next(row for row in rows if row[0] == "web-001")
     assert first[8] == "2020-2025" or "2020-2025" in first[8]
+    # each unit's level and path, province first, and the provinces
+    units = both[3].split("; ")
+    assert both[9].split("; ") == ["district"] * len(units)
+    assert sorted(both[10].split("; ")) == sorted(
+        f"Thành phố Hồ Chí Minh > {unit}" for unit in units)
+    assert both[11] == "Thành phố Hồ Chí Minh"
 
 
 def test_export_of_nothing_has_just_the_header(client):

@@ -151,7 +151,7 @@ def test_a_maximal_valid_request_line_is_answered(server):
     # 1,000 characters of dense Vietnamese plus twenty unit filters: longer than
     # gunicorn's default 4,094-byte request line, within ours.
     query = ("Đảng ủy đại hội đồng nhân dân quận " * 40)[:1000]
-    units = [f"Phường {n}, Quận Bình Thạnh" for n in range(20)]
+    units = [f"Phường {n}, Quận Bình Thạnh" for n in (1, 2, 3, 5, 6, 7, 11, 12, 13, 14)] * 2
     url = f"{server.base}/api/search?" + urlencode({"q": query, "unit": units}, doseq=True)
     assert 4094 < len(url) - len(server.base) < 8190
     status, headers, body = fetch(url)

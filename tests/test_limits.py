@@ -72,8 +72,8 @@ def test_bad_parameters_on_the_page_are_a_friendly_400(empty_app, params, mentio
         {"page": "1000", "per_page": "10"}, {"per_page": "1"}, {"per_page": "100"},
         {"from": "0001-01-01"}, {"to": "9999-12-31"}, {"from": "9999-12-31", "to": "9999-12-31"},
         {"from": "2020-2-3"}, {"from": " 2020 ", "to": "2020-12"}, {"year": "0000"},
-        {"month": "0000-01"}, {"unit": "x" * 10_000}, {"unit": ["Quận 4"] * 500},
-        {"unit": [f"Quận {n}" for n in range(300)]}, {"source": "\x00\x01"},
+        {"month": "0000-01"}, {"unit": ["Quận 4"] * 500},
+        {"unit": [f"Quận {n}" for n in range(1, 13)] * 25}, {"source": "\x00\x01"},
         {"term": "<script>"}, {"q": "\x00\x07\x1b"}, {"q": ""}, {"q": "   "},
     ],
 )
@@ -217,3 +217,20 @@ def test_index_dir_that_is_a_file_is_a_usage_error(runner, tmp_path):
     for command in (["stats"], ["search", "x"], ["build"]):
         result = invoke(runner, *command, "--index-dir", file)
         assert_clean_failure(result, code=2, mentions="--index-dir")
+
+
+@pytest.mark.parametrize(
+    ("params", "mentions"),
+    [
+        # a unit filter that names no unit: refused with the closest units, never a silent 0
+        ({"unit": "x" * 10_000}, "đơn vị hành chính 'xxxx"),
+        ({"unit": [f"Quận {n}" for n in range(300)]}, "'Quận 0'; gần nhất: Quận 10"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/search", "/api/export"])
+def test_unknown_units_are_a_json_400_naming_them(client, path, params, mentions):
+    response = client.get(path, query_string=params)
+    assert response.status_code == 400
+    data = response.get_json()
+    assert mentions in data["error"] and len(data["error"]) < 300
+    assert isinstance(data["suggestions"], list)

@@ -16,7 +16,7 @@ ARTICLE = Article(
     body="Ủy ban nhân dân quận Bình Thạnh triển khai kế hoạch.",
     path="a/b.txt",
     date="2026-01-21T08:30:00+07:00",
-    units=("Quận Bình Thạnh", "Phường 19, Quận Bình Thạnh"),
+    units=("Quận Bình Thạnh", "Phường 1, Quận 4"),
     source="thanhuytphcm.vn",
     url="https://example.org/1",
     author="Mỹ Dung",
@@ -67,6 +67,7 @@ def test_stored_fields_round_trip(preanalysed):
     assert stored[schema.DATE] == datetime(2026, 1, 21, 8, 30)
     assert stored[schema.DATE_TEXT] == ARTICLE.date
     assert (stored[schema.YEAR], stored[schema.MONTH]) == ("2026", "2026-01")
+    # stored: the article's own units (the index holds their ancestors too)
     assert schema.split_list(stored[schema.UNITS]) == list(ARTICLE.units)
     assert schema.split_list(stored[schema.TERM]) == ["2020-2025"]
     assert stored[schema.CONTENT_HASH] == "h-doc-1"
@@ -84,7 +85,11 @@ def test_stored_fields_round_trip(preanalysed):
         (schema.BODY_FOLDED, "ngan", ["doc-2"]),
         (schema.WORDS, "nhân_dân", ["doc-1"]),
         (schema.WORDS, "tin", []),  # single-syllable words are not in the words view
-        (schema.UNITS, "Phường 19, Quận Bình Thạnh", ["doc-1"]),
+        (schema.UNITS, "Phường 1, Quận 4", ["doc-1"]),
+        # the index also holds the units' ancestors and successors
+        (schema.UNITS, "Quận 4", ["doc-1"]),
+        (schema.UNITS, "Thành phố Hồ Chí Minh", ["doc-1"]),
+        (schema.UNITS, "Phường Vĩnh Hội", ["doc-1"]),  # formed in 2025
         (schema.TERM, "2020-2025", ["doc-1"]),
         (schema.YEAR, "2026", ["doc-1"]),
     ],
@@ -99,3 +104,11 @@ def test_preanalysed_and_plain_give_the_same_lengths():
     with plain.searcher() as a, pre.searcher() as b:
         for name in schema.TEXT_FIELDS:
             assert a.field_length(name) == b.field_length(name), name
+
+
+def test_units_given_in_another_spelling_are_stored_canonical():
+    article = Article(id="x", title="t", body="b", units=("quận bình thạnh", "Quận Không Có"))
+    fields = schema.article_to_fields(article)
+    assert fields[f"_stored_{schema.UNITS}"] == ["Quận Bình Thạnh", "Quận Không Có"]
+    assert fields[schema.UNITS] == [
+        "Quận Bình Thạnh", "Thành phố Hồ Chí Minh", "Quận Không Có"]

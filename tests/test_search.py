@@ -66,7 +66,7 @@ ARTICLES = [
         title="Phường 19 ra quân dọn dẹp vệ sinh kênh rạch",
         body="Đoàn viên thanh niên Phường 19 cùng nhân dân dọn rác dọc kênh Thanh Đa.",
         date="2021-03-05",
-        units=("Phường 19, Quận Bình Thạnh", "Quận Bình Thạnh"),
+        units=("Phường 19", "Quận Bình Thạnh"),
         source="binhthanh.gov.vn",
     ),
     Article(
@@ -271,8 +271,10 @@ def test_facet_counts_cover_all_matches_not_the_page(index):
     result = index.search(SearchRequest(per_page=1))
     assert len(result.results) == 1
     units = facet(result, "unit")
-    assert units["Quận 4"] == (3, False)
-    assert units["Quận Bình Thạnh"] == (3, False)
+    # Provinces first: an article about a district counts for its city too.
+    assert units["Thành phố Hồ Chí Minh"] == (7, False)
+    assert units["Thành phố Hà Nội"] == (1, False)
+    assert "Quận 4" not in units  # two cities: no district until one is chosen
     assert facet(result, "year") == {"2021": (6, False), "2020": (2, False), "2019": (1, False)}
     assert [v.value for v in result.facets["year"]] == ["2021", "2020", "2019"]
     assert facet(result, "source")["thanhuytphcm.vn"] == (4, False)
@@ -300,9 +302,10 @@ def test_drill_down_keeps_other_values_of_the_selected_facet(index):
 
 
 def test_selected_values_are_listed_even_without_matches(index):
-    result = index.search(SearchRequest(query="Củ Chi", units=("Quận 99",)))
+    result = index.search(SearchRequest(query="Củ Chi", units=("Quận 9",)))
     assert result.total == 0
-    assert facet(result, "unit")["Quận 99"] == (0, True)
+    assert facet(result, "unit")["Quận 9"] == (0, True)
+    # one city among the matches: its districts are listed under it
     assert facet(result, "unit")["Huyện Củ Chi"] == (1, False)
 
 
@@ -461,10 +464,8 @@ def test_stats(index):
     assert stats["generation"] == "gen-000001"
     assert stats["date_from"] == "2019-12-01"
     assert stats["date_to"] == "2021-04-20"
-    assert stats["units"][0] == {"value": "Quận 4", "count": 3} or stats["units"][0] == {
-        "value": "Quận Bình Thạnh",
-        "count": 3,
-    }
+    assert stats["units"][0] == {"value": "Thành phố Hồ Chí Minh", "count": 7}
+    assert {"value": "Quận 4", "count": 3} in stats["units"]
     assert stats["skipped"] == [] and stats["seconds"] == 0.5
     assert stats["index_bytes"] > 0
 
@@ -578,6 +579,7 @@ def test_result_to_dict_matches_the_api_shape(index):
         "author",
         "snippet",
         "score",
+        "unit_details",
     }
 
 
@@ -778,10 +780,19 @@ def test_kept_documents_are_bounded_and_change_no_result(index_dir, monkeypatch)
 
 
 def test_facet_listing_orders_by_count_then_value_and_years_newest_first(index):
-    result = index.search(SearchRequest(query=""))
-    for name in ("unit", "source", "term"):
+    result = index.search(SearchRequest(query="", units=("Thành phố Hồ Chí Minh",)))
+    for name in ("source", "term"):
         pairs = [(value.count, value.value) for value in result.facets[name]]
         assert pairs == sorted(pairs, key=lambda pair: (-pair[0], pair[1]))
+    # units: a tree; the values of each level under one parent by count, then value
+    units = result.facets["unit"]
+    for parent in {value.parent for value in units}:
+        pairs = [(value.count, value.value) for value in units if value.parent == parent]
+        assert pairs == sorted(pairs, key=lambda pair: (-pair[0], pair[1]))
+    assert [value.value for value in units if value.parent == "Thành phố Hồ Chí Minh"] == [
+        "Quận 4", "Quận Bình Thạnh", "Huyện Củ Chi",
+        # the ward formed in 2025 that took in Phường 19 (bt-2)
+        "Phường Thạnh Mỹ Tây"]
     years = [value.value for value in result.facets["year"]]
     assert years == sorted(years, reverse=True) and years
     months = [value.value for value in result.facets["month"]]

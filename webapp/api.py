@@ -31,6 +31,7 @@ from flask import jsonify
 from flask import request
 from flask import stream_with_context
 
+from indexer.units import registry
 from webapp.openapi import openapi_document
 from webapp.params import Limits
 from webapp.params import parse_search_request
@@ -39,7 +40,10 @@ from webapp.security import csv_cell
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-CSV_COLUMNS = ("id", "title", "date", "units", "source", "url", "author", "category", "term")
+CSV_COLUMNS = ("id", "title", "date", "units", "source", "url", "author", "category", "term",
+               "unit_levels", "unit_paths", "provinces")
+# Columns derived from ``units`` by the unit registry (level, path province first, province).
+_UNIT_COLUMNS = ("unit_levels", "unit_paths", "provinces")
 CSV_BOM = "\ufeff"
 
 
@@ -79,20 +83,23 @@ def openapi():
 def csv_row(record) -> list[str]:
     """One CSV row (columns :data:`CSV_COLUMNS`) of an ``Article`` or a ``Hit``.
 
-    Lists (units, term) are joined with ``"; "``; missing values are empty. A value
-    a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first) gets a
-    leading ``'`` (:func:`webapp.security.csv_cell`).
+    Lists (units, term) are joined with ``"; "``; missing values are empty. Each unit's
+    level, its path (province first, ``" > "`` between levels) and the distinct provinces
+    follow, in the units' order. A value a spreadsheet would run as a formula (``=``,
+    ``+``, ``-``, ``@`` first) gets a leading ``'`` (:func:`webapp.security.csv_cell`).
 
     >>> from indexer.article import Article
-    >>> csv_row(Article(id="a/1", title="Tiêu đề", body="", units=("Quận 4", "Quận 1"),
-    ...                 term=("2020-2025",)))
-    ['a/1', 'Tiêu đề', '', 'Quận 4; Quận 1', '', '', '', '', '2020-2025']
+    >>> csv_row(Article(id="a/1", title="Tiêu đề", body="", units=("Phường 1, Quận 4",),
+    ...                 term=("2020-2025",)))  # doctest: +NORMALIZE_WHITESPACE
+    ['a/1', 'Tiêu đề', '', 'Phường 1, Quận 4', '', '', '', '', '2020-2025', 'ward',
+     'Thành phố Hồ Chí Minh > Quận 4 > Phường 1, Quận 4', 'Thành phố Hồ Chí Minh']
     >>> csv_row(Article(id="b", title="=1+1", body=""))[:2]
     ['b', "'=1+1"]
     """
+    units = _unit_columns(getattr(record, "units", None) or ())
     row = []
     for column in CSV_COLUMNS:
-        value = getattr(record, column, None)
+        value = units[column] if column in _UNIT_COLUMNS else getattr(record, column, None)
         if value is None:
             row.append("")
         elif isinstance(value, list | tuple):
@@ -102,11 +109,25 @@ def csv_row(record) -> list[str]:
     return row
 
 
+def _unit_columns(names) -> dict[str, list[str]]:
+    reg = registry()
+    levels, paths, provinces = [], [], []
+    for name in names:
+        unit = reg.get(name)
+        levels.append(unit.level if unit else "")
+        chain = [name, *(parent.name for parent in reg.ancestors(name))]
+        paths.append(" > ".join(reversed(chain)))
+        province = reg.province_of(name)
+        if province is not None and province.name not in provinces:
+            provinces.append(province.name)
+    return {"unit_levels": levels, "unit_paths": paths, "provinces": provinces}
+
+
 def csv_chunks(records: Iterable, *, rows_per_chunk: int = 200) -> Iterator[str]:
     """The CSV text (BOM, header, rows) in chunks of a few hundred rows.
 
-    >>> "".join(csv_chunks([]))
-    '\\ufeffid,title,date,units,source,url,author,category,term\\r\\n'
+    >>> "".join(csv_chunks([]))  # doctest: +ELLIPSIS
+    '\\ufeffid,title,date,units,source,url,author,category,term,unit_levels,...,provinces\\r\\n'
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")

@@ -57,10 +57,11 @@ def wants_json() -> bool:
     return path == "/api" or path.startswith(JSON_PREFIXES)
 
 
-def error_response(status: int, message: str, *, headers: dict | None = None) -> Response:
-    """The error in the shape the current request expects."""
+def error_response(status: int, message: str, *, headers: dict | None = None,
+                   extra: dict | None = None) -> Response:
+    """The error in the shape the current request expects (``extra``: more JSON keys)."""
     if wants_json():
-        response = jsonify({"ok": False, "error": message, "status": status})
+        response = jsonify({"ok": False, "error": message, "status": status, **(extra or {})})
     else:
         html = render_template(
             "errors/error.html",
@@ -77,7 +78,9 @@ def error_response(status: int, message: str, *, headers: dict | None = None) ->
 
 
 def _query_error(exc: QueryError) -> Response:
-    return error_response(400, str(exc))
+    suggestions = getattr(exc, "suggestions", None)  # UnknownUnit: the closest units
+    extra = {"suggestions": suggestions} if suggestions is not None else None
+    return error_response(400, str(exc), extra=extra)
 
 
 def _index_not_found(exc: IndexNotFound | IndexCorrupt) -> Response:

@@ -36,7 +36,11 @@ SEARCH_PARAMETERS = [
            "day of that month/year.", {"type": "string", "pattern": DATE_PATTERN}),
     _param("to", "Period end, inclusive: YYYY-MM-DD, or YYYY-MM / YYYY meaning the last day "
            "of that month/year.", {"type": "string", "pattern": DATE_PATTERN}),
-    _param("unit", "Unit facet value (e.g. \"Quận 4\"); repeat to combine (OR).",
+    _param("unit", "Administrative unit (e.g. \"Quận 4\", \"Thành phố Hồ Chí Minh\", "
+           "\"Phường 1, Quận 4\", or typed without diacritics); also matches articles about "
+           "the units inside it and, for a unit formed in 2025, the former units merged into "
+           "it. Repeat to combine (OR). A name that fits no unit, or several, is a 400 whose "
+           "`suggestions` list the closest units.",
            {"type": "string"}, repeat=True),
     _param("source", "Source site facet value; repeatable (OR).", {"type": "string"},
            repeat=True),
@@ -67,6 +71,34 @@ SCHEMAS = {
             "ok": {"const": False},
             "error": {"type": "string", "description": "Message naming the bad value."},
             "status": {"type": "integer"},
+            "suggestions": {"type": "array", "items": {"type": "string"},
+                            "description": "For a unit filter naming no unit (or several): "
+                                           "the closest known units' canonical names."},
+        },
+    },
+    "Unit": {
+        "type": "object",
+        "description": "An administrative unit: province or centrally-run city, district "
+                       "(before 1/7/2025) or ward/commune, in either structure.",
+        "required": ["name", "label", "level", "ancestors", "province", "current"],
+        "properties": {
+            "name": {"type": "string", "description": "Canonical name (a filter value)."},
+            "label": {"type": "string",
+                      "description": "Unambiguous label, e.g. Phường 1 (Quận 4, TP. Hồ Chí "
+                                     "Minh; cũ)."},
+            "now": {"type": "string",
+                    "description": "For a former unit: what it belongs to now."},
+            "level": {"enum": ["province", "district", "ward", None]},
+            "kind": {"type": ["string", "null"]},
+            "ancestors": {"type": "array", "items": {"type": "string"},
+                          "description": "Canonical names, nearest first."},
+            "province": {"type": ["string", "null"]},
+            "current": {"type": ["boolean", "null"],
+                        "description": "Whether the unit still exists."},
+            "since": {"type": ["string", "null"]},
+            "until": {"type": ["string", "null"]},
+            "successors": {"type": "array", "items": {"type": "string"}},
+            "now_in": {"type": "array", "items": {"type": "string"}},
         },
     },
     "Hit": {
@@ -84,6 +116,8 @@ SCHEMAS = {
             "snippet": {"type": "string",
                         "description": "HTML-escaped text with matches in <mark>…</mark>."},
             "score": {"type": "number"},
+            "unit_details": {"type": "array", "items": {"$ref": "#/components/schemas/Unit"},
+                             "description": "The units of `units`, in the same order."},
         },
     },
     "FacetValue": {
@@ -93,6 +127,12 @@ SCHEMAS = {
             "value": {"type": "string"},
             "count": {"type": "integer", "minimum": 0},
             "selected": {"type": "boolean"},
+            "label": {"type": "string", "description": "Unit facet only."},
+            "level": {"enum": ["province", "district", "ward", None],
+                      "description": "Unit facet only."},
+            "parent": {"type": ["string", "null"],
+                       "description": "Unit facet only: the parent's canonical name; the "
+                                      "values come in tree order (provinces first)."},
         },
     },
     "SearchResult": {
@@ -135,6 +175,7 @@ SCHEMAS = {
             "author": {"type": ["string", "null"]},
             "category": {"type": ["string", "null"]},
             "term": {"type": "array", "items": {"type": "string"}},
+            "unit_details": {"type": "array", "items": {"$ref": "#/components/schemas/Unit"}},
         },
     },
     "Health": {
@@ -182,7 +223,8 @@ DOCUMENT = {
             "get": {
                 "operationId": "export",
                 "summary": "Every match as CSV (UTF-8 with BOM, RFC 4180), streamed.",
-                "description": "Columns id,title,date,units,source,url,author,category,term; "
+                "description": "Columns id,title,date,units,source,url,author,category,term,"
+                               "unit_levels,unit_paths,provinces; "
                                "lists joined with \"; \". page and per_page are ignored.",
                 "parameters": SEARCH_PARAMETERS,
                 "responses": {

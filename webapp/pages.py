@@ -22,6 +22,7 @@ from indexer.errors import QueryError
 from indexer.results import FACETS
 from indexer.results import SearchRequest
 from indexer.results import SearchResult
+from indexer.units import registry
 from webapp.filters import marked
 from webapp.filters import paragraphs
 from webapp.filters import vn_date
@@ -30,6 +31,9 @@ from webapp.params import Limits
 from webapp.params import UrlState
 from webapp.params import parse_search_request
 from webapp.search_index import get_index
+from webapp.unit_links import suggestion_links
+from webapp.unit_links import unit_filter_label
+from webapp.unit_links import unit_group
 
 bp = Blueprint("pages", __name__)
 
@@ -80,6 +84,8 @@ def filter_label(name: str, value: str) -> str:
     if name in ("from", "to"):
         shown = vn_date(value) if len(value) == 10 else value
         return f"{FILTER_LABELS[name]} {shown}"
+    if name == "unit":
+        return f"{FILTER_LABELS[name]}: {unit_filter_label(value)}"
     return f"{FILTER_LABELS.get(name, name)}: {facet_label(name, value)}"
 
 
@@ -87,6 +93,12 @@ def _facet_groups(result: SearchResult, state: UrlState) -> list[dict]:
     groups = []
     for name in FACETS:
         values = result.facets.get(name) or []
+        if name == "unit":
+            # a drill-down tree: provinces, then the units inside the selected ones
+            group = unit_group(values, state, search_href)
+            if group:
+                groups.append(group)
+            continue
         if name in ("year", "month"):
             # Periods read best newest first; the other facets come by count.
             values = sorted(values, key=lambda value: value.value, reverse=True)
@@ -153,6 +165,7 @@ def _render_search(
     *,
     error: str | None = None,
     status: int = 200,
+    unit_suggestions: list[tuple[str, str]] | None = None,
 ):
     limits = Limits.from_config(current_app.config)
     context = {
@@ -160,6 +173,7 @@ def _render_search(
         "request_": search_request,
         "result": result,
         "error": error,
+        "unit_suggestions": unit_suggestions or [],
         "sort_labels": SORT_LABELS,
         "presets": _presets(state),
         "filters": [
@@ -204,7 +218,8 @@ def search():
     try:
         result = index.search(search_request)
     except QueryError as exc:
-        return _render_search(state, search_request, None, error=str(exc), status=400)
+        return _render_search(state, search_request, None, error=str(exc), status=400,
+                              unit_suggestions=suggestion_links(exc, state, search_href))
     return _render_search(state, search_request, result)
 
 
@@ -232,6 +247,7 @@ def article(article_id: str):
     return render_template(
         "search/article.html",
         article=record,
+        unit_details=[registry().describe(name) for name in record.units],
         title_html=highlight(record.title, query),
         body=[Markup(marked(part)) for part in paragraphs(str(body_html))],
         related=related,
