@@ -12,7 +12,9 @@ them; ``Phường Bến Thành``: the ward of Quận 1 until 2025 and the ward f
    lie in them, the deepest such context winning (``Quận 4`` beats ``TP.HCM``).
 3. **The date.** Units that existed on the article's date; an undated article is read
    as written before the reorganisation of 1 July 2025 (the undated parts of the corpus
-   are from 2016-2020).
+   are from 2016-2020). In an article dated after it, a former unit that was merged
+   into a unit of the same name is that unit (``xã Cẩm Trung (trước đây thuộc huyện
+   Cẩm Xuyên)`` in 2026 is the commune of 2025, not the one of Cẩm Xuyên).
 4. **Otherwise the level that is certain**: the deepest unit all the remaining
    candidates lie in (``Phường 1`` in an article about Hồ Chí Minh City that names no
    district: ``Thành phố Hồ Chí Minh``), or nothing when they share none. Never a guess.
@@ -70,16 +72,29 @@ class Resolved:
 
 
 def _candidates(reg: Registry, mention: Mention) -> list[Unit]:
-    levels = _KIND_LEVELS.get(mention.kind, ())
-    if mention.kind:
-        found = [unit for unit in reg.find(mention.kind, mention.name) if unit.level in levels]
+    """The units a mention's name fits; a name that fits none is shortened by its last
+    syllables first ("tỉnh Bình Thuận Trường mẫu giáo": a sentence began after it)."""
+    words = mention.name.split()
+    for size in range(len(words), 0, -1):
+        if size < len(words) and size < 2 and not words[0].isdigit():
+            break
+        found = _fits(reg, mention.kind, " ".join(words[:size]))
         if found:
             return found
-    # A kind the unit no longer has ("huyện Phú Quốc" is Thành phố Phú Quốc in 2020s
-    # data), or a province named on its own: the name at the same level.
+    return []
+
+
+def _fits(reg: Registry, kind: str, name: str) -> list[Unit]:
+    levels = _KIND_LEVELS.get(kind, ())
+    if kind:
+        found = [unit for unit in reg.find(kind, name) if unit.level in levels]
+        if found:
+            return found
+    # A kind the unit no longer has ("thị xã Thuận An" is Thành phố Thuận An in the
+    # dataset), or a province named on its own: the name at the same level.
     found = []
     for level in levels:
-        found.extend(reg.find_at_level(level, mention.name))
+        found.extend(reg.find_at_level(level, name))
     return found
 
 
@@ -161,7 +176,12 @@ def resolve_mentions(
         if len(pool) > 1:
             pool = [unit for unit in pool if _existed(unit, day)] or pool
         if len(pool) == 1:
-            results.append(Resolved(mention, pool[0].name, True, tuple(names)))
+            unit = pool[0]
+            if unit.former and day >= REORGANISATION:
+                same = [reg.units[s] for s in unit.successors
+                        if s in reg.units and reg.units[s].base == unit.base]
+                unit = same[0] if len(same) == 1 else unit
+            results.append(Resolved(mention, unit.name, True, tuple(names)))
         elif pool:
             # 4. The level that is certain.
             results.append(Resolved(mention, _common(reg, [u.name for u in pool]), False,

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 
 from indexer.text import fold
+from indexer.units import fold_key
 from indexer.units import registry
 
 __all__ = ["Mention", "find_mentions", "known_units", "canonical_syllable"]
@@ -142,6 +143,24 @@ def _known_prefix(kind: str, name: list[str]) -> list[str] | None:
     return None
 
 
+_NEXT_WORDS = re.compile(r"([^\W_]+)[ \t]+([^\W_]+)(?:[ \t]+([^\W_]+))?")
+
+
+def _known_start(text: str, pos: int) -> bool:
+    """Whether the two or three words at ``pos`` are a unit name the registry knows."""
+    match = _NEXT_WORDS.match(text, pos)
+    if match is None:
+        return False
+    words = [canonical_syllable(word) for word in match.groups() if word]
+    names = _all_known()
+    return any(" ".join(words[:size]) in names for size in (2, 3))
+
+
+@functools.cache
+def _all_known() -> frozenset[str]:
+    return frozenset(name for names in known_units().values() for name in names)
+
+
 def _is_caps(syllables: list[str]) -> bool:
     return all(s.isupper() for s in syllables if len(s) > 1) and any(len(s) > 1 for s in syllables)
 
@@ -180,8 +199,10 @@ def _scan_name(text: str, pos: int, *, tight: bool = False) -> tuple[list[str], 
             break
         lowered = word.lower()
         if lowered in (_NOT_NAME_FIRST if not syllables else _NOT_NAME):
-            break
-        if syllables and len(word) > 1 and word.isupper() != syllables[0].isupper():
+            if syllables or not _known_start(text, match.start("s")):
+                break  # "Huyện Đoàn", "Quận 4 Đồng chí"; not "xã Đồng Lạc", "TP Hội An"
+        if (syllables and len(word.strip("'’")) > 1
+                and word.isupper() != syllables[0].isupper()):
             break  # "TP.HCM Nguyễn Thiện Nhân": capitals then title case are two things
         shape = fold(lowered).replace("'", "").replace("’", "")
         if lowered != "hcm" and not _VIETNAMESE_SYLLABLE.fullmatch(shape):
@@ -216,7 +237,7 @@ class _Mention:
 
     @property
     def end(self) -> int:
-        return self.ends[len(self.name) - 1]
+        return self.ends[min(len(self.name), len(self.ends)) - 1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +347,12 @@ def _mentions(text: str) -> list[_Mention]:
                 label in known or (plural and item[0].lower() not in _SURNAMES and len(item) <= 3)
             ):
                 break
+            elif not plural and (higher := _higher_unit(kind, label)):
+                # "phường Định Công, Hoàng Mai, Hà Nội": the address goes on, one level up
+                item_start = sep.end() + len(text[sep.end():]) - len(text[sep.end():].lstrip())
+                found.append(_Mention(higher, item, item_ends, item_start, _is_caps(item),
+                                      False, committee))
+                break
             item_start = sep.end() + len(text[sep.end():]) - len(text[sep.end():].lstrip(" \t"))
             found.append(_Mention(kind, item, item_ends, item_start, _is_caps(item),
                                   item_numeric, committee))
@@ -334,18 +361,36 @@ def _mentions(text: str) -> list[_Mention]:
     return found
 
 
+def _higher_unit(kind: str, name: str) -> str | None:
+    """The kind of a unit called ``name`` at a level above the units of ``kind``
+    (``""`` for a province), or ``None`` if there is none."""
+    reg = registry()
+    if kind in ("Phường", "Xã", "Thị trấn", "Đặc khu"):
+        levels = ("district", "province")
+    elif kind in ("Quận", "Huyện", "Thị xã"):
+        levels = ("province",)
+    else:
+        return None
+    for level in levels:
+        found = reg.find_at_level(level, name)
+        if found:
+            return "" if level == "province" else found[0].kind
+    return None
+
+
 def _joined_province(text: str, kind: str, name: list[str], ends: list[int]):
-    """``tỉnh Bà Rịa - Vũng Tàu``: a province whose name has a dash in it."""
+    """``tỉnh Bà Rịa - Vũng Tàu``, ``tỉnh Bà Rịa-Vũng Tàu``, ``Thừa Thiên - Huế``: a
+    province whose name is written with a dash."""
     if kind not in ("Tỉnh", "Thành phố") or not name:
         return name, ends
     match = re.match(r"[ \t]*[-–][ \t]*", text[ends[-1]:])
     if match is None:
         return name, ends
-    rest, rest_ends = _scan_name(text, ends[-1] + match.end() - 1)
-    joined = " ".join(canonical_syllable(s) for s in name) + " - " + " ".join(
-        canonical_syllable(s) for s in rest)
-    if rest and joined in known_units().get("Tỉnh", ()):
-        return [*name, "-", *rest], [*ends, ends[-1], *rest_ends]
+    rest, rest_ends = _scan_name(text, ends[-1] + match.end(), tight=True)
+    joined = fold_key(" ".join([*name, *rest]))
+    for short in _province_names().values():
+        if rest and fold_key(short) == joined:
+            return short.split(), [*ends[: len(name) - 1], rest_ends[-1]]
     return name, ends
 
 
@@ -353,6 +398,12 @@ def _joined_province(text: str, kind: str, name: list[str], ends: list[int]):
 def _province_names() -> dict[str, str]:
     """Folded-case province short names -> canonical (``hà nội`` -> ``Hà Nội``)."""
     return {unit.short.lower(): unit.short for unit in registry().provinces()}
+
+
+@functools.cache
+def _province_folded() -> dict[str, str]:
+    """Province short names by :func:`indexer.units.fold_key`."""
+    return {fold_key(short): short for short in _province_names().values()}
 
 
 @functools.cache
@@ -423,7 +474,7 @@ def _resolve_names(mentions: list[_Mention]) -> None:
 # Words before a capitalised name that make it a person or a street, not a province.
 _NOT_BEFORE_BARE = frozenset(
     """ông bà anh chị em cô chú bác cháu cụ thầy bé nàng chàng con vợ chồng tên
-    đường phố ngõ hẻm ngách đại lộ""".split()
+    đường phố ngõ hẻm ngách đại lộ ấp thôn xóm bản khóm tổ khu làng buôn""".split()
 )
 # Capitalised words a sentence may start with before a province ("Tại Hà Nội").
 _CAPITAL_BEFORE_BARE = frozenset(
@@ -445,7 +496,11 @@ def _bare_pattern() -> re.Pattern:
     forms = sorted({form for name in names for form in (name, name.upper())},
                    key=len, reverse=True)
     firsts = "".join(sorted({re.escape(form[0]) for form in forms}))
-    alternation = "|".join(re.escape(form).replace(r"\ ", r"[ \t]+") for form in forms)
+    gap = r"(?:[ \t]*[-–][ \t]*|[ \t]+)"  # "Thừa Thiên - Huế", "Bà Rịa-Vũng Tàu"
+    alternation = "|".join(
+        gap.join(re.escape(word) for word in form.replace(" - ", " ").split())
+        for form in forms
+    )
     return re.compile(rf"(?=[{firsts}])(?:{alternation})(?!\w)")
 
 
@@ -458,7 +513,7 @@ def _bare_provinces(text: str, taken: list[_Mention]) -> list[_Mention]:
         start, end = match.span()
         if start and text[start - 1].isalnum():
             continue
-        words = match[0].split()
+        words = re.sub(r"[ \t]*[-–][ \t]*", " ", match[0]).split()
         if any(a < end and start < b for a, b in spans):
             continue
         before = _WORD_BEFORE.search(text, max(0, start - 30), start)
@@ -467,13 +522,15 @@ def _bare_provinces(text: str, taken: list[_Mention]) -> list[_Mention]:
             lowered = word.lower()
             if lowered in _NOT_BEFORE_BARE:
                 continue
-            if (word[0].isupper() and lowered not in _CAPITAL_BEFORE_BARE
+            acronym = len(word) > 1 and word.isupper() and lowered not in _SURNAMES
+            if (word[0].isupper() and lowered not in _CAPITAL_BEFORE_BARE and not acronym
                     and before.end(1) not in mention_ends):
                 continue  # part of a longer name: "Nguyễn Thái Bình", "Quốc gia Hà Nội"
+                # (an acronym is not: "Sở GD-ĐT Hà Nội", "Cảnh sát PCCC Hà Nội")
         after = _WORD_AFTER.match(text, end)
         if after and after[1][0].isupper():
             continue  # "Thái Bình Dương", "Điện Biên Phủ", "Hà Nội FC"
-        short = _province_names()[" ".join(words).lower()]  # "HÀ NỘI" -> "Hà Nội"
+        short = _province_folded()[fold_key(" ".join(words))]  # "HÀ NỘI" -> "Hà Nội"
         found.append(_Mention("", short.split(), [end] * len(words), start, False, False,
                               bare=True))
     return found
