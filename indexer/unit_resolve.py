@@ -6,7 +6,8 @@ them; ``Phường Bến Thành``: the ward of Quận 1 until 2025 and the ward f
 
 1. **Its own address.** Mentions that follow it directly (``xã A, huyện B, tỉnh C``,
    ``huyện Krông Pắc (Đắk Lắk)``, ``Phường 19, Quận Bình Thạnh``) keep the units that
-   lie in one of theirs.
+   lie in one of theirs; when the address names a unit none of them lies in, the
+   mention names a unit the registry does not know, and tags nothing.
 2. **The article.** Units named unambiguously elsewhere in the article, and the
    territory of its source site (``indexer/data/unit_sites.tsv``), keep the units that
    lie in them, the deepest such context winning (``Quận 4`` beats ``TP.HCM``).
@@ -39,7 +40,7 @@ from indexer.units import split_kind
 
 __all__ = ["Resolved", "canonical_unit", "extract_units", "resolve_mentions"]
 
-_CHAIN_GAP = re.compile(r"[\s,(\-–]{0,4}")
+_CHAIN_GAP = re.compile(r"[ \t,(\-–]{0,4}")  # within a line
 _LEVEL_DEPTH = {level: depth for depth, level in enumerate(LEVELS)}
 _UNDATED = "2025-06-30"
 _KIND_LEVELS = {
@@ -106,6 +107,20 @@ def _closure(reg: Registry, name: str) -> set[str]:
     return reg.containers(name)
 
 
+def _with_successors(reg: Registry, names: set[str]) -> set[str]:
+    """``names`` and the units they were merged into, and those in turn (an address
+    may name a unit's district or province as it was: ``Thừa Thiên - Huế``)."""
+    out = set(names)
+    queue = list(names)
+    while queue:
+        unit = reg.units.get(queue.pop())
+        for successor in unit.successors if unit else ():
+            if successor not in out:
+                out.add(successor)
+                queue.append(successor)
+    return out
+
+
 def _existed(unit: Unit, date: str) -> bool:
     if unit.since and unit.since > date:
         return False
@@ -137,18 +152,25 @@ def resolve_mentions(
 
     # 1. Its own address: the mentions right after it.
     for index, mention in enumerate(mentions):
-        if len(pools[index]) < 2:
+        if not pools[index]:
             continue
         end = mention.end
         for later in range(index + 1, len(mentions)):
             gap = text[end : mentions[later].start]
             if not _CHAIN_GAP.fullmatch(gap):
                 break
-            outer = {unit.name for unit in pools[later]}
+            named = {unit.name for unit in pools[later]}
+            outer = _with_successors(reg, named)
             kept = [unit for unit in pools[index] if _closure(reg, unit.name) & outer
-                    and unit.name not in outer]
+                    and unit.name not in named]
             if kept:
                 pools[index] = kept
+            elif len(pools[later]) == 1 and _depth(pools[later][0]) < min(
+                    _depth(unit) for unit in pools[index]):
+                # "xã Kim Long, huyện Tam Dương": no Kim Long the registry knows lies in
+                # the district the address names: the name is not one of those units.
+                pools[index] = []
+                break
             end = mentions[later].end
 
     # 2. The article: units certain elsewhere, and the source site's territory.
