@@ -278,8 +278,14 @@ def canonical_unit(value: str, *, context: tuple[str, ...] = ()) -> str:
         for name in context:
             if name in reg:
                 near |= _closure(reg, name)
-        inside = [unit for unit in found if (_closure(reg, unit.name) - {unit.name}) & near]
-        found = inside or found
+        scored = []
+        for unit in found:
+            inside = (_closure(reg, unit.name) - {unit.name}) & near
+            if inside:
+                scored.append((max(_depth(reg.units[n]) for n in inside), unit))
+        if scored:  # the units inside the deepest unit of the context
+            best = max(score for score, _ in scored)
+            found = [unit for score, unit in scored if score == best]
     if len(found) == 1:
         return found[0].name
     kind, name = split_kind(value)

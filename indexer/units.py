@@ -748,16 +748,16 @@ def _alias_units(drafts: dict, aliases: dict, target: object, value: str | None,
         if match is None:
             continue
         rest = match[2]
-        if not rest.isdigit() and rest not in bare:
-            continue  # "quanguyen": a bare name, not "quận" + "guyen"
         kind = _KIND_PREFIXES[match[1]]
         if level not in _level_of_kind(kind):
             continue
-        if rest.isdigit():
-            rest = str(int(rest))
         if rest == fold_key(own.short):
             aliases.setdefault(target, []).append(item)  # the same unit, its older kind
             continue
+        if not rest.isdigit() and rest not in bare:
+            continue  # "quanguyen": a bare name, not "quận" + "guyen"
+        if rest.isdigit():
+            rest = str(int(rest))
         identity = ("A", target, kind, rest)
         if identity not in drafts:
             drafts[identity] = _Draft(kind, rest, level, parent=parent, former=True,
