@@ -47,7 +47,7 @@ def _inspect_summary(article) -> str:
     fields = [
         ("title", article.title),
         ("date", article.date),
-        ("units", ", ".join(article.units)),
+        ("units", "; ".join(article.units)),  # canonical names may hold commas
         ("source", article.source),
         ("author", article.author),
         ("category", article.category),
@@ -406,7 +406,8 @@ def _echo_result(result) -> None:
     for number, hit in enumerate(result.results, start=first + 1):
         click.echo("")
         click.echo(f"{number}. {hit.title}")
-        details = [hit.date or "no date", ", ".join(hit.units), hit.source or ""]
+        details = [hit.date or "no date", "; ".join(unit["label"] for unit in hit.unit_details),
+                   hit.source or ""]
         click.echo(f"   {' · '.join(part for part in details if part)}")
         snippet = _plain(hit.snippet)
         if snippet:
