@@ -159,10 +159,10 @@ def resolve_mentions(
             gap = text[end : mentions[later].start]
             if not _CHAIN_GAP.fullmatch(gap):
                 break
-            named = {unit.name for unit in pools[later]}
-            outer = _with_successors(reg, named)
-            kept = [unit for unit in pools[index] if _closure(reg, unit.name) & outer
-                    and unit.name not in named]
+            outer = _with_successors(reg, {unit.name for unit in pools[later]})
+            kept = [unit for unit in pools[index]
+                    if any(_depth(reg.units[name]) < _depth(unit)
+                           for name in _closure(reg, unit.name) & outer)]
             if kept:
                 pools[index] = kept
             elif len(pools[later]) == 1 and _depth(pools[later][0]) < min(

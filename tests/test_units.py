@@ -204,6 +204,9 @@ def test_rule_1_the_address_tells_units_of_one_name_apart():
     assert units_of("xã Kim Long, huyện Tam Dương")[0] == "Thị trấn Kim Long, Huyện Tam Dương"
     # the address may name the province as it was
     assert units_of("huyện Phú Vang, Thừa Thiên - Huế")[0] == "Huyện Phú Vang"
+    # a list is not an address: the wards of a list are not inside each other
+    assert units_of("Đảng bộ Quận 4 chăm lo đời sống ở các phường 1, 2, 3.")[1:] == [
+        "Phường 1, Quận 4", "Phường 2, Quận 4", "Phường 3, Quận 4"]
 
 
 def test_rule_2_the_article_and_its_site():
