@@ -21,10 +21,15 @@ resolves to a unit, starting in the region; it matches a label whose span overla
 A mention resolved only to a level that is certain (``Phường 1`` to its city) is a
 prediction of that unit: wrong for the unit, right for the province.
 
+``--speed N`` also times :func:`indexer.metadata.extract_units` (mentions found and
+resolved, what the build runs on every article) over the first ``N`` records of the
+baomoi and vietnews files, with the registry already loaded.
+
 Usage::
 
     python benchmarks/units.py                 # the table
     python benchmarks/units.py --errors        # and every wrong or missed mention
+    python benchmarks/units.py --speed 5000    # and the extraction cost per article
 """
 
 from __future__ import annotations
@@ -193,11 +198,37 @@ def markdown(result: dict) -> str:
     ])
 
 
+def extraction_speed(count: int, corpus: Path = CORPUS) -> dict:
+    """Milliseconds per article of ``extract_units`` over ``count`` records of each of the
+    baomoi and vietnews files (texts as the parser gives them; the registry loaded
+    first, as a build worker loads it once)."""
+    from indexer import metadata
+
+    metadata.extract_units("Quận 4", "", "")  # load the registry and the patterns
+    texts = []
+    for name in ("baomoi-2017.jsonl.gz", "vietnews-13k.jsonl.gz"):
+        with gzip.open(corpus / name, "rt", encoding="utf-8") as handle:
+            for number, line in enumerate(handle):
+                if number >= count:
+                    break
+                record = json.loads(line)
+                article = parse_record(record, doc_id=record["id"], path=name)
+                lead, _, rest = article.body.partition("\n")
+                texts.append((article.title, lead, rest))
+    started = time.process_time()
+    found = sum(len(metadata.extract_units(title, lead, rest)) for title, lead, rest in texts)
+    seconds = time.process_time() - started
+    return {"articles": len(texts), "ms_per_article": seconds * 1000 / len(texts),
+            "units_per_article": found / len(texts)}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table (and the errors with ``--errors``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--errors", action="store_true", help="list wrong and missed mentions")
     parser.add_argument("--json", type=Path, help="also write the result as JSON here")
+    parser.add_argument("--speed", type=int, metavar="N",
+                        help="also time extract_units over N records of two corpus files")
     args = parser.parse_args(argv)
     if not CORPUS.is_dir():
         sys.exit(f"no corpus at {CORPUS}: this benchmark needs ../shared beside the checkout")
@@ -211,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
               f"per article; misaligned labels: {result['misaligned']}\n")
         if args.errors:
             print("\n".join([*result["errors"], ""]))
+    if args.speed:
+        speed = results["speed"] = extraction_speed(args.speed)
+        print(f"extract_units: {speed['ms_per_article']:.3f} ms CPU per article over "
+              f"{speed['articles']:,} articles, {speed['units_per_article']:.2f} units each")
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1),
                              encoding="utf-8")
