@@ -7,6 +7,7 @@ Usage (from the checkout, with ``../shared`` beside it)::
     python benchmarks/http.py --index-dir DIR      # an index you built yourself
     python benchmarks/http.py --no-doc-cache       # no stored text kept between requests
     python benchmarks/http.py --fresh-in-process   # first-seen queries, no server
+    python benchmarks/http.py --facet-cost         # facet counting alone, no server
 
 What it does, per corpus set:
 
@@ -93,8 +94,15 @@ MIX: list[tuple[str, dict]] = [
     ("period", {"q": "bóng đá", "from": "2026-01-01", "to": "2026-02-28"}),
     ("period", {"q": "dich benh", "from": "2019", "to": "2021"}),
     ("period", {"q": "", "from": "2021-04", "to": "2021-04", "sort": "newest"}),
+    # Unit filters: names that are units (and canonical names) before and after the unit
+    # registry of issue 12, so one mix measures both.
+    ("unit", {"q": "", "unit": "Thành phố Hồ Chí Minh"}),
+    ("unit", {"q": "giao thông", "unit": "Thành phố Hà Nội"}),
+    ("unit", {"q": "", "unit": "Quận Bình Thạnh", "sort": "newest"}),
+    ("unit", {"q": "học sinh", "unit": "Thành phố Đà Nẵng"}),
+    ("unit", {"q": "kinh tế", "unit": ["Thành phố Hồ Chí Minh", "Thành phố Hà Nội"]}),
 ]
-KINDS = ("one-word", "multi-word", "phrase", "accentless", "period")
+KINDS = ("one-word", "multi-word", "phrase", "accentless", "period", "unit")
 # Queries the mix does not hold, each sent once (after the warm-up): what a query costs
 # the first time a worker sees it, before its terms' postings are cached as arrays.
 FRESH: list[str] = [
@@ -209,7 +217,7 @@ class Server:
 
 def url_for(base: str, params: dict) -> str:
     """The ``/api/search`` URL of one query of the mix."""
-    return f"{base}/api/search?{urlencode(params)}"
+    return f"{base}/api/search?{urlencode(params, doseq=True)}"
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -321,6 +329,63 @@ def fresh_in_process(name: str, index_dir: Path) -> dict:
     print(f"[{name}] first-seen queries in process: n {summary['n']}, "
           f"p50 {summary['p50']:.1f}, p95 {summary['p95']:.1f}, max {summary['max']:.1f} ms")
     return summary
+
+
+def facet_cost(name: str, index_dir: Path, kinds: tuple[str, ...] = ("period", "unit"),
+               repeats: int = 30) -> dict:
+    """The filtering and counting step alone (``_filter_and_count``: the request's filters
+    and the counts of all five facets over the matches) for each query of the mix of
+    ``kinds``, in this process: median of ``repeats`` runs after the query's matches are
+    computed once. What the facets cost per request, whatever the index's units hold."""
+    from indexer import search as engine
+    from indexer.results import SearchRequest
+
+    index = engine.open_index(index_dir)
+    index.warm()
+    gen = index._gen  # noqa: SLF001 - measuring one private step
+    rows = []
+    with gen.searcher() as searcher:
+        data = gen.facets(searcher)
+        unit_table = data.tables["unit"]
+        for kind, params in MIX:
+            if kind not in kinds:
+                continue
+            units = params.get("unit", ())
+            request = SearchRequest(
+                query=params.get("q", ""),
+                units=tuple([units] if isinstance(units, str) else units),
+                date_from=_bound(params.get("from")), date_to=_bound(params.get("to"), True),
+            )
+            resolve = getattr(engine, "resolve_units", None)
+            if resolve is not None:  # unit filters as canonical names (issue 12 on)
+                request = resolve(request, unit_table.codes)
+            matched = gen.matched(searcher, request.query)
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                final, facets = engine._filter_and_count(data, matched.docs, request)  # noqa: SLF001
+                times.append((time.perf_counter() - started) * 1000)
+            rows.append({"kind": kind, "params": params, "matches": len(final),
+                         "unit_values": len(facets["unit"]), "ms": statistics.median(times)})
+            print(f"[{name}] {kind:<6} {json.dumps(params, ensure_ascii=False):<70} "
+                  f"{len(final):>6} matches  {statistics.median(times):6.2f} ms")
+    tags = len(unit_table.flat) / max(1, len(data.live))
+    print(f"[{name}] unit values {len(unit_table.values):,}, unit tags per document {tags:.2f}")
+    index.close()
+    return {"rows": rows, "unit_tags_per_document": tags}
+
+
+def _bound(value: str | None, end: bool = False):
+    """A ``from``/``to`` parameter of the mix as a date (YYYY, YYYY-MM or YYYY-MM-DD)."""
+    import calendar
+    from datetime import date
+
+    if not value:
+        return None
+    parts = [int(part) for part in value.split("-")]
+    year, month = parts[0], parts[1] if len(parts) > 1 else (12 if end else 1)
+    day = parts[2] if len(parts) > 2 else (calendar.monthrange(year, month)[1] if end else 1)
+    return date(year, month, day)
 
 
 def measure_throughput(base: str, clients: int, seconds: float) -> dict:
@@ -501,7 +566,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the FRESH queries, through SearchIndex.search in this "
                              "process (no server): what a first-seen query costs without "
                              "HTTP; drop the page cache first to measure it cold")
+    parser.add_argument("--facet-cost", action="store_true",
+                        help="only the filtering and facet counting step of the period and "
+                             "unit queries, in this process (no server)")
     args = parser.parse_args(argv)
+    if args.facet_cost:
+        for name in args.sets:
+            facet_cost(name, args.index_dir or ensure_index(name, rebuild=args.rebuild,
+                                                            workers=args.build_workers))
+        return 0
     if args.fresh_in_process:
         for name in args.sets:
             fresh_in_process(name, ensure_index(name, rebuild=args.rebuild,

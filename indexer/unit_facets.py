@@ -9,12 +9,13 @@ special. What this module adds on top, per request:
   (``quan 4``, ``Phường 1 (Quận 4, TP. Hồ Chí Minh)`` -> ``Phường 1, Quận 4``) and
   answers a name that is unknown or ambiguous with :class:`indexer.units.UnknownUnit`
   (the closest units in its message), never with a silent 0.
-* :func:`facet_values` lists the facet as a drill-down tree: every province (and former
-  province) with matches, by count; under each selected unit and under the units above
-  a selected one, their children by count (at most ``limit`` each); under the only
-  province with matches, its children too. Values the registry does not know (a
-  record's own unit names) come after the provinces. Each value carries its label,
-  level and parent, so clients can draw the tree.
+* :func:`facet_values` lists the facet as a drill-down tree: the provinces (and former
+  provinces) with the most matches (at most ``limit``, by count); under each selected
+  unit and under the units above a selected one, their children by count (at most
+  ``limit`` each); under the only province with matches, its children too. Values the
+  registry does not know (a record's own unit names) come after the provinces. Selected
+  values are always listed. Each value carries its label, level and parent, so clients
+  can draw the tree.
 
 The per-value levels and parents are arrays built once per facet table (that is, once
 per index generation and process); a request only compares them with the counts.
@@ -65,14 +66,20 @@ class _Tree:
         self.level = np.full(size, _UNKNOWN, dtype=np.int8)
         self.parent = np.full(size, -1, dtype=np.int64)
         self.labels: list[str] = []
+        self.level_names: list[str | None] = []
+        self.parent_values: list[str | None] = []
         for code, value in enumerate(table.values):
             unit = reg.get(value)
             if unit is None:
                 self.labels.append(value)
+                self.level_names.append(None)
+                self.parent_values.append(None)
                 continue
             self.level[code] = LEVELS.index(unit.level)
-            if unit.parent is not None:
-                self.parent[code] = table.codes.get(unit.parent, -1)
+            self.level_names.append(unit.level)
+            parent = table.codes.get(unit.parent, -1) if unit.parent is not None else -1
+            self.parent[code] = parent
+            self.parent_values.append(table.values[parent] if parent >= 0 else None)
             era = reg.era_text(value)
             self.labels.append(f"{unit.base} ({era})" if era else unit.base)
 
@@ -114,21 +121,20 @@ def facet_values(table, counts: np.ndarray, chosen: tuple[str, ...],
     def emit(code: int) -> None:
         seen.add(code)
         value = table.values[code]
-        parent = int(tree.parent[code])
-        level = int(tree.level[code])
-        listed.append(FacetValue(
-            value, int(counts[code]), value in chosen_set, label=tree.labels[code],
-            level=LEVELS[level] if level < _UNKNOWN else None,
-            parent=table.values[parent] if parent >= 0 else None,
-        ))
+        listed.append(FacetValue(value, int(counts[code]), value in chosen_set,
+                                 tree.labels[code], tree.level_names[code],
+                                 tree.parent_values[code]))
         if code in expanded:
             children = np.flatnonzero(present & (tree.parent == code))
             for child in by_count(children)[:limit]:
                 if child not in seen:
                     emit(child)
 
-    for code in by_count(roots):
+    for code in by_count(roots)[:limit]:
         emit(code)
+    for code in roots.tolist():
+        if code in expanded and code not in seen:
+            emit(code)  # a chosen province, or one above a chosen unit, past the limit
     others = np.flatnonzero(present & (tree.level == _UNKNOWN))
     for code in by_count(others)[:limit]:
         emit(code)
