@@ -261,6 +261,7 @@ class Registry:
             known.extend(name for name in names if name not in known)
         self.sites = sites
         self._closest_pool: tuple[dict[str, list[str]], dict[str, list[str]]] | None = None
+        self._described: dict[str, dict] = {}
 
     def __contains__(self, name: object) -> bool:
         return name in self.units
@@ -462,7 +463,17 @@ class Registry:
 
     def describe(self, name: str) -> dict:
         """A JSON-ready description: name, label (:meth:`label`), now (:meth:`now_text`),
-        level, kind, ancestors (nearest first), province, era and successors."""
+        level, kind, ancestors (nearest first), province, era and successors.
+
+        Computed once per unit and process (a result page describes each hit's units);
+        each call returns a fresh copy."""
+        described = self._described.get(name)
+        if described is None:
+            described = self._described[name] = self._describe(name)
+        return {key: list(value) if isinstance(value, list) else value
+                for key, value in described.items()}
+
+    def _describe(self, name: str) -> dict:
         unit = self.units.get(name)
         if unit is None:
             return {"name": name, "label": name, "now": "", "level": None, "kind": None,
