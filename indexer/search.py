@@ -48,7 +48,8 @@ Choices where the contract is silent:
   unit A still shows how many matches unit B would add (values of a facet combine with
   OR, different facets with AND). Selected values are always listed (count possibly 0).
   Limits: every year (newest first); months newest first, all months of the selected
-  years, else the latest :data:`MONTH_LIMIT`; the top :data:`FACET_LIMIT` units, sources
+  years, else the latest :data:`MONTH_LIMIT`; units as a drill-down tree
+  (:mod:`indexer.unit_facets`); the top :data:`FACET_LIMIT` sources
   and terms by count.
 * A spelling suggestion (:mod:`indexer.suggest`) is offered for a query typed without
   diacritics when restoring them changes it, and for a query with diacritics that

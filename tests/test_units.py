@@ -8,6 +8,8 @@ import shutil
 
 import pytest
 
+from indexer.unit_data import build_registry
+from indexer.unit_data import dataset_dir
 from indexer.unit_resolve import canonical_unit
 from indexer.unit_resolve import extract_units
 from indexer.unit_resolve import resolve_mentions
@@ -15,8 +17,6 @@ from indexer.unit_text import find_mentions
 from indexer.units import REORGANISATION
 from indexer.units import UnitDataMissing
 from indexer.units import UnknownUnit
-from indexer.units import build_registry
-from indexer.units import dataset_dir
 from indexer.units import registry
 
 HCM = "Thành phố Hồ Chí Minh"
