@@ -72,13 +72,13 @@ def _scan(path: Path, number: int, latest: dict, skipped: list[Skipped]) -> None
     try:
         with open(path, "rb") as stream:
             records = ArchiveIterator(stream)
-            for record in records:
-                offset = records.get_record_offset()
+            for position, record in enumerate(records):
                 info = _page_info(record)
+                offset = records.get_record_offset()  # (reads the record to its end)
                 if info is None:
                     continue
                 key = canonical_url(info[0])
-                order = (record.rec_headers.get_header("WARC-Date") or "", number, offset)
+                order = (record.rec_headers.get_header("WARC-Date") or "", number, position)
                 if key not in latest or order > latest[key]:
                     latest[key] = order
     except _READ_ERRORS as exc:
@@ -93,20 +93,18 @@ def _reason(exc: BaseException) -> str:
 
 def iter_warc_documents(files: list[Path]) -> Iterator[RawDocument | Skipped]:
     """The latest HTML page of each address in the WARC ``files``, as raw documents."""
+    # canonical URL -> (WARC-Date, file number, record number) of its latest record
     latest: dict[str, tuple[str, int, int]] = {}
     skipped: list[Skipped] = []
     for number, path in enumerate(files):
         _scan(path, number, latest, skipped)
     yield from skipped
-    wanted = {(number, offset): key for key, (_date, number, offset) in latest.items()}
+    wanted = {(number, position): key for key, (_date, number, position) in latest.items()}
     for number, path in enumerate(files):
-        offset = 0
         try:
             with open(path, "rb") as stream:
-                records = ArchiveIterator(stream)
-                for record in records:
-                    offset = records.get_record_offset()
-                    key = wanted.get((number, offset))
+                for position, record in enumerate(ArchiveIterator(stream)):
+                    key = wanted.get((number, position))
                     if key is None:
                         continue
                     uri, content_type = _page_info(record)
