@@ -73,6 +73,8 @@ def _scan(path: Path, number: int, latest: dict, skipped: list[Skipped]) -> None
         with open(path, "rb") as stream:
             records = ArchiveIterator(stream)
             for position, record in enumerate(records):
+                if not record.rec_type:
+                    raise ArchiveLoadFailed("a record without WARC-Type")
                 info = _page_info(record)
                 offset = records.get_record_offset()  # (reads the record to its end)
                 if info is None:
