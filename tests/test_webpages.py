@@ -178,3 +178,16 @@ def test_build_and_update_read_warc_and_html(tmp_path):
     result = runner.invoke(cli, ["search", "Gò Vấp", "--index-dir", str(index), "--json"])
     hits = json.loads(result.output)["results"]
     assert [hit["id"] for hit in hits] == [url]
+
+
+def test_htmldate_dates_a_page_without_date_line_or_json_ld():
+    article = wf.ARTICLES[2]
+    body = "".join(f"<p>{wf.e(p)}</p>" for p in article.paragraphs)
+    page = f"<html><head>{{meta}}</head><body><h1>{wf.e(article.title)}</h1>{body}</body></html>"
+    tagged = page.replace("{meta}", '<meta name="pubdate" content="2021-05-06">')
+    assert parse_html(tagged.encode(), doc_id="x", path="x",
+                      url="http://x.vn/tin/bai.html").date == "2021-05-06"
+    bare = page.replace("{meta}", "")
+    assert parse_html(bare.encode(), doc_id="x", path="x",
+                      url="http://x.vn/2022/03/04/bai.html").date == "2022-03-04"
+    assert parse_html(bare.encode(), doc_id="x", path="x", url="http://x.vn/bai.html").date is None
