@@ -317,6 +317,6 @@ def openapi_document() -> dict:
 
     >>> doc = openapi_document()
     >>> doc["openapi"], sorted(doc["paths"])[:2]
-    ('3.1.0', ['/admin/rebuild', '/admin/status'])
+    ('3.1.0', ['/admin/harvest', '/admin/rebuild'])
     """
     return copy.deepcopy(DOCUMENT)
