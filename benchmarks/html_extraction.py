@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         text_mb = sum(len(data) for data in texts) / len(texts) * text_rate / 1e6
 
     total = len(expected)
-    lines = [f"| field | right | share |", "|---|---:|---:|"]
+    lines = ["| field | right | share |", "|---|---:|---:|"]
     for name in FIELDS:
         lines.append(f"| **{name}** | {hits[name]} / {total} | {hits[name] / total:.3f} |")
     lines.append(f"| author (extra) | {hits['author']} / {total} | {hits['author'] / total:.3f} |")

@@ -88,3 +88,11 @@ def test_start_follow_and_see_each_site(tmp_path):
             assert found["results"][0]["url"] == site.base + paths[0]
         finally:
             holder(app).close()
+            # The runner writes its last status just before it exits: wait for it, so
+            # no Popen object outlives its process.
+            from webapp.admin import _children
+            from webapp.admin import _reap
+
+            for child in list(_children):
+                child.wait(timeout=60)
+            _reap()

@@ -23,7 +23,11 @@ For each site (several sites in parallel threads, one thread per site):
    its URL and reason; a page that is HTML but no article is listed as skipped.
 
 Every failure is recorded and the run goes on; the counts go to the state database
-(:mod:`indexer.harvest.state`) and the :class:`HarvestReport`.
+(:mod:`indexer.harvest.state`) and the :class:`HarvestReport`: ``fetched`` article
+pages downloaded (HTTP 200), of which ``new`` and ``changed`` were stored;
+``unchanged`` known articles (304, the same article again, or not newer by the
+sitemap); ``failed`` failures of any URL (listed with the reason); ``disallowed``
+addresses robots.txt keeps us from; ``skipped`` pages that are HTML but no article.
 """
 
 from __future__ import annotations
@@ -218,10 +222,12 @@ class _SiteRun:
             return "disallowed by robots.txt"
         return None
 
-    def get(self, url: str, headers: dict | None = None) -> Response:
+    def get(self, url: str, headers: dict | None = None, *, anywhere: bool = False) -> Response:
+        """GET through the fetcher; redirects must stay on the site unless ``anywhere``."""
         before = self.fetcher.requests
         try:
-            return self.fetcher.get(url, headers=headers, delay=self.delay, allowed=self.allowed)
+            return self.fetcher.get(url, headers=headers, delay=self.delay,
+                                    allowed=None if anywhere else self.allowed)
         finally:
             self.report.requests += self.fetcher.requests - before
 
@@ -244,7 +250,7 @@ class _SiteRun:
     def read_robots(self) -> bool:
         url = f"{self.site.origin}/robots.txt"
         try:
-            response = self.get(url)
+            response = self.get(url, anywhere=True)  # RFC 9309: follow its redirects
         except FetchError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 return True  # no robots.txt: no rules
@@ -280,8 +286,7 @@ class _SiteRun:
                     self.report.disallowed_urls.append(url)
                 continue
             try:
-                response = (self.fetcher.get(url, delay=self.delay) if why
-                            else self.get(url))
+                response = self.get(url, anywhere=why is not None)
             except FetchError as exc:
                 if hint == "probe" and exc.status in (403, 404, 410):
                     continue
@@ -327,7 +332,8 @@ class _SiteRun:
                 return feeds
             listing = parse_list_page(text, response.final_url, self.site.url)
             feeds += listing.feeds
-            fresh = [link for link in listing.articles if canonical_url(link) not in self.candidates]
+            fresh = [link for link in listing.articles
+                     if canonical_url(link) not in self.candidates]
             for link in fresh:
                 self.add(link)
             following = listing.next_page

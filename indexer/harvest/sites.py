@@ -65,8 +65,9 @@ _LIMITS = {"max-pages": ("max_pages", int), "max-list-pages": ("max_list_pages",
 def parse_site(line: str, where: str = "site") -> Site:
     """A :class:`Site` from ``URL [START_URL...] [key=value...]``.
 
-    >>> parse_site("http://x.vn /tin-tuc max-pages=20")
-    Site(url='http://x.vn/', start=('http://x.vn/tin-tuc',), max_pages=20, max_list_pages=None, delay=None)
+    >>> site = parse_site("http://x.vn /tin-tuc max-pages=20")
+    >>> site.url, site.start, site.max_pages, site.delay
+    ('http://x.vn/', ('http://x.vn/tin-tuc',), 20, None)
     """
     words = line.split()
     if not words:

@@ -140,7 +140,7 @@ class State:
 
 
 def site_runs(folder: Path) -> list[dict]:
-    """Per site: its last run (start, end, counts, failures) and its pages stored.
+    """Per site: its last run (start, end, counts, failures) and its articles stored.
 
     Read-only, for monitors (``GET /admin/harvest``); ``[]`` when nothing was harvested.
     """
@@ -154,7 +154,8 @@ def site_runs(folder: Path) -> list[dict]:
                WHERE id IN (SELECT max(id) FROM runs GROUP BY site) ORDER BY site"""
         ).fetchall()
         pages = dict(db.execute(
-            "SELECT site, count(*) FROM pages WHERE digest IS NOT NULL GROUP BY site"
+            "SELECT site, count(*) FROM pages WHERE digest IS NOT NULL "
+            "AND digest NOT LIKE 'skip:%' GROUP BY site"
         ).fetchall())
     finally:
         db.close()
