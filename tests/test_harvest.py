@@ -131,6 +131,8 @@ def bad_routes(base: str) -> dict:
         "/vong-a.htm": Route(status=302, headers={"Location": "/vong-b.htm"}),
         "/vong-b.htm": Route(status=301, headers={"Location": f"{base}/vong-a.htm"}),
         "/da-xoa.htm": Route(status=404),
+        "/chuyen-muc.htm": Route(wf.list_page("baomoi", wf.ARTICLES[:6], page=1, pages=1,
+                                              base="/chuyen-muc.htm").encode()),
         wf.article_path(good[0], "baomoi"): page(good[0], "baomoi"),
     }
     flaky = page(good[1], "baomoi")
@@ -142,7 +144,8 @@ def bad_routes(base: str) -> dict:
 
     routes[wf.article_path(good[1], "baomoi")] = Route(handler=once_unavailable)
     paths = ["/van-ban/quyet-dinh.pdf", "/bai-rat-lon.htm", "/bai-nen-lon.htm", "/vong-a.htm",
-             "/da-xoa.htm", wf.article_path(good[0], "baomoi"), wf.article_path(good[1], "baomoi")]
+             "/da-xoa.htm", "/chuyen-muc.htm", wf.article_path(good[0], "baomoi"),
+             wf.article_path(good[1], "baomoi")]
     routes["/sitemap-a.xml"] = Route(
         ("<?xml version='1.0'?><urlset>"
          + "".join(f"<url><loc>{base}{p}</loc></url>" for p in paths)
@@ -314,6 +317,10 @@ def test_every_bad_input_is_reported_and_stops_nothing(tmp_path):
         assert report["new"] == 2
         flaky = wf.article_path(articles_of("baomoi")[1], "baomoi")
         assert [hit.status for hit in bad.hits(flaky)] == [503, 200]
+        # A list page among the articles: reported as skipped, not stored, not a failure.
+        assert report["skipped_pages"] == [{
+            "url": bad.base + "/chuyen-muc.htm",
+            "reason": "not an article: a list of links (6 items with a headline link each)"}]
         runs = {run["site"]: run for run in site_runs(tmp_path / "h")}
         assert runs[dead]["failures"][0]["url"] == dead
         assert runs[bad.base + "/"]["counts"]["failed"] == 7
@@ -402,3 +409,25 @@ def test_sitemap_gzip_and_feed_parsing():
     assert found is None or all("aaaa" not in url for url, _ in found.pages)
     with pytest.raises(DiscoveryError, match="not a sitemap"):
         parse_sitemap(b"<html><body/></html>", "http://x.vn/")
+
+
+def test_sites_file(tmp_path):
+    from indexer.harvest import HarvestError
+    from indexer.harvest import read_sites_file
+
+    path = tmp_path / "sites.txt"
+    path.write_text(
+        "# các trang theo dõi\n"
+        "https://quan4.gov.vn  /tin-tuc /rss.xml  max-pages=50 delay=2  # quận 4\n"
+        "\n"
+        "http://ngoclam.vn max-list-pages=5\n", encoding="utf-8")
+    first, second = read_sites_file(path)
+    assert first.url == "https://quan4.gov.vn/" and first.delay == 2.0 and first.max_pages == 50
+    assert first.starts == ("https://quan4.gov.vn/tin-tuc", "https://quan4.gov.vn/rss.xml")
+    assert second.starts == ("http://ngoclam.vn/",) and second.max_list_pages == 5
+    path.write_text("https://x.vn toc-do=3\n", encoding="utf-8")
+    with pytest.raises(HarvestError, match="sites.txt:1: unknown setting 'toc-do'"):
+        read_sites_file(path)
+    path.write_text("# chỉ có chú thích\n", encoding="utf-8")
+    with pytest.raises(HarvestError, match="no sites"):
+        read_sites_file(path)
