@@ -597,3 +597,10 @@ def serve_cmd(host, port, workers, timeout, access_log, dev, index_dir) -> None:
         run_gunicorn(index_dir=index_dir, host=host, port=port, workers=workers,
                      timeout=timeout, access_log=access_log)
 
+
+
+# --- harvest (indexer/cli_harvest.py) -------------------------------------------
+
+from indexer.cli_harvest import harvest_cmd  # noqa: E402  (registered after the group exists)
+
+cli.add_command(harvest_cmd)

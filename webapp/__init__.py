@@ -40,6 +40,10 @@ def create_app(test_config: Mapping | None = None) -> Flask:
         # Corpus paths for /admin/rebuild (os.pathsep-separated string or a list);
         # None lets `vnsearch build` choose ($VNSEARCH_CORPUS, else the sample corpus).
         CORPUS=None,
+        # Harvesting from /admin/harvest: the WARC folder (None: harvest/ beside the
+        # index directory) and a sites file used when a request names no sites.
+        HARVEST_DIR=None,
+        HARVEST_SITES=None,
     )
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("VNSEARCH")
@@ -52,6 +56,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.json.sort_keys = False
 
     from webapp import admin
+    from webapp import admin_harvest
     from webapp import api
     from webapp import errors
     from webapp import filters
@@ -66,5 +71,6 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(admin_harvest.bp)
     app.add_url_rule("/healthz", "healthz", api.healthz)
     return app

@@ -117,9 +117,9 @@ def _in_progress(build: dict) -> bool:
 
 
 @contextlib.contextmanager
-def _start_lock(index_dir: Path):
-    """Serialise rebuild starts across workers (held for milliseconds)."""
-    fd = os.open(index_dir / START_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+def _start_lock(index_dir: Path, name: str = START_LOCK):
+    """Serialise rebuild (or harvest) starts across workers (held for milliseconds)."""
+    fd = os.open(index_dir / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

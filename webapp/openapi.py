@@ -273,6 +273,34 @@ DOCUMENT = {
                 },
             },
         },
+        "/admin/harvest": {
+            "post": {
+                "operationId": "harvest",
+                "summary": "Start a harvest of the sites (JSON body {\"sites\": [lines of a "
+                           "sites file]}, else VNSEARCH_HARVEST_SITES), then an index update.",
+                "security": BEARER,
+                "responses": {
+                    "202": {"description": "Harvest started",
+                            "content": {"application/json": {}}},
+                    "400": ERROR,
+                    "401": ERROR,
+                    "404": {"description": "Admin disabled (no token configured)"},
+                    "409": ERROR,
+                    "503": ERROR,
+                },
+            },
+            "get": {
+                "operationId": "harvestStatus",
+                "summary": "The last started harvest (state, progress, result) and per site "
+                           "its last run, counts and failures.",
+                "security": BEARER,
+                "responses": {
+                    "200": {"description": "Status", "content": {"application/json": {}}},
+                    "401": ERROR,
+                    "404": {"description": "Admin disabled (no token configured)"},
+                },
+            },
+        },
     },
     "components": {
         "schemas": SCHEMAS,
@@ -289,6 +317,6 @@ def openapi_document() -> dict:
 
     >>> doc = openapi_document()
     >>> doc["openapi"], sorted(doc["paths"])[:2]
-    ('3.1.0', ['/admin/rebuild', '/admin/status'])
+    ('3.1.0', ['/admin/harvest', '/admin/rebuild'])
     """
     return copy.deepcopy(DOCUMENT)
