@@ -83,5 +83,17 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     # not stream gzip).
     app.config.setdefault("COMPRESS_MIMETYPES", list(COMPRESSED_TYPES))
     Compress(app)
+    # Registered after Compress, so it runs before it (Flask runs these in reverse).
+    app.after_request(close_streamed_body)
     return app
+
+
+def close_streamed_body(response):
+    """Have the response close its streamed body (a static file, the CSV generator) when
+    it is done, even once flask-compress has swapped the body for a compressing
+    generator that does not close the one it wraps."""
+    body = response.response
+    if response.is_streamed and hasattr(body, "close"):
+        response.call_on_close(body.close)
+    return response
 
