@@ -118,7 +118,8 @@ def test_export_streams_csv_over_http(served):
     assert headers["Transfer-Encoding"] == "chunked"  # streamed, no Content-Length
     assert headers["Content-Disposition"].startswith("attachment")
     text = body.decode("utf-8")
-    assert text.startswith("\ufeffid,title,date,units,source,url,author,category,term\r\n")
+    assert text.startswith("\ufeffMã,Tiêu đề,Ngày,Giờ,Đơn vị,Nguồn,Bài gốc,Tác giả,Chuyên mục,"
+                           "Nhiệm kỳ nêu trong bài\r\n")
     assert text.count("\r\n") - 1 >= 5
 
 

@@ -197,12 +197,12 @@ def test_openapi_date_pattern_agrees_with_the_parser():
             return False
         return True
 
-    @settings(max_examples=400, deadline=None)
+    @settings(max_examples=150, deadline=None)
     @given(st.from_regex(pattern))
     def allowed_values_parse(text):
         assert not text.strip() or accepted(text), text
 
-    @settings(max_examples=600, deadline=None)
+    @settings(max_examples=300, deadline=None)
     @given(st.text(alphabet="0123456789-/. ", max_size=11) | st.from_regex(
         r"\A[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4}\Z|\A[0-9]{4}-[0-9]{1,2}(-[0-9]{1,2})?\Z"))
     def parsed_values_are_allowed(text):
