@@ -94,6 +94,12 @@ def test_parse_date(value, end, expected):
         ("per_page=101", "'per_page'"),
         ("per_page=1e3", "'per_page'"),
         ("q=" + "a" * 1001, "'q'"),
+        # Repeated: a bad value is not hidden by a later good or blank one (schemathesis).
+        ("per_page=abc&per_page=", "'per_page'"),
+        ("page=x&page=2", "'page'"),
+        ("sort=best&sort=newest", "'sort'"),
+        ("from=h%C3%B4m+qua&from=2020", "'from'"),
+        ("q=" + "a" * 1001 + "&q=b", "'q'"),
     ],
 )
 def test_invalid_values_name_the_parameter(query, names):

@@ -212,16 +212,21 @@ def parse_search_request(args, limits: Limits | None = None) -> SearchRequest:
     indexer.errors.QueryError: tham số 'per_page' phải từ 1 đến 100: '500'
     """
     limits = limits or Limits()
-    # Measured as sent (the schema's maxLength), before the whitespace is trimmed.
-    sent = [value for value in _getlist(args, "q") if value.strip()]
-    query = sent[-1] if sent else ""
-    if len(query) > limits.max_query_length:
-        raise QueryError(
-            f"tham số 'q' quá dài: {len(query)} ký tự (tối đa {limits.max_query_length})"
-        )
+    # A single-valued parameter given more than once: the last value counts, but every
+    # value must be valid (a bad one is never hidden behind a good or a blank one).
+    for value in _getlist(args, "q"):
+        # Measured as sent (the schema's maxLength), before the whitespace is trimmed.
+        if len(value) > limits.max_query_length:
+            raise QueryError(
+                f"tham số 'q' quá dài: {len(value)} ký tự (tối đa {limits.max_query_length})"
+            )
     # Control characters never belong in a query; a space keeps word boundaries.
-    query = " ".join(_CONTROL.sub(" ", query).split())
+    query = " ".join(_CONTROL.sub(" ", _single(args, "q")).split())
 
+    for name in ("from", "to"):
+        for value in _getlist(args, name):
+            if value.strip():
+                parse_date(value, end=name == "to", name=name)
     date_from, date_to = parse_period(_single(args, "from"), _single(args, "to"))
 
     years = _values(args, "year")
@@ -234,18 +239,23 @@ def parse_search_request(args, limits: Limits | None = None) -> SearchRequest:
         if not match or not 1 <= int(match[2]) <= 12 or len(match[2]) != 2:
             raise QueryError(f"tham số 'month' không hợp lệ: {month!r} (cần YYYY-MM)")
 
+    for sort in _getlist(args, "sort"):
+        if sort and sort not in SORTS:
+            raise QueryError(
+                f"tham số 'sort' không hợp lệ: {sort!r} (cần {', '.join(SORTS)})")
     sort = _last(args, "sort") or "relevance"
-    if sort not in SORTS:
-        raise QueryError(f"tham số 'sort' không hợp lệ: {sort!r} (cần {', '.join(SORTS)})")
 
-    page = _positive_int(text, "page") if (text := _last(args, "page")) else 1
-    per_page = limits.page_size
-    if text := _last(args, "per_page"):
-        if not (text.isascii() and text.isdigit() and 1 <= int(text) <= limits.max_page_size):
+    for text in _getlist(args, "page"):
+        if text:
+            _positive_int(text, "page")
+    page = int(_last(args, "page") or 1)
+    for text in _getlist(args, "per_page"):
+        if text and not (text.isascii() and text.isdigit()
+                         and 1 <= int(text) <= limits.max_page_size):
             raise QueryError(
                 f"tham số 'per_page' phải từ 1 đến {limits.max_page_size}: {text!r}"
             )
-        per_page = int(text)
+    per_page = int(_last(args, "per_page") or limits.page_size)
     return SearchRequest(
         query=query,
         date_from=date_from,
