@@ -151,14 +151,14 @@ def test_export_csv(client):
     text = response.get_data().decode("utf-8")
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text[1:])))
-    assert rows[0] == ["id", "title", "date", "units", "source", "url", "author",
-                       "category", "term"]
+    assert rows[0] == ["Mã", "Tiêu đề", "Ngày", "Giờ", "Đơn vị", "Nguồn", "Bài gốc", "Tác giả",
+                       "Chuyên mục", "Nhiệm kỳ nêu trong bài"]
     total = search(client, unit=QUAN_4)["total"]
     assert len(rows) - 1 == total  # every match, page and per_page ignored
     both = next(row for row in rows if row[0] == "web-010")
-    assert both[3] in (f"{QUAN_4}; {BINH_THANH}", f"{BINH_THANH}; {QUAN_4}")
+    assert both[4] in (f"{QUAN_4}; {BINH_THANH}", f"{BINH_THANH}; {QUAN_4}")
     first = next(row for row in rows if row[0] == "web-001")
-    assert first[8] == "2020-2025" or "2020-2025" in first[8]
+    assert first[9] == "2020-2025" or "2020-2025" in first[9]
 
 
 def test_export_of_nothing_has_just_the_header(client):
@@ -203,3 +203,15 @@ def test_date_values_are_iso(client):
     for hit in search(client, per_page=100)["results"]:
         if hit["date"]:
             date.fromisoformat(hit["date"][:10])
+
+
+def test_export_has_one_date_format_a_time_column_and_vietnamese_headers(term_client):
+    text = term_client.get("/api/export?q=dai+hoi+dang&sort=oldest").get_data().decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(text[1:])))
+    assert list(rows[0]) == ["Mã", "Tiêu đề", "Ngày", "Giờ", "Đơn vị", "Nguồn", "Bài gốc",
+                             "Tác giả", "Chuyên mục", "Nhiệm kỳ nêu trong bài"]
+    by_id = {row["Mã"]: row for row in rows}
+    assert (by_id["t-01"]["Ngày"], by_id["t-01"]["Giờ"]) == ("2015-06-12", "08:30")
+    assert (by_id["t-02"]["Ngày"], by_id["t-02"]["Giờ"]) == ("2015-09-20", "")
+    assert all(len(row["Ngày"]) == 10 and row["Ngày"][4] == "-" for row in rows)
+    assert by_id["t-01"]["Chuyên mục"] == "Chính trị"

@@ -27,15 +27,38 @@ def _param(name: str, description: str, schema: dict, *, repeat: bool = False) -
     return param
 
 
-DATE_PATTERN = r"^\d{4}(-\d{1,2}(-\d{1,2})?)?$"
+def _date_pattern() -> str:
+    """A regular expression for exactly the dates ``from``/``to`` accept: real days
+    (leap years included), months and years 0001-9999, ISO or day first.
+
+    The server parses with :func:`webapp.params.parse_date`; a test checks that the two
+    agree both ways, so the document promises no value the server refuses.
+    """
+    year = "(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
+    leap = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+    m31, m30, feb = "(?:0?[13578]|1[02])", "(?:0?[469]|11)", "0?2"
+    d31, d30 = "(?:0?[1-9]|[12][0-9]|3[01])", "(?:0?[1-9]|[12][0-9]|30)"
+    d28 = "(?:0?[1-9]|1[0-9]|2[0-8])"
+    month = "(?:0?[1-9]|1[0-2])"
+    sep = "[/.-]"
+    iso_day = f"{year}-(?:{m31}-{d31}|{m30}-{d30}|{feb}-{d28})|{leap}-{feb}-29"
+    vn_day = (f"(?:{d31}{sep}{m31}|{d30}{sep}{m30}|{d28}{sep}{feb}){sep}{year}"
+              f"|29{sep}{feb}{sep}{leap}")
+    forms = (iso_day, vn_day, f"{year}-{month}", f"{month}{sep}{year}", year)
+    # Blank means absent (an empty date field of a form).
+    return "^\\s*(?:" + "|".join(forms) + ")?\\s*$"
+
+
+DATE_PATTERN = _date_pattern()
 
 SEARCH_PARAMETERS = [
     _param("q", "Query text (Vietnamese, with or without diacritics; \"quoted\" phrases). "
            "Empty: every article, filtered.", {"type": "string", "maxLength": 1000}),
-    _param("from", "Period start, inclusive: YYYY-MM-DD, or YYYY-MM / YYYY meaning the first "
-           "day of that month/year.", {"type": "string", "pattern": DATE_PATTERN}),
-    _param("to", "Period end, inclusive: YYYY-MM-DD, or YYYY-MM / YYYY meaning the last day "
-           "of that month/year.", {"type": "string", "pattern": DATE_PATTERN}),
+    _param("from", "Period start, inclusive: a day dd/mm/yyyy (also dd-mm-yyyy, dd.mm.yyyy) "
+           "or YYYY-MM-DD; or a month mm/yyyy or YYYY-MM, or a year YYYY, meaning its first "
+           "day. Years 0001-9999.", {"type": "string", "pattern": DATE_PATTERN}),
+    _param("to", "Period end, inclusive: the same forms as from; a month or a year means "
+           "its last day. Not before from.", {"type": "string", "pattern": DATE_PATTERN}),
     _param("unit", "Unit facet value (e.g. \"Quận 4\"); repeat to combine (OR).",
            {"type": "string"}, repeat=True),
     _param("source", "Source site facet value; repeatable (OR).", {"type": "string"},
@@ -43,21 +66,26 @@ SEARCH_PARAMETERS = [
     _param("term", "Party term (nhiệm kỳ) facet value, e.g. 2020-2025; repeatable (OR).",
            {"type": "string"}, repeat=True),
     _param("year", "Year facet value YYYY; repeatable (OR).",
-           {"type": "string", "pattern": r"^\d{4}$"}, repeat=True),
+           {"type": "string", "pattern": r"^\s*(?:[0-9]{4})?\s*$"}, repeat=True),
     _param("month", "Month facet value YYYY-MM; repeatable (OR).",
-           {"type": "string", "pattern": r"^\d{4}-\d{2}$"}, repeat=True),
-    _param("sort", "Result order.", {"type": "string", "enum": list(SORTS),
-                                      "default": "relevance"}),
-    _param("page", "1-based page; page × per_page ≤ 10000.",
-           {"type": "integer", "minimum": 1, "default": 1}),
-    _param("per_page", "Results per page.",
-           {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}),
+           {"type": "string", "pattern": r"^\s*(?:[0-9]{4}-(?:0[1-9]|1[0-2]))?\s*$"},
+           repeat=True),
+    _param("sort", "Result order; empty: relevance.",
+           {"type": "string", "enum": [*SORTS, ""], "default": "relevance"}),
+    _param("page", "1-based page. Only the first 10000 results are served: a page past "
+           "them is empty (total and facets still given), as a page past the last result is.",
+           {"anyOf": [{"type": "integer", "minimum": 1}, {"const": ""}], "default": 1}),
+    _param("per_page", "Results per page (empty: the default).",
+           {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 100}, {"const": ""}],
+            "default": 10}),
 ]
 
 ERROR = {
     "description": "Error",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
 }
+#: gunicorn refuses a request line over 8,190 bytes itself (plain HTML), before the app.
+TOO_LONG = {"description": "Request line over 8190 bytes (answered by the HTTP server)"}
 
 SCHEMAS = {
     "Error": {
@@ -174,6 +202,7 @@ DOCUMENT = {
                             "content": {"application/json": {"schema": {
                                 "$ref": "#/components/schemas/SearchResult"}}}},
                     "400": ERROR,
+                    "414": TOO_LONG,
                     "503": ERROR,
                 },
             },
@@ -182,13 +211,18 @@ DOCUMENT = {
             "get": {
                 "operationId": "export",
                 "summary": "Every match as CSV (UTF-8 with BOM, RFC 4180), streamed.",
-                "description": "Columns id,title,date,units,source,url,author,category,term; "
-                               "lists joined with \"; \". page and per_page are ignored.",
+                "description": "Vietnamese headers; columns Mã (id), Tiêu đề (title), Ngày "
+                               "(publication day, YYYY-MM-DD), Giờ (HH:MM, empty when "
+                               "unknown), Đơn vị (units), Nguồn (source), Bài gốc (url), Tác "
+                               "giả (author), Chuyên mục (category, in Vietnamese), Nhiệm kỳ "
+                               "nêu trong bài (terms mentioned); lists joined with \"; \". "
+                               "page and per_page are ignored.",
                 "parameters": SEARCH_PARAMETERS,
                 "responses": {
                     "200": {"description": "CSV attachment",
                             "content": {"text/csv": {"schema": {"type": "string"}}}},
                     "400": ERROR,
+                    "414": TOO_LONG,
                     "503": ERROR,
                 },
             },
@@ -225,6 +259,31 @@ DOCUMENT = {
                 },
             },
         },
+        "/feed.atom": {
+            "get": {
+                "operationId": "feed",
+                "summary": "The newest matches of a search as an Atom 1.0 feed.",
+                "description": (
+                    "Same parameters as /api/search; entries newest first whatever sort "
+                    "says, 20 unless per_page says otherwise. Each entry: title, a link to "
+                    "the article page, the publication date as updated, the units as "
+                    "categories, the snippet (HTML with <mark>) as summary. Responses carry "
+                    "a weak ETag and Last-Modified from the index generation: a conditional "
+                    "request (If-None-Match / If-Modified-Since) is answered 304 until a "
+                    "new generation is served."
+                ),
+                "parameters": SEARCH_PARAMETERS,
+                "responses": {
+                    "200": {"description": "Atom feed",
+                            "content": {"application/atom+xml": {"schema": {
+                                "type": "string"}}}},
+                    "304": {"description": "Not modified since the reader's copy"},
+                    "400": ERROR,
+                    "414": TOO_LONG,
+                    "503": ERROR,
+                },
+            },
+        },
         "/api/openapi.json": {
             "get": {
                 "operationId": "openapi",
@@ -254,7 +313,6 @@ DOCUMENT = {
                     "202": {"description": "Build started",
                             "content": {"application/json": {}}},
                     "401": ERROR,
-                    "404": {"description": "Admin disabled (no token configured)"},
                     "409": ERROR,
                     "503": ERROR,
                 },
@@ -269,7 +327,6 @@ DOCUMENT = {
                 "responses": {
                     "200": {"description": "Status", "content": {"application/json": {}}},
                     "401": ERROR,
-                    "404": {"description": "Admin disabled (no token configured)"},
                 },
             },
         },
@@ -312,11 +369,22 @@ DOCUMENT = {
 }
 
 
-def openapi_document() -> dict:
+def openapi_document(*, admin: bool = True) -> dict:
     """A fresh copy of the OpenAPI document.
+
+    :param admin: whether the admin endpoints exist (a token is configured). Without a
+        token they answer 404 to everyone, so the document leaves them out rather than
+        promise a 401 the server never gives.
 
     >>> doc = openapi_document()
     >>> doc["openapi"], sorted(doc["paths"])[:2]
     ('3.1.0', ['/admin/harvest', '/admin/rebuild'])
+    >>> sorted(openapi_document(admin=False)["paths"])[:2]
+    ['/api/articles/{id}', '/api/export']
     """
-    return copy.deepcopy(DOCUMENT)
+    document = copy.deepcopy(DOCUMENT)
+    if not admin:
+        for path in [path for path in document["paths"] if path.startswith("/admin/")]:
+            del document["paths"][path]
+        del document["components"]["securitySchemes"]
+    return document
