@@ -21,8 +21,8 @@ def parse(client, url: str):
 
 
 def test_feed_entries_are_the_newest_matches_with_their_metadata(term_client):
-    response, feed = parse(term_client, "/feed.atom?q=dai+hoi+dang")
-    assert "đại hội" in feed.feed.title.lower() or "dai hoi dang" in feed.feed.title
+    response, feed = parse(term_client, "/feed.atom?q=dai+hoi")
+    assert "đại hội" in feed.feed.title.lower() or "dai hoi" in feed.feed.title
     updated = [entry.updated_parsed for entry in feed.entries]
     assert len(updated) == 7 and updated == sorted(updated, reverse=True)  # newest first
     first = feed.entries[0]
@@ -42,7 +42,7 @@ def test_feed_entries_are_the_newest_matches_with_their_metadata(term_client):
 
 
 def test_feed_takes_the_search_parameters(term_client):
-    _, feed = parse(term_client, "/feed.atom?q=dai+hoi+dang&from=2015&to=31/12/2019&per_page=2")
+    _, feed = parse(term_client, "/feed.atom?q=dai+hoi&from=2015&to=31/12/2019&per_page=2")
     assert [entry.id.rsplit("/", 1)[1] for entry in feed.entries] == ["t-03", "t-02"]
     assert any(link.rel == "next" for link in feed.feed.links)
     # sort is checked but a feed is always newest first.

@@ -140,7 +140,7 @@ def assert_safe_html(fragment: str) -> None:
 
 def assert_result_shape(data: dict, per_page: int = 10) -> None:
     assert list(data) == ["query", "total", "page", "per_page", "took_ms", "results",
-                          "facets", "suggestion"]
+                          "facets", "suggestion", "match"]
     assert isinstance(data["total"], int) and data["total"] >= 0
     assert len(data["results"]) <= min(per_page, data["total"])
     for hit in data["results"]:
@@ -148,6 +148,10 @@ def assert_result_shape(data: dict, per_page: int = 10) -> None:
         assert_safe_html(hit["snippet"])
     assert set(data["facets"]) == {"year", "month", "unit", "source", "term"}
     assert data["suggestion"] is None or isinstance(data["suggestion"], str)
+    match = data["match"]
+    assert match["tier"] in ("phrase", "near", "all", "most", "corrected", "every", "none")
+    assert all(isinstance(word, str) for word in match["dropped"] + match["phrases"])
+    assert match["minimum"] >= 0 and (match["corrected"] is None) != (match["tier"] == "corrected")
 
 
 def assert_error_shape(response) -> None:

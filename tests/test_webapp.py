@@ -162,7 +162,7 @@ def test_openapi_describes_every_route(tmp_path):
             assert method.lower() in document["paths"][path], (rule.rule, method)
     names = [p["name"] for p in document["paths"]["/api/search"]["get"]["parameters"]]
     assert names == ["q", "from", "to", "unit", "source", "term", "year", "month", "sort",
-                     "page", "per_page"]
+                     "page", "per_page", "match"]
 
 
 def test_openapi_leaves_out_the_admin_endpoints_when_they_are_disabled(empty_app):

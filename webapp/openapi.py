@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 
 from indexer.results import FACETS
+from indexer.results import MATCH_MODES
 from indexer.results import SORTS
 
 
@@ -78,6 +79,10 @@ SEARCH_PARAMETERS = [
     _param("per_page", "Results per page (empty: the default).",
            {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 100}, {"const": ""}],
             "default": 10}),
+    _param("match", "Which reading of the query to show: auto (the strictest that finds "
+           "something: phrase, then near, all, most; a corrected query's when the typed one "
+           "finds nothing), typed (the same without correction), or one tier; empty: auto.",
+           {"type": "string", "enum": [*MATCH_MODES, ""], "default": "auto"}),
 ]
 
 ERROR = {
@@ -126,7 +131,7 @@ SCHEMAS = {
     "SearchResult": {
         "type": "object",
         "required": ["query", "total", "page", "per_page", "took_ms", "results", "facets",
-                     "suggestion"],
+                     "suggestion", "match"],
         "properties": {
             "query": {"type": "string"},
             "total": {"type": "integer", "minimum": 0},
@@ -145,6 +150,32 @@ SCHEMAS = {
             },
             "suggestion": {"type": ["string", "null"],
                            "description": "A corrected query (e.g. with diacritics restored)."},
+            "match": {"$ref": "#/components/schemas/Match"},
+        },
+    },
+    "Match": {
+        "type": "object",
+        "description": "The reading of the query whose results, total and facets are shown.",
+        "required": ["tier", "dropped", "phrases", "minimum", "others", "corrected"],
+        "properties": {
+            "tier": {"type": "string",
+                     "enum": ["phrase", "near", "all", "most", "corrected", "every", "none"],
+                     "description": "phrase: the syllables typed side by side stand side by "
+                                    "side; near: its words each side by side, near each "
+                                    "other; all: every word anywhere; most: at least half "
+                                    "of the words; corrected: the corrected query's strict "
+                                    "reading; every: empty query; none: nothing searchable."},
+            "dropped": {"type": "array", "items": {"type": "string"},
+                        "description": "Typed words the reading does not require."},
+            "phrases": {"type": "array", "items": {"type": "string"},
+                        "description": "What the reading requires (most: the words "
+                                       "counted), each side by side."},
+            "minimum": {"type": "integer", "minimum": 0,
+                        "description": "For most: words an article holds at least."},
+            "others": {"type": "array", "items": {"type": "string"},
+                       "description": "Other readings, for the match parameter."},
+            "corrected": {"type": ["string", "null"],
+                          "description": "The corrected query whose results are shown."},
         },
     },
     "Article": {

@@ -34,6 +34,7 @@ from webapp.labels import PERIOD_PRESETS
 from webapp.labels import PERIODS_LABEL
 from webapp.labels import SORT_LABELS
 from webapp.labels import category_label
+from webapp.notice import match_notice
 from webapp.params import Limits
 from webapp.params import UrlState
 from webapp.params import parse_search_request
@@ -201,8 +202,9 @@ def _render_search(
             histogram=histogram(result.facets, state, search_href),
             export_href=state.without("page", "per_page").href(url_for("api.export")),
             article_query=state.query_string(),
-            suggestion_href=(search_href(state.replace(q=result.suggestion))
+            suggestion_href=(search_href(state.replace(q=result.suggestion, match=None))
                              if result.suggestion else None),
+            notice=match_notice(result, state, search_href),
             without_filters=search_href(UrlState(pairs=[
                 pair for pair in state.pairs if pair[0] in ("q", "sort")])),
             first=(result.page - 1) * result.per_page + 1,
@@ -243,13 +245,11 @@ def summary(text: str | None, limit: int = 160) -> str:
     return words[:limit].rsplit(" ", 1)[0] + "…"
 
 
-def highlight(text: str, query: str) -> Markup:
-    """``text`` as HTML with the query's matches in ``<mark>``, via the search layer."""
-    if not query or not text:
+def highlight(text: str, highlighter) -> Markup:
+    """``text`` as HTML with what the search matched in ``<mark>`` (none: escaped)."""
+    if highlighter is None or not text:
         return Markup(escape(text or ""))
-    from indexer.search import highlight_text
-
-    return marked(highlight_text(text, query))
+    return marked(highlighter.highlight(text))
 
 
 @bp.get("/articles/<path:article_id>")
@@ -262,14 +262,16 @@ def article(article_id: str):
     state = UrlState(request.args)
     limits = Limits.from_config(current_app.config)
     query = state.get("q")[: limits.max_query_length]
-    body_html = highlight(record.body, query)
+    # what the search the reader came from matched: the same reading, marked
+    highlighter = index.highlighter(query, state.get("match") or "auto") if query else None
+    body_html = highlight(record.body, highlighter)
     related = index.more_like(article_id, int(current_app.config["RELATED_COUNT"]))
     return render_template(
         "search/article.html",
         article=record,
         category=category_label(record.category),
         description=summary(record.body),
-        title_html=highlight(record.title, query),
+        title_html=highlight(record.title, highlighter),
         body=[Markup(marked(part)) for part in paragraphs(str(body_html))],
         related=related,
         state=state,

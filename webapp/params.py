@@ -35,6 +35,7 @@ from datetime import date
 from urllib.parse import urlencode
 
 from indexer.errors import QueryError
+from indexer.results import MATCH_MODES
 from indexer.results import SORTS
 from indexer.results import SearchRequest
 
@@ -256,6 +257,10 @@ def parse_search_request(args, limits: Limits | None = None) -> SearchRequest:
                 f"tham số 'per_page' phải từ 1 đến {limits.max_page_size}: {text!r}"
             )
     per_page = int(_last(args, "per_page") or limits.page_size)
+    match = _single(args, "match") or "auto"
+    if match not in MATCH_MODES:
+        raise QueryError(
+            f"tham số 'match' không hợp lệ: {match!r} (cần {', '.join(MATCH_MODES)})")
     return SearchRequest(
         query=query,
         date_from=date_from,
@@ -268,6 +273,7 @@ def parse_search_request(args, limits: Limits | None = None) -> SearchRequest:
         sort=sort,
         page=page,
         per_page=per_page,
+        match=match,
     )
 
 
