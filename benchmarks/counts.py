@@ -141,8 +141,10 @@ def sample_queries(texts: list[tuple[str, str]], count: int, seed: int) -> list[
 # -- truth -------------------------------------------------------------------------------
 
 
-def _forms(query: str) -> list[tuple[str, ...]]:
-    """The query's syllables, with its abbreviations in each of their forms."""
+def _forms(query: str) -> list[tuple[tuple[str, ...], ...]]:
+    """The query as pieces: each of its syllables, or one of its abbreviations in each of
+    their forms (a form of several syllables as one piece: ``GD&ĐT`` is written with
+    punctuation inside)."""
     from indexer.query import read_abbreviations
     from indexer.text import fold
 
@@ -164,14 +166,18 @@ def _forms(query: str) -> list[tuple[str, ...]]:
         else:
             pieces.append([(syllables[index],)])
             index += 1
-    forms: list[tuple[str, ...]] = [()]
+    forms: list[tuple[tuple[str, ...], ...]] = [()]
     for piece in pieces:
-        forms = [form + option for form in forms for option in piece][:64]
+        forms = [form + (option,) for form in forms for option in piece][:64]
     return forms
 
 
-def _pattern(forms: list[tuple[str, ...]]) -> re.Pattern:
-    alternatives = "|".join(r"\s+".join(re.escape(s) for s in form) for form in forms)
+def _pattern(forms: list[tuple[tuple[str, ...], ...]]) -> re.Pattern:
+    """Side by side: white space between the query's pieces; inside an abbreviation's
+    form, up to three other characters (``GD&ĐT``, ``TP. HCM``)."""
+    alternatives = "|".join(
+        r"\s+".join(r"[\W_]{1,3}".join(re.escape(s) for s in piece) for piece in form)
+        for form in forms)
     return re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])")
 
 
@@ -185,10 +191,11 @@ def truth(lowered: list[str], folded_texts: list[str], query: str, *, folded: bo
 
     forms = _forms(query)
     if folded:
-        forms = list(dict.fromkeys(tuple(fold(s) for s in form) for form in forms))
+        forms = list(dict.fromkeys(tuple(tuple(fold(s) for s in piece) for piece in form)
+                                   for form in forms))
     pattern = _pattern(forms)
     # cheap test first: the longest syllable of some form is in the text
-    rarest = [max(form, key=len) for form in forms]
+    rarest = [max((s for piece in form for s in piece), key=len) for form in forms]
     count = 0
     for text in folded_texts if folded else lowered:
         if not any(word in text for word in rarest):

@@ -228,7 +228,10 @@ def main(argv: list[str] | None = None) -> int:
         ours = _same(offered, item["title"])
         theirs = None
         if not args.no_pyvi:
-            theirs = _same(ViUtils.add_accents(item["query"].lower()), item["title"])
+            try:
+                theirs = _same(ViUtils.add_accents(item["query"].lower()), item["title"])
+            except (KeyError, ValueError, IndexError):  # pyvi fails on some inputs
+                theirs = False
         rows[item["kind"]].append((1 / rank if rank else 0.0, ours, theirs, ms))
         if (not rank or not ours) and len(failures) < args.show:
             failures.append((item["kind"], item["query"], item["title"], offered, rank,

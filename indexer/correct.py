@@ -63,6 +63,8 @@ EDIT_FORMS = 3
 #: Single-slip readings tried per syllable, and candidates returned.
 SINGLE_SLIPS = 3
 CANDIDATES = 6
+#: A syllable the archive writes fewer times than about this is taken for a typing error.
+RARE = 6
 #: Longest query corrected (syllables).
 MAX_SYLLABLES = 12
 
@@ -235,13 +237,17 @@ class Corrector:
     def _known(self, feature) -> str | None:
         return self._forms.get(feature) if feature is not None else None
 
-    def _unknown(self, token: str) -> bool:
-        """Whether the archive never writes this syllable (as typed, or restored)."""
+    def unknown(self, token: str) -> bool:
+        """Whether the archive (almost) never writes this syllable, as typed or, typed
+        without diacritics, in any accent form: seen fewer than :data:`RARE` times, as
+        typing errors in the archive itself are."""
         key, fixed, _ = typed_candidate(token)
-        forms = self.model.singles.get(key)
         if fixed is not None and fixed.isdigit():
             return False
-        return forms is None or (fixed is not None and all(f != fixed for f, _ in forms))
+        floor = self.model._unknown + math.log(RARE)  # noqa: SLF001 - the model's floor
+        forms = self.model.singles.get(key, ())
+        return not any(logp > floor and (fixed is None or form == fixed)
+                       for form, logp in forms)
 
     def _likely(self, token: str) -> tuple[str, ...]:
         """The forms a typed syllable most likely stands for, before any correction."""
@@ -304,7 +310,7 @@ class Corrector:
             return []
         tokens = [m.group() for m in matches]
         # Where the archive does not know a syllable, the slip is there.
-        unknown = [self._unknown(token) for token in tokens]
+        unknown = [self.unknown(token) for token in tokens]
         likely = [self._likely(token) for token in tokens]
         lattice = []
         for i, token in enumerate(tokens):

@@ -5,12 +5,15 @@ that hold it and the positions of the term in given documents (:class:`Source`),
 tiers are decided the same way whatever engine stores the postings.
 
 A sequence of several syllables matches where its syllables occupy consecutive
-positions. Before positions are read, the candidates are narrowed to the documents that
-hold every syllable and every folded pair of neighbouring syllables of the sequence (the
-``pairs`` view: two syllables with only spaces between them), so a phrase check reads
-the positions of a few hundred documents, not of every document holding ``đồng``.
-Each (document, position) is one int64 (document in the high 32 bits), so following a
-sequence along its syllables is a search in sorted arrays.
+positions. Punctuation between them does not count for a long sequence (``Hà Nội
+(ISPH)`` holds ``hà nội isph``: people type titles without their punctuation), but does
+for a short one at the boundaries the query typed as spaces (:attr:`Seq.tight`): there
+the document must also hold the folded pair in the ``pairs`` view, which pairs only
+syllables with nothing but spaces between them (``Hà Nội. Lâm Đồng`` does not hold
+``nội lâm``). Positions are read only for the documents that hold every syllable (and
+pair) of the sequence. Each (document, position) is one
+int64 (document in the high 32 bits), so following a sequence along its syllables is a
+search in sorted arrays.
 """
 
 from __future__ import annotations
@@ -66,24 +69,19 @@ def _intersect(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:
 
 
 def _pairs(seq: Seq) -> list[str]:
-    """Folded pairs of neighbouring syllables every match of ``seq`` holds."""
-    pairs: list[str] = []
-    previous: str | None = None
-    for slot in seq.slots:
-        if len(slot) != 1:
-            previous = None
-            continue
-        words = [fold(w) for w in slot[0]]
-        if previous is not None:
-            pairs.append(f"{previous}_{words[0]}")
-        pairs += [f"{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
-        previous = words[-1]
+    """The folded pairs (the ``pairs`` view: two syllables with only spaces between
+    them) that every match of ``seq`` holds: at its tight boundaries."""
+    pairs = []
+    for index, tight in enumerate(seq.tight):
+        before, after = seq.slots[index], seq.slots[index + 1]
+        if tight and len(before) == 1 and len(after) == 1:
+            pairs.append(f"{fold(before[0][-1])}_{fold(after[0][0])}")
     return pairs
 
 
 def candidates(source: Source, seq: Seq, within: np.ndarray | None = None) -> np.ndarray:
-    """Documents holding every syllable of some alternative of each place of ``seq``
-    (and its neighbouring pairs): a superset of its matches."""
+    """Documents holding every syllable of some alternative of each place of ``seq``:
+    a superset of its matches."""
     name = fieldname(seq)
     found = within
     for slot in seq.slots:

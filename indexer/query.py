@@ -211,6 +211,7 @@ class _Item:
     text: str = ""
     sign: str = ""  # "" | "+" | "-"
     field: str | None = None  # None | "title" | "body"
+    bracketed: bool = False  # a bracket stood between it and the item before
 
 
 @dataclass(slots=True)
@@ -248,9 +249,11 @@ def _lex(text: str) -> list[_Item]:
     items: list[_Item] = []
     pos, length = 0, len(text)
     sign, fieldname = "", None
+    bracket = False
     while pos < length:
         char = text[pos]
         if char.isspace() or char in "()[]{}":
+            bracket = bracket or not char.isspace()
             pos += 1
             continue
         if char == '"':
@@ -283,8 +286,9 @@ def _lex(text: str) -> list[_Item]:
             chunk = prefix.group(2)
         chunk = _SUFFIX_RE.sub("", chunk)
         if chunk:
-            items.append(_Item("words", chunk, sign, fieldname))
+            items.append(_Item("words", chunk, sign, fieldname, bracket))
             sign, fieldname = "", None
+            bracket = False
         elif not (pos < length and text[pos] == '"'):
             # a lone sign or prefix applies only to a phrase right after it
             sign, fieldname = "", None
@@ -304,7 +308,8 @@ def _merge_words(items: list[_Item]) -> list[_Item]:
             and not previous.sign
             and not previous.field
         ):
-            previous.text = f"{previous.text} {item.text}"
+            # a bracket between them separates two units of the run, as a comma does
+            previous.text = f"{previous.text}{', ' if item.bracketed else ' '}{item.text}"
         else:
             merged.append(item)
     return merged
@@ -657,30 +662,67 @@ def _folded_questions() -> tuple[str, ...]:
 
 
 def _chains(runs: list[_Run], accentless: bool) -> tuple[Chain, ...]:
-    """The runs as chains of elements for the readings; runs joined by OR become one."""
+    """The runs as chains of elements for the readings: a run is cut where the query has
+    punctuation and a space (``Hà Nội, Lâm Đồng``); runs joined by OR become one."""
     chains: list[Chain] = []
     link = False
     for run in runs:
         if not run.concepts:
             continue
         typed = [s.lower() for s in run.syllables]
-        elements = tuple(Element(tuple(c.alternatives), c.kind, c.start, c.end,
-                                 tuple(typed[c.start : c.end]))
-                         for c in run.concepts)
+        gaps = _gaps(run)
+        elements = [Element(tuple(c.alternatives), c.kind, c.start, c.end,
+                            tuple(typed[c.start : c.end]),
+                            c.end < len(gaps) + 1 and gaps[c.end - 1] == "space")
+                    for c in run.concepts]
+        # A quoted phrase typed without diacritics matches folded, as in the ranking.
+        folded = accentless or (run.literal and not run.concepts[0].literal)
+        pieces = [elements] if run.literal else _cut(elements, gaps)
         if link and chains:
             previous = chains[-1]
-            last, first = previous.elements[-1], elements[0]
+            last, first = previous.elements[-1], pieces[0][0]
             joined = Element(last.alternatives + first.alternatives,
-                             typed=(*last.typed, "OR", *first.typed))
+                             typed=(*last.typed, "OR", *first.typed),
+                             space_after=first.space_after)
             chains[-1] = replace(previous, elements=(*previous.elements[:-1], joined,
-                                                     *elements[1:]), joined=True)
-        else:
-            # A quoted phrase typed without diacritics matches folded, as in the ranking.
-            folded = accentless or (run.literal and not run.concepts[0].literal)
-            chains.append(Chain(elements, tuple(typed), run.field, run.sign, run.literal,
-                                folded))
+                                                     *pieces[0][1:]), joined=True)
+            pieces = pieces[1:]
+        for piece in pieces:
+            start = piece[0].start
+            rebased = tuple(replace(e, start=e.start - start, end=e.end - start)
+                            for e in piece)
+            chains.append(Chain(rebased, tuple(typed[start : piece[-1].end]), run.field,
+                                run.sign, run.literal, folded))
         link = run.concepts[-1].or_next
     return tuple(chains)
+
+
+def _gaps(run: _Run) -> list[str]:
+    """How the query separates each syllable of a run from the next: ``space``,
+    ``inner`` (punctuation inside a word: ``2020-2025``, ``TP.HCM``) or ``break``
+    (punctuation and space: a comma, a bracket)."""
+    normal = normalize(run.text)
+    spans = [m.span() for m in SYLLABLE_RE.finditer(normal)]
+    if len(spans) != len(run.syllables):
+        return ["space"] * max(len(run.syllables) - 1, 0)
+    gaps = []
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        gap = normal[end:start]
+        gaps.append("space" if not gap.strip()
+                    else "inner" if not any(c.isspace() for c in gap) else "break")
+    return gaps
+
+
+def _cut(elements: list[Element], gaps: list[str]) -> list[list[Element]]:
+    """Elements split where the query has a ``break`` between two of them."""
+    pieces = [[elements[0]]]
+    for element in elements[1:]:
+        before = element.start - 1
+        if 0 <= before < len(gaps) and gaps[before] == "break":
+            pieces.append([element])
+        else:
+            pieces[-1].append(element)
+    return pieces
 
 
 def _pyvi_segment(syllables: Sequence[str]) -> list[int]:

@@ -52,6 +52,8 @@ from dataclasses import dataclass
 TIERS = ("phrase", "near", "all", "most")
 #: How far apart (in syllables) the units of the ``near`` tier may stand.
 WINDOW = 20
+#: Sequences of at most this many syllables do not straddle punctuation in the text.
+SHORT = 4
 
 Alternatives = tuple[tuple[str, ...], ...]
 #: Splits a run of syllables into word lengths (summing to the number of syllables).
@@ -66,6 +68,8 @@ class Element:
     :param start: index of its first syllable in the run's syllables.
     :param end: index after its last syllable.
     :param typed: its syllables as typed (for messages); default the first alternative.
+    :param space_after: only white space separates it from the next element in the
+        query (not punctuation, as in ``2020-2025``).
     """
 
     alternatives: Alternatives
@@ -73,6 +77,7 @@ class Element:
     start: int = 0
     end: int = 1
     typed: tuple[str, ...] = ()
+    space_after: bool = False
 
     @property
     def text(self) -> str:
@@ -109,6 +114,9 @@ class Seq:
     field: str | None = None
     folded: bool = False
     label: str = dataclasses.field(default="", compare=False)
+    #: per boundary between two places: only white space may stand between them in
+    #: the text (a name or compound does not straddle punctuation)
+    tight: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +144,13 @@ class Reading:
 
 
 def _seq(elements: Sequence[Element], chain: Chain) -> Seq:
+    # A short sequence (a name, a compound) stands together only without punctuation
+    # between its syllables where the query typed a space; a longer one (a title or a
+    # sentence typed from memory) may cross the punctuation its typist left out.
+    short = sum(len(e.alternatives[0]) for e in elements) <= SHORT
+    tight = tuple(short and e.space_after for e in elements[:-1])
     return Seq(tuple(e.alternatives for e in elements), chain.field, chain.folded,
-               _text(elements))
+               _text(elements), tight if any(tight) else ())
 
 
 def _text(elements: Sequence[Element]) -> str:

@@ -1550,21 +1550,9 @@ def _strict_count(engine: _Engine | None, searcher: Searcher, text: str, segment
     return len(matching.evaluate(source, readings[0]))
 
 
-def _worth_correcting(text: str, model: suggest.AccentModel) -> bool:
-    """Whether a query may be mistyped: a syllable unknown to the archive (``hộj``,
-    ``tichj``), or a short query (whose words were all found, ``bầu cữ``)."""
-    tokens = SYLLABLE_RE.findall(normalize(text).lower())
-    if len(tokens) <= CORRECT_SHORT:
-        return True
-    singles = model.singles
-    for token in tokens:
-        key = fold(token)
-        if token.isdigit():
-            continue
-        forms = singles.get(key)
-        if forms is None or (key != token and all(form != token for form, _ in forms)):
-            return True
-    return False
+def _short(text: str) -> bool:
+    """Whether a query is short enough to check for slips among known syllables."""
+    return len(SYLLABLE_RE.findall(text)) <= CORRECT_SHORT
 
 
 def _restored(engine: _Engine | None, searcher: Searcher, model: suggest.AccentModel,
@@ -1751,18 +1739,24 @@ class _Generation:
             return typed
         strict = len(typed.docs) if typed.match.tier == "phrase" else 0
         suggestion = None
-        corrected = None
-        if strict < CORRECT_BELOW and _worth_correcting(text, model):
-            corrected = self.corrector(model).correct(text)
-        if corrected:
-            found = _strict_count(engine, searcher, corrected, segment)
-            if found >= CORRECTION_SUPPORT and found >= CORRECTION_RATIO * strict:
+        corrector = self.corrector(model)
+        unknown = any(corrector.unknown(t) for t in SYLLABLE_RE.findall(normalize(text)))
+        if strict < CORRECT_BELOW and (unknown or _short(text)):
+            # Where the archive does not know a typed syllable, one article is evidence
+            # enough; a query of known syllables is corrected only on firmer evidence.
+            support = 1 if unknown else CORRECTION_SUPPORT
+            best, found = None, 0
+            for candidate in corrector.corrections(text):
+                count = _strict_count(engine, searcher, candidate, segment)
+                if count > found:
+                    best, found = candidate, count
+            if best is not None and found >= support and found >= CORRECTION_RATIO * strict:
                 if strict == 0 and mode == "auto":
-                    better = _match(engine, searcher, corrected, segment=segment, tier="phrase")
-                    match = replace(better.match, tier="corrected", corrected=corrected,
+                    better = _match(engine, searcher, best, segment=segment, tier="phrase")
+                    match = replace(better.match, tier="corrected", corrected=best,
                                     others=("typed",))
                     return replace(better, match=match)
-                suggestion = corrected
+                suggestion = best
         if suggestion is None:
             suggestion = _restored(engine, searcher, model, text, typed)
         return replace(typed, suggestion=suggestion)
