@@ -5,7 +5,7 @@ syllable and word vocabularies and its titles, :func:`indexer.search.build_sugge
 the test text comes from a corpus file that is *not* in that index, so nothing is
 scored on text the model was trained on:
 
-* index: the 52k set (``benchmarks/work/http-52k``, built by ``benchmarks/http.py``, or
+* index: the 52k set (``benchmarks/work/http-52k``, built by ``benchmarks/web.py``, or
   ``--index-dir``), i.e. every corpus file except ``vietnews-train-50k.jsonl.gz``;
 * test text: titles and body sentences of ``vietnews-train-50k.jsonl.gz`` (a seeded
   random sample; titles that also occur in ``vietnews-13k`` are left out), and

@@ -400,6 +400,17 @@ def _echo_result(result) -> None:
         f"{result.total:,} results for {result.query!r} "
         f"(page {result.page} of {last}, {result.took_ms:.1f} ms)"
     )
+    match = result.match
+    if match.corrected:
+        click.echo(f"Nothing for {result.query!r}; showing {match.corrected!r} "
+                   "(--match typed shows the query as typed)")
+    elif match.tier in ("near", "all", "most"):
+        words = ", ".join(match.phrases)
+        reading = {"near": f"near each other: {words}", "all": f"every word anywhere: {words}",
+                   "most": f"at least {match.minimum} of: {words}"}[match.tier]
+        click.echo(f"No article has {result.query!r} side by side; showing {reading}")
+    if match.dropped:
+        click.echo(f"Not required: {', '.join(match.dropped)}")
     if result.suggestion:
         click.echo(f"Did you mean: {result.suggestion}")
     first = (result.page - 1) * result.per_page
@@ -433,6 +444,14 @@ def _echo_result(result) -> None:
 )
 @click.option("--page", type=int, default=1, show_default=True, help="Page number.")
 @click.option("--per-page", type=int, default=10, show_default=True, help="Results a page (1-100).")
+@click.option(
+    "--match",
+    type=click.Choice(["auto", "typed", "phrase", "near", "all", "most"]),
+    default="auto",
+    show_default=True,
+    help="Which reading of the query: the strictest that finds something (auto), the same "
+    "without correcting typing errors (typed), or one tier.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the /api/search JSON document.")
 @click.option(
     "--batch",
@@ -444,13 +463,16 @@ def _echo_result(result) -> None:
 @index_dir_option
 def search_cmd(
     query, date_from, date_to, units, sources, terms, years, months, sort, page, per_page,
-    as_json, batch, index_dir,
+    match, as_json, batch, index_dir,
 ) -> None:
     """Search the index and print a page of results.
 
-    Without diacritics a query also finds the accented text ("nhan dan" finds "nhân
-    dân"); quotes make a phrase, -word excludes. With --batch every line of FILE is a
-    query with the same filters, answered by one JSON document a line, in order.
+    Syllables typed side by side match side by side ("Lâm Đồng"); when nothing does,
+    the search loosens step by step (words near each other, every word anywhere, most
+    words) and says which reading it shows. Without diacritics a query also finds the
+    accented text ("nhan dan" finds "nhân dân"); quotes make a phrase, -word excludes.
+    With --batch every line of FILE is a query with the same filters, answered by one
+    JSON document a line, in order.
 
     Example: vnsearch search "đại hội đảng bộ" --unit "Quận 4" --from 2020-01-01 --json
     """
@@ -470,6 +492,7 @@ def search_cmd(
         sort=sort,
         page=page,
         per_page=per_page,
+        match=match,
     )
     index = _open_search_index(index_dir)
     if batch is None:
@@ -477,6 +500,9 @@ def search_cmd(
             result = index.search(_with_query(template, query))
         except IndexerError as exc:
             raise click.ClickException(str(exc)) from exc
+        if result.warnings:
+            # a unit filter that names no unit: a usage error on the command line
+            raise click.ClickException("; ".join(w.message for w in result.warnings))
         if as_json:
             _echo_json(result.to_dict())
         else:
@@ -598,3 +624,10 @@ def serve_cmd(host, port, workers, timeout, access_log, dev, index_dir) -> None:
         run_gunicorn(index_dir=index_dir, host=host, port=port, workers=workers,
                      timeout=timeout, access_log=access_log)
 
+
+
+# --- harvest (indexer/cli_harvest.py) -------------------------------------------
+
+from indexer.cli_harvest import harvest_cmd  # noqa: E402  (registered after the group exists)
+
+cli.add_command(harvest_cmd)

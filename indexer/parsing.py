@@ -17,6 +17,8 @@ Formats (``RawDocument.kind``):
 * ``plain`` -- line 1 title, line 2 lead, line 3 body (the body may be missing).
 * ``jsonl`` -- a JSON Lines record with ``id, title, body, date, source, url,
   category`` and optionally ``units``, ``author``, ``term``.
+* ``html`` -- an HTML page (a saved file or a WARC record), parsed by
+  :mod:`indexer.webpages`.
 
 Encodings: UTF-8 with or without BOM, UTF-16 (LE/BE, with or without BOM),
 UTF-32 with BOM, Windows-1258 (whose combining tone marks NFC then composes).
@@ -49,7 +51,7 @@ __all__ = [
     "read_text",
 ]
 
-KINDS = ("page", "header", "plain", "jsonl")
+KINDS = ("page", "header", "plain", "jsonl", "html")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +60,9 @@ class RawDocument:
 
     :param id: stable document id (see :mod:`indexer.sources`).
     :param path: the file it came from, as given (a JSON Lines record: its file).
-    :param kind: ``"page"``, ``"header"``, ``"plain"`` or ``"jsonl"``.
-    :param payload: the file's bytes, or the decoded JSON object of a record.
+    :param kind: ``"page"``, ``"header"``, ``"plain"``, ``"jsonl"`` or ``"html"``.
+    :param payload: the file's bytes, or the decoded JSON object of a record (an
+        ``html`` page: ``{"html": bytes, "url", "content_type"}``).
     :param content_hash: hex digest of the file's bytes or the record's line.
     """
 
@@ -639,6 +642,10 @@ def parse_document(raw: RawDocument) -> Article:
     Raises :class:`DocumentError` (a :class:`~indexer.errors.CorpusError` whose
     message is ``"path: reason"``) when it cannot be decoded or parsed.
     """
+    if raw.kind == "html":
+        from indexer.webpages import parse_html_document  # HTML and WARC pages
+
+        return parse_html_document(raw)
     if raw.kind == "jsonl":
         if not isinstance(raw.payload, dict):
             raise DocumentError(raw.path, f"record {raw.id}: not a JSON object")

@@ -56,6 +56,7 @@ import re
 import sys
 from bisect import bisect_right
 from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
@@ -78,6 +79,11 @@ from indexer.analysis import compound_analyzer
 from indexer.analysis import pair_analyzer
 from indexer.analysis import syllable_analyzer
 from indexer.analysis import word_spans
+from indexer.readings import Chain
+from indexer.readings import Element
+from indexer.readings import Reading
+from indexer.readings import Segmenter
+from indexer.readings import readings
 from indexer.schema import BODY
 from indexer.schema import BODY_FOLDED
 from indexer.schema import PAIRS
@@ -175,6 +181,17 @@ class ParsedQuery:
     empty: bool = False
     accentless: bool = False
     sequences: tuple[tuple[str, ...], ...] = ()
+    chains: tuple[Chain, ...] = ()
+    question: bool = False
+
+    def readings(self, segment: Segmenter | None = None) -> tuple[Reading, ...]:
+        """What the query matches, strictest tier first (:mod:`indexer.readings`).
+
+        :param segment: cuts a run of syllables into words (default: pyvi's words).
+        """
+        if self.empty or not self.chains:
+            return ()
+        return readings(self.chains, segment or _pyvi_segment, question=self.question)
 
     def match_spans(self, text: str) -> list[tuple[int, int]]:
         """``(start, end)`` character spans of ``text`` to highlight for this query.
@@ -194,6 +211,7 @@ class _Item:
     text: str = ""
     sign: str = ""  # "" | "+" | "-"
     field: str | None = None  # None | "title" | "body"
+    bracketed: bool = False  # a bracket stood between it and the item before
 
 
 @dataclass(slots=True)
@@ -206,6 +224,8 @@ class _Concept:
     literal: bool = False  # a quoted phrase: no folding when it has diacritics
     kind: str = "content"  # "content" | "stop" | "question"
     or_next: bool = False
+    start: int = 0  # the syllables of its run it came from
+    end: int = 1
 
 
 @dataclass(slots=True)
@@ -229,9 +249,11 @@ def _lex(text: str) -> list[_Item]:
     items: list[_Item] = []
     pos, length = 0, len(text)
     sign, fieldname = "", None
+    bracket = False
     while pos < length:
         char = text[pos]
         if char.isspace() or char in "()[]{}":
+            bracket = bracket or not char.isspace()
             pos += 1
             continue
         if char == '"':
@@ -264,8 +286,9 @@ def _lex(text: str) -> list[_Item]:
             chunk = prefix.group(2)
         chunk = _SUFFIX_RE.sub("", chunk)
         if chunk:
-            items.append(_Item("words", chunk, sign, fieldname))
+            items.append(_Item("words", chunk, sign, fieldname, bracket))
             sign, fieldname = "", None
+            bracket = False
         elif not (pos < length and text[pos] == '"'):
             # a lone sign or prefix applies only to a phrase right after it
             sign, fieldname = "", None
@@ -285,7 +308,8 @@ def _merge_words(items: list[_Item]) -> list[_Item]:
             and not previous.sign
             and not previous.field
         ):
-            previous.text = f"{previous.text} {item.text}"
+            # a bracket between them separates two units of the run, as a comma does
+            previous.text = f"{previous.text}{', ' if item.bracketed else ' '}{item.text}"
         else:
             merged.append(item)
     return merged
@@ -374,7 +398,8 @@ def _concepts_of_words(
                 size = width
                 break
         if group is not None:
-            run.concepts.append(_Concept(list(group), item.sign, item.field))
+            run.concepts.append(_Concept(list(group), item.sign, item.field,
+                                         start=index, end=index + size))
             index += size
             continue
         # Without diacritics the word lists are not used: folded, too many of their
@@ -391,7 +416,8 @@ def _concepts_of_words(
         for offset in range(size):
             kinds[index + offset] = kind
             run.concepts.append(
-                _Concept([(syllables[index + offset],)], item.sign, item.field, kind=kind)
+                _Concept([(syllables[index + offset],)], item.sign, item.field, kind=kind,
+                         start=index + offset, end=index + offset + 1)
             )
         index += size
     run.kinds = kinds
@@ -418,7 +444,7 @@ def _group_edge_word(run: _Run, *, at_end: bool) -> None:
                         for c in edge):
         return
     merged = replace(edge[0], alternatives=[tuple(c.alternatives[0][0] for c in edge)],
-                     kind="content")
+                     kind="content", end=edge[-1].end)
     if at_end:
         run.concepts[-width:] = [merged]
     else:
@@ -451,7 +477,8 @@ def _runs(items: list[_Item], lexicon: _Lexicon) -> tuple[list[_Run], bool, str]
             continue
         if item.kind == "phrase":
             literal = any(_has_diacritics(s) for s in syllables)
-            concept = _Concept([tuple(syllables)], item.sign, item.field, literal=literal)
+            concept = _Concept([tuple(syllables)], item.sign, item.field, literal=literal,
+                               end=len(syllables))
             run = _Run([concept], syllables, ["content"] * len(syllables), item.text,
                        item.sign, item.field, literal=True)
         else:
@@ -588,7 +615,8 @@ def _build(text: str, weights: Weights) -> ParsedQuery:
     if not content:
         if not excluded:
             return ParsedQuery(analysed_text, NullQuery, accentless=accentless)
-        return ParsedQuery(analysed_text, AndNot(Every(), Or(excluded)), accentless=accentless)
+        return ParsedQuery(analysed_text, AndNot(Every(), Or(excluded)), accentless=accentless,
+                           chains=_chains(runs, accentless))
 
     short = len(content) <= weights.and_max
     must = [_concept_query(c, accentless, weights, with_folded=short) for c in content]
@@ -612,7 +640,96 @@ def _build(text: str, weights: Weights) -> ParsedQuery:
         if fallback is not None:
             fallback = AndNot(fallback, Or(excluded))
     return ParsedQuery(analysed_text, main, fallback, accentless=accentless,
-                       sequences=sequences)
+                       sequences=sequences, chains=_chains(runs, accentless),
+                       question=_is_question(text, runs, others, accentless))
+
+
+def _is_question(text: str, runs: list[_Run], others: list[_Concept], accentless: bool) -> bool:
+    """Whether the query is a question in words: it holds a question word (``gì``,
+    ``bao nhiêu`` …; typed without diacritics only the unambiguous ones of several
+    syllables, ``bao nhieu``), or ends with a question mark."""
+    if text.rstrip().endswith("?") or any(c.kind == "question" for c in others):
+        return True
+    if not accentless:
+        return False
+    folded = " ".join(fold(s) for run in runs for s in run.syllables)
+    return any(f" {entry} " in f" {folded} " for entry in _folded_questions())
+
+
+@lru_cache(maxsize=1)
+def _folded_questions() -> tuple[str, ...]:
+    return tuple(fold(entry) for entry in QUESTION_WORDS if " " in entry)
+
+
+def _chains(runs: list[_Run], accentless: bool) -> tuple[Chain, ...]:
+    """The runs as chains of elements for the readings: a run is cut where the query has
+    punctuation and a space (``Hà Nội, Lâm Đồng``); runs joined by OR become one."""
+    chains: list[Chain] = []
+    link = False
+    for run in runs:
+        if not run.concepts:
+            continue
+        typed = [s.lower() for s in run.syllables]
+        gaps = _gaps(run)
+        elements = [Element(tuple(c.alternatives), c.kind, c.start, c.end,
+                            tuple(typed[c.start : c.end]),
+                            c.end < len(gaps) + 1 and gaps[c.end - 1] == "space")
+                    for c in run.concepts]
+        # A quoted phrase typed without diacritics matches folded, as in the ranking.
+        folded = accentless or (run.literal and not run.concepts[0].literal)
+        pieces = [elements] if run.literal else _cut(elements, gaps)
+        if link and chains:
+            previous = chains[-1]
+            last, first = previous.elements[-1], pieces[0][0]
+            joined = Element(last.alternatives + first.alternatives,
+                             typed=(*last.typed, "OR", *first.typed),
+                             space_after=first.space_after)
+            chains[-1] = replace(previous, elements=(*previous.elements[:-1], joined,
+                                                     *pieces[0][1:]), joined=True)
+            pieces = pieces[1:]
+        for piece in pieces:
+            start = piece[0].start
+            rebased = tuple(replace(e, start=e.start - start, end=e.end - start)
+                            for e in piece)
+            chains.append(Chain(rebased, tuple(typed[start : piece[-1].end]), run.field,
+                                run.sign, run.literal, folded))
+        link = run.concepts[-1].or_next
+    return tuple(chains)
+
+
+def _gaps(run: _Run) -> list[str]:
+    """How the query separates each syllable of a run from the next: ``space``,
+    ``inner`` (punctuation inside a word: ``2020-2025``, ``TP.HCM``) or ``break``
+    (punctuation and space: a comma, a bracket)."""
+    normal = normalize(run.text)
+    spans = [m.span() for m in SYLLABLE_RE.finditer(normal)]
+    if len(spans) != len(run.syllables):
+        return ["space"] * max(len(run.syllables) - 1, 0)
+    gaps = []
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        gap = normal[end:start]
+        gaps.append("space" if not gap.strip()
+                    else "inner" if not any(c.isspace() for c in gap) else "break")
+    return gaps
+
+
+def _cut(elements: list[Element], gaps: list[str]) -> list[list[Element]]:
+    """Elements split where the query has a ``break`` between two of them."""
+    pieces = [[elements[0]]]
+    for element in elements[1:]:
+        before = element.start - 1
+        if 0 <= before < len(gaps) and gaps[before] == "break":
+            pieces.append([element])
+        else:
+            pieces[-1].append(element)
+    return pieces
+
+
+def _pyvi_segment(syllables: Sequence[str]) -> list[int]:
+    """Word lengths of pyvi's segmentation of ``syllables`` (a run of a query)."""
+    text = " ".join(syllables)
+    counts = (len(SYLLABLE_RE.findall(text, start, end)) for start, end in word_spans(text))
+    return [count for count in counts if count]
 
 
 def _and_maybe(main: Query, optional: list[Query]) -> Query:

@@ -13,6 +13,10 @@ from datetime import date
 
 SORTS = ("relevance", "newest", "oldest")
 FACETS = ("year", "month", "unit", "source", "term")
+#: What ``SearchRequest.match`` accepts: ``auto`` (the strictest reading that finds
+#: something, or the corrected query's when the typed one finds nothing), ``typed`` (the
+#: same without correction), or one tier of :data:`indexer.readings.TIERS`.
+MATCH_MODES = ("auto", "typed", "phrase", "near", "all", "most")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +28,7 @@ class SearchRequest:
     :param units: keep articles about any of these units (OR within the facet).
     :param years: keep articles of these years, ``"2020"`` (OR within the facet).
     :param months: keep articles of these months, ``"2020-07"`` (OR within the facet).
+    :param match: which reading of the query to show (:data:`MATCH_MODES`).
     """
 
     query: str = ""
@@ -37,6 +42,7 @@ class SearchRequest:
     sort: str = "relevance"
     page: int = 1
     per_page: int = 10
+    match: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +79,61 @@ class FacetValue:
     parent: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class MatchInfo:
+    """Which reading of the query the results, totals and facets are (the match tier).
+
+    :param tier: ``phrase``, ``near``, ``all`` or ``most`` (:mod:`indexer.readings`);
+        ``every`` for an empty query (every article), ``none`` when the query has
+        nothing searchable.
+    :param dropped: words of the query this reading does not require: function and
+        question words, and words no article holds.
+    :param phrases: what it requires side by side (or at all), as text.
+    :param minimum: for ``most``, how many of the words an article holds at least.
+    :param others: the other tiers the query can be read in (``match=`` shows one).
+    :param corrected: the corrected query whose results these are, when the typed one
+        found nothing; None otherwise.
+    """
+
+    tier: str
+    dropped: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()
+    minimum: int = 0
+    others: tuple[str, ...] = ()
+    corrected: str | None = None
+
+    def to_dict(self) -> dict:
+        """The ``match`` object of the ``/api/search`` JSON."""
+        return {
+            "tier": self.tier,
+            "dropped": list(self.dropped),
+            "phrases": list(self.phrases),
+            "minimum": self.minimum,
+            "others": list(self.others),
+            "corrected": self.corrected,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Warning:  # noqa: A001 - a search's warning, not the builtin exception class
+    """Something about a request the results cannot show by themselves.
+
+    :param about: the parameter it concerns (``unit``).
+    :param value: the value given.
+    :param message: what is wrong, in Vietnamese.
+    :param suggestions: values that would work (the closest units).
+    """
+
+    about: str
+    value: str
+    message: str
+    suggestions: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"about": self.about, "value": self.value, "message": self.message,
+                "suggestions": list(self.suggestions)}
+
+
 @dataclass(slots=True)
 class SearchResult:
     """One page of results, the facet counts over all matches, and a spelling suggestion."""
@@ -85,6 +146,8 @@ class SearchResult:
     results: list[Hit] = field(default_factory=list)
     facets: dict[str, list[FacetValue]] = field(default_factory=dict)
     suggestion: str | None = None
+    match: MatchInfo = MatchInfo("every")
+    warnings: list[Warning] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """The ``/api/search`` JSON shape (DESIGN.md section 7)."""
@@ -103,6 +166,8 @@ class SearchResult:
                 for name, values in self.facets.items()
             },
             "suggestion": self.suggestion,
+            "match": self.match.to_dict(),
+            "warnings": [warning.to_dict() for warning in self.warnings],
         }
 
 

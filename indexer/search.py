@@ -68,13 +68,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from collections.abc import Iterator
-from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from functools import partial
+from itertools import islice
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -91,11 +93,13 @@ from whoosh.util.numeric import byte_to_length as _byte_to_length
 from whoosh.util.times import datetime_to_long
 from whoosh.util.times import long_to_datetime
 
+from indexer import matching
 from indexer import postarrays
 from indexer import suggest
 from indexer.analysis import SYLLABLE_RE
 from indexer.analysis import WORD_JOINER
 from indexer.article import Article
+from indexer.correct import Corrector
 from indexer.errors import IndexCorrupt
 from indexer.errors import IndexNotFound
 from indexer.errors import QueryError
@@ -106,17 +110,20 @@ from indexer.generations import read_manifest
 from indexer.generations import verify_generation
 from indexer.query import RERANK_DEPTH
 from indexer.query import RERANK_WEIGHT
-from indexer.query import ParsedQuery
 from indexer.query import Passages
 from indexer.query import content_syllables
 from indexer.query import parse_query
 from indexer.query import passage_coverage
 from indexer.query import passages
 from indexer.query import weighting
+from indexer.readings import TIERS
+from indexer.readings import Reading
 from indexer.results import FACETS
+from indexer.results import MATCH_MODES
 from indexer.results import SORTS
 from indexer.results import FacetValue
 from indexer.results import Hit
+from indexer.results import MatchInfo
 from indexer.results import SearchRequest
 from indexer.results import SearchResult
 from indexer.schema import AUTHOR
@@ -137,7 +144,6 @@ from indexer.schema import URL
 from indexer.schema import WORDS
 from indexer.schema import YEAR
 from indexer.schema import split_list
-from indexer.segmenter import compound_words
 from indexer.text import fold
 from indexer.text import normalize
 from indexer.unit_facets import facet_values as unit_facet_values
@@ -189,6 +195,18 @@ _FACET_REQUEST = {
     "source": "sources",
     "term": "terms",
 }
+#: A query whose strict reading finds fewer articles than this may be corrected; the
+#: correction is offered when its strict reading finds at least CORRECTION_SUPPORT
+#: articles and CORRECTION_RATIO times as many as the typed one (tuned on generated
+#: mistypings of dev-sample titles, and on real names that must not be corrected).
+CORRECT_BELOW = 20
+CORRECTION_SUPPORT = 3
+CORRECTION_RATIO = 10
+#: Queries of at most this many syllables are checked for typing errors even when every
+#: syllable is a known one.
+CORRECT_SHORT = 6
+#: Most highlight patterns one sequence gives (combinations of its alternatives).
+_MAX_PATTERNS = 32
 _MISSING_DATE = np.uint64(2**64 - 1)  # whoosh's column default for a document without one
 _YEAR_VALUE = re.compile(r"[0-9]{4}")
 _MONTH_VALUE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
@@ -217,6 +235,8 @@ def validate_request(request: SearchRequest) -> None:
         raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}, got {request.per_page!r}")
     if request.sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}, got {request.sort!r}")
+    if request.match not in MATCH_MODES:
+        raise QueryError(f"match must be one of {', '.join(MATCH_MODES)}, got {request.match!r}")
     if not isinstance(request.query, str):
         raise QueryError(f"query must be text, got {request.query!r}")
     if len(request.query) > MAX_QUERY_CHARS:
@@ -254,13 +274,11 @@ class Pattern:
     :param syllables: lower-case syllables, folded when ``folded`` is set.
     :param folded: compare the folded text (accent-insensitive) instead of the exact one.
     :param prefix: the last syllable only has to start the text's syllable.
-    :param whole: the query as typed, not one of its words (see :class:`_PatternIndex`).
     """
 
     syllables: tuple[str, ...]
     folded: bool = False
     prefix: bool = False
-    whole: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,73 +288,28 @@ class _Mark:
     keys: frozenset[str]
 
 
-def patterns_for(parsed: ParsedQuery) -> list[Pattern]:
-    """The highlight patterns of a parsed query: its sequences, exact and folded.
+def reading_patterns(reading: Reading) -> list[Pattern]:
+    """The highlight patterns of a reading: what it matched, nothing else.
 
-    A query without diacritics is matched folded only; one with diacritics exactly,
-    with the folded forms as the fallback :class:`Highlighter` uses when a text has no
-    exact match (the query layer searches the folded view too, with less weight).
+    Every sequence it requires (side by side, each alternative of an abbreviation or an
+    ``OR``), compared as the reading compares them: exactly, or folded for a query
+    typed without diacritics.
     """
     found: list[Pattern] = []
-    sequences = [(sequence, False) for sequence in parsed.sequences]
-    searched = {syllable.lower() for sequence in parsed.sequences for syllable in sequence}
-    # The query's words of several syllables whose syllables are all searched: found
-    # together, they are marked as one and their syllables elsewhere are not (see
-    # _PatternIndex). A query without diacritics cannot be segmented reliably; the
-    # search layer adds the words of its restored spelling (restored_word_patterns).
-    if not parsed.accentless:
-        sequences += [(word, False) for word in _words(parsed.text) if searched.issuperset(word)]
-    # The query as typed, as one sequence: where it occurs whole, its spelling tells
-    # which accented forms the reader meant (see _PatternIndex.find).
-    whole = tuple(SYLLABLE_RE.findall(parsed.text.lower()))
-    # (Not when it holds an excluded word: "đại -hội" must not mark "đại hội".)
-    if 2 <= len(whole) <= 8 and whole not in parsed.sequences and searched.issuperset(whole):
-        sequences.append((whole, True))
-    for sequence, is_whole in sequences:
-        lowered = tuple(s.lower() for s in sequence if s)
-        if not lowered:
-            continue
-        folded = tuple(fold(s) for s in lowered)
-        if not parsed.accentless:
-            found.append(Pattern(lowered, whole=is_whole))
-        found.append(Pattern(folded, folded=True, whole=is_whole))
+    for seq in (*reading.must, *reading.should):
+        for combination in islice(product(*seq.slots), _MAX_PATTERNS):
+            syllables = tuple(s.lower() for words in combination for s in words)
+            if seq.folded:
+                found.append(Pattern(tuple(fold(s) for s in syllables), folded=True))
+            else:
+                found.append(Pattern(syllables))
     return list(dict.fromkeys(found))
 
 
-def restored_word_patterns(restored: str, patterns: Sequence[Pattern]) -> list[Pattern]:
-    """Folded word patterns for a query typed without diacritics, from ``restored``, its
-    accent-restored spelling (the suggestion).
-
-    Such a query cannot be segmented itself; its restored spelling can, and its words
-    of several syllables then play the part the typed words play in
-    :func:`patterns_for`, for the syllables the query searches (``patterns``).
-
-    >>> singles = [Pattern(("dai",), folded=True), Pattern(("hoi",), folded=True)]
-    >>> restored_word_patterns("đại hội", singles)
-    [Pattern(syllables=('dai', 'hoi'), folded=True, prefix=False, whole=False)]
-    """
-    searched = {s for pattern in patterns if pattern.folded for s in pattern.syllables}
-    words = (tuple(fold(s) for s in word) for word in _words(restored))
-    found = [Pattern(word, folded=True) for word in words if searched.issuperset(word)]
-    return [p for p in dict.fromkeys(found) if p not in patterns]
-
-
-def _words(text: str) -> list[tuple[str, ...]]:
-    """pyvi's words of two syllables or more in ``text``, as lower-case syllables."""
-    words = (SYLLABLE_RE.findall(" ".join(pieces).lower())
-             for pieces in compound_words(normalize(text)))
-    return [tuple(word) for word in words if len(word) > 1]
-
-
 class Highlighter:
-    """Finds a query's patterns in text and renders HTML with ``<mark>`` around them.
+    """Finds a reading's patterns in text and renders HTML with ``<mark>`` around them.
 
-    Exact patterns win: a folded pattern that is only the accentless twin of an exact
-    one (the query layer searches ``nhân dân`` in the folded view too) marks text only
-    when nothing exact was found, so ``nhân dân`` marks ``nhân dân`` but not ``nhẫn
-    dạn``, while ``nhan dan`` marks both.
-
-    >>> h = Highlighter([Pattern(("nhân", "dân")), Pattern(("nhan", "dan"), folded=True)])
+    >>> h = Highlighter([Pattern(("nhân", "dân"))])
     >>> h.highlight("Nhân dân và nhẫn dạn")
     '<mark>Nhân dân</mark> và nhẫn dạn'
     >>> Highlighter([Pattern(("nhan", "dan"), folded=True)]).highlight("Nhân Dân <b>")
@@ -344,28 +317,15 @@ class Highlighter:
     """
 
     def __init__(self, patterns: Iterable[Pattern]) -> None:
-        patterns = list(dict.fromkeys(patterns))
-        accented_twins = {
-            tuple(fold(s) for s in p.syllables)
-            for p in patterns
-            if not p.folded and any(fold(s) != s for s in p.syllables)
-        }
-        self._primary = _PatternIndex(
-            p for p in patterns if not (p.folded and p.syllables in accented_twins)
-        )
-        fallback = [p for p in patterns if p.folded and p.syllables in accented_twins]
-        self._fallback = _PatternIndex(patterns) if fallback else None
+        self._index = _PatternIndex(dict.fromkeys(patterns))
 
     def __bool__(self) -> bool:
-        return bool(self._primary)
+        return bool(self._index)
 
     def marks(self, text: str | _Text) -> list[_Mark]:
         """The marked spans of ``text`` (an NFC string), adjacent matches merged."""
         prepared = text if isinstance(text, _Text) else _Text(text, normal=True)
-        marks = self._primary.find(prepared)
-        if not marks and self._fallback is not None:
-            marks = self._fallback.find(prepared)
-        return marks
+        return self._index.find(prepared)
 
     def highlight(self, text: str | _Text | None) -> str:
         """All of ``text``, HTML-escaped, every match in ``<mark>``."""
@@ -412,14 +372,6 @@ class _PatternIndex:
         self._count = len(patterns)
         self._exact = _compile([p for p in patterns if not p.folded])
         self._folded = _compile([p for p in patterns if p.folded])
-        # The query's words of several syllables (not the whole query), folded: where one
-        # of them is found, its syllables standing alone elsewhere are not marks
-        # ("đại hội" marks "đại hội", not the "đại" of "đại học").
-        self._words = {
-            " ".join(fold(s) for s in p.syllables)
-            for p in patterns
-            if len(p.syllables) > 1 and not p.whole and not p.prefix
-        }
 
     def __bool__(self) -> bool:
         return self._count > 0
@@ -429,29 +381,12 @@ class _PatternIndex:
         text = prepared.text
         if self._count == 0:
             return []
-        lowered = prepared.lowered
         folded = prepared.folded
         spans: list[tuple[int, int]] = []
         if self._exact is not None:
-            spans += [m.span() for m in self._exact.finditer(lowered)]
+            spans += [m.span() for m in self._exact.finditer(prepared.lowered)]
         if self._folded is not None:
-            loose = [m.span() for m in self._folded.finditer(folded)]
-            # Accent-insensitive single syllables are noisy ("dan" is dân, đàn, dẫn, …).
-            # Where a multi-syllable sequence matched, its accented forms are the ones
-            # meant: single-syllable matches keep only those forms.
-            meant: set[str] = set()
-            for start, end in loose:
-                parts = SYLLABLE_RE.findall(lowered[start:end])
-                if len(parts) > 1:
-                    meant.update(parts)
-            if meant:
-                loose = [
-                    (start, end)
-                    for start, end in loose
-                    if len(SYLLABLE_RE.findall(lowered[start:end])) > 1
-                    or lowered[start:end] in meant
-                ]
-            spans += loose
+            spans += [m.span() for m in self._folded.finditer(folded)]
         spans.sort(key=lambda span: (span[0], -span[1]))
         found: list[_Mark] = []
         cursor = 0
@@ -461,14 +396,6 @@ class _PatternIndex:
             key = " ".join(SYLLABLE_RE.findall(folded[start:end]))
             found.append(_Mark(start, end, frozenset([key])))
             cursor = end
-        if self._words:
-            # the words found, alone or inside a longer match ("trường đại học")
-            keys = {f" {key} " for mark in found for key in mark.keys if " " in key}
-            parts = {syllable for word in self._words
-                     if any(f" {word} " in key for key in keys)
-                     for syllable in word.split(" ")}
-            if parts:
-                found = [mark for mark in found if not (mark.keys <= parts)]
         return _merge(text, found)
 
 
@@ -610,22 +537,33 @@ def _cut_end(text: str, start: int, length: int) -> int:
     return space if space > 0 else end
 
 
-def _highlighter_for(query: str) -> Highlighter:
-    return Highlighter(patterns_for(parse_query(query)))
+def _highlighter_for(query: str, text: str) -> Highlighter:
+    """The highlighter of the strictest reading of ``query`` found in ``text`` (without
+    an index, the text decides which reading it matched)."""
+    readings = parse_query(query).readings()
+    prepared = _Text(text)
+    for reading in readings:
+        highlighter = Highlighter(reading_patterns(reading))
+        if highlighter.marks(prepared):
+            return highlighter
+    return Highlighter([])
 
 
 def highlight_text(text: str, query: str) -> str:
-    """``text`` HTML-escaped, with the matches of ``query`` in ``<mark>`` (article pages).
+    """``text`` HTML-escaped, with what ``query`` matches in it in ``<mark>``: the
+    strictest reading of the query the text holds (:mod:`indexer.readings`).
 
     >>> highlight_text("Ủy ban nhân dân <quận>", "nhan dan")
     'Ủy ban <mark>nhân dân</mark> &lt;quận&gt;'
+    >>> highlight_text("Đại hội đại biểu Đảng bộ", "đại hội đảng")
+    '<mark>Đại hội</mark> đại biểu <mark>Đảng</mark> bộ'
     """
-    return _highlighter_for(query).highlight(text)
+    return _highlighter_for(query, text).highlight(text)
 
 
 def make_snippet(text: str, query: str, length: int = SNIPPET_CHARS) -> str:
     """A snippet of ``text`` around the best matches of ``query`` (HTML, ``<mark>``)."""
-    return _highlighter_for(query).snippet(text, length)
+    return _highlighter_for(query, text).snippet(text, length)
 
 
 # --- per-generation facet arrays ---------------------------------------------------
@@ -1497,38 +1435,154 @@ class _Matched:
     """What a query text matches.
 
     :param query: the whoosh query to rank with; None for an empty query (every document).
-    :param docs: sorted docnums matching ``query``; None for every document.
-    :param patterns: what to highlight.
-    :param scored: the engine's scores of ``docs``; None when whoosh ranks instead.
+    :param docs: sorted docnums of the reading shown; None for every document.
+    :param patterns: what to highlight (what the reading matched).
+    :param scored: the engine's scores of (a superset of) ``docs``; None when whoosh
+        ranks instead.
+    :param match: the reading shown (:class:`MatchInfo`).
     """
 
     query: wq.Query | None
     docs: np.ndarray | None
     patterns: tuple[Pattern, ...]
     scored: _Scored | None = None
+    match: MatchInfo = MatchInfo("every")
+    suggestion: str | None = None
 
 
-def _match(engine: _Engine | None, searcher: Searcher, text: str) -> _Matched:
-    """Parse ``text`` and collect its matches; the looser fallback query if none."""
+class _EngineSource:
+    """The array engine's postings, as :mod:`indexer.matching` reads them."""
+
+    def __init__(self, engine: _Engine, searcher: Searcher) -> None:
+        self.engine = engine
+        self.searcher = searcher
+
+    def docs(self, fieldname: str, term: str) -> np.ndarray:
+        return self.engine.postings(self.searcher, fieldname, term)[0].astype(np.int64)
+
+    def positions(self, fieldname: str, term: str, docs: np.ndarray):
+        scratch = getattr(self.engine._scratch, "blocks", None)  # noqa: SLF001
+        return self.engine._positions(self.searcher, fieldname, term, docs, scratch)  # noqa: SLF001
+
+    def every(self) -> np.ndarray:
+        return np.flatnonzero(self.engine.live).astype(np.int64)
+
+
+class _WhooshSource:
+    """whoosh's own postings (when the array engine cannot read an index)."""
+
+    def __init__(self, searcher: Searcher) -> None:
+        self.searcher = searcher
+
+    def _matcher(self, fieldname: str, term: str):
+        try:
+            return self.searcher.postings(fieldname, term)
+        except (TermNotFound, KeyError):
+            return None
+
+    def docs(self, fieldname: str, term: str) -> np.ndarray:
+        matcher = self._matcher(fieldname, term)
+        if matcher is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.unique(np.fromiter(matcher.all_ids(), dtype=np.int64))
+
+    def positions(self, fieldname: str, term: str, docs: np.ndarray):
+        matcher = self._matcher(fieldname, term)
+        at_docs: list[int] = []
+        at_positions: list[int] = []
+        wanted = set(docs.tolist())
+        while matcher is not None and matcher.is_active():
+            if matcher.id() in wanted:
+                found = matcher.value_as("positions")
+                at_docs += [matcher.id()] * len(found)
+                at_positions += found
+            matcher.next()
+        return np.array(at_docs, dtype=np.int64), np.array(at_positions, dtype=np.int64)
+
+    def every(self) -> np.ndarray:
+        return np.fromiter(self.searcher.reader().all_doc_ids(), dtype=np.int64)
+
+
+def _match(engine: _Engine | None, searcher: Searcher, text: str, *,
+           segment=None, tier: str = "auto") -> _Matched:
+    """Parse ``text``, choose the reading to show and collect its matches.
+
+    :param segment: cuts runs into words for the ``near`` tier (see :mod:`indexer.readings`).
+    :param tier: ``auto`` (the strictest reading that finds something) or a tier name.
+    """
     parsed = parse_query(text)
-    patterns = tuple(patterns_for(parsed))
     if parsed.empty:
-        return _Matched(None, None, patterns)
-    queries = [parsed.query] + ([parsed.fallback] if parsed.fallback is not None else [])
+        return _Matched(None, None, ())
+    readings = parsed.readings(segment)
+    if parsed.query is wq.NullQuery or not readings:
+        return _Matched(parsed.query, np.zeros(0, dtype=np.int64), (), match=MatchInfo("none"))
+    if tier != "auto":
+        readings = tuple(r for r in readings if r.tier == tier) or readings[-1:]
+    source = _EngineSource(engine, searcher) if engine is not None else _WhooshSource(searcher)
+    if engine is not None:
+        with engine._reading():  # noqa: SLF001 - blocks read once for both passes
+            chosen, docs = _first_reading(source, readings)
+    else:
+        chosen, docs = _first_reading(source, readings)
+    q = parsed.query
+    if chosen.tier == "most" and parsed.fallback is not None:
+        q = parsed.fallback
+    dropped = chosen.dropped
+    if chosen.should:
+        dropped += matching.missing(source, chosen)
+    info = MatchInfo(chosen.tier, dropped,
+                     tuple(seq.label for seq in (*chosen.must, *chosen.should)),
+                     chosen.minimum, tuple(r.tier for r in readings if r is not chosen))
+    patterns = tuple(reading_patterns(chosen))
     if engine is not None:
         try:
-            for q in queries:
-                scored = engine.run(searcher, q)
-                if len(scored.docs):
-                    break
-            return _Matched(q, scored.docs, patterns, scored)
+            scored = engine.run(searcher, q)
+            docs = np.intersect1d(docs, scored.docs, assume_unique=True)
+            return _Matched(q, docs, patterns, scored, info)
         except _Unsupported:
             pass  # whoosh below
-    for q in queries:
-        docs = _docs(searcher, q)
+    docs = np.intersect1d(docs, _docs(searcher, q), assume_unique=True)
+    return _Matched(q, docs, patterns, None, info)
+
+
+def _strict_count(engine: _Engine | None, searcher: Searcher, text: str, segment=None) -> int:
+    """How many documents the strictest reading of ``text`` matches."""
+    readings = parse_query(text).readings(segment)
+    if not readings:
+        return 0
+    source = _EngineSource(engine, searcher) if engine is not None else _WhooshSource(searcher)
+    return len(matching.evaluate(source, readings[0]))
+
+
+def _short(text: str) -> bool:
+    """Whether a query is short enough to check for slips among known syllables."""
+    return len(SYLLABLE_RE.findall(text)) <= CORRECT_SHORT
+
+
+def _restored(engine: _Engine | None, searcher: Searcher, model: suggest.AccentModel,
+              text: str, typed: _Matched) -> str | None:
+    """The query with its diacritics restored: for a query typed without any, when that
+    changes it; for one with diacritics that found nothing, when the restored spelling
+    of its letters finds something."""
+    stripped = text.strip()
+    accentless = fold(stripped) == stripped
+    if not accentless and len(typed.docs):
+        return None
+    candidate = model.restore(stripped if accentless else fold(stripped))
+    if candidate == stripped or (accentless and fold(candidate) != fold(stripped)):
+        return None
+    if not accentless and not _strict_count(engine, searcher, candidate):
+        return None
+    return candidate
+
+
+def _first_reading(source, readings) -> tuple[Reading, np.ndarray]:
+    """The first reading that matches something, with its documents (else the last)."""
+    for reading in readings:
+        docs = matching.evaluate(source, reading)
         if len(docs):
-            break
-    return _Matched(q, docs, patterns)
+            return reading, docs
+    return readings[-1], docs
 
 
 def _docs(searcher: Searcher, q: wq.Query) -> np.ndarray:
@@ -1595,12 +1649,13 @@ class _Generation:
         self._facet_lock = threading.Lock()
         self._engine: _Engine | None = None
         self._engine_failed = False
-        self._queries: OrderedDict[str, _Matched] = OrderedDict()
+        self._queries: OrderedDict[tuple, _Matched] = OrderedDict()
         self._docs: OrderedDict[int, _Doc] = OrderedDict()
         self._doc_chars = 0
         self._suggester: suggest.AccentModel | None = None
         self._suggester_lock = threading.Lock()
         self._suggester_thread: threading.Thread | None = None
+        self._corrector: Corrector | None = None
 
     @contextmanager
     def searcher(self) -> Iterator[Searcher]:
@@ -1630,7 +1685,9 @@ class _Generation:
             self.engine(searcher)
         parse_query("Hà Nội")
         unit_registry()
-        self.suggester(wait=False)
+        model = self.suggester(wait=False)
+        if model is not None:
+            self.corrector(model)
 
     def retire(self) -> None:
         """Close idle searchers; searchers still in use close when they are given back."""
@@ -1659,20 +1716,62 @@ class _Generation:
                         self._engine_failed = True
         return self._engine
 
-    def matched(self, searcher: Searcher, text: str) -> _Matched:
-        """The parsed query of ``text`` and the documents it matches (cached)."""
-        key = text.strip()
+    def matched(self, searcher: Searcher, text: str, mode: str = "auto") -> _Matched:
+        """The reading of ``text`` to show (``mode``: see ``SearchRequest.match``) and
+        the documents it matches (cached)."""
+        model = self.suggester(wait=False)
+        key = (text.strip(), mode, model is not None)
         with self._lock:
             cached = self._queries.get(key)
             if cached is not None:
                 self._queries.move_to_end(key)
                 return cached
-        found = _match(self.engine(searcher), searcher, key)
+        found = self._read(searcher, key[0], mode, model)
         with self._lock:
             self._queries[key] = found
             while len(self._queries) > QUERY_CACHE_SIZE:
                 self._queries.popitem(last=False)
         return found
+
+    def _read(self, searcher: Searcher, text: str, mode: str,
+              model: suggest.AccentModel | None) -> _Matched:
+        """The reading of ``text`` to show, corrected when the typed one finds nothing
+        and a correction does, and the suggestion to offer (see the module docstring)."""
+        engine = self.engine(searcher)
+        segment = model.segment if model is not None else None
+        typed = _match(engine, searcher, text, segment=segment,
+                       tier=mode if mode in TIERS else "auto")
+        if model is None or typed.docs is None or not any(c.isalpha() for c in text):
+            return typed
+        strict = len(typed.docs) if typed.match.tier == "phrase" else 0
+        suggestion = None
+        corrector = self.corrector(model)
+        unknown = any(corrector.unknown(t) for t in SYLLABLE_RE.findall(normalize(text)))
+        if strict < CORRECT_BELOW and (unknown or _short(text)):
+            # Where the archive does not know a typed syllable, one article is evidence
+            # enough; a query of known syllables is corrected only on firmer evidence.
+            support = 1 if unknown else CORRECTION_SUPPORT
+            best, found = None, 0
+            for candidate in corrector.corrections(text):
+                count = _strict_count(engine, searcher, candidate, segment)
+                if count > found:
+                    best, found = candidate, count
+            if best is not None and found >= support and found >= CORRECTION_RATIO * strict:
+                if strict == 0 and mode == "auto":
+                    better = _match(engine, searcher, best, segment=segment, tier="phrase")
+                    match = replace(better.match, tier="corrected", corrected=best,
+                                    others=("typed",))
+                    return replace(better, match=match)
+                suggestion = best
+        if suggestion is None:
+            suggestion = _restored(engine, searcher, model, text, typed)
+        return replace(typed, suggestion=suggestion)
+
+    def corrector(self, model: suggest.AccentModel) -> Corrector:
+        """The typing-error corrector of this generation's accent model (made once)."""
+        if self._corrector is None or self._corrector.model is not model:
+            self._corrector = Corrector(model)
+        return self._corrector
 
     def doc(self, searcher: Searcher, docnum: int) -> _Doc:
         """The stored fields of ``docnum`` and their derived text (kept, least recently
@@ -1911,8 +2010,8 @@ class SearchIndex:
         gen = self._gen
         with gen.searcher() as searcher:
             data = gen.facets(searcher)
-            request = resolve_units(request, data.tables["unit"].codes)
-            matched = gen.matched(searcher, request.query)
+            request, warnings = resolve_units(request, data.tables["unit"].codes)
+            matched = gen.matched(searcher, request.query, request.match)
             q = matched.query
             final, facets = _filter_and_count(data, matched.docs, request)
             total = len(final)
@@ -1927,11 +2026,8 @@ class SearchIndex:
                     sort = "newest" if request.sort == "relevance" else request.sort
                     docs = data.order(final, sort, wanted)[first:wanted]
                     page = [(int(d), 0.0) for d in docs]
-            suggestion = self._suggestion(gen, request, total)
-            patterns = matched.patterns
-            if suggestion and fold(suggestion) == fold(request.query.strip()):
-                patterns = (*patterns, *restored_word_patterns(suggestion, patterns))
-            highlighter = Highlighter(patterns)
+            suggestion = matched.suggestion
+            highlighter = Highlighter(matched.patterns)
             results = [_hit(gen.doc(searcher, d), score, highlighter) for d, score in page]
         return SearchResult(
             query=request.query,
@@ -1942,29 +2038,9 @@ class SearchIndex:
             results=results,
             facets=facets,
             suggestion=suggestion,
+            match=matched.match,
+            warnings=warnings,
         )
-
-    def _suggestion(self, gen: _Generation, request: SearchRequest, total: int) -> str | None:
-        text = request.query.strip()
-        if not text or not any(c.isalpha() for c in text):
-            return None
-        accentless = fold(text) == text
-        if not accentless and total > 0:
-            return None
-        model = gen.suggester(wait=False)
-        if model is None:
-            return None
-        candidate = model.restore(fold(text) if not accentless else text)
-        if candidate == text or fold(candidate) != fold(text) and accentless:
-            return None
-        if not accentless:
-            # A query with diacritics that found nothing: offer the restored spelling
-            # only if that one does find something.
-            with gen.searcher() as searcher:
-                docs = gen.matched(searcher, candidate).docs
-            if docs is not None and not len(docs):
-                return None
-        return candidate
 
     def iter_all(self, request: SearchRequest) -> Iterator[Article]:
         """Every article matching ``request`` (page and per_page ignored), in its order.
@@ -1975,8 +2051,8 @@ class SearchIndex:
         gen = self._gen
         with gen.searcher() as searcher:
             data = gen.facets(searcher)
-            request = resolve_units(request, data.tables["unit"].codes)
-            matched = gen.matched(searcher, request.query)
+            request, _ = resolve_units(request, data.tables["unit"].codes)
+            matched = gen.matched(searcher, request.query, request.match)
             q = matched.query
             final, _ = _filter_and_count(data, matched.docs, request, count=False)
             if not len(final):
@@ -1998,9 +2074,14 @@ class SearchIndex:
             fields = searcher.document(**{ID_FIELD: article_id})
         return _article(fields) if fields else None
 
-    def highlight(self, text: str, query: str) -> str:
-        """``text`` HTML-escaped, the matches of ``query`` marked (:func:`highlight_text`)."""
-        return highlight_text(text, query)
+    def highlighter(self, query: str, match: str = "auto") -> Highlighter:
+        """What a search for ``query`` (``match``: see ``SearchRequest.match``) marks:
+        the occurrences its reading matched (for the article page)."""
+        if match not in MATCH_MODES:
+            match = "auto"
+        gen = self._gen
+        with gen.searcher() as searcher:
+            return Highlighter(gen.matched(searcher, query, match).patterns)
 
     def more_like(self, article_id: str, n: int = 5) -> list[Hit]:
         """Up to ``n`` articles similar to ``article_id`` (by its key words), itself excluded."""
@@ -2213,10 +2294,8 @@ def _ranked(
         engine = gen.engine(searcher)
         ranked = engine.top(searcher, matched.scored, final, depth)
     else:
-        allow = None
-        if len(final) < len(matched.docs):
-            allow = set(final.tolist())
-        results = searcher.search(matched.query, limit=depth, filter=allow)
+        # the query may match more than the reading shown: rank within it
+        results = searcher.search(matched.query, limit=depth, filter=set(final.tolist()))
         ranked = [(results.docnum(i), float(results.score(i) or 0.0))
                   for i in range(len(results.top_n))]
     if text:

@@ -11,8 +11,11 @@ What is read:
 
 * A directory is walked recursively in sorted order; hidden files and folders
   (``.name``) are left out, and so are files of other types (a README, images):
-  only ``*.txt``, ``*.text``, ``*.jsonl``, ``*.ndjson`` and their ``.gz`` forms
-  are corpus files.
+  only ``*.txt``, ``*.text``, ``*.jsonl``, ``*.ndjson`` and their ``.gz`` forms,
+  web pages (``*.html``, ``*.htm``: :mod:`indexer.webpages`) and web archives
+  (``*.warc``, ``*.warc.gz``: :mod:`indexer.warcfiles`) are corpus files.
+* The WARC archives among them are read together, where the first one is listed:
+  an address archived several times becomes one document (its latest record).
 * A file named explicitly is always read, whatever its name (``.jsonl``,
   ``.ndjson`` and ``.jsonl.gz`` as JSON Lines, anything else as text).
 * JSON Lines are streamed line by line (gzip too); a malformed line is a
@@ -46,6 +49,11 @@ from indexer.parsing import Skipped
 from indexer.parsing import detect_kind
 from indexer.parsing import parse_or_skip
 from indexer.parsing import read_text
+from indexer.warcfiles import WARC_SUFFIXES
+from indexer.warcfiles import is_warc
+from indexer.warcfiles import iter_warc_documents
+from indexer.webpages import HTML_SUFFIXES
+from indexer.webpages import read_html_file
 
 __all__ = ["RawDocument", "Skipped", "iter_articles", "iter_sources", "list_files"]
 
@@ -64,7 +72,9 @@ def _is_jsonl(name: str) -> bool:
 
 def _is_corpus_file(name: str) -> bool:
     lowered = name.lower()
-    return not name.startswith(".") and lowered.endswith(JSONL_SUFFIXES + TEXT_SUFFIXES)
+    return not name.startswith(".") and lowered.endswith(
+        JSONL_SUFFIXES + TEXT_SUFFIXES + HTML_SUFFIXES + WARC_SUFFIXES
+    )
 
 
 def list_files(paths: Iterable[Path | str]) -> list[tuple[Path, str]]:
@@ -102,9 +112,18 @@ def iter_sources(paths: Iterable[Path | str]) -> Iterator[RawDocument | Skipped]
 
 
 def _iter_files(files: list[tuple[Path, str]]) -> Iterator[RawDocument | Skipped]:
+    archives = [path for path, _ in files if is_warc(path.name)]
     for path, file_id in files:
         if _is_jsonl(path.name):
             yield from _read_jsonl(path, file_id)
+        elif is_warc(path.name):
+            if path == archives[0]:
+                yield from iter_warc_documents(archives)
+        elif path.name.lower().endswith(HTML_SUFFIXES):
+            try:
+                yield read_html_file(path, file_id, _digest)
+            except OSError as exc:
+                yield Skipped(str(path), f"cannot read: {exc.strerror or exc}")
         else:
             yield _read_text_file(path, file_id)
 

@@ -48,12 +48,15 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from collections.abc import Mapping
+from collections.abc import Sequence
+from itertools import islice
+from itertools import product
 from pathlib import Path
 
 from indexer.text import fold
 from indexer.text import normalize
 
-__all__ = ["MODEL_FILE", "AccentModel", "has_diacritics"]
+__all__ = ["MODEL_FILE", "AccentModel", "Candidate", "has_diacritics", "typed_candidate"]
 
 #: File name of a cached model inside a generation directory.
 MODEL_FILE = "suggest-model.pickle"
@@ -66,12 +69,30 @@ _MAX_FORMS = 10
 _MAX_WORD_FORMS = 4
 # Longest word (in syllables) looked up.
 _MAX_WORD_SYLLABLES = 4
+# Most combinations of candidates looked up as one word.
+_MAX_WORD_CHOICES = 64
 # Boolean operators of the query syntax, left as typed.
 _OPERATORS = frozenset(["OR", "AND", "NOT"])
 # Every number is this one token for the model ("quận 4" and "quận 12" are one pair).
 _NUMBER = "0"
 # A syllable standing alone counts at least this share of its occurrences.
 _MIN_ALONE = 0.02
+
+
+#: One candidate of a typed syllable: (folded key, fixed form or None, cost).
+Candidate = tuple[str, "str | None", float]
+Lattice = Sequence[Sequence[Candidate]]
+
+
+def typed_candidate(token: str) -> Candidate:
+    """A typed syllable as it stands: a number, a fixed form (diacritics typed, or an
+    operator), or a key whose accented forms are restored."""
+    lower = token.lower()
+    if lower.isdigit():
+        return (_NUMBER, _NUMBER, 0.0)
+    if has_diacritics(lower) or token in _OPERATORS:
+        return (fold(lower), lower, 0.0)
+    return (lower, None, 0.0)
 
 
 def has_diacritics(text: str) -> bool:
@@ -200,50 +221,93 @@ class AccentModel:
         conditional = (count + self.smoothing * prior) / (seen + self.smoothing)
         return self.weight * math.log(conditional / prior)
 
-    def _options(self, keys: list[str], fixed: list[str | None], start: int):
-        """Words that can start at ``start``: ``(length, forms, log probability)``."""
-        if fixed[start] is not None:
-            yield 1, (fixed[start],), 0.0
+    def _single(self, candidate: Candidate, score_fixed: bool):
+        """The one-syllable words a candidate can be: ``(forms, log probability)``."""
+        key, fixed, cost = candidate
+        forms = self.singles.get(key)
+        if fixed is not None:
+            if not score_fixed or fixed == _NUMBER:
+                yield (fixed,), -cost
+                return
+            logp = next((p for form, p in forms or () if form == fixed), self._unknown)
+            yield (fixed,), logp - cost
+        elif forms:
+            for form, logp in forms:
+                yield (form,), logp - cost
         else:
-            forms = self.singles.get(keys[start])
-            if forms:
-                for form, logp in forms:
-                    yield 1, (form,), logp
-            else:
-                yield 1, (keys[start],), self._unknown
+            yield (key,), self._unknown - cost
+
+    def _options(self, lattice: Lattice, start: int, score_fixed: bool):
+        """Words that can start at ``start``: ``(length, forms, log probability)``."""
+        for candidate in lattice[start]:
+            for forms, logp in self._single(candidate, score_fixed):
+                yield 1, forms, logp
         for size in range(2, _MAX_WORD_SYLLABLES + 1):
             end = start + size
-            if end > len(keys):
+            if end > len(lattice):
                 break
-            for forms, logp in self.words.get(" ".join(keys[start:end]), ()):
-                if all(
-                    fixed[start + k] is None or fixed[start + k] == forms[k] for k in range(size)
-                ):
-                    yield size, forms, logp
+            for choice in islice(product(*lattice[start:end]), _MAX_WORD_CHOICES):
+                found = self.words.get(" ".join(key for key, _, _ in choice))
+                if not found:
+                    continue
+                cost = sum(c for _, _, c in choice)
+                for forms, logp in found:
+                    if all(fixed is None or fixed == form
+                           for (_, fixed, _), form in zip(choice, forms, strict=True)):
+                        yield size, forms, logp - cost
 
     def _restore_run(self, tokens: list[str]) -> list[str]:
         """The most probable accented lower-case forms of a run of syllables."""
-        keys: list[str] = []
-        fixed: list[str | None] = []
-        for token in tokens:
-            lower = token.lower()
-            if lower.isdigit():
-                keys.append(_NUMBER)
-                fixed.append(_NUMBER)
-            elif has_diacritics(lower) or token in _OPERATORS:
-                keys.append(fold(lower))
-                fixed.append(lower)
-            else:
-                keys.append(lower)
-                fixed.append(None)
-        size = len(keys)
+        return [form for word in self._words_of(tokens) for form in word]
+
+    def segment(self, tokens: Sequence[str]) -> list[int]:
+        """How many syllables each word has in the most probable reading of ``tokens``
+        (a run of syllables; those typed without diacritics are restored on the way).
+
+        >>> model = AccentModel.train({"hà": 9, "nội": 9, "lâm": 5, "đồng": 5},
+        ...                           {"hà nội": 9, "lâm đồng": 5})
+        >>> model.segment(["lâm", "đồng", "hà", "nội"])
+        [2, 2]
+        """
+        lattice = [[typed_candidate(token)] for token in tokens]
+        return [len(word) for word in self.decode(lattice, score_fixed=True)]
+
+    def _words_of(self, tokens: list[str]) -> list[tuple[str, ...]]:
+        """The most probable words (accented lower-case forms) of a run of syllables."""
+        words = self.decode([[typed_candidate(token)] for token in tokens])
+        found: list[tuple[str, ...]] = []
+        position = 0
+        for word in words:
+            typed = tokens[position : position + len(word)]
+            found.append(tuple(t.lower() if f == _NUMBER else f
+                               for f, t in zip(word, typed, strict=True)))
+            position += len(word)
+        return found
+
+    def decode(self, lattice: Lattice, *, score_fixed: bool = False) -> list[tuple[str, ...]]:
+        """The most probable words through ``lattice`` (see :meth:`best`)."""
+        return self.best(lattice, score_fixed=score_fixed)[0]
+
+    def best(self, lattice: Lattice, *, score_fixed: bool = False
+             ) -> tuple[list[tuple[str, ...]], float]:
+        """The most probable words through ``lattice``: for each typed syllable, the
+        candidates it may stand for (``(folded key, fixed form or None, cost)``; a fixed
+        form is taken as it is, None restores the key's accented forms; ``cost`` is
+        subtracted from the log probability).
+
+        :param score_fixed: score a fixed form by its frequency (segmenting, correcting);
+            otherwise fixed forms cost nothing, and only the restored ones compete.
+        """
+        size = len(lattice)
+        if not size:
+            return [], 0.0
         # best[i]: last syllable form -> (score, (start, previous last form, word forms))
         best: list[dict] = [{} for _ in range(size + 1)]
         best[0][None] = (0.0, None)
         for start in range(size):
             if not best[start]:
                 continue
-            options = list(self._options(keys, fixed, start))
+            options = list(self._options(lattice, start, score_fixed))
             for last, (score, _) in best[start].items():
                 for length, forms, logp in options:
                     value = score + logp
@@ -255,13 +319,14 @@ class AccentModel:
                     current = best[end].get(forms[-1])
                     if current is None or value > current[0]:
                         best[end][forms[-1]] = (value, (start, last, forms))
-        result: list[str] = []
+        found: list[tuple[str, ...]] = []
         position, last = size, max(best[size], key=lambda form: best[size][form][0])
+        score = best[size][last][0]
         while position > 0:
             start, previous, forms = best[position][last][1]
-            result[:0] = forms
+            found[:0] = [forms]
             position, last = start, previous
-        return [t.lower() if f == _NUMBER else f for f, t in zip(result, tokens, strict=True)]
+        return found, score
 
     def restore(self, text: str) -> str:
         """``text`` with diacritics put back on its accentless syllables.

@@ -30,7 +30,9 @@ import numpy as np
 
 from indexer.results import FacetValue
 from indexer.results import SearchRequest
+from indexer.results import Warning
 from indexer.units import LEVELS
+from indexer.units import UnknownUnit
 from indexer.units import registry
 
 __all__ = ["facet_values", "resolve_units"]
@@ -39,22 +41,28 @@ _UNKNOWN = len(LEVELS)
 _TREES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def resolve_units(request: SearchRequest, known) -> SearchRequest:
-    """``request`` with its unit filters as canonical names.
+def resolve_units(request: SearchRequest, known) -> tuple[SearchRequest, list[Warning]]:
+    """``request`` with its unit filters as canonical names, and a warning for each value
+    that names no unit, or several (it stays as given, so it selects nothing: never a
+    silent 0, the warning says why and lists the closest units).
 
     :param known: the unit values the index holds (a value held as it is stays).
-    :raises UnknownUnit: for a value naming no unit, or several.
     """
     if not request.units:
-        return request
+        return request, []
     reg = registry()
     names: dict[str, None] = {}
+    warnings = []
     for value in request.units:
-        names.update(dict.fromkeys(reg.resolve_filter(value, known)))
+        try:
+            names.update(dict.fromkeys(reg.resolve_filter(value, known)))
+        except UnknownUnit as exc:
+            names[value] = None
+            warnings.append(Warning("unit", value, str(exc), tuple(exc.suggestions)))
     resolved = tuple(names)
     if resolved == request.units:
-        return request
-    return dataclasses.replace(request, units=resolved)
+        return request, warnings
+    return dataclasses.replace(request, units=resolved), warnings
 
 
 class _Tree:

@@ -2,7 +2,8 @@
 
 Web app (flaskr style): ``web_index`` builds the tiny web fixture corpus
 (``tests/data/web_corpus/``, our own texts) once per session; ``app`` / ``client``
-serve it; ``empty_app`` has no index at all.
+serve it; ``empty_app`` has no index at all. ``term_index`` / ``term_client``: a second
+small corpus of party congresses across three terms (``tests/data/term_corpus/``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,30 @@ def web_index(tmp_path_factory, web_corpus) -> Path:
     stats = build_index([web_corpus], index_dir, workers=1)
     assert stats.documents == 13, stats
     return index_dir
+
+
+@pytest.fixture(scope="session")
+def term_index(tmp_path_factory) -> Path:
+    """An index of ``tests/data/term_corpus/``: eight articles of one district about its
+    party congresses of 2015, 2020 and 2025 and between them, some with a time of day,
+    with English and Vietnamese category names."""
+    from indexer.build import build_index
+
+    index_dir = tmp_path_factory.mktemp("term-index")
+    stats = build_index([TESTS / "data" / "term_corpus"], index_dir, workers=1)
+    assert stats.documents == 8, stats
+    return index_dir
+
+
+@pytest.fixture()
+def term_client(term_index):
+    """A test client of the app over :func:`term_index`."""
+    from webapp import create_app
+    from webapp.search_index import holder
+
+    app = create_app({"TESTING": True, "INDEX_DIR": str(term_index)})
+    yield app.test_client()
+    holder(app).close()
 
 
 @pytest.fixture()

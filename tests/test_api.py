@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 RESULT_KEYS = ["query", "total", "page", "per_page", "took_ms", "results", "facets",
-               "suggestion"]
+               "suggestion", "match", "warnings"]
 HIT_KEYS = {"id", "title", "date", "units", "source", "url", "author", "snippet", "score",
             "unit_details"}
 FACET_NAMES = {"year", "month", "unit", "source", "term"}
@@ -159,20 +159,21 @@ def test_export_csv(client):
     text = response.get_data().decode("utf-8")
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text[1:])))
-    assert rows[0] == ["id", "title", "date", "units", "source", "url", "author",
-                       "category", "term", "unit_levels", "unit_paths", "provinces"]
+    assert rows[0] == ["Mã", "Tiêu đề", "Ngày", "Giờ", "Đơn vị", "Nguồn", "Bài gốc", "Tác giả",
+                       "Chuyên mục", "Nhiệm kỳ nêu trong bài", "Cấp đơn vị", "Đơn vị đầy đủ",
+                       "Tỉnh, thành phố"]
     total = search(client, unit=QUAN_4)["total"]
     assert len(rows) - 1 == total  # every match, page and per_page ignored
     both = next(row for row in rows if row[0] == "web-010")
-    assert both[3] in (f"{QUAN_4}; {BINH_THANH}", f"{BINH_THANH}; {QUAN_4}")
+    assert both[4] in (f"{QUAN_4}; {BINH_THANH}", f"{BINH_THANH}; {QUAN_4}")
     first = next(row for row in rows if row[0] == "web-001")
-    assert first[8] == "2020-2025" or "2020-2025" in first[8]
+    assert first[9] == "2020-2025" or "2020-2025" in first[9]
     # each unit's level and path, province first, and the provinces
-    units = both[3].split("; ")
-    assert both[9].split("; ") == ["district"] * len(units)
-    assert sorted(both[10].split("; ")) == sorted(
+    units = both[4].split("; ")
+    assert both[10].split("; ") == ["district"] * len(units)
+    assert sorted(both[11].split("; ")) == sorted(
         f"Thành phố Hồ Chí Minh > {unit}" for unit in units)
-    assert both[11] == "Thành phố Hồ Chí Minh"
+    assert both[12] == "Thành phố Hồ Chí Minh"
 
 
 def test_export_of_nothing_has_just_the_header(client):
@@ -217,3 +218,16 @@ def test_date_values_are_iso(client):
     for hit in search(client, per_page=100)["results"]:
         if hit["date"]:
             date.fromisoformat(hit["date"][:10])
+
+
+def test_export_has_one_date_format_a_time_column_and_vietnamese_headers(term_client):
+    text = term_client.get("/api/export?q=dai+hoi&sort=oldest").get_data().decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(text[1:])))
+    assert list(rows[0]) == ["Mã", "Tiêu đề", "Ngày", "Giờ", "Đơn vị", "Nguồn", "Bài gốc",
+                             "Tác giả", "Chuyên mục", "Nhiệm kỳ nêu trong bài", "Cấp đơn vị",
+                             "Đơn vị đầy đủ", "Tỉnh, thành phố"]
+    by_id = {row["Mã"]: row for row in rows}
+    assert (by_id["t-01"]["Ngày"], by_id["t-01"]["Giờ"]) == ("2015-06-12", "08:30")
+    assert (by_id["t-02"]["Ngày"], by_id["t-02"]["Giờ"]) == ("2015-09-20", "")
+    assert all(len(row["Ngày"]) == 10 and row["Ngày"][4] == "-" for row in rows)
+    assert by_id["t-01"]["Chuyên mục"] == "Chính trị"

@@ -106,11 +106,11 @@ def test_period_filter_and_presets(page, base_url):
     assert query["from"] == ["2021-01-01"] and query["to"] == ["2021-12-31"]
     dates = page.locator(".hits time").all_inner_texts()
     assert dates and all(text.split()[0].endswith("/2021") for text in dates)
-    page.click(".presets a:has-text('2015-2020')")
+    page.click(".presets a:has-text('2015–2019')")
     query = query_of(page)
-    assert query["from"] == ["2015-01-01"] and query["to"] == ["2020-12-31"]
+    assert query["from"] == ["2015-01-01"] and query["to"] == ["2019-12-31"]
     assert query["q"] == ["quận"]
-    assert page.locator(".presets a.active").inner_text() == "2015-2020"
+    assert page.locator(".presets a.active").inner_text() == "2015–2019"
 
 
 def test_histogram_bar_drills_down(page, base_url):
@@ -142,3 +142,87 @@ def test_article_page(page, base_url):
     page.screenshot(path=str(ARTIFACTS / "article-page.png"), full_page=True)
     page.click("text=Quay lại kết quả")
     assert query_of(page)["q"] == ["đại hội"]
+
+
+# --- phone width, keyboard, date fields (issue 16) ---------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture()
+def phone(browser):
+    context = browser.new_context(java_script_enabled=False, locale="vi-VN", viewport=PHONE,
+                                  device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def box(page, selector: str) -> dict:
+    return page.locator(selector).first.bounding_box()
+
+
+def test_phone_shows_results_first_and_filters_one_tap_away(phone, base_url):
+    phone.goto(f"{base_url}/?q=qu%E1%BA%ADn")
+    ARTIFACTS.mkdir(exist_ok=True)
+    phone.screenshot(path=str(ARTIFACTS / "search-phone.png"), full_page=True)
+    # The first result starts on the first screen, above the facets.
+    first = box(phone, ".hit")
+    assert first["y"] < PHONE["height"] - 100, first
+    assert box(phone, ".facets")["y"] > first["y"]
+    # The search button stays inside its card and the page does not scroll sideways.
+    form, button = box(phone, ".search-form"), box(phone, ".query-row button")
+    assert button["x"] + button["width"] <= form["x"] + form["width"] + 0.5, (form, button)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # The filters are one tap away.
+    phone.click(".to-filters")
+    assert phone.url.endswith("#bo-loc")
+    facets = box(phone, ".facets")
+    assert abs(facets["y"]) < 5, facets
+    phone.click(".facet-unit a:has-text('Quận 4')")
+    assert query_of(phone)["unit"] == ["Quận 4"]
+
+
+def test_phone_histogram_labels_are_readable_and_apart(phone, base_url):
+    phone.goto(f"{base_url}/")
+    labels = [label for label in phone.locator("svg.histogram text.label").all()
+              if label.is_visible()]
+    assert len(labels) >= 3
+    boxes = [label.bounding_box() for label in labels]
+    assert min(b["height"] for b in boxes) >= 10, boxes  # CSS px: no 6 px labels
+    for left, right in zip(boxes, boxes[1:], strict=False):
+        assert left["x"] + left["width"] <= right["x"], (left, right)
+
+
+def test_keyboard_reaches_the_first_result_through_the_skip_link(page, base_url):
+    page.goto(f"{base_url}/?q=dai+hoi")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.className")
+    assert focused == "skip-link"
+    assert page.locator(".skip-link").bounding_box()["y"] >= 0  # shown when focused
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    first_link = page.locator(".hit h2 a").first.get_attribute("href")
+    assert page.evaluate("document.activeElement.getAttribute('href')") == first_link
+
+
+def test_date_fields_read_day_first_in_an_english_browser(browser, base_url):
+    context = browser.new_context(java_script_enabled=False, locale="en-US",
+                                  viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{base_url}/?from=2021-03-01&to=2021-12-31")
+        assert page.input_value("input[name=from]") == "01/03/2021"
+        assert page.input_value("input[name=to]") == "31/12/2021"
+        assert page.get_attribute("input[name=from]", "placeholder") == "dd/mm/yyyy"
+        page.fill("input[name=from]", "01/06/2021")
+        page.click("button:has-text('Lọc')")
+        assert query_of(page)["from"] == ["01/06/2021"]
+        assert "Từ ngày 01/06/2021" in page.inner_text(".active-filters")
+        dates = page.locator(".hits time").all_inner_texts()
+        assert dates and all(text.endswith("/2021") and text[3:5] >= "06" for text in dates)
+    finally:
+        context.close()

@@ -67,7 +67,7 @@ def test_search_over_http(served):
     assert headers["Content-Type"] == "application/json"
     data = json.loads(raw)
     assert list(data) == ["query", "total", "page", "per_page", "took_ms", "results",
-                          "facets", "suggestion"]
+                          "facets", "suggestion", "match", "warnings"]
     assert data["query"] == "đại hội" and data["results"][0]["id"] == "web-001"
     assert "<mark>" in data["results"][0]["snippet"]
     assert {v["value"]: v["selected"] for v in data["facets"]["unit"]}["Quận 4"] is True
@@ -118,8 +118,9 @@ def test_export_streams_csv_over_http(served):
     assert headers["Transfer-Encoding"] == "chunked"  # streamed, no Content-Length
     assert headers["Content-Disposition"].startswith("attachment")
     text = body.decode("utf-8")
-    assert text.startswith("\ufeffid,title,date,units,source,url,author,category,term,"
-                           "unit_levels,unit_paths,provinces\r\n")
+    assert text.startswith("\ufeffMã,Tiêu đề,Ngày,Giờ,Đơn vị,Nguồn,Bài gốc,Tác giả,Chuyên mục,"
+                           "Nhiệm kỳ nêu trong bài,Cấp đơn vị,Đơn vị đầy đủ,"
+                           "\"Tỉnh, thành phố\"\r\n")
     assert text.count("\r\n") - 1 >= 5
 
 
@@ -267,3 +268,52 @@ def test_every_worker_opens_the_index_before_its_first_request(tmp_path, web_ind
         assert all(open_index_files(pid, index_dir) for pid in workers), server.output()
     finally:
         assert server.stop() == 0, server.output()
+
+
+def test_pages_and_json_are_compressed_over_http(served):
+    import gzip
+
+    import brotli
+
+    for path in ("/?q=dai+hoi", "/api/search?q=dai+hoi", "/feed.atom"):
+        status, headers, body = fetch(f"{served.base}{path}",
+                                      headers={"Accept-Encoding": "gzip"})
+        assert status == 200 and headers["Content-Encoding"] == "gzip", (path, headers)
+        assert "Accept-Encoding" in headers["Vary"]
+        assert len(gzip.decompress(body)) > len(body)
+    # What browsers send: brotli is preferred, static files included.
+    for path in ("/?q=dai+hoi", "/static/style.css", "/api/export?q=dai+hoi"):
+        status, headers, body = fetch(f"{served.base}{path}",
+                                      headers={"Accept-Encoding": "gzip, deflate, br"})
+        assert status == 200 and headers["Content-Encoding"] == "br", (path, headers)
+        assert len(brotli.decompress(body)) > len(body)
+    # A feed reader's conditional request still gets its 304 when compressed.
+    _, headers, _ = fetch(f"{served.base}/feed.atom", headers={"Accept-Encoding": "gzip"})
+    status, _, body = fetch(f"{served.base}/feed.atom", headers={
+        "Accept-Encoding": "gzip", "If-None-Match": headers["ETag"]})
+    assert status == 304 and body == b""
+
+
+def test_two_servers_keep_their_own_control_sockets(tmp_path, web_index, serve_process):
+    # gunicorn's default control socket is one per user: a second server took it over,
+    # and stopping either removed it. Each `vnsearch serve` now has its own.
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    env = {"XDG_RUNTIME_DIR": str(runtime)}
+    first = serve_process(web_index, tmp_path / "first.log", env=env)
+    second = serve_process(web_index, tmp_path / "second.log", env=env)
+    try:
+        first.wait_until_listening()
+        second.wait_until_listening()
+        sockets = {server.port: runtime / f"vnsearch-127.0.0.1-{server.port}.ctl"
+                   for server in (first, second)}
+        deadline = time.monotonic() + 20
+        while not all(path.is_socket() for path in sockets.values()):
+            assert time.monotonic() < deadline, (list(runtime.iterdir()), first.output())
+            time.sleep(0.1)
+        assert first.stop() == 0, first.output()
+        assert not sockets[first.port].exists()
+        assert sockets[second.port].is_socket(), list(runtime.iterdir())
+    finally:
+        first.stop()
+        assert second.stop() == 0, second.output()

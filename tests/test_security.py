@@ -257,13 +257,13 @@ def test_csv_cells_never_start_a_formula(sec_client):
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (header, row)
     by_id = {row[0]: dict(zip(header, row, strict=True)) for row in body}
-    assert by_id["xss-1"]["category"] == "'=cmd|' /C calc'!A0"
-    assert by_id["xss-1"]["author"] == "'@SUM(1+1)"
-    assert by_id["xss-2"]["title"] == "'" + ARTICLES[1]["title"]
-    assert by_id["xss-2"]["source"] == "'-2+3"
+    assert by_id["xss-1"]["Chuyên mục"] == "'=cmd|' /C calc'!A0"
+    assert by_id["xss-1"]["Tác giả"] == "'@SUM(1+1)"
+    assert by_id["xss-2"]["Tiêu đề"] == "'" + ARTICLES[1]["title"]
+    assert by_id["xss-2"]["Nguồn"] == "'-2+3"
     # Everything else is the stored text, unchanged (CSV is not HTML: no escaping).
-    assert by_id["xss-1"]["title"] == ARTICLES[0]["title"]
-    assert by_id["binh-thuong"]["date"] == "2020-05-01"
+    assert by_id["xss-1"]["Tiêu đề"] == ARTICLES[0]["title"]
+    assert by_id["binh-thuong"]["Ngày"] == "2020-05-01"
 
 
 # --- article ids never reach the filesystem -------------------------------------------------

@@ -21,6 +21,7 @@ from indexer.errors import QueryError
 from indexer.results import SearchRequest
 from indexer.search import open_index
 from indexer.units import UnknownUnit
+from indexer.units import registry
 
 CORPUS = Path(__file__).resolve().parent / "data" / "units_corpus"
 HCM = "Thành phố Hồ Chí Minh"
@@ -102,13 +103,20 @@ def test_filters_accept_any_spelling_of_a_unit(index):
     assert found(index, "TP.HCM") == found(index, HCM)
 
 
-def test_an_unknown_unit_is_an_error_with_the_closest_units(index):
-    with pytest.raises(UnknownUnit) as info:
-        index.search(SearchRequest(units=("Quận 44",)))
-    assert isinstance(info.value, QueryError)
-    assert info.value.suggestions[:1] == ["Quận 4"]
-    with pytest.raises(UnknownUnit, match="chọn một"):
-        list(index.iter_all(SearchRequest(units=("Phường 1",))))
+def test_an_unknown_unit_is_a_warning_with_the_closest_units(index):
+    result = index.search(SearchRequest(units=("Quận 44",)))
+    assert result.total == 0
+    [warning] = result.warnings
+    assert (warning.about, warning.value) == ("unit", "Quận 44")
+    assert warning.suggestions[:1] == ("Quận 4",) and "Quận 44" in warning.message
+    result = index.search(SearchRequest(units=("Phường 1",)))
+    assert "chọn một" in result.warnings[0].message
+    assert list(index.iter_all(SearchRequest(units=("Phường 1",)))) == []
+    # a known unit beside it still filters
+    both = index.search(SearchRequest(units=("Quận 44", "Quận 4")))
+    assert both.total == len(found(index, "Quận 4")) and len(both.warnings) == 1
+    with pytest.raises(UnknownUnit):
+        registry().resolve_filter("Quận 44")
 
 
 # --- the facet ------------------------------------------------------------------------------
@@ -176,24 +184,28 @@ def test_api_units_with_level_and_ancestors(unit_client):
     assert record["unit_details"][0]["now"] == "nay thuộc Phường Bồ Đề (TP. Hà Nội)"
 
 
-def test_api_unknown_unit_is_a_400_with_suggestions(unit_client):
+def test_api_unknown_unit_answers_with_the_closest_units(unit_client):
     response = unit_client.get("/api/search", query_string={"unit": "Quận 44"})
-    assert response.status_code == 400
+    assert response.status_code == 200
     data = response.get_json()
-    assert data["suggestions"][0] == "Quận 4" and "Quận 44" in data["error"]
+    assert data["total"] == 0
+    [warning] = data["warnings"]
+    assert warning["suggestions"][0] == "Quận 4" and "Quận 44" in warning["message"]
+    html = unit_client.get("/", query_string={"unit": "Quận 44"}).get_data(as_text=True)
+    assert "Đơn vị gần nhất" in html and "Quận 44" in html
 
 
 def test_csv_units_with_levels_paths_and_provinces(unit_client):
     text = unit_client.get("/api/export", query_string={"unit": "Thành phố Thủ Đức"}).get_data(
         as_text=True)
-    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))}
+    rows = {row["Mã"]: row for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))}
     assert set(rows) == {"u-quan2", "u-thuduc", "u-linhtrung"}
     row = rows["u-linhtrung"]
-    assert row["units"] == "Phường Linh Trung; Quận Thủ Đức"
-    assert row["unit_levels"] == "ward; district"
-    assert row["unit_paths"] == (
+    assert row["Đơn vị"] == "Phường Linh Trung; Quận Thủ Đức"
+    assert row["Cấp đơn vị"] == "ward; district"
+    assert row["Đơn vị đầy đủ"] == (
         f"{HCM} > Thành phố Thủ Đức > Phường Linh Trung; {HCM} > Quận Thủ Đức")
-    assert row["provinces"] == HCM
+    assert row["Tỉnh, thành phố"] == HCM
 
 
 def test_page_shows_units_unambiguously_and_a_drill_down_tree(unit_client):
@@ -209,7 +221,7 @@ def test_page_shows_units_unambiguously_and_a_drill_down_tree(unit_client):
 
 def test_page_unknown_unit_offers_the_closest(unit_client):
     response = unit_client.get("/", query_string={"q": "hội", "unit": "Quận 44"})
-    assert response.status_code == 400
+    assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "không có đơn vị hành chính" in html
     assert "/?q=h%E1%BB%99i&amp;unit=Qu%E1%BA%ADn+4" in html

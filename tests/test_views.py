@@ -84,11 +84,11 @@ def test_search_keeps_the_query_and_highlights(client):
 
 def test_facet_drill_down_combines_units(client):
     _, page = get(client, "/?q=quận")
-    html, page = get(client, page.link(QUAN_4))
+    html, page = get(client, page.link(f"☐ {QUAN_4}"))
     assert f"Đơn vị: {QUAN_4}" in html
-    query = parse_qs(urlsplit(page.link(BINH_THANH)).query)
+    query = parse_qs(urlsplit(page.link(f"☐ {BINH_THANH}")).query)
     assert query["unit"] == [QUAN_4, BINH_THANH] and query["q"] == ["quận"]
-    html, page = get(client, page.link(BINH_THANH))
+    html, page = get(client, page.link(f"☐ {BINH_THANH}"))
     assert f"Đơn vị: {QUAN_4}" in html and f"Đơn vị: {BINH_THANH}" in html
     assert "web-010" in html or "ký kết hợp tác" in html  # the article about both
     # The chip removes one unit and keeps the other.
@@ -98,9 +98,9 @@ def test_facet_drill_down_combines_units(client):
 
 def test_period_presets_and_dates(client):
     _, page = get(client, "/?q=đại+hội")
-    html, page = get(client, page.link("2015-2020"))
-    assert "Từ ngày 01/01/2015" in html and "Đến ngày 31/12/2020" in html
-    assert 'value="2015-01-01"' in html  # the date inputs show the period
+    html, page = get(client, page.link("2015–2019"))
+    assert "Từ ngày 01/01/2015" in html and "Đến ngày 31/12/2019" in html
+    assert 'value="01/01/2015"' in html  # the date inputs show the period, dd/mm/yyyy
     assert "Đảng bộ Huyện Củ Chi nhiệm kỳ 2015-2020" in html
     html, _ = get(client, "/?from=2021-03-01&to=2021-03-31")
     assert "Kết quả: <strong>2</strong>" in html
@@ -133,7 +133,9 @@ def test_paging(client):
 def test_did_you_mean_is_a_link(client):
     html, page = get(client, "/?q=dai+hoi+dang+bo")
     if "Có phải bạn muốn tìm" in html:  # the model may still be loading
-        suggestion = parse_qs(urlsplit(page.link("đ")).query)["q"][0]
+        href = next(href for text, href in page.links
+                    if "đ" in text and href.startswith("/?") and "match=" not in href)
+        suggestion = parse_qs(urlsplit(href).query)["q"][0]
         assert suggestion != "dai hoi dang bo"
 
 
@@ -185,3 +187,104 @@ def test_bad_parameter_page_is_400(client):
 def test_static_css_is_served(client):
     with client.get("/static/style.css") as response:
         assert response.status_code == 200 and b"mark" in response.data
+
+
+# --- periods, pages past the last, the empty page, the article page (issue 16) -----------
+
+
+def visible_text(html: str) -> str:
+    """The page's text as a reader sees it (no tags, attributes or head)."""
+    import re
+
+    body = html.split("<body>", 1)[1]
+    return " ".join(re.sub(r"<[^>]+>", " ", body).split())
+
+
+def test_a_period_preset_drops_a_year_that_contradicts_it(term_client):
+    # A year chosen first, then a period that does not contain it: the year goes.
+    _, page = get(term_client, "/?q=dai+hoi&year=2025")
+    href = page.link("2015–2019")
+    query = parse_qs(urlsplit(href).query)
+    assert query["from"] == ["2015-01-01"] and query["to"] == ["2019-12-31"]
+    assert "year" not in query
+    html, _ = get(term_client, href)
+    assert "Kết quả: <strong>3</strong>" in html
+    # A year inside the period stays.
+    _, page = get(term_client, "/?q=dai+hoi&year=2015")
+    assert parse_qs(urlsplit(page.link("2015–2019")).query)["year"] == ["2015"]
+
+
+def test_a_typed_period_that_contradicts_a_year_says_so(term_client):
+    html, page = get(term_client, "/?q=dai+hoi&from=01/01/2015&to=31/12/2019&year=2025")
+    assert "nằm ngoài khoảng thời gian" in html and "Không tìm thấy kết quả" in html
+    html, _ = get(term_client, page.link("Bỏ Năm: 2025"))
+    assert "Kết quả: <strong>3</strong>" in html
+
+
+def test_a_page_past_the_last_goes_to_the_last(term_client):
+    response = term_client.get("/?q=dai+hoi&per_page=2&page=999")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/?q=dai+hoi&page=4&per_page=2"
+    html, _ = get(term_client, response.headers["Location"])
+    assert "hiển thị 7–7" in html
+    response = term_client.get("/?q=dai+hoi&page=2")  # a single page of results
+    assert response.status_code == 302 and response.headers["Location"] == "/?q=dai+hoi"
+
+
+def test_period_presets_do_not_overlap_and_are_named_apart_from_the_term_facet(term_client):
+    html, page = get(term_client, "/?q=dai+hoi+dang")
+    periods = []
+    for label in ("2010–2014", "2015–2019", "2020–2024", "Từ 2025"):
+        query = parse_qs(urlsplit(page.link(label)).query)
+        periods.append((query["from"][0], query.get("to", ["9999-12-31"])[0]))
+    for (_, end), (start, _) in zip(periods, periods[1:], strict=False):
+        assert end < start, periods
+    assert "Giai đoạn:" in html
+    assert "<h3>Nhiệm kỳ nêu trong bài</h3>" in html and "<h3>Nhiệm kỳ</h3>" not in html
+    # The 2020-2024 period holds the 2020 congress, not the 2025 ones (2025-2030 term).
+    html, _ = get(term_client, page.link("2020–2024"))
+    assert "lần thứ XI, nhiệm kỳ 2020-2025" in html and "nhiệm kỳ 2025-2030" not in html
+
+
+def test_dates_are_read_and_shown_day_first(term_client):
+    html, _ = get(term_client, "/?from=01/01/2015&to=31/12/2019")
+    assert "Kết quả: <strong>3</strong>" in html
+    assert 'value="01/01/2015"' in html and 'value="31/12/2019"' in html
+    assert 'type="date"' not in html  # the browser's locale would show mm/dd/yyyy
+    assert "Từ ngày 01/01/2015" in html and "Đến ngày 31/12/2019" in html
+    data = term_client.get("/api/search?from=1/1/2015&to=2019-12-31").get_json()
+    assert data["total"] == 3
+    # Bounds the wrong way round are taken the right way round.
+    assert term_client.get("/api/search?from=2019&to=2015").get_json()["total"] == 3
+
+
+def test_no_results_page_shows_no_facets_and_no_sort(term_client):
+    html, _ = get(term_client, "/?q=kh%E1%BB%A7ng+long")
+    assert "Không tìm thấy kết quả nào" in html
+    assert 'class="facets"' not in html and "Sắp xếp" not in html
+    assert "<svg" not in html and "Xuất CSV" not in html
+
+
+def test_article_page_translates_the_category_and_shows_the_source_not_the_path(
+        client, term_client):
+    html, _ = get(term_client, "/articles/t-06")
+    assert "<dt>Chuyên mục</dt><dd>Giáo dục</dd>" in html and "education" not in html
+    assert 'href="https://quan3.hochiminhcity.gov.vn/tin/t-06"' in html
+    html, _ = get(client, "/articles/web_corpus/tin/quan-4-trao-hoc-bong.txt")
+    text = visible_text(html)
+    assert "quan-4-trao-hoc-bong" not in text and "Mã" not in text
+
+
+def test_every_page_has_a_description_and_an_icon(client):
+    import re
+
+    for url in ("/", "/?q=dai+hoi", "/articles/web-001"):
+        html, _ = get(client, url)
+        description = re.search(r'<meta name="description" content="([^"]+)">', html)
+        assert description and len(description[1]) > 40, url
+        assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in html
+    html, _ = get(client, "/articles/web-001")
+    assert '<meta name="description" content="Sáng 14/7, Đại hội đại biểu' in html
+    with client.get("/favicon.ico") as response:
+        assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+        assert response.get_data().startswith(b"<svg")

@@ -148,11 +148,12 @@ def test_admin_status_without_any_build(tmp_path):
     assert "error" in body["serving"]
 
 
-def test_openapi_describes_every_route(empty_app):
-    document = empty_app.test_client().get("/api/openapi.json").get_json()
+def test_openapi_describes_every_route(tmp_path):
+    app = create_app({"TESTING": True, "INDEX_DIR": str(tmp_path), "ADMIN_TOKEN": "t"})
+    document = app.test_client().get("/api/openapi.json").get_json()
     assert document["openapi"].startswith("3.1")
     described = set(document["paths"])
-    for rule in empty_app.url_map.iter_rules():
+    for rule in app.url_map.iter_rules():
         if rule.endpoint in ("static",) or rule.endpoint.startswith("pages."):
             continue
         path = rule.rule.replace("<path:article_id>", "{id}")
@@ -161,7 +162,58 @@ def test_openapi_describes_every_route(empty_app):
             assert method.lower() in document["paths"][path], (rule.rule, method)
     names = [p["name"] for p in document["paths"]["/api/search"]["get"]["parameters"]]
     assert names == ["q", "from", "to", "unit", "source", "term", "year", "month", "sort",
-                     "page", "per_page"]
+                     "page", "per_page", "match"]
+
+
+def test_openapi_leaves_out_the_admin_endpoints_when_they_are_disabled(empty_app):
+    # Without a token /admin/* answer 404 to everyone: the document must not promise the
+    # 401 it promises when they exist (schemathesis found this mismatch).
+    client = empty_app.test_client()
+    document = client.get("/api/openapi.json").get_json()
+    assert not [path for path in document["paths"] if path.startswith("/admin/")]
+    assert "securitySchemes" not in document["components"]
+    assert client.get("/admin/status").status_code == 404
+
+
+def test_openapi_date_pattern_agrees_with_the_parser():
+    # Every value the document allows for from/to is accepted, and every value the
+    # parser accepts is allowed (schemathesis found from=0000 allowed but refused).
+    import re
+
+    from hypothesis import given
+    from hypothesis import settings
+    from hypothesis import strategies as st
+
+    from indexer.errors import QueryError
+    from webapp.openapi import DATE_PATTERN
+    from webapp.params import parse_date
+
+    pattern = re.compile(DATE_PATTERN)
+
+    def accepted(text: str) -> bool:
+        try:
+            parse_date(text)
+        except QueryError:
+            return False
+        return True
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.from_regex(pattern))
+    def allowed_values_parse(text):
+        assert not text.strip() or accepted(text), text
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet="0123456789-/. ", max_size=11) | st.from_regex(
+        r"\A[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4}\Z|\A[0-9]{4}-[0-9]{1,2}(-[0-9]{1,2})?\Z"))
+    def parsed_values_are_allowed(text):
+        assert accepted(text) == bool(pattern.match(text)) or not text.strip(), text
+
+    allowed_values_parse()
+    parsed_values_are_allowed()
+    for text in ("0000", "2021-02-29", "31/04/2020", "00/2020", "٢٠٢٠"):
+        assert not pattern.match(text) and not accepted(text), text
+    for text in ("2024-02-29", "29/02/2000", "1/2020", "0001", "31.12.2025", ""):
+        assert pattern.match(text), text
 
 
 def _resolve(document: dict, schema: dict) -> dict:

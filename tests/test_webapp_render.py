@@ -104,7 +104,7 @@ def test_search_page_shows_results_facets_and_state(empty_app):
     assert "/?q=dai+hoi&unit=Qu%E1%BA%ADn+4&unit=Huy%E1%BB%87n+C%E1%BB%A7+Chi" in page.hrefs
     assert "/?q=dai+hoi&unit=Qu%E1%BA%ADn+4&sort=newest" in page.hrefs
     assert "/api/export?q=dai+hoi&unit=Qu%E1%BA%ADn+4" in page.hrefs
-    assert "/?q=dai+hoi&from=2020-01-01&to=2025-12-31&unit=Qu%E1%BA%ADn+4" in page.hrefs
+    assert "/?q=dai+hoi&from=2020-01-01&to=2024-12-31&unit=Qu%E1%BA%ADn+4" in page.hrefs
     assert "☑" in html  # the selected unit is shown checked
     # Pagination: 23 results, 10 a page.
     assert "/?q=dai+hoi&unit=Qu%E1%BA%ADn+4&page=2" in page.hrefs
@@ -144,11 +144,11 @@ def test_last_page_and_page_window(empty_app):
 
 
 def test_active_filters_have_remove_links(empty_app):
-    html, _, page = render(empty_app, "/?q=x&from=2020-01-01&to=2025-12-31&source=a.vn",
+    html, _, page = render(empty_app, "/?q=x&from=2020-01-01&to=2024-12-31&source=a.vn",
                            result())
-    assert "Từ ngày 01/01/2020" in html and "Đến ngày 31/12/2025" in html
-    assert "/?q=x&to=2025-12-31&source=a.vn" in page.hrefs  # remove "from"
-    assert "/?q=x&from=2020-01-01&to=2025-12-31" in page.hrefs  # remove the source
+    assert "Từ ngày 01/01/2020" in html and "Đến ngày 31/12/2024" in html
+    assert "/?q=x&to=2024-12-31&source=a.vn" in page.hrefs  # remove "from"
+    assert "/?q=x&from=2020-01-01&to=2024-12-31" in page.hrefs  # remove the source
     # The active preset links back to "no period".
     assert "/?q=x&source=a.vn" in page.hrefs
     assert 'class="preset active"' in html

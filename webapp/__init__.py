@@ -16,8 +16,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flask import Flask
+from flask_compress import Compress
 
 from indexer.defaults import default_index_dir
+
+
+#: Content types worth compressing: everything the app serves but nothing already packed.
+COMPRESSED_TYPES = ("text/html", "text/css", "text/csv", "text/plain", "application/json",
+                    "application/atom+xml", "image/svg+xml")
 
 
 def create_app(test_config: Mapping | None = None) -> Flask:
@@ -30,6 +36,8 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.config.from_mapping(
         INDEX_DIR=str(default_index_dir()),
         PAGE_SIZE=10,
+        # Entries of an Atom feed (/feed.atom) unless its per_page says otherwise.
+        FEED_SIZE=20,
         MAX_PAGE_SIZE=100,
         MAX_QUERY_LENGTH=1000,
         # Deepest result reachable by paging (page * per_page), as search engines do.
@@ -40,6 +48,10 @@ def create_app(test_config: Mapping | None = None) -> Flask:
         # Corpus paths for /admin/rebuild (os.pathsep-separated string or a list);
         # None lets `vnsearch build` choose ($VNSEARCH_CORPUS, else the sample corpus).
         CORPUS=None,
+        # Harvesting from /admin/harvest: the WARC folder (None: harvest/ beside the
+        # index directory) and a sites file used when a request names no sites.
+        HARVEST_DIR=None,
+        HARVEST_SITES=None,
     )
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("VNSEARCH")
@@ -52,8 +64,10 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.json.sort_keys = False
 
     from webapp import admin
+    from webapp import admin_harvest
     from webapp import api
     from webapp import errors
+    from webapp import feed
     from webapp import filters
     from webapp import pages
     from webapp import search_index
@@ -66,5 +80,26 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(admin_harvest.bp)
+    app.register_blueprint(feed.bp)
     app.add_url_rule("/healthz", "healthz", api.healthz)
+    # brotli/zstd/gzip for what we serve as text (pages, JSON, CSV, Atom, the stylesheet
+    # and the icon) when the client accepts it; streamed responses (the CSV export, static
+    # files) are compressed as they stream (brotli, zstd or deflate: flask-compress does
+    # not stream gzip).
+    app.config.setdefault("COMPRESS_MIMETYPES", list(COMPRESSED_TYPES))
+    Compress(app)
+    # Registered after Compress, so it runs before it (Flask runs these in reverse).
+    app.after_request(close_streamed_body)
     return app
+
+
+def close_streamed_body(response):
+    """Have the response close its streamed body (a static file, the CSV generator) when
+    it is done, even once flask-compress has swapped the body for a compressing
+    generator that does not close the one it wraps."""
+    body = response.response
+    if response.is_streamed and hasattr(body, "close"):
+        response.call_on_close(body.close)
+    return response
+

@@ -53,11 +53,16 @@ STARTING_GRACE = 60.0
 _children: list[subprocess.Popen] = []
 
 
+def admin_enabled() -> bool:
+    """Whether the current app has an admin token, and so admin endpoints."""
+    return current_app.config.get("ADMIN_TOKEN") not in (None, "", False)
+
+
 @bp.before_request
 def require_token() -> None:
     """404 when no token is configured, 401 unless the request carries it."""
     token = current_app.config.get("ADMIN_TOKEN")
-    if token in (None, "", False):
+    if not admin_enabled():
         abort(404)
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
@@ -117,9 +122,9 @@ def _in_progress(build: dict) -> bool:
 
 
 @contextlib.contextmanager
-def _start_lock(index_dir: Path):
-    """Serialise rebuild starts across workers (held for milliseconds)."""
-    fd = os.open(index_dir / START_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+def _start_lock(index_dir: Path, name: str = START_LOCK):
+    """Serialise rebuild (or harvest) starts across workers (held for milliseconds)."""
+    fd = os.open(index_dir / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -7,9 +7,13 @@ CSV export choices: UTF-8 *with* a byte-order mark, because Excel (the tool staf
 open exports with) reads BOM-less CSV as the local ANSI code page and garbles
 Vietnamese; every other CSV reader skips or tolerates the BOM. Comma-separated,
 ``\\r\\n`` line ends (RFC 4180), one row per match in the requested sort order,
-all matches (``page``/``per_page`` ignored), streamed. Cells that a spreadsheet
-would take for a formula (first character ``=``, ``+``, ``-``, ``@``, tab, CR) start
-with an apostrophe, so opening an export never runs anything a corpus file held.
+all matches (``page``/``per_page`` ignored), streamed. Headers are Vietnamese
+(:data:`webapp.labels.CSV_COLUMNS`); the publication date is one ISO day column
+(``Ngày``, YYYY-MM-DD: unambiguous, sorts as text, and every spreadsheet reads it as a
+date) and a separate ``Giờ`` column (HH:MM, empty when the source gave no time).
+Cells that a spreadsheet would take for a formula (first character ``=``, ``+``, ``-``,
+``@``, tab, CR) start with an apostrophe, so opening an export never runs anything a
+corpus file held.
 """
 
 from __future__ import annotations
@@ -32,18 +36,19 @@ from flask import request
 from flask import stream_with_context
 
 from indexer.units import registry
+from webapp.admin import admin_enabled
+from webapp.filters import split_date
+from webapp.labels import CSV_COLUMNS
+from webapp.labels import category_label
 from webapp.openapi import openapi_document
 from webapp.params import Limits
 from webapp.params import parse_search_request
 from webapp.search_index import get_index
+from webapp.search_index import search_within_window
 from webapp.security import csv_cell
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-CSV_COLUMNS = ("id", "title", "date", "units", "source", "url", "author", "category", "term",
-               "unit_levels", "unit_paths", "provinces")
-# Columns derived from ``units`` by the unit registry (level, path province first, province).
-_UNIT_COLUMNS = ("unit_levels", "unit_paths", "provinces")
 CSV_BOM = "\ufeff"
 
 
@@ -54,8 +59,9 @@ def _limits() -> Limits:
 @bp.get("/search")
 def search():
     """One page of ranked results with facet counts (``SearchResult.to_dict()``)."""
-    search_request = parse_search_request(request.args, _limits())
-    result = get_index().search(search_request)
+    limits = _limits()
+    search_request = parse_search_request(request.args, limits)
+    result = search_within_window(search_request, limits.max_result_window)
     return jsonify(result.to_dict())
 
 
@@ -76,12 +82,22 @@ def stats():
 
 @bp.get("/openapi.json")
 def openapi():
-    """The OpenAPI 3.1 description of this API."""
-    return jsonify(openapi_document())
+    """The OpenAPI 3.1 description of this API as configured (admin endpoints only when
+    a token enables them)."""
+    return jsonify(openapi_document(admin=admin_enabled()))
+
+
+def csv_values(record) -> dict[str, object]:
+    """The values of the CSV columns for an ``Article`` or a ``Hit``."""
+    day, time = split_date(getattr(record, "date", None))
+    values = {name: getattr(record, name, None) for name, _ in CSV_COLUMNS}
+    values.update(day=day, time=time, category=category_label(values.get("category")))
+    values.update(_unit_columns(getattr(record, "units", None) or ()))
+    return values
 
 
 def csv_row(record) -> list[str]:
-    """One CSV row (columns :data:`CSV_COLUMNS`) of an ``Article`` or a ``Hit``.
+    """One CSV row (columns :data:`webapp.labels.CSV_COLUMNS`) of an ``Article`` or a ``Hit``.
 
     Lists (units, term) are joined with ``"; "``; missing values are empty. Each unit's
     level, its path (province first, ``" > "`` between levels) and the distinct provinces
@@ -90,16 +106,18 @@ def csv_row(record) -> list[str]:
 
     >>> from indexer.article import Article
     >>> csv_row(Article(id="a/1", title="Tiêu đề", body="", units=("Phường 1, Quận 4",),
+    ...                 date="2024-12-10T14:15", category="education",
     ...                 term=("2020-2025",)))  # doctest: +NORMALIZE_WHITESPACE
-    ['a/1', 'Tiêu đề', '', 'Phường 1, Quận 4', '', '', '', '', '2020-2025', 'ward',
-     'Thành phố Hồ Chí Minh > Quận 4 > Phường 1, Quận 4', 'Thành phố Hồ Chí Minh']
-    >>> csv_row(Article(id="b", title="=1+1", body=""))[:2]
-    ['b', "'=1+1"]
+    ['a/1', 'Tiêu đề', '2024-12-10', '14:15', 'Phường 1, Quận 4', '', '', '', 'Giáo dục',
+     '2020-2025', 'ward', 'Thành phố Hồ Chí Minh > Quận 4 > Phường 1, Quận 4',
+     'Thành phố Hồ Chí Minh']
+    >>> csv_row(Article(id="b", title="=1+1", body="", date="2024-09-19"))[:4]
+    ['b', "'=1+1", '2024-09-19', '']
     """
-    units = _unit_columns(getattr(record, "units", None) or ())
     row = []
-    for column in CSV_COLUMNS:
-        value = units[column] if column in _UNIT_COLUMNS else getattr(record, column, None)
+    values = csv_values(record)
+    for column, _ in CSV_COLUMNS:
+        value = values.get(column)
         if value is None:
             row.append("")
         elif isinstance(value, list | tuple):
@@ -126,13 +144,13 @@ def _unit_columns(names) -> dict[str, list[str]]:
 def csv_chunks(records: Iterable, *, rows_per_chunk: int = 200) -> Iterator[str]:
     """The CSV text (BOM, header, rows) in chunks of a few hundred rows.
 
-    >>> "".join(csv_chunks([]))  # doctest: +ELLIPSIS
-    '\\ufeffid,title,date,units,source,url,author,category,term,unit_levels,...,provinces\\r\\n'
+    >>> "".join(csv_chunks([])).split(",")[:4]
+    ['\\ufeffMã', 'Tiêu đề', 'Ngày', 'Giờ']
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write(CSV_BOM)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([header for _, header in CSV_COLUMNS])
     for count, record in enumerate(records, start=1):
         writer.writerow(csv_row(record))
         if count % rows_per_chunk == 0:

@@ -1,6 +1,6 @@
 """Error handlers: one JSON shape for machines, a friendly Vietnamese page for people.
 
-Under ``/api/``, ``/admin/`` and ``/healthz`` every error is
+Under ``/api/``, ``/admin/``, ``/healthz`` and ``/feed.atom`` every error is
 ``{"ok": false, "error": str, "status": int}``; elsewhere an HTML page. Library
 errors are translated here, at the edge: ``QueryError`` -> 400, ``IndexNotFound`` /
 ``IndexCorrupt`` -> 503. Bad input is never a 500.
@@ -24,7 +24,7 @@ from indexer.errors import QueryError
 
 log = logging.getLogger(__name__)
 
-JSON_PREFIXES = ("/api/", "/admin/", "/healthz")
+JSON_PREFIXES = ("/api/", "/admin/", "/healthz", "/feed.atom")
 NO_INDEX = "chưa có chỉ mục — chạy vnsearch build"
 
 # Vietnamese wording of the HTTP errors users may meet (werkzeug's are English).
@@ -78,9 +78,7 @@ def error_response(status: int, message: str, *, headers: dict | None = None,
 
 
 def _query_error(exc: QueryError) -> Response:
-    suggestions = getattr(exc, "suggestions", None)  # UnknownUnit: the closest units
-    extra = {"suggestions": suggestions} if suggestions is not None else None
-    return error_response(400, str(exc), extra=extra)
+    return error_response(400, str(exc))
 
 
 def _index_not_found(exc: IndexNotFound | IndexCorrupt) -> Response:

@@ -46,6 +46,27 @@ def vn_date(value: str | None, *, with_time: bool = True) -> str:
     return day
 
 
+def split_date(value: str | None) -> tuple[str, str]:
+    """An ISO date or timestamp as ``(YYYY-MM-DD, HH:MM)``; the time is ``""`` when the
+    source gave none (or only midnight, which is what a bare date turns into), both are
+    ``""`` for no date, and a value that is not ISO is kept whole as the day.
+
+    >>> split_date("2024-12-10T14:15"), split_date("2024-09-19")
+    (('2024-12-10', '14:15'), ('2024-09-19', ''))
+    >>> split_date("2026-01-21T08:05:00+07:00"), split_date(None)
+    (('2026-01-21', '08:05'), ('', ''))
+    """
+    if not value:
+        return "", ""
+    match = _ISO.match(value)
+    if not match:
+        return value, ""
+    day = f"{match[1]}-{match[2]}-{match[3]}"
+    if match[4] and (match[4], match[5]) != ("00", "00"):
+        return day, f"{match[4]}:{match[5]}"
+    return day, ""
+
+
 def marked(value: str | None) -> Markup:
     """Trust nothing in a snippet but its ``<mark>`` tags.
 

@@ -25,6 +25,11 @@ MAX_SLOT = 64
 TOP = 18
 BOTTOM = 22  # room for the labels under the bars
 MAX_YEARS = 60
+#: Height of the labels on a phone, in viewBox units (``svg.histogram text.label`` in
+#: style.css): the chart is scaled to about half its width there.
+NARROW_FONT = 24
+#: Bars beyond which a phone leaves the counts above the bars out (class ``dense``).
+NARROW_COUNTS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +123,15 @@ def render_svg(mode: str, items: Sequence[Bar]) -> Markup:
     gap = min(6.0, slot * 0.2)
     plot = HEIGHT - TOP - BOTTOM
     label_every = max(1, round(len(items) / 16))
+    labelled = range(0, len(items), label_every)
+    # Phones draw the labels NARROW_FONT units high (style.css); where the widest label
+    # would then touch its neighbour, every other one is marked "minor" to be dropped.
+    widest = max(len(item.label) for item in items) * NARROW_FONT * 0.6 + 4
+    minor = set(labelled[1::2]) if widest > slot * label_every else set()
     what = "năm" if mode == "year" else "tháng"
+    dense = " dense" if len(items) > NARROW_COUNTS else ""
     parts = [
-        f'<svg class="histogram" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="histogram{dense}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="Số kết quả theo {what}" xmlns="http://www.w3.org/2000/svg">',
         f'<line class="axis" x1="0" y1="{HEIGHT - BOTTOM}" x2="{WIDTH}" '
         f'y2="{HEIGHT - BOTTOM}"/>',
@@ -151,8 +162,9 @@ def render_svg(mode: str, items: Sequence[Bar]) -> Markup:
                 f"{escape(vn_number(item.count))}</text>"
             )
         if index % label_every == 0:
+            label_class = "label minor" if index in minor else "label"
             parts.append(
-                f'<text class="label" x="{x + (slot - gap) / 2:.1f}" y="{HEIGHT - 6}">'
+                f'<text class="{label_class}" x="{x + (slot - gap) / 2:.1f}" y="{HEIGHT - 6}">'
                 f"{escape(item.label)}</text>"
             )
         parts.append("</a>")

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from flask import Blueprint
 from flask import abort
 from flask import current_app
+from flask import redirect
 from flask import render_template
 from flask import request
+from flask import send_from_directory
 from flask import url_for
 from markupsafe import Markup
 from markupsafe import escape
@@ -27,6 +29,13 @@ from webapp.filters import marked
 from webapp.filters import paragraphs
 from webapp.filters import vn_date
 from webapp.histogram import histogram
+from webapp.labels import FACET_LABELS
+from webapp.labels import FILTER_LABELS
+from webapp.labels import PERIOD_PRESETS
+from webapp.labels import PERIODS_LABEL
+from webapp.labels import SORT_LABELS
+from webapp.labels import category_label
+from webapp.notice import match_notice
 from webapp.params import Limits
 from webapp.params import UrlState
 from webapp.params import parse_search_request
@@ -34,20 +43,10 @@ from webapp.search_index import get_index
 from webapp.unit_links import suggestion_links
 from webapp.unit_links import unit_filter_label
 from webapp.unit_links import unit_group
+from webapp.search_index import search_within_window
 
 bp = Blueprint("pages", __name__)
 
-FACET_LABELS = {
-    "year": "Năm",
-    "month": "Tháng",
-    "unit": "Đơn vị",
-    "source": "Nguồn",
-    "term": "Nhiệm kỳ",
-}
-FILTER_LABELS = {**FACET_LABELS, "from": "Từ ngày", "to": "Đến ngày"}
-SORT_LABELS = {"relevance": "Liên quan nhất", "newest": "Mới nhất", "oldest": "Cũ nhất"}
-# One-click nhiệm kỳ (party term) presets: whole calendar years, both ends included.
-TERM_PRESETS = ("2010-2015", "2015-2020", "2020-2025", "2025-2030")
 FACET_VISIBLE = 8  # values shown before the rest fold into a <details>
 
 
@@ -59,6 +58,7 @@ class Link:
     href: str
     active: bool = False
     count: int | None = None
+    title: str | None = None
 
 
 def search_href(state: UrlState) -> str:
@@ -80,7 +80,11 @@ def facet_label(name: str, value: str) -> str:
 
 
 def filter_label(name: str, value: str) -> str:
-    """How an active filter reads in the list of filters above the results."""
+    """How an active filter reads in the list of filters above the results.
+
+    >>> filter_label("from", "2025-12-31"), filter_label("term", "2020-2025")
+    ('Từ ngày 31/12/2025', 'Nhiệm kỳ nêu trong bài: 2020-2025')
+    """
     if name in ("from", "to"):
         shown = vn_date(value) if len(value) == 10 else value
         return f"{FILTER_LABELS[name]} {shown}"
@@ -123,9 +127,18 @@ def _facet_groups(result: SearchResult, state: UrlState) -> list[dict]:
     return groups
 
 
+def last_page(total: int, per_page: int, limits: Limits) -> int:
+    """The last page a reader can reach: the last with results, within the window.
+
+    >>> last_page(9980, 10, Limits()), last_page(0, 10, Limits()), last_page(50_000, 10, Limits())
+    (998, 1, 1000)
+    """
+    last = max(1, math.ceil(total / per_page))
+    return min(last, max(1, limits.max_result_window // per_page))
+
+
 def _pages(result: SearchResult, limits: Limits, state: UrlState) -> dict:
-    last = max(1, math.ceil(result.total / result.per_page)) if result.total else 1
-    last = min(last, max(1, limits.max_result_window // result.per_page))
+    last = last_page(result.total, result.per_page, limits)
     current = result.page
     numbers = sorted({1, last, *range(max(1, current - 2), min(last, current + 2) + 1)})
     def page_href(number: int) -> str:
@@ -148,13 +161,13 @@ def _pages(result: SearchResult, limits: Limits, state: UrlState) -> dict:
 
 def _presets(state: UrlState) -> list[Link]:
     links = []
-    for term in TERM_PRESETS:
-        start, end = term.split("-")
-        date_from, date_to = f"{start}-01-01", f"{end}-12-31"
-        active = state.get("from") == date_from and state.get("to") == date_to
-        target = state.replace(from_=None, to=None) if active else state.replace(
-            from_=date_from, to=date_to)
-        links.append(Link(term, search_href(target), active=active))
+    for period in PERIOD_PRESETS:
+        active = (state.get("from") == period.date_from
+                  and state.get("to") == (period.date_to or ""))
+        target = (state.replace(from_=None, to=None) if active
+                  else state.with_period(period.date_from, period.date_to))
+        links.append(Link(period.label, search_href(target), active=active,
+                          title=period.title))
     return links
 
 
@@ -165,7 +178,6 @@ def _render_search(
     *,
     error: str | None = None,
     status: int = 200,
-    unit_suggestions: list[tuple[str, str]] | None = None,
 ):
     limits = Limits.from_config(current_app.config)
     context = {
@@ -173,7 +185,6 @@ def _render_search(
         "request_": search_request,
         "result": result,
         "error": error,
-        "unit_suggestions": unit_suggestions or [],
         "sort_labels": SORT_LABELS,
         "presets": _presets(state),
         "filters": [
@@ -184,7 +195,14 @@ def _render_search(
         "clear_filters": search_href(state.without(*FILTER_LABELS)),
         "max_query_length": limits.max_query_length,
         "hidden": [pair for pair in state.filters() if pair[0] not in ("from", "to")],
+        "periods_label": PERIODS_LABEL,
+        "feed_href": state.without("page", "per_page", "sort").href(url_for("feed.feed")),
     }
+    contradictions = state.contradictions()
+    if contradictions:
+        context["contradictions"] = [filter_label(name, value) for name, value in contradictions]
+        context["without_contradictions"] = search_href(
+            UrlState(pairs=[pair for pair in state.pairs if pair not in contradictions]))
     if result is not None:
         sort = search_request.sort if search_request else "relevance"
         context.update(
@@ -196,8 +214,11 @@ def _render_search(
             histogram=histogram(result.facets, state, search_href),
             export_href=state.without("page", "per_page").href(url_for("api.export")),
             article_query=state.query_string(),
-            suggestion_href=(search_href(state.replace(q=result.suggestion))
+            suggestion_href=(search_href(state.replace(q=result.suggestion, match=None))
                              if result.suggestion else None),
+            notice=match_notice(result, state, search_href),
+            warnings=[(warning.message, suggestion_links(warning, state, search_href))
+                      for warning in result.warnings],
             without_filters=search_href(UrlState(pairs=[
                 pair for pair in state.pairs if pair[0] in ("q", "sort")])),
             first=(result.page - 1) * result.per_page + 1,
@@ -214,22 +235,35 @@ def search():
             request.args, Limits.from_config(current_app.config))
     except QueryError as exc:
         return _render_search(state, None, None, error=str(exc), status=400)
-    index = get_index()
+    limits = Limits.from_config(current_app.config)
     try:
-        result = index.search(search_request)
+        result = search_within_window(search_request, limits.max_result_window)
     except QueryError as exc:
-        return _render_search(state, search_request, None, error=str(exc), status=400,
-                              unit_suggestions=suggestion_links(exc, state, search_href))
+        return _render_search(state, search_request, None, error=str(exc), status=400)
+    last = last_page(result.total, result.per_page, limits)
+    if result.page > last:
+        # A page past the last (an old link, an edited URL): the last page instead.
+        return redirect(search_href(state.replace(page=str(last) if last > 1 else None)))
     return _render_search(state, search_request, result)
 
 
-def highlight(text: str, query: str) -> Markup:
-    """``text`` as HTML with the query's matches in ``<mark>``, via the search layer."""
-    if not query or not text:
-        return Markup(escape(text or ""))
-    from indexer.search import highlight_text
+def summary(text: str | None, limit: int = 160) -> str:
+    """The start of an article, cut at a word, for ``<meta name="description">``.
 
-    return marked(highlight_text(text, query))
+    >>> summary("Sáng 14/7, Đại hội đã bế mạc.", 20)
+    'Sáng 14/7, Đại hội…'
+    """
+    words = " ".join((text or "").split())
+    if len(words) <= limit:
+        return words
+    return words[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def highlight(text: str, highlighter) -> Markup:
+    """``text`` as HTML with what the search matched in ``<mark>`` (none: escaped)."""
+    if highlighter is None or not text:
+        return Markup(escape(text or ""))
+    return marked(highlighter.highlight(text))
 
 
 @bp.get("/articles/<path:article_id>")
@@ -242,13 +276,17 @@ def article(article_id: str):
     state = UrlState(request.args)
     limits = Limits.from_config(current_app.config)
     query = state.get("q")[: limits.max_query_length]
-    body_html = highlight(record.body, query)
+    # what the search the reader came from matched: the same reading, marked
+    highlighter = index.highlighter(query, state.get("match") or "auto") if query else None
+    body_html = highlight(record.body, highlighter)
     related = index.more_like(article_id, int(current_app.config["RELATED_COUNT"]))
     return render_template(
         "search/article.html",
         article=record,
         unit_details=[registry().describe(name) for name in record.units],
-        title_html=highlight(record.title, query),
+        category=category_label(record.category),
+        description=summary(record.body),
+        title_html=highlight(record.title, highlighter),
         body=[Markup(marked(part)) for part in paragraphs(str(body_html))],
         related=related,
         state=state,
@@ -258,3 +296,10 @@ def article(article_id: str):
         source_href=lambda source: search_href(UrlState(pairs=[("source", source)])),
         term_href=lambda term: search_href(UrlState(pairs=[("term", term)])),
     )
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The site icon where browsers look for it unasked (an SVG, as ``<link rel=icon>``)."""
+    return send_from_directory(current_app.static_folder, "favicon.svg",
+                               mimetype="image/svg+xml", max_age=86400)

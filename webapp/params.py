@@ -9,12 +9,15 @@ Parameters (all optional; the facet filters may repeat and combine with OR withi
 a facet, AND across facets):
 
 ``q``         query text, at most ``MAX_QUERY_LENGTH`` (1,000) characters
-``from, to``  inclusive period bounds: ``YYYY-MM-DD``, or ``YYYY-MM`` / ``YYYY``
-              (``from`` takes the first day of that month/year, ``to`` the last)
+``from, to``  inclusive period bounds: ``dd/mm/yyyy`` (also ``dd-mm-yyyy``,
+              ``dd.mm.yyyy``) or ISO ``YYYY-MM-DD``; or a month (``mm/yyyy``,
+              ``YYYY-MM``) or a year (``YYYY``): ``from`` takes its first day, ``to``
+              its last. Years 0001-9999; ASCII digits only
 ``unit, source, term``  facet values, repeatable
 ``year``      ``YYYY``, repeatable;  ``month``: ``YYYY-MM``, repeatable
 ``sort``      ``relevance`` (default), ``newest``, ``oldest``
-``page``      1-based page number; ``page * per_page`` may not pass ``MAX_RESULT_WINDOW``
+``page``      1-based page number; only the first ``MAX_RESULT_WINDOW`` results are
+              served, so a page past them is empty, as a page past the last result is
 ``per_page``  1 .. ``MAX_PAGE_SIZE`` (100); default ``PAGE_SIZE`` (10)
 
 Bad values raise :class:`indexer.errors.QueryError`, whose message names the
@@ -32,6 +35,7 @@ from datetime import date
 from urllib.parse import urlencode
 
 from indexer.errors import QueryError
+from indexer.results import MATCH_MODES
 from indexer.results import SORTS
 from indexer.results import SearchRequest
 
@@ -40,9 +44,13 @@ PARAMS = ("q", "from", "to", "unit", "source", "term", "year", "month", "sort", 
 MULTI = ("unit", "source", "term", "year", "month")
 FACET_PARAM = {"year": "year", "month": "month", "unit": "unit", "source": "source", "term": "term"}
 
-_DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-_MONTH = re.compile(r"(\d{4})-(\d{1,2})")
-_YEAR = re.compile(r"\d{4}")
+# ASCII digits only ([0-9], not \d, which takes any script's digits).
+_DAY = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{1,2})")
+_YEAR = re.compile(r"[0-9]{4}")
+_VN_DAY = re.compile(r"([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})")
+_VN_MONTH = re.compile(r"([0-9]{1,2})[/.-]([0-9]{4})")
+DATE_FORMATS = "dd/mm/yyyy, mm/yyyy, yyyy hoặc YYYY-MM-DD"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -67,36 +75,61 @@ class Limits:
 
 
 def parse_date(value: str, *, end: bool = False, name: str = "from") -> date:
-    """Parse ``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY``; partial dates take the first
-    day of the period, or its last day when ``end`` is true.
+    """Parse a day (``dd/mm/yyyy`` or ISO ``YYYY-MM-DD``), a month (``mm/yyyy`` or
+    ``YYYY-MM``) or a year (``YYYY``); a month or a year means its first day, or its
+    last day when ``end`` is true.
 
-    >>> parse_date("2020-07-13")
-    datetime.date(2020, 7, 13)
-    >>> parse_date("2020-02", end=True)
-    datetime.date(2020, 2, 29)
+    >>> parse_date("2020-07-13"), parse_date("13/07/2020"), parse_date("3.7.2020")
+    (datetime.date(2020, 7, 13), datetime.date(2020, 7, 13), datetime.date(2020, 7, 3))
+    >>> parse_date("2020-02", end=True), parse_date("02/2020", end=True)
+    (datetime.date(2020, 2, 29), datetime.date(2020, 2, 29))
     >>> parse_date("2015", end=True)
     datetime.date(2015, 12, 31)
     >>> parse_date("2020-13-01")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    indexer.errors.QueryError: tham số 'from' không hợp lệ: '2020-13-01' (cần YYYY-MM-DD, ...)
+    indexer.errors.QueryError: tham số 'from' không hợp lệ: '2020-13-01' (cần dd/mm/yyyy, ...)
     """
     text = value.strip()
     try:
         if match := _DAY.fullmatch(text):
             return date(int(match[1]), int(match[2]), int(match[3]))
-        if match := _MONTH.fullmatch(text):
-            year, month = int(match[1]), int(match[2])
-            day = calendar.monthrange(year, month)[1] if end else 1
-            return date(year, month, day)
+        if match := _VN_DAY.fullmatch(text):
+            return date(int(match[3]), int(match[2]), int(match[1]))
+        month = _MONTH.fullmatch(text)
+        if month or (month := _VN_MONTH.fullmatch(text)):
+            year, number = (
+                (int(month[1]), int(month[2])) if month.re is _MONTH
+                else (int(month[2]), int(month[1]))
+            )
+            day = calendar.monthrange(year, number)[1] if end else 1
+            return date(year, number, day)
         if _YEAR.fullmatch(text):
             year = int(text)
             return date(year, 12, 31) if end else date(year, 1, 1)
-    except ValueError:
+    except ValueError:  # no such day or month (31/02, 13/2020), or year 0000
         pass
-    raise QueryError(
-        f"tham số {name!r} không hợp lệ: {value!r} (cần YYYY-MM-DD, YYYY-MM hoặc YYYY)"
-    )
+    raise QueryError(f"tham số {name!r} không hợp lệ: {value!r} (cần {DATE_FORMATS})")
+
+
+def _canonical_period(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``pairs`` with ``from`` and ``to`` as the ISO days they stand for (the right way
+    round), so URLs, chips and presets compare one form whatever was typed; values that
+    are not dates stay as typed, for the error page to show.
+
+    >>> _canonical_period([("from", "2021"), ("to", "31/12/2019"), ("q", "x")])
+    [('from', '2019-12-31'), ('to', '2021-12-31'), ('q', 'x')]
+    >>> _canonical_period([("from", "hôm qua")])
+    [('from', 'hôm qua')]
+    """
+    given = dict(pairs)
+    try:
+        date_from, date_to = parse_period(given.get("from", ""), given.get("to", ""))
+    except QueryError:
+        return pairs
+    canonical = {"from": date_from.isoformat() if date_from else "",
+                 "to": date_to.isoformat() if date_to else ""}
+    return [(name, canonical[name] if name in canonical else value) for name, value in pairs]
 
 
 def _positive_int(value: str, name: str) -> int:
@@ -109,10 +142,9 @@ def _positive_int(value: str, name: str) -> int:
     ...
     indexer.errors.QueryError: tham số 'page' phải là số nguyên dương: '0'
     """
-    text = value.strip()
-    if not text.isascii() or not text.isdigit() or int(text) < 1:
+    if not value.isascii() or not value.isdigit() or int(value) < 1:
         raise QueryError(f"tham số {name!r} phải là số nguyên dương: {value!r}")
-    return int(text)
+    return int(value)
 
 
 def _values(args, name: str) -> tuple[str, ...]:
@@ -139,6 +171,29 @@ def _single(args, name: str) -> str:
     return values[-1].strip() if values else ""
 
 
+def _last(args, name: str) -> str:
+    """The last value of a parameter exactly as sent; ``""`` when absent. Numbers and
+    the sort order are taken only as written (no spaces), as the OpenAPI schema says."""
+    values = _getlist(args, name)
+    return values[-1] if values else ""
+
+
+def parse_period(start: str, end: str) -> tuple[date | None, date | None]:
+    """The period of the ``from`` and ``to`` texts (blank: open). Bounds typed the wrong
+    way round are taken the right way round: 2021 to 2019 is 2019 to 2021.
+
+    >>> parse_period("2021", "2019")
+    (datetime.date(2019, 1, 1), datetime.date(2021, 12, 31))
+    >>> parse_period("", "31/12/2025")
+    (None, datetime.date(2025, 12, 31))
+    """
+    date_from = parse_date(start, name="from") if start.strip() else None
+    date_to = parse_date(end, end=True, name="to") if end.strip() else None
+    if date_from and date_to and date_from > date_to:
+        return parse_date(end, name="to"), parse_date(start, end=True, name="from")
+    return date_from, date_to
+
+
 def parse_search_request(args, limits: Limits | None = None) -> SearchRequest:
     """Turn query-string arguments (a ``MultiDict`` or a plain dict) into a request.
 
@@ -158,24 +213,22 @@ def parse_search_request(args, limits: Limits | None = None) -> SearchRequest:
     indexer.errors.QueryError: tham số 'per_page' phải từ 1 đến 100: '500'
     """
     limits = limits or Limits()
-    query = _single(args, "q")
-    if len(query) > limits.max_query_length:
-        raise QueryError(
-            f"tham số 'q' quá dài: {len(query)} ký tự (tối đa {limits.max_query_length})"
-        )
+    # A single-valued parameter given more than once: the last value counts, but every
+    # value must be valid (a bad one is never hidden behind a good or a blank one).
+    for value in _getlist(args, "q"):
+        # Measured as sent (the schema's maxLength), before the whitespace is trimmed.
+        if len(value) > limits.max_query_length:
+            raise QueryError(
+                f"tham số 'q' quá dài: {len(value)} ký tự (tối đa {limits.max_query_length})"
+            )
     # Control characters never belong in a query; a space keeps word boundaries.
-    query = " ".join(_CONTROL.sub(" ", query).split())
+    query = " ".join(_CONTROL.sub(" ", _single(args, "q")).split())
 
-    date_from = date_to = None
-    if text := _single(args, "from"):
-        date_from = parse_date(text, name="from")
-    if text := _single(args, "to"):
-        date_to = parse_date(text, end=True, name="to")
-    if date_from and date_to and date_from > date_to:
-        raise QueryError(
-            f"khoảng thời gian không hợp lệ: 'from' ({date_from.isoformat()}) "
-            f"sau 'to' ({date_to.isoformat()})"
-        )
+    for name in ("from", "to"):
+        for value in _getlist(args, name):
+            if value.strip():
+                parse_date(value, end=name == "to", name=name)
+    date_from, date_to = parse_period(_single(args, "from"), _single(args, "to"))
 
     years = _values(args, "year")
     for year in years:
@@ -187,25 +240,27 @@ def parse_search_request(args, limits: Limits | None = None) -> SearchRequest:
         if not match or not 1 <= int(match[2]) <= 12 or len(match[2]) != 2:
             raise QueryError(f"tham số 'month' không hợp lệ: {month!r} (cần YYYY-MM)")
 
-    sort = _single(args, "sort") or "relevance"
-    if sort not in SORTS:
-        raise QueryError(f"tham số 'sort' không hợp lệ: {sort!r} (cần {', '.join(SORTS)})")
+    for sort in _getlist(args, "sort"):
+        if sort and sort not in SORTS:
+            raise QueryError(
+                f"tham số 'sort' không hợp lệ: {sort!r} (cần {', '.join(SORTS)})")
+    sort = _last(args, "sort") or "relevance"
 
-    page = _positive_int(text, "page") if (text := _single(args, "page")) else 1
-    per_page = limits.page_size
-    if text := _single(args, "per_page"):
-        text = text.strip()
-        if not (text.isascii() and text.isdigit() and 1 <= int(text) <= limits.max_page_size):
+    for text in _getlist(args, "page"):
+        if text:
+            _positive_int(text, "page")
+    page = int(_last(args, "page") or 1)
+    for text in _getlist(args, "per_page"):
+        if text and not (text.isascii() and text.isdigit()
+                         and 1 <= int(text) <= limits.max_page_size):
             raise QueryError(
                 f"tham số 'per_page' phải từ 1 đến {limits.max_page_size}: {text!r}"
             )
-        per_page = int(text)
-    if page * per_page > limits.max_result_window:
+    per_page = int(_last(args, "per_page") or limits.page_size)
+    match = _single(args, "match") or "auto"
+    if match not in MATCH_MODES:
         raise QueryError(
-            f"tham số 'page' quá lớn: {page} (chỉ xem được {limits.max_result_window} "
-            f"kết quả đầu; hãy thu hẹp tìm kiếm)"
-        )
-
+            f"tham số 'match' không hợp lệ: {match!r} (cần {', '.join(MATCH_MODES)})")
     return SearchRequest(
         query=query,
         date_from=date_from,
@@ -218,6 +273,7 @@ def parse_search_request(args, limits: Limits | None = None) -> SearchRequest:
         sort=sort,
         page=page,
         per_page=per_page,
+        match=match,
     )
 
 
@@ -246,7 +302,7 @@ class UrlState:
                     (_single(args or {}, name),)
                 )
                 collected.extend((name, value) for value in values if value)
-            pairs = collected
+            pairs = _canonical_period(collected)
         self.pairs = list(pairs)
 
     def get(self, name: str, default: str = "") -> str:
@@ -288,6 +344,38 @@ class UrlState:
             if value not in (None, ""):
                 pairs.append((name, str(value)))
         return self._ordered(pairs)
+
+    def with_period(self, date_from: str | None, date_to: str | None) -> UrlState:
+        """Set the period (ISO days; ``None`` for an open end) and drop the year and
+        month filters that fall wholly outside it: a new period replaces the filters
+        that contradict it, instead of leaving a search that cannot match anything.
+
+        >>> s = UrlState({"q": "x", "year": ["2015", "2025"], "month": ["2025-03"]})
+        >>> s.with_period("2010-01-01", "2014-12-31").pairs
+        [('q', 'x'), ('from', '2010-01-01'), ('to', '2014-12-31')]
+        >>> s.with_period("2015-01-01", None).filters()
+        [('from', '2015-01-01'), ('year', '2015'), ('year', '2025'), ('month', '2025-03')]
+        """
+        low = date_from or "0000-00-00"
+        high = date_to or "9999-99-99"
+        kept = [
+            (name, value) for name, value in self.pairs
+            if name not in ("year", "month") or (value >= low[:len(value)]
+                                                 and value <= high[:len(value)])
+        ]
+        return UrlState(pairs=kept).replace(from_=date_from, to=date_to)
+
+    def contradictions(self) -> list[tuple[str, str]]:
+        """The year and month filters that fall wholly outside the period (``from``,
+        ``to``): with them the search cannot match anything.
+
+        >>> UrlState({"from": "2010-01-01", "to": "2015-12-31", "year": ["2015", "2025"]}
+        ...          ).contradictions()
+        [('year', '2025')]
+        """
+        period = self.with_period(self.get("from") or None, self.get("to") or None)
+        return [pair for pair in self.filters() if pair[0] in ("year", "month")
+                and pair not in period.pairs]
 
     def without(self, *names: str) -> UrlState:
         """Drop every value of the named parameters (and the page)."""

@@ -17,7 +17,9 @@ Mirrors flaskr's ``db.py``: :func:`init_app` registers the holder and the hooks,
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +31,8 @@ from flask import request
 from indexer.errors import IndexerError
 
 if TYPE_CHECKING:
+    from indexer.results import SearchRequest
+    from indexer.results import SearchResult
     from indexer.search import SearchIndex
 
 EXTENSION = "vnsearch.index"
@@ -121,6 +125,23 @@ def holder(app: Flask | None = None) -> IndexHolder:
 def get_index() -> SearchIndex:
     """The current app's open index (opening it if needed)."""
     return holder().get()
+
+
+def search_within_window(request: SearchRequest, max_result_window: int) -> SearchResult:
+    """Search the current index, serving results only within the first
+    ``max_result_window`` (deep pages cost as much as ranking everything before them).
+
+    A page past the window is answered like a page past the last result: the total and
+    the facet counts, and no results. Nothing is ranked for it: it is asked of the
+    engine as a page that starts after any possible match.
+    """
+    index = get_index()
+    if request.page * request.per_page <= max_result_window:
+        return index.search(request)
+    beyond = dataclasses.replace(request, page=sys.maxsize // request.per_page)
+    result = index.search(beyond)
+    result.page = request.page
+    return result
 
 
 def _refresh_before_request() -> None:

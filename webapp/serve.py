@@ -17,6 +17,12 @@ Choices (see :func:`gunicorn_options`):
   **graceful timeout 30 s** (in-flight requests finish on reload/stop), keep-alive 5 s.
 * **access log to stdout** in the combined format plus the request time in ms
   (``--no-access-log`` turns it off), error log to stderr.
+* **a control socket of its own** (gunicorn 25.1+ opens one for ``gunicornc``): gunicorn's
+  default is one path per user (``$XDG_RUNTIME_DIR/gunicorn.ctl`` or
+  ``~/.gunicorn/gunicorn.ctl``), so a second server on the machine took over the
+  first's socket and stopping either removed it. Each ``vnsearch serve`` uses
+  ``vnsearch-<host>-<port>.ctl`` in that directory instead (one server per address;
+  ``gunicornc -s PATH`` reaches it), see :func:`control_socket_path`.
 * **request line up to 8,190 bytes** (gunicorn's largest bounded value; its default
   is 4,094): a query of the allowed 1,000 characters percent-encodes to ~3,500
   bytes of Vietnamese, and facet filters come on top. Longer lines get gunicorn's 400.
@@ -30,6 +36,8 @@ from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
+#: Settings of recent gunicorn versions that older ones lack (and need not be given).
+NEWER_SETTINGS = frozenset({"control_socket"})
 ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
 
 
@@ -78,8 +86,22 @@ def gunicorn_options(
         "proc_name": "vnsearch",
         # Heartbeat files on tmpfs: a worker is never killed because /tmp is slow.
         "worker_tmp_dir": "/dev/shm" if Path("/dev/shm").is_dir() else None,
+        "control_socket": str(control_socket_path(host, port)),
     }
     return options
+
+
+def control_socket_path(host: str, port: int) -> Path:
+    """The control socket of the server bound to ``host:port``: in gunicorn's default
+    directory, named after the address, so servers on one machine never share one.
+
+    >>> control_socket_path("127.0.0.1", 8123).name
+    'vnsearch-127.0.0.1-8123.ctl'
+    """
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    directory = Path(runtime) if runtime and os.path.isdir(runtime) else (
+        Path.home() / ".gunicorn")
+    return directory / f"vnsearch-{host}-{port}.ctl"
 
 
 class VnsearchApplication(BaseApplication):
@@ -94,6 +116,8 @@ class VnsearchApplication(BaseApplication):
         """Apply :attr:`options` to gunicorn's settings (unknown keys are an error)."""
         for key, value in self.options.items():
             if key not in self.cfg.settings:
+                if key in NEWER_SETTINGS:
+                    continue  # an older gunicorn: it has no such thing to configure
                 raise ValueError(f"unknown gunicorn setting {key!r}")
             if value is not None:
                 self.cfg.set(key, value)

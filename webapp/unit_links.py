@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from indexer.results import FacetValue
-from indexer.units import UnknownUnit
+from indexer.results import Warning
 from indexer.units import registry
 from webapp.params import UrlState
 
@@ -89,16 +89,16 @@ def unit_group(values: list[FacetValue], state: UrlState,
     }
 
 
-def suggestion_links(exc: Exception, state: UrlState,
+def suggestion_links(warning: Warning, state: UrlState,
                      href: Callable[[UrlState], str]) -> list[tuple[str, str]]:
     """For an unknown or ambiguous unit filter: ``(label, href)`` of each closest unit,
     the URL's bad value replaced by it."""
-    if not isinstance(exc, UnknownUnit):
+    if warning.about != "unit":
         return []
     reg = registry()
     links = []
-    for name in exc.suggestions:
-        pairs = [pair for pair in state.pairs if pair != ("unit", exc.value)]
+    for name in warning.suggestions:
+        pairs = [pair for pair in state.pairs if pair != ("unit", warning.value)]
         target = UrlState(pairs=pairs).toggle("unit", name)
         links.append((reg.full_label(name), href(target)))
     return links

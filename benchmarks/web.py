@@ -2,12 +2,12 @@
 
 Usage (from the checkout, with ``../shared`` beside it)::
 
-    python benchmarks/http.py                      # the 52k set, then the whole corpus
-    python benchmarks/http.py --sets 52k --seconds 30 --rounds 5
-    python benchmarks/http.py --index-dir DIR      # an index you built yourself
-    python benchmarks/http.py --no-doc-cache       # no stored text kept between requests
-    python benchmarks/http.py --fresh-in-process   # first-seen queries, no server
-    python benchmarks/http.py --facet-cost         # facet counting alone, no server
+    python benchmarks/web.py                      # the 52k set, then the whole corpus
+    python benchmarks/web.py --sets 52k --seconds 30 --rounds 5
+    python benchmarks/web.py --index-dir DIR      # an index you built yourself
+    python benchmarks/web.py --no-doc-cache       # no stored text kept between requests
+    python benchmarks/web.py --fresh-in-process   # first-seen queries, no server
+    python benchmarks/web.py --facet-cost         # facet counting alone, no server
 
 What it does, per corpus set:
 
