@@ -40,7 +40,8 @@ from indexer.results import SORTS
 from indexer.results import SearchRequest
 
 # Canonical parameter order in generated URLs.
-PARAMS = ("q", "from", "to", "unit", "source", "term", "year", "month", "sort", "page", "per_page")
+PARAMS = ("q", "from", "to", "unit", "source", "term", "year", "month", "sort", "page", "per_page",
+          "match")
 MULTI = ("unit", "source", "term", "year", "month")
 FACET_PARAM = {"year": "year", "month": "month", "unit": "unit", "source": "source", "term": "term"}
 
