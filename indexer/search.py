@@ -126,6 +126,7 @@ from indexer.results import Hit
 from indexer.results import MatchInfo
 from indexer.results import SearchRequest
 from indexer.results import SearchResult
+from indexer.results import Warning
 from indexer.schema import AUTHOR
 from indexer.schema import BODY
 from indexer.schema import BODY_FOLDED
@@ -2041,6 +2042,12 @@ class SearchIndex:
             match=matched.match,
             warnings=warnings,
         )
+
+    def warnings(self, request: SearchRequest) -> list[Warning]:
+        """What a search for ``request`` would warn about (unit filters naming no unit)."""
+        gen = self._gen
+        with gen.searcher() as searcher:
+            return resolve_units(request, gen.facets(searcher).tables["unit"].codes)[1]
 
     def iter_all(self, request: SearchRequest) -> Iterator[Article]:
         """Every article matching ``request`` (page and per_page ignored), in its order.

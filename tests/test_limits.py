@@ -10,6 +10,7 @@ fails the test.
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote
 
 import pytest
 from click.testing import CliRunner
@@ -237,15 +238,18 @@ def test_index_dir_that_is_a_file_is_a_usage_error(runner, tmp_path):
 @pytest.mark.parametrize(
     ("params", "mentions"),
     [
-        # a unit filter that names no unit: refused with the closest units, never a silent 0
+        # a unit filter that names no unit: a warning with the closest units, never a
+        # silent 0
         ({"unit": "x" * 10_000}, "đơn vị hành chính 'xxxx"),
         ({"unit": [f"Quận {n}" for n in range(300)]}, "'Quận 0'; gần nhất: Quận 10"),
     ],
 )
-@pytest.mark.parametrize("path", ["/api/search", "/api/export"])
-def test_unknown_units_are_a_json_400_naming_them(client, path, params, mentions):
-    response = client.get(path, query_string=params)
-    assert response.status_code == 400
-    data = response.get_json()
-    assert mentions in data["error"] and len(data["error"]) < 300
-    assert isinstance(data["suggestions"], list)
+def test_unknown_units_are_answered_with_a_warning_naming_them(client, params, mentions):
+    data = client.get("/api/search", query_string=params).get_json()
+    assert data["total"] == 0 or data["warnings"]
+    assert any(mentions in warning["message"] for warning in data["warnings"])
+    assert all(len(warning["message"]) < 300 for warning in data["warnings"])
+    response = client.get("/api/export", query_string=params)
+    assert response.status_code == 200
+    headers = [unquote(value) for value in response.headers.getlist("X-Vnsearch-Warning")]
+    assert any(mentions in header for header in headers)

@@ -568,6 +568,7 @@ def test_result_to_dict_matches_the_api_shape(index):
         "facets",
         "suggestion",
         "match",
+        "warnings",
     }
     assert set(data["facets"]) == {"year", "month", "unit", "source", "term"}
     assert set(data["results"][0]) == {

@@ -90,7 +90,7 @@ ARTICLES = (
         "dan-van-kheo-mot-cua-phuong-19",
         "Quận Bình Thạnh ra mắt mô hình “Dân vận khéo” trong cải cách hành chính",
         "2020-05-21T11:15", "Dân vận", "Hoàng Lan",
-        ("Quận Bình Thạnh", "Phường 19, Quận Bình Thạnh"),
+        ("Quận Bình Thạnh", "Phường 19"),
         (
             "Ngày 19/5, Ban Dân vận Quận ủy quận Bình Thạnh phối hợp UBND Phường 19 ra mắt mô "
             "hình “Dân vận khéo” trong tiếp nhận và trả kết quả hồ sơ hành chính cho người dân "
@@ -123,7 +123,7 @@ ARTICLES = (
     FixtureArticle(
         "bo-de-lay-y-kien-du-thao-van-kien",
         "Phường Bồ Đề lấy ý kiến Nhân dân về dự thảo văn kiện đại hội",
-        "2020-04-12T08:20", "Tin tức sự kiện", "Ngọc Anh", ("Phường Bồ Đề", "Quận Long Biên"),
+        "2020-04-12T08:20", "Tin tức sự kiện", "Ngọc Anh", ("Phường Bồ Đề, Quận Long Biên", "Quận Long Biên"),
         (
             "Sáng 12/4, Đảng ủy phường Bồ Đề, quận Long Biên tổ chức hội nghị lấy ý kiến Nhân "
             "dân đóng góp vào dự thảo báo cáo chính trị trình Đại hội đại biểu Đảng bộ phường "
@@ -185,7 +185,7 @@ ARTICLES = (
     FixtureArticle(
         "nhuan-duc-vung-rau-an-toan",
         "Xã Nhuận Đức phát triển vùng trồng rau an toàn",
-        "2021-09-14T09:00", "Nông thôn mới", "Phương Thảo", ("Xã Nhuận Đức", "Huyện Củ Chi"),
+        "2021-09-14T09:00", "Nông thôn mới", "Phương Thảo", ("Xã Nhuận Đức, Huyện Củ Chi", "Huyện Củ Chi"),
         (
             "Những năm gần đây, xã Nhuận Đức, huyện Củ Chi đã chuyển đổi hơn 120 ha đất trồng "
             "lúa kém hiệu quả sang trồng rau an toàn theo tiêu chuẩn VietGAP, mang lại thu nhập "
@@ -201,7 +201,7 @@ ARTICLES = (
         "phuong-19-to-tu-quan-an-ninh",
         "Phường 19 quận Bình Thạnh ra mắt tổ tự quản về an ninh trật tự",
         "2020-09-02T19:40", "An ninh - Quốc phòng", "Hữu Phước",
-        ("Phường 19, Quận Bình Thạnh", "Quận Bình Thạnh"),
+        ("Phường 19", "Quận Bình Thạnh"),
         (
             "Tối 1/9, UBND Phường 19, quận Bình Thạnh ra mắt 12 tổ tự quản về an ninh trật tự "
             "tại các khu phố, với sự tham gia của hơn 150 thành viên là cựu chiến binh, đoàn viên "

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
+from urllib.parse import quote
 
 from flask import Blueprint
 from flask import Response
@@ -177,6 +178,9 @@ def export():
     response.headers["Content-Disposition"] = (
         f'attachment; filename="vnsearch-{stamp}.csv"'
     )
+    # A unit filter that names no unit selects nothing: say so (percent-encoded UTF-8).
+    for warning in get_index().warnings(search_request):
+        response.headers.add("X-Vnsearch-Warning", quote(warning.message, safe=" ;:'"))
     return response
 
 
