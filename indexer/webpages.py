@@ -359,31 +359,57 @@ def _headline(tree, info: _Structured, extracted_title: str | None) -> str | Non
 # --- list pages --------------------------------------------------------------------------
 
 
+_PROSE_TAGS = frozenset(["p", "div", "li", "td", "dd", "span"])
+_ITEM_BLOCKS = frozenset(["p", "li"])
+#: An item of a list holds at most this many paragraphs or list entries.
+_MAX_ITEM_BLOCKS = 4
+
+
+def _subtree_counts(tree) -> tuple[dict, dict]:
+    """Per element: headline links (``<a>`` of four words or more) and ``<p>``/``<li>``
+    in its subtree, counted in one bottom-up pass (linear in the page's size)."""
+    links: dict = {}
+    blocks: dict = {}
+    for _event, element in etree.iterwalk(tree, events=("end",)):
+        tag = element.tag if isinstance(element.tag, str) else ""
+        own_link = tag == "a" and len((element.text_content() or "").split()) >= 4
+        linked = int(own_link)
+        listed = int(tag in _ITEM_BLOCKS)
+        for child in element:
+            linked += links.get(child, 0)
+            listed += blocks.get(child, 0)
+        links[element] = linked
+        blocks[element] = listed
+    return links, blocks
+
+
 def _listing_reason(tree, url: str | None) -> str | None:
     """Why a page without article markup looks like a list of articles, or ``None``.
 
     A list page's prose sits in small items that each carry their own headline link
     (``<li><a>headline</a><p>summary</p></li>``); an article's prose sits together.
+    Each prose element looks at its parent and grandparent only, whose counts come
+    from :func:`_subtree_counts`, so a page of any size costs one pass or two.
     """
     if url is not None and urlsplit(url).path in ("", "/") and not urlsplit(url).query:
         return "not an article: the site's home page"
+    links, blocks = _subtree_counts(tree)
     prose = 0
     in_items = 0
     items = set()
-    for element in tree.iter("p", "div", "li", "td", "dd", "span"):
+    for element in tree.iter(*_PROSE_TAGS):
         own = " ".join(
             "".join([element.text or ""] + [child.tail or "" for child in element]).split()
         )
         if len(own) < 60:
             continue
         prose += len(own)
-        for container in (element.getparent(), element.getparent().getparent()
-                          if element.getparent() is not None else None):
+        parent = element.getparent()
+        grandparent = parent.getparent() if parent is not None else None
+        for container in (parent, grandparent):
             if container is None:
                 continue
-            links = [a for a in container.iter("a")
-                     if len(" ".join((a.text_content() or "").split()).split()) >= 4]
-            if links and len(list(container.iter("p", "li"))) <= 4:
+            if links.get(container, 0) and blocks.get(container, 0) <= _MAX_ITEM_BLOCKS:
                 in_items += len(own)
                 items.add(container)
                 break

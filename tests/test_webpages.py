@@ -191,3 +191,31 @@ def test_htmldate_dates_a_page_without_date_line_or_json_ld():
     assert parse_html(bare.encode(), doc_id="x", path="x",
                       url="http://x.vn/2022/03/04/bai.html").date == "2022-03-04"
     assert parse_html(bare.encode(), doc_id="x", path="x", url="http://x.vn/bai.html").date is None
+
+
+def test_a_two_megabyte_page_of_paragraphs_and_links_parses_in_linear_time():
+    """One <div> holding thousands of paragraph + link pairs (a page without article
+    markup, as the seed sites' are): the list check looks at each paragraph's parent
+    and grandparent, which used to mean walking every link of the page once per
+    paragraph (minutes for 600 KB, hours for 2 MB). A child process with a generous
+    time limit, so a regression fails instead of hanging the suite."""
+    import subprocess
+
+    script = r"""
+import sys
+from indexer.webpages import parse_html
+para = ("Ủy ban nhân dân phường tổ chức hội nghị triển khai kế hoạch năm mới cho các "
+        "khu phố trên địa bàn. ")
+items = "".join(f"<p>{para}{i}</p><a href='/tin/{i}.html'>Tin tức mới nhất số {i} hôm nay</a>\n"
+                for i in range(10000))
+page = f"<html><body><h1>Tin tức các phường trong quận</h1><div>{items}</div></body></html>"
+data = page.encode()
+assert len(data) > 2_000_000, len(data)
+article = parse_html(data, doc_id="x", path="x", url="http://x.vn/tin-tuc/trang.html")
+print(len(data), article.title)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    size, title = done.stdout.split(maxsplit=1)
+    assert int(size) > 2_000_000 and title.strip() == "Tin tức các phường trong quận"
