@@ -31,9 +31,12 @@ def fixture_pages(tmp_path_factory):
 
 
 def test_extraction_accuracy_on_the_fixture_sites(fixture_pages):
-    """Title, date, units and body start right on at least 95% of 36 pages, per field."""
+    """Title, date, units and body start right on at least 95% of 36 pages, per field
+    (decoded by their HTTP charset, their <meta> declaration or detection)."""
     folder, expected = fixture_pages
     assert len(expected) >= 30 and len({item["style"] for item in expected}) == 4
+    assert {item["content_type"] for item in expected} == {
+        "text/html", "text/html; charset=windows-1258"}
     right = dict.fromkeys(("title", "date", "units", "body_start"), 0)
     for item in expected:
         article = parse_html((folder / item["file"]).read_bytes(), doc_id=item["file"],
@@ -58,6 +61,24 @@ def test_encodings_header_meta_and_detection():
         '<meta charset="utf-8"><p>Phường</p>')
     with pytest.raises(DocumentError, match="empty page"):
         decode_html(b"  \n")
+
+
+def test_the_pages_own_charset_declaration():
+    """<meta charset> decides where detection would guess wrong: Windows-1252 bytes
+    also decode as Windows-1258 (ã, õ, ý are other letters there)."""
+    text = ('<html><head><meta charset="windows-1252"><title>São Tomé</title></head>'
+            "<body><p>São Tomé e Príncipe, Curaçao, Reykjavík: ý, õ, Ã.</p></body></html>")
+    assert decode_html(text.encode("cp1252")) == text
+    assert decode_html(text.replace("windows-1252", "x").encode("cp1252")) != text  # guessed
+    # A server's default "ISO-8859-1" does not overrule the page's Windows-1258.
+    page = wf.encode(wf.render(wf.ARTICLES[1], "phuong"), "cp1258")  # <meta charset=...1258>
+    for header in ("text/html; charset=ISO-8859-1", "text/html; charset=us-ascii"):
+        article = parse_html(page, doc_id="x", path="x", content_type=header)
+        assert article.title == wf.ARTICLES[1].title, header
+    # A real declaration in the header still wins over the page's.
+    utf8 = wf.render(wf.ARTICLES[1], "phuong").encode()  # says windows-1258, is UTF-8
+    assert parse_html(utf8, doc_id="x", path="x",
+                      content_type="text/html; charset=utf-8").title == wf.ARTICLES[1].title
 
 
 @pytest.mark.parametrize(
