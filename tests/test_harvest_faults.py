@@ -175,7 +175,7 @@ def test_robots_groups_are_matched_on_our_product_token(tmp_path):
         site.routes["/rieng/bai.htm"] = page(arts[0], "baomoi")
         site.routes["/robots.txt"] = Route(
             b"User-agent: pypi\nDisallow: /\n\nUser-agent: mailto\nCrawl-delay: 20\n\n"
-            b"User-agent: vnsearch-harvester\nDisallow: /rieng/\n", content_type="text/plain")
+            b"User-agent: *\nDisallow: /rieng/\n", content_type="text/plain")
         site.routes["/sitemap.xml"] = Route(
             ("<urlset>" + "".join(f"<url><loc>{site.base}{p}</loc></url>"
                                   for p in [*paths, "/rieng/bai.htm"]) + "</urlset>").encode(),
