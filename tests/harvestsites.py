@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import socket
 import statistics
+import sys
 import zlib
+from pathlib import Path
 
-import webfixtures as wf
-from siteserver import Route
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when collected for doctests
+
+import webfixtures as wf  # noqa: E402
+from siteserver import Route  # noqa: E402
 
 #: The tests' servers listen on loopback, which the harvester refuses by default.
 LOCAL = ("127.0.0.1/32",)

@@ -240,3 +240,21 @@ print(len(data), article.title)
     assert done.returncode == 0, done.stderr[-2000:]
     size, title = done.stdout.split(maxsplit=1)
     assert int(size) > 2_000_000 and title.strip() == "Tin tức các phường trong quận"
+
+
+def test_malformed_addresses_in_pages_and_archives_are_reasons_not_crashes(tmp_path):
+    page = wf.render(wf.ARTICLES[3], "phuong").replace(
+        "</head>", '<link rel="canonical" href="http://[hong/bai.html"></head>')
+    article = parse_html(page.encode(), doc_id="x", path="x")  # the bad canonical is ignored
+    assert article.title == wf.ARTICLES[3].title and article.url is None
+    with pytest.raises(DocumentError, match="malformed URL"):
+        parse_html(page.encode(), doc_id="x", path="x", url="http://q4.vn:99999/bai.html")
+    _warc(tmp_path / "a.warc.gz", [
+        ("http://[hong/bai.html", 200, "text/html", page.encode(), "2024-01-01T00:00:00Z"),
+        ("http://q4.vn/bai.html", 200, "text/html", page.encode(), "2024-01-01T00:00:00Z"),
+    ])
+    found = list(iter_articles([tmp_path]))
+    assert [(item.path, item.reason) for item in found if isinstance(item, Skipped)] == [
+        ("http://[hong/bai.html", "malformed target URI: Invalid IPv6 URL")]
+    assert [item.id for item in found if not isinstance(item, Skipped)] == [
+        "http://q4.vn/bai.html"]
