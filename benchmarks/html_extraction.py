@@ -151,7 +151,8 @@ def spread(values: list[float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3, help="timed passes (median and spread reported)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="timed passes (their median and spread are reported)")
     parser.add_argument("--results", type=Path, default=None,
                         help="write the '## HTML extraction' section of this RESULTS.md")
     args = parser.parse_args(argv)
