@@ -131,21 +131,21 @@ def test_one_bad_address_on_a_page_stops_nothing_else(tmp_path):
     assert site_runs(tmp_path)[0]["failures"] == report["failures"]
 
 
-def test_a_crash_is_recorded_in_the_state_too(tmp_path, monkeypatch):
-    """Whatever stops a site is in its run's record, not only in the returned report."""
-    from indexer.harvest import crawl
-
-    def broken(self):
-        raise RuntimeError("hỏng")
-
-    monkeypatch.setattr(crawl._SiteRun, "fetch_articles", broken)
+def test_what_stops_a_site_is_recorded_in_its_run_too(tmp_path):
+    """Whatever stops a site (here: its archive folder cannot be made, a file is in the
+    way) is in its run's record, not only in the returned report."""
+    arts = articles_of("baomoi")[:1]
     with SiteServer() as site:
+        site.routes[wf.article_path(arts[0], "baomoi")] = page(arts[0], "baomoi")
+        site.routes["/"] = Route(wf.list_page("baomoi", arts, page=1, pages=1, base="/")
+                                 .encode())
+        (tmp_path / f"127.0.0.1_{site.port}").write_text("không phải thư mục")
         report = harvest([Site(site.base + "/")], tmp_path, HarvestOptions(**QUICK)).to_dict()
-    stopped = {"url": site.base + "/",
-               "reason": "harvest of this site stopped: RuntimeError: hỏng"}
-    assert stopped in report["failures"]
+    (stopped,) = report["failures"]
+    assert stopped["url"] == site.base + "/"
+    assert stopped["reason"].startswith("harvest of this site stopped: FileExistsError")
     (run,) = site_runs(tmp_path)
-    assert stopped in run["failures"] and run["counts"]["failed"] == len(report["failures"])
+    assert run["failures"] == [stopped] and run["counts"]["failed"] == 1
 
 
 def test_robots_server_error_or_429_skips_the_site_and_a_second_run_waits(tmp_path):
