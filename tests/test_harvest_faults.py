@@ -260,9 +260,7 @@ def test_a_host_that_does_not_exist_fails_at_once(tmp_path):
     assert time.monotonic() - started < 1.0  # not retried with backoff 1 + 2 + 4 s
 
 
-def test_soft_404_probe_large_sitemaps_and_the_discovery_limit(tmp_path, monkeypatch):
-    from indexer.harvest import crawl
-
+def test_soft_404_probe_large_sitemaps_and_the_discovery_limit(tmp_path):
     arts = articles_of("baomoi")[:2]
     with SiteServer() as soft, SiteServer() as big:
         # Every unknown address answers 200 with the home page: /sitemap.xml is no
@@ -285,13 +283,13 @@ def test_soft_404_probe_large_sitemaps_and_the_discovery_limit(tmp_path, monkeyp
         report = harvest(target, tmp_path / "big", HarvestOptions(**QUICK)).to_dict()
         assert (report["new"], report["failed"]) == (2, 0), report
         # The number of discovery documents per run is a limit, and reported as one.
-        monkeypatch.setattr(crawl, "MAX_DISCOVERY_DOCS", 2)
         big.routes["/robots.txt"] = Route(
             f"Sitemap: {big.base}/a.xml\nSitemap: {big.base}/b.xml\nSitemap: {big.base}/c.xml\n"
             .encode(), content_type="text/plain")
         for name in "abc":
             big.routes[f"/{name}.xml"] = big.routes["/sitemap.xml"]
-        report = harvest(target, tmp_path / "cap", HarvestOptions(**QUICK)).to_dict()
+        report = harvest(target, tmp_path / "cap",
+                         HarvestOptions(**{**QUICK, "max_documents": 2})).to_dict()
         assert report["failures"] == [] and report["limits"] == [{
             "url": big.base + "/",
             "reason": "discovery stopped after 2 documents; 2 more not read"}], report

@@ -9,10 +9,10 @@ for one host are merged first):
    answer means no rules; a server error, a 429 (the site asks us to come back
    later, as Google reads it) or an unreachable host stops the site for this run
    (reported).
-2. **Discovery**, each document fetched once, at most :data:`MAX_DISCOVERY_DOCS`
-   (a limit reached is reported): the sitemaps robots.txt names (or ``/sitemap.xml``
-   when it names none; an HTML answer there is a site without one, not an error),
-   sitemap indexes (their children on the site's host or the index's only), the
+2. **Discovery**, each document fetched once, at most
+   :attr:`HarvestOptions.max_documents` (a limit reached is reported): the sitemaps
+   robots.txt names (or ``/sitemap.xml`` when it names none; an HTML answer there is
+   a site without one, not an error), sitemap indexes (their children on the site's host or the index's only), the
    start URLs (a list page, a feed or a sitemap, told apart by content), the RSS/Atom
    feeds pages announce, and the pages of each paginated list. A list is followed
    until its last page, a page whose articles were all stored by earlier runs (older
@@ -87,8 +87,6 @@ __all__ = ["HarvestOptions", "HarvestReport", "SiteReport", "harvest", "user_age
 PRODUCT = "vnsearch-harvester"
 SOFTWARE = f"{PRODUCT}/0.1"
 LOCK_FILE = "harvest.lock"
-#: Documents (sitemaps, feeds, list pages) read for discovery per site and run.
-MAX_DISCOVERY_DOCS = 500
 #: Pages in a row without a new article after which a list is an endless trap.
 STALE_PAGES = 2
 #: Discovery documents that may be sitemaps, which may be larger than pages.
@@ -117,6 +115,8 @@ class HarvestOptions:
 
     ``allow_networks``: CIDR networks harvested although not public (an intranet
     site); by default only public addresses are (:mod:`indexer.harvest.network`).
+    ``max_documents``: documents (sitemaps, feeds, list pages) read for discovery per
+    site and run.
     """
 
     delay: float = 1.0
@@ -131,6 +131,7 @@ class HarvestOptions:
     max_crawl_delay: float = 30.0
     site_workers: int = 4
     allow_networks: tuple[str, ...] = ()
+    max_documents: int = 500
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -265,9 +266,10 @@ class _SiteRun:
         if not sitemaps:
             queue.append(("probe", f"{self.site.origin}/sitemap.xml", None))
         while queue:
-            if len(self.documents) >= MAX_DISCOVERY_DOCS:
-                self.limit(self.site.url, f"discovery stopped after {MAX_DISCOVERY_DOCS} "
-                                          f"documents; {len(queue)} more not read")
+            if len(self.documents) >= self.options.max_documents:
+                self.limit(self.site.url, f"discovery stopped after "
+                                          f"{self.options.max_documents} documents; "
+                                          f"{len(queue)} more not read")
                 break
             hint, url, context = queue.pop(0)
             key = self.key(url, "robots.txt" if hint == "robots-sitemap" else context or url)
