@@ -12,14 +12,15 @@ for one host are merged first):
 2. **Discovery**, each document fetched once, at most
    :attr:`HarvestOptions.max_documents` (a limit reached is reported): the sitemaps
    robots.txt names (or ``/sitemap.xml`` when it names none; an HTML answer there is
-   a site without one, not an error), sitemap indexes (their children on the site's host or the index's only), the
-   start URLs (a list page, a feed or a sitemap, told apart by content), the RSS/Atom
-   feeds pages announce, and the pages of each paginated list. A list is followed
-   until its last page, a page whose articles were all stored by earlier runs (older
-   pages hold older articles), ``max_list_pages`` (the next run reads on from where
-   it stopped), or two pages in a row that add no new article (an endless pagination
-   trap: reported with the URL). An address that cannot be parsed is reported with
-   the document that holds it and stops nothing.
+   a site without one, not an error), sitemap indexes (their children on the site's
+   host or the index's only), the start URLs (a list page, a feed or a sitemap, told
+   apart by content), the RSS/Atom feeds pages announce, and the pages of each
+   paginated list. A list is followed until its last page, a page whose articles
+   were all stored by earlier runs (older pages hold older articles),
+   ``max_list_pages`` (the next run reads on from where it stopped), or two pages in
+   a row that add no new article (an endless pagination trap: reported with the
+   URL). An address that cannot be parsed is reported with the document that holds
+   it and stops nothing.
 3. **Articles**, at most ``max_pages`` requests a site: the addresses never stored
    come first -- found this run, or owed by earlier runs (found but not fetched,
    or failed: kept in the state, :meth:`~indexer.harvest.state.State.owed`) -- then
