@@ -257,7 +257,7 @@ def test_a_host_that_does_not_exist_fails_at_once(tmp_path):
     assert report["failures"] == [{"url": "http://khong-co-that.invalid/",
                                    "reason": "site unreachable: host not found: "
                                              "khong-co-that.invalid"}]
-    assert time.monotonic() - started < 1.0  # not retried with backoff 1 + 2 + 4 s
+    assert time.monotonic() - started < 5.0  # not retried (backoff 1 + 2 + 4 s)
 
 
 def test_soft_404_probe_large_sitemaps_and_the_discovery_limit(tmp_path):
