@@ -6,8 +6,8 @@ again, or not newer by the sitemap); ``failed`` failures of any URL (listed with
 reason); ``disallowed`` addresses robots.txt keeps us from; ``skipped`` pages that
 are HTML but no article (stored too, and listed with the reason); ``requeued``
 addresses an earlier run found but did not store (over ``max-pages``, killed,
-failed), asked again; ``deferred`` new or owed addresses left for the next run
-because ``max-pages`` was reached. A limit that was reached (``max-pages``,
+failed) that this run did not find again, taken from the state; ``deferred`` new
+or owed addresses left for the next run because ``max-pages`` was reached. A limit that was reached (``max-pages``,
 ``max-list-pages``, the number of discovery documents) is no failure: it is listed
 in ``limits`` with what it left undone.
 """
