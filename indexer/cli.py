@@ -204,19 +204,14 @@ def _progress_file_writer(path: Path | None):
     """
     if path is None:
         return None
-    import os
-    from datetime import datetime
-    from datetime import timezone
-
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    from indexer.jsonfiles import now_iso
+    from indexer.jsonfiles import write_json
 
     def write(done: int, total: int | None) -> None:
         percent = round(min(100.0, 100.0 * done / total), 1) if total else None
-        data = {"done": done, "total": total, "percent": percent,
-                "updated": datetime.now(timezone.utc).replace(microsecond=0).isoformat()}
         try:
-            tmp.write_text(json.dumps(data) + "\n", encoding="utf-8")
-            os.replace(tmp, path)
+            write_json(path, {"done": done, "total": total, "percent": percent,
+                              "updated": now_iso()})
         except OSError:
             pass
 
@@ -327,20 +322,10 @@ def update_cmd(corpus, index_dir, workers, keep, as_json, quiet, progress_file) 
 
     Example: vnsearch update ../shared/corpus/raw-baomoi --index-dir index_data
     """
-    import os
-
     from indexer.build import update_index
-    from indexer.generations import current_generation
-    from indexer.generations import read_manifest
+    from indexer.defaults import update_corpus
 
-    corpus = list(corpus)
-    if not corpus and not os.environ.get("VNSEARCH_CORPUS"):
-        try:
-            recorded = read_manifest(current_generation(index_dir or default_index_dir()))
-        except IndexerError:
-            recorded = {}
-        corpus = [Path(p) for p in recorded.get("corpus", [])]
-    corpus = corpus or default_corpus()
+    corpus = update_corpus(index_dir or default_index_dir(), corpus)
     _run_build(update_index, corpus, index_dir, workers, keep, as_json, quiet, "Updating",
                progress_file)
 

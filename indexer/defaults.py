@@ -23,3 +23,29 @@ def default_index_dir() -> Path:
     if value:
         return Path(value)
     return PACKAGE_DIR.parent / "index_data"
+
+
+def update_corpus(index_dir: Path, given=(), *, sample: bool = True) -> list[Path]:
+    """The corpus an update reads: the paths ``given``, else ``VNSEARCH_CORPUS``, else
+    the corpus the serving generation of ``index_dir`` was built from, else the sample
+    corpus (none when ``sample`` is false).
+
+    Paths that do not exist are kept: reading them raises
+    :class:`~indexer.errors.CorpusError` naming them, where dropping them would
+    delete their documents from the index (an unmounted disk is not a deleted corpus).
+    """
+    if given:
+        return [Path(path) for path in given]
+    if os.environ.get("VNSEARCH_CORPUS"):
+        return default_corpus()
+    from indexer.errors import IndexerError
+    from indexer.generations import current_generation
+    from indexer.generations import read_manifest
+
+    try:
+        recorded = read_manifest(current_generation(index_dir)).get("corpus", [])
+    except IndexerError:
+        recorded = []
+    if recorded:
+        return [Path(path) for path in recorded]
+    return default_corpus() if sample else []

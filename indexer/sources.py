@@ -42,6 +42,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from indexer.article import Article
+from indexer.compression import DecompressError
+from indexer.compression import decompress
 from indexer.errors import CorpusError
 from indexer.parsing import DocumentError
 from indexer.parsing import RawDocument
@@ -59,6 +61,8 @@ __all__ = ["RawDocument", "Skipped", "iter_articles", "iter_sources", "list_file
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 TEXT_SUFFIXES = (".txt", ".text", ".txt.gz", ".text.gz")
+#: A gzip text file (one article) larger than this once decompressed is skipped.
+MAX_TEXT_BYTES = 64 * 1024 * 1024
 _SNIFF_BYTES = 16384
 
 
@@ -132,14 +136,11 @@ def _read_text_file(path: Path, file_id: str) -> RawDocument | Skipped:
     try:
         data = path.read_bytes()
         if path.name.lower().endswith(".gz"):
-            data = gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
-        return Skipped(
-            str(path),
-            f"cannot read: {exc.strerror or exc}"
-            if isinstance(exc, OSError)
-            else f"cannot read: {exc}",
-        )
+            data = decompress(data, "gzip", MAX_TEXT_BYTES)
+    except OSError as exc:
+        return Skipped(str(path), f"cannot read: {exc.strerror or exc}")
+    except DecompressError as exc:
+        return Skipped(str(path), f"cannot read: {exc.reason}")
     try:
         # Sniff the format on the start of the text; the full parse comes later.
         kind = detect_kind(read_text(data[:_SNIFF_BYTES], str(path)))

@@ -13,8 +13,11 @@ id :func:`indexer.webpages.canonical_url` of its target URI. Finding the latest
 takes one pass over the records' headers before the pages are read, so memory
 stays small however large the archives are.
 
-A damaged archive is reported as a :class:`~indexer.parsing.Skipped` naming the
-file and the offset where reading stopped; the records before it still count.
+A damaged archive -- unreadable, or with a record cut off before its end -- is
+reported as a :class:`~indexer.parsing.Skipped` named ``FILE@OFFSET``, the offset
+being where the damage starts (the end of the last complete record); the records
+before it still count. A record whose target URI cannot be parsed is skipped with
+its URI and the reason.
 """
 
 from __future__ import annotations
@@ -26,19 +29,30 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeadersParserException
 
 from indexer.parsing import RawDocument
 from indexer.parsing import Skipped
 from indexer.webpages import canonical_url
 from indexer.webpages import html_document
+from indexer.webpages import is_html_type
 
-__all__ = ["WARC_SUFFIXES", "MAX_PAGE_BYTES", "iter_warc_documents", "is_warc"]
+__all__ = [
+    "MAX_PAGE_BYTES",
+    "WARC_READ_ERRORS",
+    "WARC_SUFFIXES",
+    "complete",
+    "is_warc",
+    "iter_warc_documents",
+]
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
 #: A page larger than this (decoded) is skipped, not read into memory.
 MAX_PAGE_BYTES = 8 * 1024 * 1024
-_READ_ERRORS = (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError)
+#: What warcio raises on a damaged archive (its parsers assume well-formed input, so
+#: a record cut off in its headers can also end in an AttributeError or IndexError).
+WARC_READ_ERRORS = (ArchiveLoadFailed, StatusAndHeadersParserException, OSError, EOFError,
+                    zlib.error, ValueError, AttributeError, IndexError, KeyError, TypeError)
 
 
 def is_warc(name: str) -> bool:
@@ -62,13 +76,18 @@ def _page_info(record) -> tuple[str, str | None] | None:
         content_type = record.rec_headers.get_header("Content-Type") or ""
     else:
         return None
-    if not content_type.split(";")[0].strip().lower().startswith(_HTML_TYPES):
+    if not is_html_type(content_type):
         return None
     return uri.strip(), content_type or None
 
 
+def complete(record) -> bool:
+    """Whether a record read to its end held as many bytes as it announced."""
+    return not getattr(record.raw_stream, "limit", 0)
+
+
 def _scan(path: Path, number: int, latest: dict, skipped: list[Skipped]) -> None:
-    offset = 0
+    end = 0  # where the last complete record ends
     try:
         with open(path, "rb") as stream:
             records = ArchiveIterator(stream)
@@ -77,14 +96,21 @@ def _scan(path: Path, number: int, latest: dict, skipped: list[Skipped]) -> None
                     raise ArchiveLoadFailed("a record without WARC-Type")
                 info = _page_info(record)
                 offset = records.get_record_offset()  # (reads the record to its end)
+                if not complete(record):
+                    raise ArchiveLoadFailed("a record cut off before its end")
+                end = offset + records.get_record_length()
                 if info is None:
                     continue
-                key = canonical_url(info[0])
+                try:
+                    key = canonical_url(info[0])
+                except ValueError as exc:
+                    skipped.append(Skipped(info[0], f"malformed target URI: {exc}"))
+                    continue
                 order = (record.rec_headers.get_header("WARC-Date") or "", number, position)
                 if key not in latest or order > latest[key]:
                     latest[key] = order
-    except _READ_ERRORS as exc:
-        skipped.append(Skipped(f"{path}@{offset}", f"damaged WARC archive: {_reason(exc)}"))
+    except WARC_READ_ERRORS as exc:
+        skipped.append(Skipped(f"{path}@{end}", f"damaged WARC archive: {_reason(exc)}"))
 
 
 def _reason(exc: BaseException) -> str:
@@ -117,5 +143,5 @@ def iter_warc_documents(files: list[Path]) -> Iterator[RawDocument | Skipped]:
                     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
                     yield html_document(key, uri, data, digest, url=uri,
                                         content_type=content_type)
-        except _READ_ERRORS:
+        except WARC_READ_ERRORS:
             continue  # already reported by the first pass

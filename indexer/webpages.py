@@ -9,7 +9,10 @@ turns it into an article in four steps:
    ``http-equiv`` declaration, else detection by :func:`indexer.parsing.decode_bytes`
    (UTF-8, UTF-16, Windows-1258: the old Vietnamese code page whose tone marks are
    combining characters). A declared charset that does not decode falls back to
-   detection.
+   detection. One exception to the header's precedence: when it says ISO-8859-1 or
+   ASCII (what servers send by default) and the page declares another charset, the
+   page's declaration comes first -- ISO-8859-1 (read as Windows-1252, as browsers
+   do) decodes any bytes at all, so Windows-1258 pages would come out garbled.
 2. **Main content** with trafilatura (which dates with htmldate): the article's text
    without menus, sidebars and comments.
 3. **Structured metadata** where the page has it: JSON-LD (``NewsArticle`` and
@@ -63,14 +66,19 @@ from indexer.parsing import parse_page
 
 __all__ = [
     "HTML_SUFFIXES",
+    "HTML_TYPES",
     "canonical_url",
     "decode_html",
     "html_document",
+    "is_html_type",
+    "media_type",
     "parse_html",
     "read_html_file",
 ]
 
 HTML_SUFFIXES = (".html", ".htm")
+#: The media types of HTML pages.
+HTML_TYPES = frozenset(["text/html", "application/xhtml+xml"])
 
 #: Query parameters that only say where a visitor came from.
 TRACKING_PARAMS = frozenset(
@@ -89,7 +97,21 @@ MIN_BODY = 200
 _HOME_WORDS = frozenset(["trang chủ", "home", "trang chu", "trang nhất"])
 
 
-# --- URLs ------------------------------------------------------------------------
+# --- URLs and media types -----------------------------------------------------------
+
+
+def media_type(content_type: str | None) -> str:
+    """A ``Content-Type`` without its parameters, lower-case (``""`` when absent).
+
+    >>> media_type("Text/HTML; charset=UTF-8")
+    'text/html'
+    """
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def is_html_type(content_type: str | None) -> bool:
+    """Whether a ``Content-Type`` is an HTML page's."""
+    return media_type(content_type) in HTML_TYPES
 
 
 def canonical_url(url: str) -> str:
@@ -101,6 +123,9 @@ def canonical_url(url: str) -> str:
     'http://www.quan4.gov.vn/tin-tuc/a.html?id=5'
     >>> canonical_url("https://site.vn?fbclid=x")
     'https://site.vn/'
+
+    :raises ValueError: an address that cannot be parsed (``http://[x/``, a port that
+        is no number or out of range).
     """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
@@ -119,6 +144,15 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, host, path, urlencode(query, doseq=True), ""))
 
 
+def _parses(url: str) -> bool:
+    """Whether :func:`canonical_url` can read ``url`` (brackets, port)."""
+    try:
+        canonical_url(url)
+    except ValueError:
+        return False
+    return True
+
+
 # --- decoding ----------------------------------------------------------------------
 
 _CHARSET_PARAM = re.compile(rb"""charset\s*=\s*["']?\s*([\w.:\-]+)""", re.IGNORECASE)
@@ -126,6 +160,9 @@ _META_CHARSET = re.compile(
     rb"""<meta[^>]+?charset\s*=\s*["']?\s*([\w.:\-]+)""", re.IGNORECASE | re.DOTALL
 )
 # What the WHATWG encoding standard says browsers read for these labels.
+#: Charsets web servers announce by default, whatever a page is written in.
+_SERVER_DEFAULTS = frozenset(["iso-8859-1", "iso8859-1", "latin1", "latin-1", "ascii",
+                              "us-ascii"])
 _LABELS = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "ascii": "cp1252",
            "us-ascii": "cp1252", "x-user-defined": "cp1252"}
 
@@ -148,19 +185,26 @@ def decode_html(data: bytes, content_type: str | None = None, path: str = "<html
     '<p>Quận</p>'
     >>> decode_html(b'<meta charset="utf-8"><p>Qu\\xe1\\xba\\xadn</p>')
     '<meta charset="utf-8"><p>Quận</p>'
+    >>> decode_html(b'<meta charset="windows-1258"><p>Qu\\xe2\\xf2n</p>',
+    ...             "text/html; charset=ISO-8859-1")
+    '<meta charset="windows-1258"><p>Quận</p>'
     """
     if not data.strip():
         raise DocumentError(path, "empty page")
     if data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return clean_text(decode_bytes(data, path))
-    declared = []
+    header = None
     if content_type:
         match = _CHARSET_PARAM.search(content_type.encode("latin-1", "replace"))
         if match:
-            declared.append(_codec(match[1]))
+            header = match[1].decode("ascii", "replace").strip().lower()
     match = _META_CHARSET.search(data[:4096])
-    if match:
-        declared.append(_codec(match[1]))
+    meta = _codec(match[1]) if match else None
+    declared = [_codec(header), meta]
+    if header in _SERVER_DEFAULTS and meta is not None and meta != _codec(header):
+        # A server's default label against the page's own declaration: the author
+        # wrote the page's (Apache long sent ISO-8859-1 for every page it served).
+        declared.reverse()
     for codec in declared:
         if codec is None or codec.startswith("utf_16"):
             continue  # an ASCII-compatible page cannot be UTF-16, whatever it says
@@ -359,31 +403,57 @@ def _headline(tree, info: _Structured, extracted_title: str | None) -> str | Non
 # --- list pages --------------------------------------------------------------------------
 
 
+_PROSE_TAGS = frozenset(["p", "div", "li", "td", "dd", "span"])
+_ITEM_BLOCKS = frozenset(["p", "li"])
+#: An item of a list holds at most this many paragraphs or list entries.
+_MAX_ITEM_BLOCKS = 4
+
+
+def _subtree_counts(tree) -> tuple[dict, dict]:
+    """Per element: headline links (``<a>`` of four words or more) and ``<p>``/``<li>``
+    in its subtree, counted in one bottom-up pass (linear in the page's size)."""
+    links: dict = {}
+    blocks: dict = {}
+    for _event, element in etree.iterwalk(tree, events=("end",)):
+        tag = element.tag if isinstance(element.tag, str) else ""
+        own_link = tag == "a" and len((element.text_content() or "").split()) >= 4
+        linked = int(own_link)
+        listed = int(tag in _ITEM_BLOCKS)
+        for child in element:
+            linked += links.get(child, 0)
+            listed += blocks.get(child, 0)
+        links[element] = linked
+        blocks[element] = listed
+    return links, blocks
+
+
 def _listing_reason(tree, url: str | None) -> str | None:
     """Why a page without article markup looks like a list of articles, or ``None``.
 
     A list page's prose sits in small items that each carry their own headline link
     (``<li><a>headline</a><p>summary</p></li>``); an article's prose sits together.
+    Each prose element looks at its parent and grandparent only, whose counts come
+    from :func:`_subtree_counts`, so a page of any size costs one pass or two.
     """
     if url is not None and urlsplit(url).path in ("", "/") and not urlsplit(url).query:
         return "not an article: the site's home page"
+    links, blocks = _subtree_counts(tree)
     prose = 0
     in_items = 0
     items = set()
-    for element in tree.iter("p", "div", "li", "td", "dd", "span"):
+    for element in tree.iter(*_PROSE_TAGS):
         own = " ".join(
             "".join([element.text or ""] + [child.tail or "" for child in element]).split()
         )
         if len(own) < 60:
             continue
         prose += len(own)
-        for container in (element.getparent(), element.getparent().getparent()
-                          if element.getparent() is not None else None):
+        parent = element.getparent()
+        grandparent = parent.getparent() if parent is not None else None
+        for container in (parent, grandparent):
             if container is None:
                 continue
-            links = [a for a in container.iter("a")
-                     if len(" ".join((a.text_content() or "").split()).split()) >= 4]
-            if links and len(list(container.iter("p", "li"))) <= 4:
+            if links.get(container, 0) and blocks.get(container, 0) <= _MAX_ITEM_BLOCKS:
                 in_items += len(own)
                 items.add(container)
                 break
@@ -489,13 +559,17 @@ def parse_html(
     """
     import trafilatura
 
+    if url is not None and not _parses(url):
+        raise DocumentError(path, f"malformed URL {url!r}")
     text = decode_html(data, content_type, path)
     try:
         tree = lxml.html.document_fromstring(text)
     except (etree.ParserError, ValueError) as exc:
         raise DocumentError(path, f"cannot parse HTML: {exc}") from exc
     info = _structured(tree)
-    page_url = url or (info.url if info.url and "//" in info.url else None)
+    # A page's own canonical address that cannot be parsed is no address at all.
+    declared = info.url if info.url and "//" in info.url and _parses(info.url) else None
+    page_url = url or declared
     if not info.article and info.og_type != "article":
         reason = _listing_reason(tree, page_url)
         if reason is None and info.listing:

@@ -1,8 +1,11 @@
 """A real HTTP server for the harvest tests: fixture sites on 127.0.0.1, with a log.
 
 Each :class:`SiteServer` is one site (one port: one host for pacing) serving a
-table of routes. It answers conditional requests as real servers do (``ETag`` /
-``If-None-Match``, ``Last-Modified`` / ``If-Modified-Since`` give 304) and logs every
+table of routes, on 127.0.0.1 or another loopback address (``host``). It answers
+conditional requests as real servers do (``ETag`` / ``If-None-Match``,
+``Last-Modified`` / ``If-Modified-Since`` give 304), serves ``fallback`` for paths
+it has no route for (a "soft 404" site answers everything with a page), can send a
+body one byte at a time (``drip``: a server too slow to wait for) and logs every
 request with the monotonic time it arrived, so tests measure pacing, count 304s and
 read the User-Agent from the server's side.
 """
@@ -31,6 +34,7 @@ class Route:
     last_modified: str | None = None
     gzip: bool = False
     handler: Callable[[int], tuple[int, dict, bytes]] | None = None
+    drip: float | None = None
 
 
 @dataclass
@@ -46,8 +50,9 @@ class Hit:
 class SiteServer:
     """A threaded HTTP server on a free port of 127.0.0.1 serving ``routes``."""
 
-    def __init__(self, routes: dict[str, Route] | None = None) -> None:
+    def __init__(self, routes: dict[str, Route] | None = None, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = dict(routes or {})
+        self.fallback: Route | None = None
         self.log: list[Hit] = []
         self._lock = threading.Lock()
         server = self
@@ -61,11 +66,13 @@ class SiteServer:
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 server._answer(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.base = f"http://{host}:{self.port}"
+        # A short poll interval: shutting a server down waits for one poll.
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> SiteServer:
         self.thread.start()
@@ -87,7 +94,7 @@ class SiteServer:
 
     def _answer(self, request: BaseHTTPRequestHandler) -> None:
         arrived = time.monotonic()
-        route = self.routes.get(request.path)
+        route = self.routes.get(request.path, self.fallback)
         headers = {key: value for key, value in request.headers.items()}
         with self._lock:
             count = sum(1 for hit in self.log if hit.path == request.path)
@@ -122,6 +129,12 @@ class SiteServer:
         request.end_headers()
         if status != 304:
             try:
-                request.wfile.write(body)
+                if route is not None and route.drip:
+                    for byte in range(len(body)):
+                        request.wfile.write(body[byte : byte + 1])
+                        request.wfile.flush()
+                        time.sleep(route.drip)
+                else:
+                    request.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a page too large): fine
+                pass  # the client gave up (a page too large, too slow): fine

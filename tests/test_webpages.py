@@ -31,9 +31,12 @@ def fixture_pages(tmp_path_factory):
 
 
 def test_extraction_accuracy_on_the_fixture_sites(fixture_pages):
-    """Title, date, units and body start right on at least 95% of 36 pages, per field."""
+    """Title, date, units and body start right on at least 95% of 36 pages, per field
+    (decoded by their HTTP charset, their <meta> declaration or detection)."""
     folder, expected = fixture_pages
     assert len(expected) >= 30 and len({item["style"] for item in expected}) == 4
+    assert {item["content_type"] for item in expected} == {
+        "text/html", "text/html; charset=windows-1258"}
     right = dict.fromkeys(("title", "date", "units", "body_start"), 0)
     for item in expected:
         article = parse_html((folder / item["file"]).read_bytes(), doc_id=item["file"],
@@ -58,6 +61,24 @@ def test_encodings_header_meta_and_detection():
         '<meta charset="utf-8"><p>Phường</p>')
     with pytest.raises(DocumentError, match="empty page"):
         decode_html(b"  \n")
+
+
+def test_the_pages_own_charset_declaration():
+    """<meta charset> decides where detection would guess wrong: Windows-1252 bytes
+    also decode as Windows-1258 (ã, õ, ý are other letters there)."""
+    text = ('<html><head><meta charset="windows-1252"><title>São Tomé</title></head>'
+            "<body><p>São Tomé e Príncipe, Curaçao, Reykjavík: ý, õ, Ã.</p></body></html>")
+    assert decode_html(text.encode("cp1252")) == text
+    assert decode_html(text.replace("windows-1252", "x").encode("cp1252")) != text  # guessed
+    # A server's default "ISO-8859-1" does not overrule the page's Windows-1258.
+    page = wf.encode(wf.render(wf.ARTICLES[1], "phuong"), "cp1258")  # <meta charset=...1258>
+    for header in ("text/html; charset=ISO-8859-1", "text/html; charset=us-ascii"):
+        article = parse_html(page, doc_id="x", path="x", content_type=header)
+        assert article.title == wf.ARTICLES[1].title, header
+    # A real declaration in the header still wins over the page's.
+    utf8 = wf.render(wf.ARTICLES[1], "phuong").encode()  # says windows-1258, is UTF-8
+    assert parse_html(utf8, doc_id="x", path="x",
+                      content_type="text/html; charset=utf-8").title == wf.ARTICLES[1].title
 
 
 @pytest.mark.parametrize(
@@ -191,3 +212,49 @@ def test_htmldate_dates_a_page_without_date_line_or_json_ld():
     assert parse_html(bare.encode(), doc_id="x", path="x",
                       url="http://x.vn/2022/03/04/bai.html").date == "2022-03-04"
     assert parse_html(bare.encode(), doc_id="x", path="x", url="http://x.vn/bai.html").date is None
+
+
+def test_a_two_megabyte_page_of_paragraphs_and_links_parses_in_linear_time():
+    """One <div> holding thousands of paragraph + link pairs (a page without article
+    markup, as the seed sites' are): the list check looks at each paragraph's parent
+    and grandparent, which used to mean walking every link of the page once per
+    paragraph (minutes for 600 KB, hours for 2 MB). A child process with a generous
+    time limit, so a regression fails instead of hanging the suite."""
+    import subprocess
+
+    script = r"""
+import sys
+from indexer.webpages import parse_html
+para = ("Ủy ban nhân dân phường tổ chức hội nghị triển khai kế hoạch năm mới cho các "
+        "khu phố trên địa bàn. ")
+items = "".join(f"<p>{para}{i}</p><a href='/tin/{i}.html'>Tin tức mới nhất số {i} hôm nay</a>\n"
+                for i in range(10000))
+page = f"<html><body><h1>Tin tức các phường trong quận</h1><div>{items}</div></body></html>"
+data = page.encode()
+assert len(data) > 2_000_000, len(data)
+article = parse_html(data, doc_id="x", path="x", url="http://x.vn/tin-tuc/trang.html")
+print(len(data), article.title)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    size, title = done.stdout.split(maxsplit=1)
+    assert int(size) > 2_000_000 and title.strip() == "Tin tức các phường trong quận"
+
+
+def test_malformed_addresses_in_pages_and_archives_are_reasons_not_crashes(tmp_path):
+    page = wf.render(wf.ARTICLES[3], "phuong").replace(
+        "</head>", '<link rel="canonical" href="http://[hong/bai.html"></head>')
+    article = parse_html(page.encode(), doc_id="x", path="x")  # the bad canonical is ignored
+    assert article.title == wf.ARTICLES[3].title and article.url is None
+    with pytest.raises(DocumentError, match="malformed URL"):
+        parse_html(page.encode(), doc_id="x", path="x", url="http://q4.vn:99999/bai.html")
+    _warc(tmp_path / "a.warc.gz", [
+        ("http://[hong/bai.html", 200, "text/html", page.encode(), "2024-01-01T00:00:00Z"),
+        ("http://q4.vn/bai.html", 200, "text/html", page.encode(), "2024-01-01T00:00:00Z"),
+    ])
+    found = list(iter_articles([tmp_path]))
+    assert [(item.path, item.reason) for item in found if isinstance(item, Skipped)] == [
+        ("http://[hong/bai.html", "malformed target URI: Invalid IPv6 URL")]
+    assert [item.id for item in found if not isinstance(item, Skipped)] == [
+        "http://q4.vn/bai.html"]

@@ -452,11 +452,13 @@ def write_pages(folder: Path) -> list[dict]:
             target.parent.mkdir(parents=True, exist_ok=True)
             encoding = ENCODINGS[style]
             target.write_bytes(encode(render(article, style), encoding))
+            # The HTTP header the site sends: a charset only where the page declares
+            # none (quan); the others are decoded by their own <meta> declaration.
+            charset = "; charset=windows-1258" if style == "quan" else ""
             expected.append({
                 "file": name,
                 "style": style,
-                # The HTTP header the site sends (the quan style declares nothing else).
-                "content_type": f"text/html; charset={'windows-1258' if encoding == 'cp1258' else 'utf-8'}",
+                "content_type": f"text/html{charset}",
                 "title": article.title,
                 "date": expected_date(article, style),
                 "units": list(article.units),

@@ -49,9 +49,11 @@ def create_app(test_config: Mapping | None = None) -> Flask:
         # None lets `vnsearch build` choose ($VNSEARCH_CORPUS, else the sample corpus).
         CORPUS=None,
         # Harvesting from /admin/harvest: the WARC folder (None: harvest/ beside the
-        # index directory) and a sites file used when a request names no sites.
+        # index directory), a sites file used when a request names no sites, and
+        # further `vnsearch harvest` options (a string or a list).
         HARVEST_DIR=None,
         HARVEST_SITES=None,
+        HARVEST_OPTIONS=None,
     )
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("VNSEARCH")

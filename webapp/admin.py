@@ -7,10 +7,10 @@ endpoints do not exist (404), so a default install exposes nothing.
 ``POST /admin/rebuild`` starts ``python -m indexer build --index-dir DIR --json``
 in its own session through :mod:`webapp.rebuild` (which records the outcome in
 ``INDEX_DIR/admin-rebuild.json``, the build's stderr in ``admin-rebuild.log``) and
-answers 202 at once; 409 when a build (from here or the command line) holds the
-build lock, or a rebuild started here is still starting. Starts are serialised by
-an ``flock`` on ``admin-rebuild.lock``, so two POSTs to two workers at the same
-moment start one build. Workers pick up the new generation by themselves when it is
+answers 202 at once (:mod:`webapp.jobs`); 409 when a build (from here or the command
+line) holds the build lock, or a rebuild started here is still starting. Starts are
+serialised by an ``flock`` on ``admin-rebuild.lock``, so two POSTs to two workers at
+the same moment start one build. Workers pick up the new generation by themselves when it is
 switched. The build keeps ``admin-rebuild.progress.json`` up to date (``vnsearch
 build --progress-file``): ``GET /admin/status`` shows it as ``build.progress``
 (``done``, ``total``, ``percent``). An index directory that cannot be written
@@ -19,14 +19,9 @@ build --progress-file``): ``GET /admin/status`` shows it as ``build.progress``
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hmac
 import os
-import subprocess
 import sys
-from datetime import UTC
-from datetime import datetime
 from pathlib import Path
 
 from flask import Blueprint
@@ -36,21 +31,15 @@ from flask import jsonify
 from flask import request
 
 from indexer.errors import IndexerError
-from webapp.errors import error_response
-from webapp.rebuild import now_iso
-from webapp.rebuild import read_status
-from webapp.rebuild import write_status
+from webapp.jobs import Job
+from webapp.jobs import in_progress
+from webapp.jobs import job_status
+from webapp.jobs import start_job
 from webapp.search_index import holder
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-STATUS_FILE = "admin-rebuild.json"
-PROGRESS_FILE = "admin-rebuild.progress.json"
-START_LOCK = "admin-rebuild.lock"
-#: A rebuild "starting" for longer than this never got going (its runner died).
-STARTING_GRACE = 60.0
-# Builds started by this process; polled so finished children do not linger as zombies.
-_children: list[subprocess.Popen] = []
+REBUILD = Job("rebuild", status_url="/admin/status")
 
 
 def admin_enabled() -> bool:
@@ -76,63 +65,8 @@ def _index_dir() -> Path:
     return Path(current_app.config["INDEX_DIR"])
 
 
-def _reap() -> None:
-    for child in list(_children):
-        if child.poll() is not None:
-            _children.remove(child)
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
-
-def _age(stamp: str | None) -> float:
-    """Seconds since an ISO timestamp (infinite when there is none)."""
-    try:
-        moment = datetime.fromisoformat(stamp)
-    except (TypeError, ValueError):
-        return float("inf")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (datetime.now(UTC) - moment).total_seconds()
-
-
-def _in_progress(build: dict) -> bool:
-    """Whether the rebuild recorded in the status file is still under way."""
-    state = build.get("state")
-    if state == "running":
-        return _alive(build.get("pid"))
-    if state == "starting":  # written before the runner exists: no pid yet
-        return _age(build.get("started")) < STARTING_GRACE
-    return False
-
-
-@contextlib.contextmanager
-def _start_lock(index_dir: Path, name: str = START_LOCK):
-    """Serialise rebuild (or harvest) starts across workers (held for milliseconds)."""
-    fd = os.open(index_dir / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _corpus_args() -> list[str]:
+def corpus_args() -> list[str]:
+    """The ``CORPUS`` setting as command-line paths (none: the command's default)."""
     corpus = current_app.config.get("CORPUS")
     if not corpus:
         return []
@@ -146,44 +80,20 @@ def rebuild():
     """Start a full build in a separate process; 202 with where to follow it."""
     from indexer.generations import lock_holder
 
-    _reap()
     index_dir = _index_dir()
-    try:
-        index_dir.mkdir(parents=True, exist_ok=True)
-        with _start_lock(index_dir):
-            running = lock_holder(index_dir)
-            status_path = index_dir / STATUS_FILE
-            previous = read_status(status_path) or {}
-            if running is None and _in_progress(previous):
-                running = {"pid": previous.get("pid"), "started": previous.get("started")}
-            if running is not None:
-                return jsonify({
-                    "ok": False,
-                    "error": f"một lần dựng chỉ mục đang chạy: {running}",
-                    "status": 409,
-                }), 409
-            progress_path = index_dir / PROGRESS_FILE
-            progress_path.unlink(missing_ok=True)
-            command = [sys.executable, "-m", "indexer", "build", *_corpus_args(),
-                       "--index-dir", str(index_dir), "--json", "--quiet",
-                       "--progress-file", str(progress_path)]
-            write_status(status_path, {"state": "starting", "pid": None, "started": now_iso(),
-                                       "command": command})
-            child = subprocess.Popen(
-                [sys.executable, "-m", "webapp.rebuild", str(status_path), "--", *command],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,  # a worker restart or ^C on the server leaves it alone
-                close_fds=True,
-            )
-    except OSError as exc:
-        return error_response(
-            503, f"không ghi được vào thư mục chỉ mục {index_dir}: {exc.strerror or exc}"
-        )
-    _children.append(child)
-    return jsonify({"ok": True, "started": True, "pid": child.pid,
-                    "status_url": "/admin/status"}), 202
+
+    def busy(previous: dict) -> str | None:
+        running = lock_holder(index_dir)
+        if running is None and in_progress(previous):
+            running = {"pid": previous.get("pid"), "started": previous.get("started")}
+        return None if running is None else f"một lần dựng chỉ mục đang chạy: {running}"
+
+    def command(progress_path: Path) -> list[str]:
+        return [sys.executable, "-m", "indexer", "build", *corpus_args(),
+                "--index-dir", str(index_dir), "--json", "--quiet",
+                "--progress-file", str(progress_path)]
+
+    return start_job(REBUILD, index_dir, command, busy=busy)
 
 
 @bp.get("/status")
@@ -193,15 +103,8 @@ def status():
     from indexer.generations import lock_holder
     from indexer.generations import read_manifest
 
-    _reap()
     index_dir = _index_dir()
-    build = read_status(index_dir / STATUS_FILE)
-    if build is not None:
-        running = _in_progress(build)
-        if build.get("state") in ("starting", "running") and not running:
-            build["state"] = "died"
-        build["running"] = running
-        build["progress"] = read_status(index_dir / PROGRESS_FILE)
+    build = job_status(REBUILD, index_dir)
     serving = None
     try:
         gen_dir = current_generation(index_dir)

@@ -14,29 +14,24 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC
-from datetime import datetime
 from pathlib import Path
 
+from indexer.jsonfiles import now_iso
+from indexer.jsonfiles import read_json
+from indexer.jsonfiles import write_json
 
-def now_iso() -> str:
-    """The current UTC time, ISO 8601 to the second."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
+__all__ = ["main", "now_iso", "read_status", "run", "write_status"]
 
 
 def write_status(path: Path, status: dict) -> None:
     """Replace the status file atomically (readers never see half a file)."""
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(status, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_json(path, status, indent=1)
 
 
 def read_status(path: Path) -> dict | None:
     """The status file's content, ``None`` when absent or unreadable."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return None
+    data = read_json(path)
+    return data if isinstance(data, dict) else None
 
 
 def run(status_path: Path, command: list[str]) -> int:

@@ -7,18 +7,20 @@ changed pages to WARC files under ``into``, which ``vnsearch build`` / ``update`
 read like any other corpus folder. Modules, one job each:
 
 * :mod:`~indexer.harvest.sites` -- sites and the sites file;
+* :mod:`~indexer.harvest.network` -- which addresses may be connected to, deadlines;
 * :mod:`~indexer.harvest.fetch` -- HTTP: pacing, retries, limits, redirects;
 * :mod:`~indexer.harvest.discover` -- sitemaps, feeds, list pages (pure parsing);
 * :mod:`~indexer.harvest.state` -- what earlier runs stored (SQLite);
 * :mod:`~indexer.harvest.archive` -- writing WARC;
-* :mod:`~indexer.harvest.crawl` -- one run, per site, and its report.
+* :mod:`~indexer.harvest.crawl` -- one run, per site;
+* :mod:`~indexer.harvest.report` -- what a run reports.
 """
 
 from indexer.harvest.crawl import HarvestOptions
-from indexer.harvest.crawl import HarvestReport
-from indexer.harvest.crawl import SiteReport
 from indexer.harvest.crawl import harvest
 from indexer.harvest.crawl import user_agent
+from indexer.harvest.report import HarvestReport
+from indexer.harvest.report import SiteReport
 from indexer.harvest.sites import HarvestError
 from indexer.harvest.sites import Site
 from indexer.harvest.sites import parse_site

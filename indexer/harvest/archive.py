@@ -1,13 +1,15 @@
 """Writing what the harvester fetched as WARC (warcio), so any build can be repeated.
 
-One file per site and run, ``DIR/<host>/<UTC time>-<pid>.warc.gz``, each record
-gzip-compressed on its own: a ``warcinfo`` record, then a ``request`` and a
-``response`` record for every page stored. The response holds the HTTP headers and
-the body exactly as transferred (still gzip-compressed if it came so; only
-``Transfer-Encoding`` is dropped, as the body is no longer chunked). The file is
-written as ``….warc.gz.part`` and renamed when the run ends, so a build never reads
-a half-written archive; a ``.part`` left by a killed run is renamed at the next
-start (its complete records count).
+One file per site and run, ``DIR/<host>/<UTC time>-<pid>-<random>.warc.gz`` (created
+exclusively: two writers never share a file), each record gzip-compressed on its
+own: a ``warcinfo`` record, then a ``request`` and a ``response`` record for every
+page stored -- articles, and pages that are no article too, so that a build can be
+repeated from the raw pages whatever the extractor says of them later. The response
+holds the HTTP headers and the body exactly as transferred (still gzip-compressed if
+it came so; only ``Transfer-Encoding`` is dropped, as the body is no longer chunked).
+The file is written as ``….warc.gz.part`` and renamed when the run ends, so a build
+never reads a half-written archive; a ``.part`` left by a killed run is cut after its
+last complete record and renamed at the next start.
 """
 
 from __future__ import annotations
@@ -15,25 +17,50 @@ from __future__ import annotations
 import io
 import os
 import threading
+import uuid
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from indexer.harvest.fetch import Response
+from indexer.warcfiles import WARC_READ_ERRORS
+from indexer.warcfiles import complete
 
 __all__ = ["SiteArchive", "recover_parts"]
 
 PART = ".part"
 
 
+def _complete_size(path: Path) -> int:
+    """Bytes of ``path`` up to the end of its last complete record."""
+    end = 0
+    try:
+        with open(path, "rb") as stream:
+            records = ArchiveIterator(stream)
+            for record in records:
+                offset, length = records.get_record_offset(), records.get_record_length()
+                if not complete(record):
+                    break
+                end = offset + length
+    except WARC_READ_ERRORS:
+        pass
+    return end
+
+
 def recover_parts(folder: Path) -> list[Path]:
-    """Rename the ``.warc.gz.part`` files a killed run left; return the new names."""
+    """Finish the ``.warc.gz.part`` files a killed run left: cut each after its last
+    complete record (a build would call the half-written one damaged) and rename it.
+    Returns the new names."""
     recovered = []
     for part in sorted(Path(folder).rglob(f"*.warc.gz{PART}")):
+        size = _complete_size(part)
+        if size < part.stat().st_size:
+            os.truncate(part, size)
         target = part.with_name(part.name[: -len(PART)])
         os.replace(part, target)
         recovered.append(target)
@@ -56,13 +83,12 @@ class SiteArchive:
         self._stream = None
         self._writer: WARCWriter | None = None
         self._lock = threading.Lock()
-        self.records = 0
 
     def _open(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        self.path = self.folder / f"{stamp}-{os.getpid()}.warc.gz"
-        self._stream = open(self.path.with_name(self.path.name + PART), "wb")
+        self.path = self.folder / f"{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}.warc.gz"
+        self._stream = open(self.path.with_name(self.path.name + PART), "xb")
         self._writer = WARCWriter(self._stream, gzip=True)
         info = self._writer.create_warcinfo_record(
             self.path.name, {"software": self.software, "format": "WARC File Format 1.1",
@@ -98,7 +124,6 @@ class SiteArchive:
             )
             self._writer.write_request_response_pair(request, reply)
             self._stream.flush()
-            self.records += 1
             return str(self.path.relative_to(self.folder.parent))
 
     def close(self) -> None:

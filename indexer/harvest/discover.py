@@ -10,14 +10,15 @@
 * :func:`sniff` -- what a fetched document is: ``sitemap``, ``feed`` or ``html``.
 
 The XML parser resolves no entities and loads nothing from the network (no XXE,
-no billion laughs).
+no billion laughs); a gzip sitemap is decompressed up to :data:`MAX_SITEMAP_BYTES`
+and no further. An address in a document that cannot be parsed (``http://[x/``, a
+port out of range) is not dropped and stops nothing: each result lists it in
+``invalid`` with the reason, for the crawler to report.
 """
 
 from __future__ import annotations
 
-import gzip
 import re
-import zlib
 from dataclasses import dataclass
 from dataclasses import field
 from urllib.parse import urljoin
@@ -26,14 +27,20 @@ from urllib.parse import urlsplit
 import lxml.html
 from lxml import etree
 
+from indexer.compression import DecompressError
+from indexer.compression import decompress
+from indexer.harvest.sites import same_site
+
 __all__ = [
+    "MAX_SITEMAP_BYTES",
     "DiscoveryError",
+    "Feed",
     "ListPage",
     "Sitemap",
     "parse_feed",
     "parse_list_page",
     "parse_sitemap",
-    "same_site",
+    "resolve",
     "sniff",
 ]
 
@@ -62,6 +69,15 @@ class Sitemap:
 
     pages: list[tuple[str, str | None]] = field(default_factory=list)
     sitemaps: list[str] = field(default_factory=list)
+    invalid: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Feed:
+    """A parsed feed: its items' links."""
+
+    links: list[str] = field(default_factory=list)
+    invalid: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -71,29 +87,42 @@ class ListPage:
     articles: list[str] = field(default_factory=list)
     next_page: str | None = None
     feeds: list[str] = field(default_factory=list)
+    invalid: list[tuple[str, str]] = field(default_factory=list)
 
 
-def same_site(url: str, site: str) -> bool:
-    """Whether ``url`` is on ``site``'s host (``www.`` ignored, port included).
+def resolve(base: str, href: str) -> str:
+    """``href`` made absolute against ``base``, without its fragment.
 
-    >>> same_site("https://www.quan4.gov.vn/a", "http://quan4.gov.vn/"), same_site("http://x.vn/", "http://y.vn/")
-    (True, False)
+    >>> resolve("http://x.vn/tin/a.html", "../b.html#top")
+    'http://x.vn/b.html'
+    >>> resolve("http://x.vn/", "http://[x.vn/a")
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid IPv6 URL
+
+    :raises ValueError: an address that cannot be parsed (bad brackets, bad port).
     """
-    def key(value: str) -> str:
-        netloc = urlsplit(value).netloc.lower()
-        return netloc.removeprefix("www.")
+    url = urljoin(base, href.strip()).split("#", 1)[0]
+    urlsplit(url).port  # noqa: B018 (raises for a port that is no number or out of range)
+    return url
 
-    return urlsplit(url).scheme in ("http", "https") and key(url) == key(site)
+
+def _add(url: str, base: str, found: list, invalid: list) -> str | None:
+    try:
+        target = resolve(base, url)
+    except ValueError as exc:
+        invalid.append((url, str(exc)))
+        return None
+    found.append(target)
+    return target
 
 
 def _xml(data: bytes, what: str):
-    if data[:2] == b"\x1f\x8b":
+    if data[:2] == b"\x1f\x8b":  # a .xml.gz file (not a Content-Encoding: fetch removed that)
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DiscoveryError(f"damaged gzip {what}: {exc}") from exc
-        if len(data) > MAX_SITEMAP_BYTES:
-            raise DiscoveryError(f"{what} larger than {MAX_SITEMAP_BYTES:,} bytes")
+            data = decompress(data, "gzip", MAX_SITEMAP_BYTES)
+        except DecompressError as exc:
+            raise DiscoveryError(f"gzip {what}: {exc.reason}") from exc
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
                              load_dtd=False)
     try:
@@ -153,23 +182,24 @@ def parse_sitemap(data: bytes, base: str) -> Sitemap:
         loc = _child_text(entry, "loc")
         if not loc:
             continue
-        url = urljoin(base, loc)
         if name == "sitemap":
-            result.sitemaps.append(url)
+            _add(loc, base, result.sitemaps, result.invalid)
         elif name == "url":
-            result.pages.append((url, _child_text(entry, "lastmod")))
+            pages: list[str] = []
+            if _add(loc, base, pages, result.invalid):
+                result.pages.append((pages[0], _child_text(entry, "lastmod")))
     return result
 
 
-def parse_feed(data: bytes, base: str) -> list[str]:
+def parse_feed(data: bytes, base: str) -> Feed:
     """The item links of an RSS or Atom feed, in feed order.
 
     >>> parse_feed(b'<rss><channel><item><link>http://x.vn/a.html</link></item></channel></rss>',
-    ...            "http://x.vn/rss")
+    ...            "http://x.vn/rss").links
     ['http://x.vn/a.html']
     """
     root = _xml(data, "feed")
-    links = []
+    feed = Feed()
     for element in root.iter():
         name = _local(element.tag)
         if name not in ("item", "entry"):
@@ -190,8 +220,8 @@ def parse_feed(data: bytes, base: str) -> list[str]:
             guid = _child_text(element, "guid")
             link = guid if guid and "//" in guid else None
         if link:
-            links.append(urljoin(base, link))
-    return links
+            _add(link, base, feed.links, feed.invalid)
+    return feed
 
 
 def _words(text: str) -> int:
@@ -217,9 +247,9 @@ def parse_list_page(data: bytes | str, url: str, site: str) -> ListPage:
         if not href:
             continue
         if "alternate" in rel and ("rss" in kind or "atom" in kind):
-            page.feeds.append(urljoin(url, href.strip()))
+            _add(href, url, page.feeds, page.invalid)
         elif "next" in rel and page.next_page is None:
-            page.next_page = urljoin(url, href.strip())
+            page.next_page = _add(href, url, [], page.invalid)
     current = _page_number(url) or 1
     numbered = None
     seen = set()
@@ -227,7 +257,11 @@ def parse_list_page(data: bytes | str, url: str, site: str) -> ListPage:
         href = (anchor.get("href") or "").strip()
         if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
             continue
-        target = urljoin(url, href).split("#", 1)[0]
+        try:
+            target = resolve(url, href)
+        except ValueError as exc:
+            page.invalid.append((href, str(exc)))
+            continue
         if not same_site(target, site) or target == url:
             continue
         text = " ".join(anchor.text_content().split())

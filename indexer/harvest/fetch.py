@@ -1,17 +1,22 @@
 """Polite HTTP fetching for the harvester: pacing, retries, limits, redirects.
 
-:class:`Fetcher` wraps one ``httpx.Client`` (connection reuse, thread-safe) and adds
-what a crawler owes the sites it visits and what it owes itself:
+:class:`Fetcher` wraps one httpcore connection pool (connection reuse, thread-safe)
+whose connections go through :class:`~indexer.harvest.network.GuardedBackend`
+(public addresses only, a deadline per response), and adds what a crawler owes the
+sites it visits and what it owes itself:
 
 * **pacing** per host (:class:`Pacer`): at most one request per ``delay`` seconds
   to each host, whichever thread asks;
 * **its own User-Agent** with a contact address, ``Accept-Encoding: gzip``;
 * **retries with exponential backoff** for transient failures (connection errors,
-  time-outs, HTTP 429, 500, 502, 503, 504; ``Retry-After`` honoured up to a minute);
-  anything else is permanent at once;
+  time-outs, a resolver that does not answer, HTTP 429, 500, 502, 503, 504;
+  ``Retry-After`` honoured up to a minute); anything else -- a host that does not
+  exist, a refused address, a response slower than ``max_time`` -- is permanent at once;
 * **limits**: a body larger than ``max_bytes`` (announced or read, compressed or
-  not) is abandoned; at most ``max_redirects`` redirects, a loop is named as such;
-  every hop is checked by ``allowed(url)`` (robots.txt, same site);
+  not: :func:`indexer.compression.decompress` stops at the limit) is abandoned; a
+  response must be complete within ``max_time`` seconds; at most ``max_redirects``
+  redirects, a loop is named as such; every hop is checked by ``allowed(url)``
+  (robots.txt, same site) and by the address check;
 * the bytes **as transferred** (for the WARC record) beside the decoded body.
 
 Failures are :class:`FetchError` with the URL and a one-line reason.
@@ -20,18 +25,25 @@ Failures are :class:`FetchError` with the URL and a one-line reason.
 from __future__ import annotations
 
 import email.utils
+import math
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
+
+from indexer.compression import DecompressError
+from indexer.compression import decompress
+from indexer.harvest.network import AddressError
+from indexer.harvest.network import GuardedBackend
+from indexer.harvest.network import TooSlow
+from indexer.webpages import media_type
 
 __all__ = ["FetchError", "Fetcher", "Pacer", "Response", "host_key"]
 
@@ -67,7 +79,6 @@ class Response:
     raw: bytes
     request_headers: list[tuple[str, str]]
     fetched: str
-    redirects: list[str] = field(default_factory=list)
 
     def header(self, name: str) -> str | None:
         """The first header of that name (case-insensitive), or ``None``."""
@@ -77,7 +88,7 @@ class Response:
     @property
     def content_type(self) -> str:
         """The media type without parameters, lower-case (``""`` when absent)."""
-        return (self.header("Content-Type") or "").split(";")[0].strip().lower()
+        return media_type(self.header("Content-Type"))
 
 
 def host_key(url: str) -> str:
@@ -118,9 +129,11 @@ def _http_date(stamp: str | None) -> float | None:
     if not stamp:
         return None
     try:
-        return float(stamp)
+        seconds = float(stamp)
     except ValueError:
         pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
     try:
         moment = email.utils.parsedate_to_datetime(stamp)
     except (TypeError, ValueError):
@@ -130,24 +143,10 @@ def _http_date(stamp: str | None) -> float | None:
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
-def _decode(raw: bytes, encoding: str | None, limit: int, url: str) -> bytes:
-    """The body without its ``Content-Encoding`` (gzip, deflate), at most ``limit`` bytes."""
-    coding = (encoding or "identity").strip().lower()
-    if coding in ("", "identity"):
-        return raw
-    if coding in ("gzip", "x-gzip"):
-        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    elif coding == "deflate":
-        decoder = zlib.decompressobj() if raw[:1] == b"\x78" else zlib.decompressobj(-15)
-    else:
-        raise FetchError(url, f"unsupported Content-Encoding {coding!r}")
-    try:
-        body = decoder.decompress(raw, limit + 1)
-    except zlib.error as exc:
-        raise FetchError(url, f"damaged {coding} body: {exc}") from exc
-    if len(body) > limit:
-        raise FetchError(url, f"page too large: more than {limit:,} bytes once decompressed")
-    return body
+
+
+def _timeouts(seconds: float) -> dict:
+    return {"timeout": {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}}
 
 
 class Fetcher:
@@ -156,16 +155,23 @@ class Fetcher:
     :param user_agent: sent with every request.
     :param delay: seconds between two requests to one host (a site's robots.txt
         ``Crawl-delay`` raises it through ``get(..., delay=)``).
+    :param timeout: seconds any one network wait may take (connect, each read).
+    :param max_time: seconds a whole response may take, headers and body.
     :param max_bytes: largest body accepted, compressed or not.
     :param retries: further attempts after a transient failure.
     :param backoff: seconds before the first retry; doubled each time.
+    :param allow: networks connected to although not public (see
+        :mod:`~indexer.harvest.network`).
     """
 
     def __init__(self, *, user_agent: str, delay: float = 1.0, timeout: float = 20.0,
-                 max_bytes: int = 5 * 1024 * 1024, retries: int = 3, backoff: float = 1.0,
-                 max_redirects: int = 5, pacer: Pacer | None = None) -> None:
+                 max_time: float = 120.0, max_bytes: int = 5 * 1024 * 1024, retries: int = 3,
+                 backoff: float = 1.0, max_redirects: int = 5, pacer: Pacer | None = None,
+                 allow: tuple = (), connections: int = 16) -> None:
         self.user_agent = user_agent
         self.delay = delay
+        self.timeout = timeout
+        self.max_time = max_time
         self.max_bytes = max_bytes
         self.retries = retries
         self.backoff = backoff
@@ -173,38 +179,45 @@ class Fetcher:
         self.pacer = pacer or Pacer()
         self.requests = 0
         self._count_lock = threading.Lock()
-        self.client = httpx.Client(
-            follow_redirects=False,
-            timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
-            trust_env=False,
+        self.backend = GuardedBackend(allow)
+        self.pool = httpcore.ConnectionPool(
+            ssl_context=httpcore.default_ssl_context(), max_connections=connections,
+            network_backend=self.backend,
         )
 
     def close(self) -> None:
         """Close the connection pool."""
-        self.client.close()
+        self.pool.close()
 
     def get(self, url: str, *, headers: dict[str, str] | None = None, delay: float | None = None,
-            allowed: Callable[[str], str | None] | None = None) -> Response:
+            allowed: Callable[[str], str | None] | None = None, max_bytes: int | None = None,
+            on_request: Callable[[], None] | None = None) -> Response:
         """Fetch ``url``, following redirects; 304 and 200 come back, the rest raises.
 
         :param allowed: called with every redirect target; returns why it may not be
             fetched (robots.txt, another site) or ``None``.
+        :param max_bytes: this document's size limit, if not the fetcher's.
+        :param on_request: called for every HTTP request made (retries, redirects).
         :raises FetchError: permanent failure, or transient after every retry.
         """
         chain = [url]
         current = url
+        limit = max_bytes or self.max_bytes
         while True:
-            response = self._get_once(current, headers or {}, delay)
+            response = self._get_once(current, headers or {}, delay, limit, on_request)
             if response.status not in REDIRECT_STATUS:
                 response.url = url
-                response.redirects = chain[1:]
                 return self._check(response)
             location = response.header("Location")
             if not location:
                 raise FetchError(current, f"HTTP {response.status} without a Location header",
                                  status=response.status)
-            target = urljoin(current, location.strip())
+            try:
+                target = urljoin(current, location.strip())
+                urlsplit(target).port  # noqa: B018 (raises for a port out of range)
+            except ValueError as exc:
+                raise FetchError(url, f"redirected to a malformed URL {location!r}: {exc}",
+                                 status=response.status) from None
             if target in chain:
                 loop = " -> ".join([*chain[chain.index(target):], target])
                 raise FetchError(url, f"redirect loop: {loop}", status=response.status)
@@ -224,13 +237,16 @@ class Fetcher:
         reason = f"HTTP {response.status}" + (f" {response.reason}" if response.reason else "")
         raise FetchError(response.final_url, reason, status=response.status)
 
-    def _get_once(self, url: str, headers: dict[str, str], delay: float | None) -> Response:
+    def _get_once(self, url: str, headers: dict[str, str], delay: float | None, limit: int,
+                  on_request: Callable[[], None] | None) -> Response:
         """One URL (no redirects followed) with the retries of transient failures."""
         attempt = 0
         while True:
             wait = self.backoff * (2 ** attempt)
+            if on_request is not None:
+                on_request()
             try:
-                response = self._request(url, headers, delay)
+                response = self._request(url, headers, delay, limit)
             except FetchError as exc:
                 if not exc.transient or attempt >= self.retries:
                     if exc.transient and attempt:
@@ -250,42 +266,67 @@ class Fetcher:
             time.sleep(wait)
             attempt += 1
 
-    def _request(self, url: str, headers: dict[str, str], delay: float | None) -> Response:
+    def _request(self, url: str, headers: dict[str, str], delay: float | None,
+                 limit: int) -> Response:
+        try:
+            target = httpx.URL(url)  # IDNA hosts, percent-encoded paths
+        except httpx.InvalidURL as exc:
+            raise FetchError(url, f"invalid URL: {exc}") from exc
+        if target.scheme not in ("http", "https"):
+            raise FetchError(url, f"unsupported URL scheme {target.scheme!r}")
+        request_headers = [("Host", target.netloc.decode("ascii")),
+                           ("User-Agent", self.user_agent), ("Accept", "*/*"),
+                           ("Accept-Encoding", "gzip, deflate"), *headers.items()]
         self.pacer.wait(host_key(url), self.delay if delay is None else delay)
         with self._count_lock:
             self.requests += 1
         fetched = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         try:
-            with self.client.stream("GET", url, headers=headers) as reply:
-                announced = reply.headers.get("Content-Length", "")
-                if announced.isdigit() and int(announced) > self.max_bytes:
+            with self.backend.deadline(self.max_time), self.pool.stream(
+                "GET",
+                httpcore.URL(scheme=target.raw_scheme, host=target.raw_host, port=target.port,
+                             target=target.raw_path),
+                headers=request_headers, extensions=_timeouts(self.timeout),
+            ) as reply:
+                response_headers = [(key.decode("latin-1"), value.decode("latin-1"))
+                                    for key, value in reply.headers]
+                announced = next((value for key, value in response_headers
+                                  if key.lower() == "content-length"), "").strip()
+                if announced.isdigit() and int(announced) > limit:
                     raise FetchError(url, f"page too large: {int(announced):,} bytes "
-                                          f"(limit {self.max_bytes:,})")
+                                          f"(limit {limit:,})")
                 chunks = []
                 size = 0
-                for chunk in reply.iter_raw():
+                for chunk in reply.iter_stream():
                     size += len(chunk)
-                    if size > self.max_bytes:
-                        raise FetchError(url, f"page too large: more than {self.max_bytes:,} "
-                                              f"bytes")
+                    if size > limit:
+                        raise FetchError(url, f"page too large: more than {limit:,} bytes")
                     chunks.append(chunk)
                 raw = b"".join(chunks)
-                request_headers = list(reply.request.headers.items())
-                response_headers = list(reply.headers.multi_items())
-                status = reply.status_code
-                phrase = reply.reason_phrase
-                version = reply.http_version
-        except httpx.InvalidURL as exc:
-            raise FetchError(url, f"invalid URL: {exc}") from exc
-        except httpx.UnsupportedProtocol as exc:
-            raise FetchError(url, f"unsupported URL scheme: {exc}") from exc
-        except httpx.TimeoutException as exc:
+                status = reply.status
+                phrase = reply.extensions.get("reason_phrase", b"").decode("ascii", "replace")
+                version = reply.extensions.get("http_version", b"HTTP/1.1").decode("ascii",
+                                                                                   "replace")
+        except AddressError as exc:
+            raise FetchError(url, exc.reason, transient=exc.transient) from exc
+        except TooSlow:
+            raise FetchError(url, f"no complete answer within {self.max_time:g} s") from None
+        except httpcore.UnsupportedProtocol as exc:
+            raise FetchError(url, f"unsupported URL: {exc}") from exc
+        except httpcore.TimeoutException as exc:
             raise FetchError(url, f"timed out ({type(exc).__name__})", transient=True) from exc
-        except httpx.TransportError as exc:
+        except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
             raise FetchError(url, f"unreachable: {exc or type(exc).__name__}",
                              transient=True) from exc
         encoding = next((v for k, v in response_headers if k.lower() == "content-encoding"), None)
-        body = _decode(raw, encoding, self.max_bytes, url) if status == 200 else raw
+        body = raw
+        if status == 200 and encoding:
+            try:
+                body = decompress(raw, encoding, limit)
+            except DecompressError as exc:
+                reason = (f"page too large: {exc.reason}" if exc.too_large
+                          else f"Content-Encoding {encoding}: {exc.reason}")
+                raise FetchError(url, reason) from exc
         return Response(url=url, final_url=url, status=status, reason=phrase,
                         http_version=version, headers=response_headers, body=body, raw=raw,
                         request_headers=request_headers, fetched=fetched)

@@ -1,17 +1,24 @@
 """The harvester's memory between runs: ``DIR/harvest-state.sqlite``.
 
-Two tables:
+Three tables:
 
-* ``pages`` -- one row per article address (canonical form): its site, the
-  validators of the last answer (``ETag``, ``Last-Modified``), a digest of the
-  article it held (title, date and text: a page whose visit counter changed is not
-  a changed article), when it was first seen, last fetched and last changed, the
-  WARC file holding its latest version, and the last failure (kept until a fetch
-  succeeds again).
+* ``pages`` -- one row per article address (canonical form) the harvester has
+  found: its site, the validators of the last answer (``ETag``,
+  ``Last-Modified``), a digest of the article it held (title, date and text: a page
+  whose visit counter changed is not a changed article; ``skip:...`` for a page that
+  is no article), when it was first seen, last fetched and last changed, the WARC
+  file holding its latest version, the last failure (kept until a fetch succeeds
+  again) and how many fetches in a row failed. A row without a digest is an address
+  still owed: found but not fetched yet (over ``max-pages``, a run killed), or
+  failed; every run asks for those again (:meth:`State.owed`), until one failed
+  :data:`MAX_ATTEMPTS` runs in a row.
 * ``runs`` -- one row per site per run: start, end, counts and failures (JSON).
+* ``lists`` -- where a paginated list was left when ``max-list-pages`` stopped
+  it, so that the next run reads on from there.
 
 One connection shared by the harvest's threads behind a lock; every write commits,
-so a killed harvest loses at most the page it was on.
+so a killed harvest loses at most the page it was on (and the addresses it was
+discovering, which the next run finds again).
 """
 
 from __future__ import annotations
@@ -22,9 +29,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["STATE_FILE", "PageState", "State", "site_runs"]
+__all__ = ["MAX_ATTEMPTS", "STATE_FILE", "PageState", "State", "site_runs"]
 
 STATE_FILE = "harvest-state.sqlite"
+#: Runs in a row an address may fail before it is asked again only when rediscovered.
+MAX_ATTEMPTS = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pages (
@@ -37,7 +46,8 @@ CREATE TABLE IF NOT EXISTS pages (
     fetched TEXT,
     changed TEXT,
     warc TEXT,
-    failure TEXT
+    failure TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS pages_site ON pages (site);
 CREATE TABLE IF NOT EXISTS runs (
@@ -49,6 +59,12 @@ CREATE TABLE IF NOT EXISTS runs (
     failures TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_site ON runs (site, id);
+CREATE TABLE IF NOT EXISTS lists (
+    site TEXT NOT NULL,
+    list TEXT NOT NULL,
+    next TEXT NOT NULL,
+    PRIMARY KEY (site, list)
+);
 """
 
 
@@ -56,7 +72,6 @@ CREATE INDEX IF NOT EXISTS runs_site ON runs (site, id);
 class PageState:
     """What the last run knew about an address."""
 
-    url: str
     etag: str | None
     last_modified: str | None
     digest: str | None
@@ -73,6 +88,10 @@ class State:
         self._lock = threading.Lock()
         with self._lock, self._db:
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(pages)")}
+            if "attempts" not in columns:  # a state file of the first harvester
+                self._db.execute(
+                    "ALTER TABLE pages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         """Close the database."""
@@ -82,7 +101,7 @@ class State:
         """The stored state of ``url`` (canonical form), or ``None`` if never fetched."""
         with self._lock:
             row = self._db.execute(
-                "SELECT url, etag, last_modified, digest, fetched FROM pages WHERE url = ?",
+                "SELECT etag, last_modified, digest, fetched FROM pages WHERE url = ?",
                 (url,),
             ).fetchone()
         return PageState(*row) if row else None
@@ -110,18 +129,56 @@ class State:
                        fetched = excluded.fetched,
                        changed = CASE WHEN ? THEN excluded.changed ELSE changed END,
                        warc = coalesce(excluded.warc, warc),
-                       failure = NULL""",
+                       failure = NULL, attempts = 0""",
                 (url, site, etag, last_modified, digest, now, now, now, warc, changed),
             )
 
     def record_failure(self, url: str, site: str, reason: str, *, now: str) -> None:
-        """Remember why ``url`` failed (what was stored before stays)."""
+        """Remember why ``url`` failed, one more time in a row (what was stored stays)."""
         with self._lock, self._db:
             self._db.execute(
-                """INSERT INTO pages (url, site, first_seen, failure) VALUES (?, ?, ?, ?)
-                   ON CONFLICT (url) DO UPDATE SET failure = excluded.failure""",
+                """INSERT INTO pages (url, site, first_seen, failure, attempts)
+                   VALUES (?, ?, ?, ?, 1)
+                   ON CONFLICT (url) DO UPDATE SET failure = excluded.failure,
+                                                   attempts = attempts + 1""",
                 (url, site, now, reason),
             )
+
+    def record_found(self, urls: list[str], site: str, *, now: str) -> None:
+        """Remember addresses found this run that were never seen (one transaction)."""
+        with self._lock, self._db:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO pages (url, site, first_seen) VALUES (?, ?, ?)",
+                [(url, site, now) for url in urls],
+            )
+
+    def owed(self, site: str) -> list[str]:
+        """The addresses of ``site`` found but never stored: not fetched yet first
+        (oldest first), then those that failed fewer than :data:`MAX_ATTEMPTS` times."""
+        with self._lock:
+            rows = self._db.execute(
+                """SELECT url FROM pages WHERE site = ? AND digest IS NULL AND attempts < ?
+                   ORDER BY failure IS NOT NULL, attempts, first_seen, url""",
+                (site, MAX_ATTEMPTS),
+            ).fetchall()
+        return [url for (url,) in rows]
+
+    def list_positions(self, site: str) -> dict[str, str]:
+        """``{list start: next page}`` where ``max-list-pages`` left ``site``'s lists."""
+        with self._lock:
+            rows = self._db.execute("SELECT list, next FROM lists WHERE site = ?",
+                                    (site,)).fetchall()
+        return dict(rows)
+
+    def set_list_position(self, site: str, start: str, following: str | None) -> None:
+        """Where to read on in the list ``start`` next run (``None``: at its start)."""
+        with self._lock, self._db:
+            if following is None:
+                self._db.execute("DELETE FROM lists WHERE site = ? AND list = ?", (site, start))
+            else:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO lists (site, list, next) VALUES (?, ?, ?)",
+                    (site, start, following))
 
     def start_run(self, site: str, started: str) -> int:
         """A new run of ``site``; returns its id."""
@@ -140,7 +197,8 @@ class State:
 
 
 def site_runs(folder: Path) -> list[dict]:
-    """Per site: its last run (start, end, counts, failures) and its articles stored.
+    """Per site: its last run (start, end, counts, failures), its articles stored
+    (``pages``) and the addresses still owed (``owed``: found, not stored yet).
 
     Read-only, for monitors (``GET /admin/harvest``); ``[]`` when nothing was harvested.
     """
@@ -153,16 +211,20 @@ def site_runs(folder: Path) -> list[dict]:
             """SELECT site, started, finished, counts, failures FROM runs
                WHERE id IN (SELECT max(id) FROM runs GROUP BY site) ORDER BY site"""
         ).fetchall()
-        pages = dict(db.execute(
-            "SELECT site, count(*) FROM pages WHERE digest IS NOT NULL "
-            "AND digest NOT LIKE 'skip:%' GROUP BY site"
-        ).fetchall())
+        columns = {row[1] for row in db.execute("PRAGMA table_info(pages)")}
+        attempts = "attempts" if "attempts" in columns else "0"
+        totals = {site: (stored, owed) for site, stored, owed in db.execute(
+            f"""SELECT site,
+                       sum(digest IS NOT NULL AND digest NOT LIKE 'skip:%'),
+                       sum(digest IS NULL AND {attempts} < ?)
+                FROM pages GROUP BY site""", (MAX_ATTEMPTS,)
+        ).fetchall()}
     finally:
         db.close()
     return [
         {"site": site, "started": started, "finished": finished,
          "counts": json.loads(counts) if counts else None,
          "failures": json.loads(failures) if failures else [],
-         "pages": pages.get(site, 0)}
+         "pages": totals.get(site, (0, 0))[0], "owed": totals.get(site, (0, 0))[1]}
         for site, started, finished, counts, failures in rows
     ]
