@@ -1,0 +1,179 @@
+"""The views of an article's text that an index holds, each defined once (DESIGN.md 4).
+
+=================  ============================================  =========================
+view               content                                        tokens
+=================  ============================================  =========================
+``title``          the title's syllables, diacritics kept         :meth:`Tokens.syllables`
+``body``           title and body syllables, diacritics kept      :meth:`Tokens.syllables`
+``title_folded``   the title's syllables without diacritics       :meth:`Tokens.folded`
+``body_folded``    title and body syllables without diacritics    :meth:`Tokens.folded`
+``words``          multi-syllable pyvi words of title and body    :meth:`Tokens.compounds`
+``pairs``          neighbouring syllables, folded                 :meth:`Tokens.pairs`
+=================  ============================================  =========================
+
+The ``body`` views index the whole text, title first (one BM25 document: a separately
+scored title over-rewards short titles that share a common word with a question); the
+``title`` views add the title's own weight. A token's position is its place in its
+view's list: phrases and proximity work on the first four views.
+
+* **syllables** -- every run of letters and digits (``\\w`` without ``_``), lower-cased,
+  in the analysis' one spelling (:func:`indexer.text.normalize`: NFC, one tone-mark
+  placement): ``Thành uỷ TP.HCM`` -> ``thành``, ``ủy``, ``tp``, ``hcm``.
+* **folded** -- the same without diacritics, ``đ`` -> ``d``.
+* **pairs** -- two neighbouring syllables with only spaces (at most one line break)
+  between them, folded, joined by ``_`` (``nhan_dan``): proximity as a plain term, and
+  "side by side without punctuation" (:mod:`indexer.matching`).
+* **compounds** -- pyvi's words of several syllables (:mod:`indexer.segmenter`), their
+  syllables joined by ``_`` (``đại_hội``), lower-cased *after* segmentation (pyvi uses
+  capitals as a cue).
+
+Every engine indexes these lists as they are (:mod:`indexer.engine`); the embedded
+engine's analyzers (the whoosh path, used for queries and by tests) yield the same
+tokens, which a test checks view by view.
+
+>>> tokens = Tokens("Đại hội Đảng, nhiệm kỳ mới")
+>>> tokens.syllables()
+['đại', 'hội', 'đảng', 'nhiệm', 'kỳ', 'mới']
+>>> tokens.pairs()
+['dai_hoi', 'hoi_dang', 'nhiem_ky', 'ky_moi']
+"""
+
+from __future__ import annotations
+
+import re
+
+from indexer.article import Article
+from indexer.segmenter import compound_words
+from indexer.text import fold
+from indexer.text import normalize
+
+__all__ = [
+    "BODY",
+    "BODY_FOLDED",
+    "PAIRS",
+    "POSITION_VIEWS",
+    "SYLLABLE_RE",
+    "TEXT_VIEWS",
+    "TITLE",
+    "TITLE_FOLDED",
+    "WORDS",
+    "WORD_JOINER",
+    "Tokens",
+    "view_texts",
+    "view_tokens",
+]
+
+# A syllable: a run of letters and digits (``\w`` without the underscore, which pyvi
+# uses to join the syllables of a word).
+SYLLABLE_RE = re.compile(r"[^\W_]+")
+# Joiner of the syllables of a segmented word (words view) and of a pair (pairs view).
+WORD_JOINER = "_"
+
+TITLE = "title"
+BODY = "body"
+TITLE_FOLDED = "title_folded"
+BODY_FOLDED = "body_folded"
+WORDS = "words"
+PAIRS = "pairs"
+#: The text views, in the order :func:`view_tokens` gives them.
+TEXT_VIEWS = (TITLE, BODY, TITLE_FOLDED, BODY_FOLDED, WORDS, PAIRS)
+#: Views with positions (phrase and proximity queries work on these).
+POSITION_VIEWS = (TITLE, BODY, TITLE_FOLDED, BODY_FOLDED)
+#: How each view's tokens are made (a :class:`Tokens` method).
+RECIPES = {TITLE: "syllables", BODY: "syllables", TITLE_FOLDED: "folded",
+           BODY_FOLDED: "folded", WORDS: "compounds", PAIRS: "pairs"}
+
+
+def view_texts(article: Article) -> dict[str, str]:
+    """The text each view is made from."""
+    full = f"{article.title}\n\n{article.body}"
+    return {TITLE: article.title, BODY: full, TITLE_FOLDED: article.title,
+            BODY_FOLDED: full, WORDS: full, PAIRS: full}
+
+
+def view_tokens(article: Article) -> dict[str, list[str]]:
+    """Every view's tokens of ``article`` (the views of one text share its passes)."""
+    texts: dict[str, Tokens] = {}
+    found = {}
+    for name, value in view_texts(article).items():
+        tokens = texts.get(value)
+        if tokens is None:
+            tokens = texts[value] = Tokens(value)
+        found[name] = getattr(tokens, RECIPES[name])()
+    return found
+
+
+def _fold_all(strings: list[str]) -> list[str]:
+    # fold() maps character by character, so one call over the joined list will do.
+    folded = fold(" ".join(strings)).split(" ") if strings else []
+    return folded if len(folded) == len(strings) else [fold(s) for s in strings]
+
+
+def _lower_all(strings: list[str]) -> list[str]:
+    # One lower() over the list joined by spaces: a space separates words for the
+    # casing rules as a string boundary does (final sigma), so this is each lower().
+    lowered = " ".join(strings).lower().split(" ") if strings else []
+    return lowered if len(lowered) == len(strings) else [s.lower() for s in strings]
+
+
+def pair_gap(gap: str) -> bool:
+    """Whether two syllables with ``gap`` between them pair (only spaces, at most one
+    line break)."""
+    return gap == " " or (not gap.strip() and gap.count("\n") <= 1)
+
+
+class Tokens:
+    """One text, normalised once, and the token lists of the views made from it.
+
+    Everything comes from two C-level passes of the syllable pattern: ``finditer`` (the
+    syllables and their offsets into the normalised text) and what stands between them.
+    """
+
+    def __init__(self, value: str):
+        self.text = normalize(value)
+        self.spans = [m.span() for m in SYLLABLE_RE.finditer(self.text)]
+        self.words = [self.text[a:b] for a, b in self.spans]
+        self._syllables: list[str] | None = None
+
+    def syllables(self) -> list[str]:
+        """The syllables, lower-cased."""
+        if self._syllables is None:
+            self._syllables = _lower_all(self.words)
+        return self._syllables
+
+    def folded(self) -> list[str]:
+        """The syllables, lower-cased and folded."""
+        return _fold_all(self.syllables())
+
+    def pair_spans(self) -> list[tuple[int, int, str]]:
+        """``(start of the first, end of the second, pair)`` of each pair."""
+        spans, text = self.spans, self.text
+        if len(spans) < 2:
+            return []
+        folded = _lower_all(_fold_all(self.words))
+        return [
+            (first[0], second[1], f"{a}{WORD_JOINER}{b}")
+            for (first, second), a, b in zip(zip(spans, spans[1:], strict=False), folded,
+                                             folded[1:], strict=False)
+            if pair_gap(text[first[1] : second[0]])
+        ]
+
+    def pairs(self) -> list[str]:
+        """Folded neighbours with only spaces between them."""
+        return [pair for _, _, pair in self.pair_spans()]
+
+    def compounds(self) -> list[str]:
+        """pyvi's multi-syllable words, lower-cased, syllables joined by ``_``."""
+        find = SYLLABLE_RE.findall
+        joiner = WORD_JOINER
+        words = []
+        for parts in compound_words(self.text):
+            if len(parts) < 2:  # syllables written together ("S.Tiên"): one piece
+                continue
+            if all(part.isalnum() for part in parts):  # nothing for the pattern to drop
+                words.append(joiner.join(parts))
+                continue
+            word = joiner.join(p for p in ("".join(find(part)) for part in parts) if p)
+            if joiner in word:
+                words.append(word)
+        return _lower_all(words)
