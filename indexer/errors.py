@@ -9,6 +9,8 @@ translate every library failure with one ``except``:
     * ``IndexCorrupt`` -- a generation exists but fails verification.
     * ``BuildLocked`` -- another build holds the build lock.
     * ``QueryError`` -- a search request is invalid (bad date, page, sort, ...).
+    * ``EngineURLError`` -- an engine URL is malformed or names no known engine.
+    * ``EngineUnavailable`` -- a search cluster does not answer.
 """
 
 
@@ -34,3 +36,12 @@ class BuildLocked(IndexerError):
 
 class QueryError(IndexerError):
     """A search request has an invalid parameter; the message names it."""
+
+
+class EngineURLError(IndexerError, ValueError):
+    """An engine URL (``--engine``, ``VNSEARCH_ENGINE``) cannot be used: a usage error."""
+
+
+class EngineUnavailable(IndexerError):
+    """The search engine does not answer (a cluster's front node is down or unreachable,
+    or none of its shards answers): the web app answers 503, the CLI exits with an error."""

@@ -132,11 +132,16 @@ class Found:
     :param ranked: ``(key, score)`` best first, at most ``plan.limit`` (date orders: score
         0.0).
     :param facets: facet name -> counts, when the plan asked for them.
+    :param partial: some part of the index did not answer (a cluster's shard is down):
+        the total, facets and keys count the rest. The search layer says so
+        (``"partial": true`` in the JSON, a notice on the page) instead of failing.
+        (Added for the SphinxQL engine, issue 13; the embedded engine never sets it.)
     """
 
     total: int
     ranked: list[tuple[Key, float]] = field(default_factory=list)
     facets: dict[str, FacetCounts] = field(default_factory=dict)
+    partial: bool = False
 
 
 @dataclass(slots=True)

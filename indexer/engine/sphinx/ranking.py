@@ -1,0 +1,282 @@
+"""Ranking on the cluster: the embedded engine's BM25F, with collection-wide statistics.
+
+**What is scored.** :func:`clauses` derives, from a query's chains
+(:class:`indexer.query.ParsedQuery`, its engine-neutral part), the clauses the
+embedded query scores (:mod:`indexer.query`): every content concept in the title and
+the text, exact and folded, with the field weights of :class:`indexer.query.Weights`;
+pairs of neighbouring syllables in the pairs view and as title phrases; pyvi's
+compounds in the words view. A document's score is the sum, over the clauses it
+matches, of ``boost × Σ BM25(idf, tf, length)`` of the clause's words in its view:
+whoosh's BM25F as the embedded engine computes it (k1 1.2, b 0.75, 0.5 for titles).
+
+**Two stages.** Sphinx 2.2 computes IDF per shard; its cluster-wide IDF
+(``global_idf``) is a file each node reads at start-up only, which a cluster that
+switches generations while serving cannot use. So:
+
+1. the shards rank every match with an expression as close to those weights as the
+   engine allows: ``bm25f(1.2, 0.75, {title=5, body=10, …})`` over the marked keywords
+   (each keyword lives in one view, so the per-field weights are the clauses' boosts);
+2. the best :data:`DEPTH` come back with ``PACKEDFACTORS()`` (each keyword's term
+   frequency in the document) and their view lengths, and are scored here with the
+   document frequencies the front sums over all shards (``SHOW META``) and the
+   generation's document count and average lengths. So a document's score does not
+   depend on the shard that holds it.
+
+The ranking keywords open the ``MATCH()`` as ``(k1 | k2 | … | @every _)`` (true for
+every document), so that Sphinx numbers them 0, 1, 2 … in ``PACKEDFACTORS()``; the
+reading that decides the matches follows. A phrase clause counts where its words are
+in the view and, for the text, where its neighbouring pairs are in the pairs view (the
+factors say nothing about positions); a title phrase is checked on the stored title.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_left
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from indexer.engine.sphinx.documents import EVERY
+from indexer.engine.sphinx.documents import keyword
+from indexer.query import DEFAULT_WEIGHTS
+from indexer.query import Weights
+from indexer.readings import Chain
+from indexer.text import fold
+from indexer.text import normalize
+from indexer.views import BODY
+from indexer.views import BODY_FOLDED
+from indexer.views import PAIRS
+from indexer.views import SYLLABLE_RE
+from indexer.views import TEXT_VIEWS
+from indexer.views import TITLE
+from indexer.views import TITLE_FOLDED
+from indexer.views import WORDS
+from indexer.views import Tokens
+
+__all__ = ["DEPTH", "Clause", "Ranking", "clauses", "parse_factors"]
+
+#: How many of the shards' best are scored with cluster-wide statistics.
+DEPTH = 100
+_FACTOR_RE = re.compile(r"word(\d+)=\(tf=(\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """One scored clause: ``words`` side by side in ``view``, weighted ``boost``."""
+
+    view: str
+    words: tuple[str, ...]
+    boost: float
+
+
+def _fields(field: str | None) -> tuple[tuple[str, str], ...]:
+    if field == "title":
+        return ((TITLE, TITLE_FOLDED),)
+    if field == "body":
+        return ((BODY, BODY_FOLDED),)
+    return ((TITLE, TITLE_FOLDED), (BODY, BODY_FOLDED))
+
+
+def _alternative(words: tuple[str, ...], field: str | None, literal: bool, accentless: bool,
+                 weights: Weights, with_folded: bool) -> list[Clause]:
+    found = []
+    folded = tuple(fold(w) for w in words)
+    for exact, folded_view in _fields(field):
+        weight = weights.title if exact == TITLE else weights.body
+        if weight <= 0:
+            continue
+        if accentless:
+            found.append(Clause(folded_view, folded, weight))
+            continue
+        found.append(Clause(exact, words, weight))
+        if (not literal and weights.folded > 0 and exact == BODY
+                and (with_folded or words == folded)):
+            found.append(Clause(folded_view, folded, weight * weights.folded))
+    return found
+
+
+def clauses(parsed, weights: Weights = DEFAULT_WEIGHTS) -> list[Clause]:
+    """The clauses the embedded query of ``parsed`` scores (see the module docstring)."""
+    chains: Sequence[Chain] = getattr(parsed, "chains", ()) or ()
+    if getattr(parsed, "empty", False) or not chains:
+        return []
+    accentless = bool(parsed.accentless)
+    positive = [(chain, element) for chain in chains if chain.sign != "-"
+                for element in chain.elements]
+    content = [(c, e) for c, e in positive if e.kind == "content"] or positive
+    short = len(content) <= weights.and_max
+    found: list[Clause] = []
+    for chain, element in content:
+        literal = chain.quoted and not chain.folded
+        for words in element.alternatives:
+            found += _alternative(tuple(words), chain.field, literal, accentless, weights,
+                                  short)
+    for chain, text, kinds, joins in _runs(parsed.text, chains):
+        found += _bonuses(chain, text, kinds, joins, accentless, weights)
+    return found
+
+
+def _runs(text: str, chains: Sequence[Chain]):
+    """Each positive unquoted chain with its text (from the query's analysed text, so
+    punctuation and case are as typed), the kind of each syllable, and the syllable
+    indexes after which ``OR`` joined two runs."""
+    normal = normalize(text or "")
+    spans = [m.span() for m in SYLLABLE_RE.finditer(normal)]
+    typed = [s for chain in chains for e in chain.elements for s in e.typed if s != "OR"]
+    aligned = len(typed) == len(spans) and all(
+        normal[a:b].lower() == s for (a, b), s in zip(spans, typed, strict=True))
+    at = 0
+    for chain in chains:
+        syllables: list[str] = []
+        kinds: list[str] = []
+        joins: set[int] = set()
+        for element in chain.elements:
+            for s in element.typed or element.alternatives[0]:
+                if s == "OR":
+                    joins.add(len(syllables) - 1)
+                    continue
+                syllables.append(s)
+                kinds.append(element.kind)
+        first = at
+        at += len(syllables)
+        if chain.sign == "-" or chain.quoted or len(syllables) < 2:
+            continue
+        if aligned:
+            piece = normal[spans[first][0] : spans[at - 1][1]]
+        else:
+            piece = " ".join(syllables)
+        yield chain, piece, kinds, joins
+
+
+def _bonuses(chain: Chain, text: str, kinds: list[str], joins: set[int], accentless: bool,
+             weights: Weights) -> list[Clause]:
+    """Pair and compound bonuses of one run (:func:`indexer.query._bonus_queries`)."""
+    found: list[Clause] = []
+    tokens = Tokens(text)
+    index_of = {start: i for i, (start, _) in enumerate(tokens.spans)}
+    syllables = tokens.syllables()
+    use_title = chain.field in (None, "title")
+    use_body = chain.field in (None, "body")
+    title_view = TITLE_FOLDED if accentless else TITLE
+    seen: set[str] = set()
+    for start, _end, pair in tokens.pair_spans():
+        first = index_of.get(start)
+        if first is None or first + 1 >= len(kinds) or pair in seen or first in joins:
+            continue
+        pair_kinds = kinds[first : first + 2]
+        if "question" in pair_kinds or pair_kinds.count("stop") == 2:
+            continue
+        seen.add(pair)
+        if use_body and weights.pair > 0:
+            found.append(Clause(PAIRS, (pair,), weights.pair))
+        if use_title and weights.pair_title > 0:
+            words = syllables[first : first + 2]
+            if accentless:
+                words = [fold(w) for w in words]
+            found.append(Clause(title_view, tuple(words), weights.pair_title))
+    if not accentless and weights.words > 0 and chain.field != "title":
+        found += [Clause(WORDS, (word,), weights.words)
+                  for word in dict.fromkeys(tokens.compounds())]
+    return found
+
+
+def parse_factors(text: str) -> dict[int, int]:
+    """Keyword number -> term frequency, from a ``PACKEDFACTORS()`` value."""
+    return {int(number): int(tf) for number, tf in _FACTOR_RE.findall(text or "")}
+
+
+#: The field lengths whoosh records (one byte a document: ``(1.033 ** n - 1) * 27``).
+LENGTH_TABLE = tuple(int(round((pow(1.033, n) - 1) * 27)) for n in range(256))
+
+
+def quantized(length: int) -> int:
+    """A field length as the embedded index stores it (rounded up to its table)."""
+    if length >= LENGTH_TABLE[-1]:
+        return LENGTH_TABLE[-1]
+    return LENGTH_TABLE[bisect_left(LENGTH_TABLE, length)]
+
+
+def bm25(idf: float, tf: float, length: float, average: float, b: float, k1: float) -> float:
+    """whoosh's BM25 of one term in one field."""
+    return idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * length / average)))
+
+
+class Ranking:
+    """The clauses of one query, their keywords and how to score with them."""
+
+    def __init__(self, found: Sequence[Clause], weights: Weights = DEFAULT_WEIGHTS) -> None:
+        self.clauses = list(found)
+        self.weights = weights
+        keys: dict[tuple[str, str], int] = {}
+        for clause in self.clauses:
+            for word in clause.words:
+                keys.setdefault((clause.view, word), len(keys))
+            if clause.view in (BODY, BODY_FOLDED) and len(clause.words) > 1:
+                for pair in _pairs(clause.words):
+                    keys.setdefault((PAIRS, pair), len(keys))
+        self.keys = keys
+        self.keywords = [keyword(view, word) for view, word in keys]
+
+    def __bool__(self) -> bool:
+        return bool(self.clauses)
+
+    def prefix(self) -> str | None:
+        """The ``MATCH()`` opening that numbers the ranking keywords (true everywhere)."""
+        if not self.clauses:
+            return None
+        views = [view for view, _ in self.keys]
+        parts = [f"(@{view} {word})" for view, word in zip(views, self.keywords, strict=True)]
+        return "(" + " | ".join([*parts, f"(@every {EVERY})"]) + ")"
+
+    def ranker(self) -> str:
+        """The shards' ranking expression (stage 1)."""
+        weights: dict[str, int] = {}
+        for clause in self.clauses:
+            weights[clause.view] = max(weights.get(clause.view, 0),
+                                       max(1, round(clause.boost * 10)))
+        fields = ",".join(f"{view}={weights.get(view, 0)}" for view in TEXT_VIEWS)
+        return (f"ranker=expr('1000*bm25f({self.weights.k1},{self.weights.b},"
+                f"{{{fields},every=0}})')")
+
+    def score(self, tf: Mapping[int, int], lengths: Mapping[str, float], title: str,
+              docs: Mapping[str, int], documents: int, averages: Mapping[str, float]) -> float:
+        """The BM25F of one document (``tf``: keyword number -> frequency; ``docs``:
+        keyword -> documents holding it, cluster-wide)."""
+        total = 0.0
+        title_tokens: dict[str, list[str]] | None = None
+        k1 = self.weights.k1
+        for clause in self.clauses:
+            numbers = [self.keys[(clause.view, word)] for word in clause.words]
+            if any(not tf.get(n) for n in numbers):
+                continue
+            if len(clause.words) > 1:
+                if clause.view in (TITLE, TITLE_FOLDED):
+                    if title_tokens is None:
+                        t = Tokens(title)
+                        title_tokens = {TITLE: t.syllables(), TITLE_FOLDED: t.folded()}
+                    if not _contains(title_tokens[clause.view], clause.words):
+                        continue
+                elif any(not tf.get(self.keys[(PAIRS, pair)]) for pair in _pairs(clause.words)):
+                    continue
+            b = self.weights.title_b if clause.view in (TITLE, TITLE_FOLDED) else self.weights.b
+            length = float(quantized(int(lengths.get(clause.view, 1) or 1)))
+            average = float(averages.get(clause.view, 1.0)) or 1.0
+            part = 0.0
+            for word, number in zip(clause.words, numbers, strict=True):
+                seen = docs.get(keyword(clause.view, word), 0)
+                idf = math.log(documents / (seen + 1)) + 1 if documents else 1.0
+                part += bm25(idf, tf[number], length, average, b, k1)
+            total += clause.boost * part
+        return total
+
+
+def _pairs(words: Sequence[str]) -> list[str]:
+    return [f"{fold(a)}_{fold(b)}" for a, b in zip(words, words[1:], strict=False)]
+
+
+def _contains(tokens: list[str], words: Sequence[str]) -> bool:
+    width = len(words)
+    target = list(words)
+    return any(tokens[i : i + width] == target for i in range(len(tokens) - width + 1))
