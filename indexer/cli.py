@@ -616,3 +616,6 @@ def serve_cmd(host, port, workers, timeout, access_log, dev, index_dir) -> None:
 from indexer.cli_harvest import harvest_cmd  # noqa: E402  (registered after the group exists)
 
 cli.add_command(harvest_cmd)
+from indexer.cli_cluster import cluster_cmd  # noqa: E402  (the SphinxQL cluster, issue 13)
+
+cli.add_command(cluster_cmd)

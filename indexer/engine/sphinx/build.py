@@ -271,6 +271,8 @@ class _Run:
         gone = [aid for aid in old if aid not in self.seen]
         retired = self.replaced + gone
         if kind == "update" and not self.indexed and not gone:
+            meta.set_pointer({**pointer, "current": current, "last": pointer.get("last", current),
+                              "shards": len(self.shards)})
             info = meta.get_json(current, INFO) or {}
             return self._stats(info, current, kind="update", base=current,
                                unchanged=self.unchanged)
@@ -292,10 +294,15 @@ class _Run:
                 + (f" ({len(self.skipped)} skipped: {reasons})" if self.skipped else "")
                 + "; the serving index is unchanged")
         self._mark("verify")
+        try:
+            size = self.shards.index_bytes()
+        except IndexerError:
+            size = 0
         record = self.info.record(
             number=number, kind=kind, base=current or None, shard_documents=found,
             paths=self.paths, skipped=self.skipped, workers=self.workers,
             seconds=time.monotonic() - self.started, counts=counts)
+        record["index_bytes"] = size
         meta.put_json(number, INFO, record)
         self.info.store_model(meta, number, self.notes)
         self._mark("model")

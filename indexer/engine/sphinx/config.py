@@ -118,7 +118,8 @@ def meta_index(name: str) -> str:
     return f"{name}_meta"
 
 
-def _searchd_section(node: Node, data_dir: Path, *, listen_host: str | None) -> str:
+def _searchd_section(node: Node, data_dir: Path, *, listen_host: str | None,
+                     watchdog: bool) -> str:
     host = listen_host or node.host
     return f"""searchd
 {{
@@ -136,13 +137,15 @@ def _searchd_section(node: Node, data_dir: Path, *, listen_host: str | None) -> 
     read_timeout = 10
     client_timeout = 3600
     preopen_indexes = 1
-    watchdog = 0
+    # a watchdog process restarts searchd after a crash (off in local clusters, whose
+    # tests stop and kill nodes on purpose)
+    watchdog = {1 if watchdog else 0}
 }}
 """
 
 
 def shard_config(name: str, node: Node, data_dir: Path, *, rt_mem_limit: str = "256M",
-                 listen_host: str | None = None) -> str:
+                 listen_host: str | None = None, watchdog: bool = True) -> str:
     """The configuration of a shard node holding index ``name`` under ``data_dir``."""
     check_name(name)
     fields = "\n".join(f"    rt_field = {field}" for field in FIELDS)
@@ -161,12 +164,12 @@ index {name}
     rt_mem_limit = {rt_mem_limit}
 }}
 
-{_searchd_section(node, data_dir, listen_host=listen_host)}"""
+{_searchd_section(node, data_dir, listen_host=listen_host, watchdog=watchdog)}"""
 
 
 def front_config(name: str, node: Node, shards: list[Node], data_dir: Path, *,
                  connect_timeout_ms: int = 1000, query_timeout_ms: int = 30000,
-                 listen_host: str | None = None) -> str:
+                 listen_host: str | None = None, watchdog: bool = True) -> str:
     """The configuration of the front node: the distributed index ``name`` (one agent
     per shard) and the metadata index."""
     check_name(name)
@@ -194,4 +197,4 @@ index {meta_index(name)}
     rt_mem_limit = 64M
 }}
 
-{_searchd_section(node, data_dir, listen_host=listen_host)}"""
+{_searchd_section(node, data_dir, listen_host=listen_host, watchdog=watchdog)}"""

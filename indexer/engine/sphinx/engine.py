@@ -48,6 +48,7 @@ from indexer.engine.sphinx.expressions import candidates_expression
 from indexer.engine.sphinx.expressions import exclusion_expression
 from indexer.engine.sphinx.expressions import match_expression
 from indexer.engine.sphinx.expressions import reading_expression
+from indexer.engine.sphinx.expressions import view_of
 from indexer.engine.sphinx.meta import ClusterMeta
 from indexer.engine.sphinx.meta import generation_name
 from indexer.engine.sphinx.ranking import DEPTH
@@ -178,12 +179,25 @@ class SphinxEngine(Engine):
 
     # -- matching --
 
+    def _rarity(self, gen: _Generation):
+        """Sorts sequences rarest first by the document frequencies seen so far (their
+        rarest term; unknown terms count as rare)."""
+        def key(seq) -> tuple[int, int]:
+            view = view_of(seq)
+            seen = [gen.idf.get(keyword(view, fold(t) if seq.folded else t), 0)
+                    for words in seq.slots[0] for t in words] or [0]
+            return (min(seen), -sum(len(slot[0]) for slot in seq.slots))
+        return key
+
     def count(self, reading: Reading) -> int:
-        expression = reading_expression(reading)
+        gen = self._gen
+        expression = reading_expression(reading, self._rarity(gen))
         if expression == "":
             return 0
-        results = self.front.run(self._count_statement(self._gen, expression))
-        return Meta.of(results[1]).total
+        results = self.front.run(self._count_statement(gen, expression))
+        meta = Meta.of(results[1])
+        self._remember_docs(gen, meta)
+        return meta.total
 
     def missing(self, reading: Reading) -> tuple[str, ...]:
         if not reading.should:
@@ -198,7 +212,7 @@ class SphinxEngine(Engine):
 
     def _parts(self, plan: Plan) -> tuple[str | None, str | None] | None:
         """``(reading, exclusions)`` of a plan's ``MATCH()``, None when nothing matches."""
-        expression = reading_expression(plan.reading)
+        expression = reading_expression(plan.reading, self._rarity(self._gen))
         if expression == "":
             return None
         query = plan.query
@@ -228,9 +242,11 @@ class SphinxEngine(Engine):
         meta = Meta.of(results[1])
         self._remember_docs(gen, meta)
         if ranking is not None and plan.limit > 0:
-            ranked = self._rescore(gen, ranking, results[0], meta, plan.limit)
+            ranked = self._rescore(gen, ranking, [int(row[0]) for row in results[0]],
+                                   plan.limit)
         else:
-            ranked = [(int(row[0]), 0.0) for row in results[0][: plan.limit]]
+            flat = 1.0 if plan.sort == "relevance" and plan.query is not None else 0.0
+            ranked = [(int(row[0]), flat) for row in results[0][: plan.limit]]
         facets = {}
         if plan.facets:
             for number, name in enumerate(FACET_ATTRIBUTES):
@@ -250,14 +266,19 @@ class SphinxEngine(Engine):
         if ranking is not None:
             depth = max(limit, DEPTH)
             full = self._full(parts, ranking.prefix())
-            return (f"SELECT id, WEIGHT() AS w, s_title, {_LENGTHS}, "
-                    f"PACKEDFACTORS({{no_atc=1}}) AS f FROM {self.index} "
+            return (f"SELECT id, WEIGHT() AS w FROM {self.index} "
                     f"WHERE {self._where(gen, full, plan.filters)} ORDER BY w DESC, id ASC "
                     f"LIMIT {depth} OPTION {ranking.ranker()}, max_matches={max(depth, 1000)}")
-        order = "date ASC" if plan.sort == "oldest" else "date DESC"
+        if plan.sort == "relevance" and plan.query is not None:
+            # a query with nothing to score (excluded words only): every match scores
+            # alike, in index order, as in the embedded engine
+            order = "id ASC"
+        else:
+            date_order = "date ASC" if plan.sort == "oldest" else "date DESC"
+            order = f"dated DESC, {date_order}, id ASC"
         matched = self._full(parts)
         return (f"SELECT id FROM {self.index} WHERE {self._where(gen, matched, plan.filters)} "
-                f"ORDER BY dated DESC, {order}, id ASC LIMIT {max(limit, 0)} "
+                f"ORDER BY {order} LIMIT {max(limit, 0)} "
                 f"OPTION ranker=none, max_matches={max(limit, 1000)}")
 
     def _facet_statement(self, gen: _Generation, name: str, matched: str | None,
@@ -282,15 +303,41 @@ class SphinxEngine(Engine):
         return {name: FacetCounts(v, np.zeros(len(v.values), dtype=np.int64))
                 for name, v in gen.vocabularies.items()}
 
-    def _rescore(self, gen: _Generation, ranking: Ranking, rows: list[tuple], meta: Meta,
+    def _rescore(self, gen: _Generation, ranking: Ranking, keys: list[int],
                  limit: int) -> list[tuple[int, float]]:
+        """Score the shards' best ``keys`` with cluster-wide statistics (stage 2, see
+        :mod:`indexer.engine.sphinx.ranking`); the best ``limit``.
+
+        The factors come from a query of the ranking keywords alone, restricted to
+        ``keys``: the reading repeats some of them, and Sphinx would count their
+        occurrences once for each place they hold in the query.
+        """
+        if not keys:
+            return []
+        within = f"id IN ({','.join(map(str, keys))})"
+        statements = [
+            f"SELECT id, {_LENGTHS}, PACKEDFACTORS({{no_atc=1}}) AS f FROM {self.index} "
+            f"WHERE MATCH({quote(ranking.prefix())}) AND {within} LIMIT {len(keys)} "
+            f"OPTION {ranking.ranker()}, max_matches={max(len(keys), 20)}",
+            "SHOW META",
+        ] + [f"SELECT id FROM {self.index} WHERE "
+             f"MATCH({quote(ranking.phrase_expression(view, words))}) AND {within} "
+             f"LIMIT {len(keys)} OPTION ranker=none, max_matches={max(len(keys), 20)}"
+             for view, words in ranking.phrases]
+        results = self.front.run(";".join(statements))
+        meta = Meta.of(results[1])
+        self._remember_docs(gen, meta)
+        holding: dict[int, set] = {}
+        for phrase, rows in zip(ranking.phrases, results[2:], strict=True):
+            for (key,) in rows:
+                holding.setdefault(int(key), set()).add(phrase)
         scored = []
-        for row in rows:
-            key, _weight, title, *lengths, factors = row
+        for key, *lengths, factors in results[0]:
             view_lengths = {view: int(value or 0)
                             for view, value in zip(TEXT_VIEWS, lengths, strict=True)}
-            score = ranking.score(parse_factors(factors), view_lengths, title or "",
-                                  meta.docs, gen.documents, gen.averages)
+            score = ranking.score(parse_factors(factors), view_lengths,
+                                  holding.get(int(key), set()), meta.docs, gen.documents,
+                                  gen.averages)
             scored.append((-score, int(key)))
         scored.sort()
         return [(key, -negative) for negative, key in scored[:limit]]
@@ -386,10 +433,9 @@ class SphinxEngine(Engine):
         if ranking is None:
             return [int(row[0]) for row in self.front.one(
                 self._main(gen, plan, parts, None, limit=total))]
-        results = self.front.run(self._main(gen, plan, parts, ranking, limit=DEPTH)
-                                 + "; SHOW META")
-        head = [key for key, _ in self._rescore(gen, ranking, results[0],
-                                                Meta.of(results[1]), DEPTH)]
+        best = [int(row[0]) for row in self.front.one(
+            self._main(gen, plan, parts, ranking, limit=DEPTH))]
+        head = [key for key, _ in self._rescore(gen, ranking, best, DEPTH)]
         if total <= len(head):
             return head
         full = self._full(parts, ranking.prefix())
@@ -433,13 +479,12 @@ class SphinxEngine(Engine):
             return []
         top = max(weight[w] for w in chosen)
         ranking = Ranking([Clause(WORDS, (w,), weight[w] / top) for w in chosen])
-        full = match_expression(ranking.prefix(), "(" + " | ".join(
-            f"(@{WORDS} {keyword(WORDS, w)})" for w in chosen) + ")", None)
-        sql = (f"SELECT id, WEIGHT() AS w, s_title, {_LENGTHS}, PACKEDFACTORS({{no_atc=1}}) "
-               f"AS f FROM {self.index} WHERE {self._where(gen, full)} AND id!={key} "
-               f"ORDER BY w DESC, id ASC LIMIT {DEPTH} OPTION {ranking.ranker()}; SHOW META")
-        results = self.front.run(sql)
-        return self._rescore(gen, ranking, results[0], Meta.of(results[1]), n)
+        full = self._full((ranking.prefix(every=False), None))
+        best = [int(row[0]) for row in self.front.one(
+            f"SELECT id, WEIGHT() AS w FROM {self.index} WHERE {self._where(gen, full)} "
+            f"AND id!={key} ORDER BY w DESC, id ASC LIMIT {DEPTH} "
+            f"OPTION {ranking.ranker()}, max_matches=1000")]
+        return self._rescore(gen, ranking, best, n)
 
     def _documents(self, gen: _Generation, view: str, words: list[str]) -> dict[str, int]:
         """Documents holding each word of a view (cluster-wide, cached per generation)."""

@@ -9,12 +9,11 @@ The tiers mean what :mod:`indexer.matching` makes them mean in the embedded engi
   no ``|``); at each of its ``tight`` boundaries the document must also hold the
   folded pair in ``@pairs`` (the pairs view pairs only syllables with nothing but
   spaces between them);
-* ``must`` sequences are all required; with a window they are chained by
-  ``NEAR/(window + 1)``: Sphinx allows ``window`` syllables between one occurrence and
-  the next, so two units match exactly as the embedded engine matches them, and three
-  or more when they stand within the window one after the other (the embedded engine
-  asks each to stand within it of the rarest one: a chain of three may span up to
-  twice the window, see :data:`NEAR_NOTE`);
+* ``must`` sequences are all required; with a window, ``A NEAR/(window + 1) B``
+  (Sphinx allows ``window`` syllables between the two): two units match exactly as the
+  embedded engine matches them; three or more as each unit near the rarest one
+  (:data:`NEAR_NOTE`: the embedded engine asks for one occurrence of the rarest with
+  all the others near it, so this may match a little more);
 * ``should`` sequences with a ``minimum``: at least that many of them, written as a
   threshold formula: single keywords of one view as quorums (``"a b c"/2``), other
   sequences as alternatives of the combinations (:func:`at_least`);
@@ -51,8 +50,9 @@ __all__ = [
     "seq_expression",
 ]
 
-NEAR_NOTE = ("three or more units of the near tier match when each stands within the "
-             "window of the next (Sphinx's NEAR), not of the rarest one")
+NEAR_NOTE = ("three or more units of the near tier: each must stand within the window of "
+             "an occurrence of the rarest unit, not necessarily the same occurrence (Sphinx "
+             "2.2's NEAR of more than two operands crashes searchd, so it is not used)")
 #: Most phrases one sequence expands to (combinations of its places' alternatives);
 #: beyond it the places are required without their order (a superset).
 MAX_COMBINATIONS = 256
@@ -209,15 +209,26 @@ def _or(options: list[str | bool]) -> str | bool:
     return kept[0] if len(kept) == 1 else "(" + " | ".join(kept) + ")"
 
 
-def reading_expression(reading: Reading | None) -> str | None:
-    """What ``reading`` matches; None for every document; ``""`` for nothing."""
+def reading_expression(reading: Reading | None, rarity=None) -> str | None:
+    """What ``reading`` matches; None for every document; ``""`` for nothing.
+
+    :param rarity: ``rarity(seq)`` sorts the sequences rarest first (the anchor of a
+        ``near`` reading of three units or more); default: the first one.
+    """
     if reading is None:
         return None
     parts: list[str] = []
     if reading.window is not None and len(reading.must) > 1:
-        window = reading.window + 1
-        parts.append("(" + f" NEAR/{window} ".join(_positions(seq) for seq in reading.must)
-                     + ")")
+        near = f" NEAR/{reading.window + 1} "
+        seqs = list(reading.must)
+        if len(seqs) == 2:
+            parts.append("(" + near.join(_positions(seq) for seq in seqs) + ")")
+        else:
+            # Sphinx 2.2's NEAR of three or more operands crashes searchd: each unit
+            # near the anchor instead (see NEAR_NOTE)
+            anchor = min(seqs, key=rarity) if rarity is not None else seqs[0]
+            parts.extend(f"({_positions(anchor)}{near}{_positions(seq)})"
+                         for seq in seqs if seq is not anchor)
         pairs = [p for seq in reading.must for p in tight_pairs(seq)]
         if pairs:
             parts.append(f"(@{PAIRS} {' '.join(dict.fromkeys(pairs))})")

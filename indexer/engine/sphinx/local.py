@@ -144,8 +144,9 @@ def start_cluster(directory: Path, shards: int = 2, *, name: str = "vnsearch",
     for folder, node in nodes:
         path = directory / folder
         path.mkdir(parents=True, exist_ok=True)
-        config = (front_config(layout["name"], node, shard_nodes, path) if folder == "front"
-                  else shard_config(layout["name"], node, path))
+        config = (front_config(layout["name"], node, shard_nodes, path, watchdog=False)
+                  if folder == "front" else
+                  shard_config(layout["name"], node, path, watchdog=False))
         (path / CONFIG).write_text(config, encoding="utf-8")
         if _pid(path) is None:
             _start_node(binary, path, node, timeout)

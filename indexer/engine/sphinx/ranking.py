@@ -22,11 +22,12 @@ switches generations while serving cannot use. So:
    generation's document count and average lengths. So a document's score does not
    depend on the shard that holds it.
 
-The ranking keywords open the ``MATCH()`` as ``(k1 | k2 | … | @every _)`` (true for
-every document), so that Sphinx numbers them 0, 1, 2 … in ``PACKEDFACTORS()``; the
-reading that decides the matches follows. A phrase clause counts where its words are
-in the view and, for the text, where its neighbouring pairs are in the pairs view (the
-factors say nothing about positions); a title phrase is checked on the stored title.
+Stage 1's ``MATCH()`` opens with the ranking keywords, ``(k1 | k2 | … | @every _)``
+(true for every document), and the reading that decides the matches follows. Stage 2
+asks for the factors with those keywords alone (``k1`` is ``word0`` of
+``PACKEDFACTORS()``, and so on; a keyword the reading repeats would be counted
+twice) and, in the same round trip, which of the candidates hold each phrase clause
+(the factors say nothing about positions).
 """
 
 from __future__ import annotations
@@ -213,22 +214,29 @@ class Ranking:
         for clause in self.clauses:
             for word in clause.words:
                 keys.setdefault((clause.view, word), len(keys))
-            if clause.view in (BODY, BODY_FOLDED) and len(clause.words) > 1:
-                for pair in _pairs(clause.words):
-                    keys.setdefault((PAIRS, pair), len(keys))
         self.keys = keys
         self.keywords = [keyword(view, word) for view, word in keys]
+        #: The phrase clauses' ``(view, words)``, each once.
+        self.phrases = list(dict.fromkeys((c.view, c.words) for c in self.clauses
+                                          if len(c.words) > 1))
+
+    def phrase_expression(self, view: str, words: tuple[str, ...]) -> str:
+        """A phrase clause as a ``MATCH()`` (which documents hold it)."""
+        return f'(@{view} "{" ".join(keyword(view, w) for w in words)}")'
 
     def __bool__(self) -> bool:
         return bool(self.clauses)
 
-    def prefix(self) -> str | None:
-        """The ``MATCH()`` opening that numbers the ranking keywords (true everywhere)."""
+    def prefix(self, *, every: bool = True) -> str | None:
+        """The ``MATCH()`` opening that numbers the ranking keywords (true everywhere
+        unless ``every`` is false: then where any of them is)."""
         if not self.clauses:
             return None
         views = [view for view, _ in self.keys]
         parts = [f"(@{view} {word})" for view, word in zip(views, self.keywords, strict=True)]
-        return "(" + " | ".join([*parts, f"(@every {EVERY})"]) + ")"
+        if every:
+            parts.append(f"(@every {EVERY})")
+        return "(" + " | ".join(parts) + ")"
 
     def ranker(self) -> str:
         """The shards' ranking expression (stage 1)."""
@@ -240,26 +248,24 @@ class Ranking:
         return (f"ranker=expr('1000*bm25f({self.weights.k1},{self.weights.b},"
                 f"{{{fields},every=0}})')")
 
-    def score(self, tf: Mapping[int, int], lengths: Mapping[str, float], title: str,
-              docs: Mapping[str, int], documents: int, averages: Mapping[str, float]) -> float:
-        """The BM25F of one document (``tf``: keyword number -> frequency; ``docs``:
-        keyword -> documents holding it, cluster-wide)."""
+    def score(self, tf: Mapping[int, int], lengths: Mapping[str, float],
+              phrases: set[tuple[str, tuple[str, ...]]], docs: Mapping[str, int],
+              documents: int, averages: Mapping[str, float]) -> float:
+        """The BM25F of one document.
+
+        :param tf: keyword number -> its frequency in the document.
+        :param lengths: view -> the document's length in it.
+        :param phrases: the phrase clauses (:attr:`phrases`) the document holds.
+        :param docs: keyword -> documents holding it, cluster-wide.
+        """
         total = 0.0
-        title_tokens: dict[str, list[str]] | None = None
         k1 = self.weights.k1
         for clause in self.clauses:
             numbers = [self.keys[(clause.view, word)] for word in clause.words]
             if any(not tf.get(n) for n in numbers):
                 continue
-            if len(clause.words) > 1:
-                if clause.view in (TITLE, TITLE_FOLDED):
-                    if title_tokens is None:
-                        t = Tokens(title)
-                        title_tokens = {TITLE: t.syllables(), TITLE_FOLDED: t.folded()}
-                    if not _contains(title_tokens[clause.view], clause.words):
-                        continue
-                elif any(not tf.get(self.keys[(PAIRS, pair)]) for pair in _pairs(clause.words)):
-                    continue
+            if len(clause.words) > 1 and (clause.view, clause.words) not in phrases:
+                continue
             b = self.weights.title_b if clause.view in (TITLE, TITLE_FOLDED) else self.weights.b
             length = float(quantized(int(lengths.get(clause.view, 1) or 1)))
             average = float(averages.get(clause.view, 1.0)) or 1.0
@@ -270,13 +276,3 @@ class Ranking:
                 part += bm25(idf, tf[number], length, average, b, k1)
             total += clause.boost * part
         return total
-
-
-def _pairs(words: Sequence[str]) -> list[str]:
-    return [f"{fold(a)}_{fold(b)}" for a, b in zip(words, words[1:], strict=False)]
-
-
-def _contains(tokens: list[str], words: Sequence[str]) -> bool:
-    width = len(words)
-    target = list(words)
-    return any(tokens[i : i + width] == target for i in range(len(tokens) - width + 1))

@@ -129,3 +129,28 @@ class Shards:
         self.front.close()
         for client in self.clients:
             client.close()
+
+
+def cluster_status(url: str) -> dict:
+    """The generation a cluster serves and each shard's documents (or why it is down)."""
+    from indexer.engine.sphinx.client import parse_url
+    from indexer.engine.sphinx.meta import generation_name
+
+    shards = Shards(parse_url(url))
+    try:
+        current = int(shards.meta.pointer().get("current", 0))
+        found = []
+        for number, client in enumerate(shards.clients, start=1):
+            entry = {"number": number, "node": str(client.node), "up": True, "documents": 0,
+                     "error": None}
+            try:
+                entry["documents"] = int(client.one(
+                    f"SELECT COUNT(*) FROM {shards.name} WHERE born<={current} AND "
+                    f"died>{current}")[0][0])
+            except IndexerError as exc:
+                entry.update(up=False, error=str(exc))
+            found.append(entry)
+        return {"url": str(shards.url), "generation": generation_name(current) if current
+                else None, "documents": sum(s["documents"] for s in found), "shards": found}
+    finally:
+        shards.close()
