@@ -257,7 +257,7 @@ class SphinxEngine(Engine):
     def _ranking(self, plan: Plan) -> Ranking | None:
         if plan.sort != "relevance" or plan.query is None or plan.limit <= 0:
             return None
-        ranking = Ranking(clauses(plan.query))
+        ranking = Ranking(clauses(plan.query, loose=plan.loose))
         return ranking if ranking else None
 
     def _main(self, gen: _Generation, plan: Plan, parts: tuple, ranking: Ranking | None,

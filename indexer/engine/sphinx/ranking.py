@@ -98,8 +98,13 @@ def _alternative(words: tuple[str, ...], field: str | None, literal: bool, accen
     return found
 
 
-def clauses(parsed, weights: Weights = DEFAULT_WEIGHTS) -> list[Clause]:
-    """The clauses the embedded query of ``parsed`` scores (see the module docstring)."""
+def clauses(parsed, weights: Weights = DEFAULT_WEIGHTS, *, loose: bool = False
+            ) -> list[Clause]:
+    """The clauses the embedded query of ``parsed`` scores (see the module docstring).
+
+    :param loose: score as the query's loose form (``ParsedQuery.fallback``, the
+        ``most`` tier), where a ``+word`` counts twice, as it does in a long query.
+    """
     chains: Sequence[Chain] = getattr(parsed, "chains", ()) or ()
     if getattr(parsed, "empty", False) or not chains:
         return []
@@ -108,21 +113,28 @@ def clauses(parsed, weights: Weights = DEFAULT_WEIGHTS) -> list[Clause]:
                 for element in chain.elements]
     content = [(c, e) for c, e in positive if e.kind == "content"] or positive
     short = len(content) <= weights.and_max
+    required = [(c, e) for c, e in content if c.sign == "+"]
+    # a long query, and the loose form of a short one, is "the required concepts, and
+    # any concept or bonus": the required ones are scored in both parts
+    twice = bool(required) and (not short or (loose and len(content) > 1
+                                                and len(required) < len(content)))
     found: list[Clause] = []
-    for chain, element in content:
+    for chain, element in content + (required if twice else []):
         literal = chain.quoted and not chain.folded
         for words in element.alternatives:
             found += _alternative(tuple(words), chain.field, literal, accentless, weights,
                                   short)
-    for chain, text, kinds, joins in _runs(parsed.text, chains):
-        found += _bonuses(chain, text, kinds, joins, accentless, weights)
+    for chain, text, kinds in _runs(parsed.text, chains):
+        found += _bonuses(chain, text, kinds, accentless, weights)
     return found
 
 
 def _runs(text: str, chains: Sequence[Chain]):
-    """Each positive unquoted chain with its text (from the query's analysed text, so
-    punctuation and case are as typed), the kind of each syllable, and the syllable
-    indexes after which ``OR`` joined two runs."""
+    """The runs of the query (its runs of words, as the query layer scores them) with
+    their text, taken from the query's analysed text so that punctuation and case are
+    as typed, and the kind of each syllable: each positive chain, cut where ``OR``
+    joined the runs of two chains into one (the run after an ``OR`` is taken as plain
+    words: the chains do not say whether it was quoted)."""
     normal = normalize(text or "")
     spans = [m.span() for m in SYLLABLE_RE.finditer(normal)]
     typed = [s for chain in chains for e in chain.elements for s in e.typed if s != "OR"]
@@ -130,28 +142,28 @@ def _runs(text: str, chains: Sequence[Chain]):
         normal[a:b].lower() == s for (a, b), s in zip(spans, typed, strict=True))
     at = 0
     for chain in chains:
-        syllables: list[str] = []
-        kinds: list[str] = []
-        joins: set[int] = set()
+        runs: list[tuple[list[str], list[str]]] = [([], [])]
         for element in chain.elements:
             for s in element.typed or element.alternatives[0]:
                 if s == "OR":
-                    joins.add(len(syllables) - 1)
+                    runs.append(([], []))
                     continue
-                syllables.append(s)
-                kinds.append(element.kind)
-        first = at
-        at += len(syllables)
-        if chain.sign == "-" or chain.quoted or len(syllables) < 2:
-            continue
-        if aligned:
-            piece = normal[spans[first][0] : spans[at - 1][1]]
-        else:
-            piece = " ".join(syllables)
-        yield chain, piece, kinds, joins
+                runs[-1][0].append(s)
+                runs[-1][1].append(element.kind)
+        for number, (syllables, kinds) in enumerate(runs):
+            first = at
+            at += len(syllables)
+            quoted = chain.quoted and number == 0
+            if chain.sign == "-" or quoted or len(syllables) < 2:
+                continue
+            if aligned:
+                piece = normal[spans[first][0] : spans[at - 1][1]]
+            else:
+                piece = " ".join(syllables)
+            yield chain, piece, kinds
 
 
-def _bonuses(chain: Chain, text: str, kinds: list[str], joins: set[int], accentless: bool,
+def _bonuses(chain: Chain, text: str, kinds: list[str], accentless: bool,
              weights: Weights) -> list[Clause]:
     """Pair and compound bonuses of one run (:func:`indexer.query._bonus_queries`)."""
     found: list[Clause] = []
@@ -164,7 +176,7 @@ def _bonuses(chain: Chain, text: str, kinds: list[str], joins: set[int], accentl
     seen: set[str] = set()
     for start, _end, pair in tokens.pair_spans():
         first = index_of.get(start)
-        if first is None or first + 1 >= len(kinds) or pair in seen or first in joins:
+        if first is None or first + 1 >= len(kinds) or pair in seen:
             continue
         pair_kinds = kinds[first : first + 2]
         if "question" in pair_kinds or pair_kinds.count("stop") == 2:
