@@ -238,10 +238,11 @@ def open_engine(spec: str | Path) -> Engine:
             from indexer.engine.sphinx import open_cluster
 
             return open_cluster(text)
-        from indexer.errors import IndexerError
+        # EngineURLError (an IndexerError and a ValueError): a usage error (issue 13)
+        from indexer.errors import EngineURLError
 
-        raise IndexerError(f"unknown engine URL {text!r} (expected sphinxql://host:port/index "
-                           "or an index directory)")
+        raise EngineURLError(f"unknown engine URL {text!r} (expected "
+                             "sphinxql://host:port/index or an index directory)")
     from indexer.engine.whoosh import open_whoosh
 
     return open_whoosh(Path(text))

@@ -69,6 +69,8 @@ INSERT_BYTES = 4 * 1024 * 1024
 INSERT_ROWS = 500
 #: Seconds between the switch and deleting the rows of the old generation.
 GRACE = 5.0
+#: Seconds between two progress reports.
+PROGRESS_SECONDS = 0.1
 #: Jobs per worker handed out ahead of the results read.
 IN_FLIGHT = 4
 #: Bits of a row id below the generation number.
@@ -220,6 +222,7 @@ class _Run:
         self.indexed = 0
         self.added = 0
         self.number = 0
+        self.switched = False
 
     def _mark(self, phase: str) -> None:
         now = time.monotonic()
@@ -231,11 +234,23 @@ class _Run:
         if self.progress is None:
             return
         now = time.monotonic()
-        if final or now - self.reported >= 0.1:
+        if final or now - self.reported >= PROGRESS_SECONDS:
             self.reported = now
             self.progress(self.done, self.total)
 
     def execute(self, kind: str) -> BuildStats:
+        current = int(self.shards.meta.pointer().get("current", 0))
+        try:
+            return self._execute(kind)
+        except EngineUnavailable as exc:
+            if self.switched:
+                raise
+            raise EngineUnavailable(
+                f"{exc}; the {kind} stopped, the cluster still serves "
+                f"{generation_name(current) if current else 'nothing'} (the next build "
+                "removes what this one wrote)") from None
+
+    def _execute(self, kind: str) -> BuildStats:
         meta = self.shards.meta
         pointer = meta.pointer()
         current = int(pointer.get("current", 0))
@@ -261,13 +276,7 @@ class _Run:
             old = self._old_rows(current)
             self.expected = [int(n) for n in base.get("shard_documents", self.expected)]
             self._mark("read_base")
-        try:
-            counts = self._index(old)
-        except EngineUnavailable as exc:
-            raise EngineUnavailable(
-                f"{exc}; the {kind} stopped, the cluster still serves "
-                f"{generation_name(current) if current else 'nothing'} (the next build "
-                "removes what this one wrote)") from None
+        counts = self._index(old)
         gone = [aid for aid in old if aid not in self.seen]
         retired = self.replaced + gone
         if kind == "update" and not self.indexed and not gone:
@@ -307,6 +316,7 @@ class _Run:
         self.info.store_model(meta, number, self.notes)
         self._mark("model")
         meta.set_pointer({"current": number, "last": number, "shards": len(self.shards)})
+        self.switched = True
         self._mark("switch")
         removed = self._collect(number)
         self._mark("collect")
