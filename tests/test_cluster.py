@@ -115,6 +115,27 @@ def test_scores_are_the_embedded_bm25f(built):
     assert compared > 150
 
 
+def test_the_shards_first_ranking_finds_the_best(built, monkeypatch):
+    """Stage 1 (the shards' expression) must put the best documents near the top: with
+    only three candidates scored exactly, the best is still the embedded engine's best."""
+    from indexer.engine.sphinx import engine as engine_module
+
+    engine, index, _ = built
+    segment = _segment(engine)
+    monkeypatch.setattr(engine_module, "DEPTH", 3)
+    for text in ["nhân dân", "UBND quận Bình Thạnh", "lam dong", "cử tri góp ý văn kiện",
+                 "đại hội đảng bộ nhiệm kỳ", "thanh niên tình nguyện mùa hè xanh",
+                 "giá vàng hôm nay tăng"]:
+        parsed = parse_query(text)
+        reading = parsed.readings(segment)[-1]
+        results = index.search(SearchRequest(query=text, match=reading.tier,
+                                             per_page=100)).results
+        best = max(results, key=lambda hit: hit.score)
+        found = engine.search(Plan(reading, parsed, limit=1, facets=False))
+        top = engine.stored(found.ranked[0][0]).article.id
+        assert found.ranked[0][1] == pytest.approx(best.score, abs=1e-4), (text, top, best.id)
+
+
 def test_ranking_clauses_are_the_embedded_query_clauses():
     """The clauses scored on the cluster are the leaves of the embedded engine's whoosh
     query (here as a reference only: the cluster never reads whoosh objects)."""

@@ -268,7 +268,8 @@ class SphinxEngine(Engine):
             full = self._full(parts, ranking.prefix())
             return (f"SELECT id, WEIGHT() AS w FROM {self.index} "
                     f"WHERE {self._where(gen, full, plan.filters)} ORDER BY w DESC, id ASC "
-                    f"LIMIT {depth} OPTION {ranking.ranker()}, max_matches={max(depth, 1000)}")
+                    f"LIMIT {depth} OPTION {self._ranker(gen, ranking)}, "
+                    f"max_matches={max(depth, 1000)}")
         if plan.sort == "relevance" and plan.query is not None:
             # a query with nothing to score (excluded words only): every match scores
             # alike, in index order, as in the embedded engine
@@ -318,7 +319,7 @@ class SphinxEngine(Engine):
         statements = [
             f"SELECT id, {_LENGTHS}, PACKEDFACTORS({{no_atc=1}}) AS f FROM {self.index} "
             f"WHERE MATCH({quote(ranking.prefix())}) AND {within} LIMIT {len(keys)} "
-            f"OPTION {ranking.ranker()}, max_matches={max(len(keys), 20)}",
+            f"OPTION {self._ranker(gen, ranking)}, max_matches={max(len(keys), 20)}",
             "SHOW META",
         ] + [f"SELECT id FROM {self.index} WHERE "
              f"MATCH({quote(ranking.phrase_expression(view, words))}) AND {within} "
@@ -341,6 +342,11 @@ class SphinxEngine(Engine):
             scored.append((-score, int(key)))
         scored.sort()
         return [(key, -negative) for negative, key in scored[:limit]]
+
+    @staticmethod
+    def _ranker(gen: _Generation, ranking: Ranking) -> str:
+        shards = gen.record.get("shard_documents") or [gen.documents]
+        return ranking.ranker(gen.averages, max(shards))
 
     def _remember_docs(self, gen: _Generation, meta: Meta) -> None:
         if len(gen.idf) < 200_000:
@@ -442,7 +448,7 @@ class SphinxEngine(Engine):
         rows = self.front.one(
             f"SELECT id, WEIGHT() AS w FROM {self.index} WHERE "
             f"{self._where(gen, full, plan.filters)} ORDER BY w DESC, id ASC LIMIT {total} "
-            f"OPTION {ranking.ranker()}, max_matches={max(total, 1000)}")
+            f"OPTION {self._ranker(gen, ranking)}, max_matches={max(total, 1000)}")
         seen = set(head)
         return head + [int(row[0]) for row in rows if int(row[0]) not in seen]
 
@@ -483,7 +489,7 @@ class SphinxEngine(Engine):
         best = [int(row[0]) for row in self.front.one(
             f"SELECT id, WEIGHT() AS w FROM {self.index} WHERE {self._where(gen, full)} "
             f"AND id!={key} ORDER BY w DESC, id ASC LIMIT {DEPTH} "
-            f"OPTION {ranking.ranker()}, max_matches=1000")]
+            f"OPTION {self._ranker(gen, ranking)}, max_matches=1000")]
         return self._rescore(gen, ranking, best, n)
 
     def _documents(self, gen: _Generation, view: str, words: list[str]) -> dict[str, int]:

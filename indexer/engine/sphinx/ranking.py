@@ -250,15 +250,39 @@ class Ranking:
             parts.append(f"(@every {EVERY})")
         return "(" + " | ".join(parts) + ")"
 
-    def ranker(self) -> str:
-        """The shards' ranking expression (stage 1)."""
-        weights: dict[str, int] = {}
+    def ranker(self, averages: Mapping[str, float] | None = None, shard_documents: int = 0
+               ) -> str:
+        """The shards' ranking expression and options (stage 1).
+
+        Per matched field, ``boost × Σ tf·idf`` saturated as BM25 saturates it: the
+        field's weight number says which field it is (``user_weight``), its length is
+        the ``<field>_len`` attribute and its average the generation's. Sphinx's own
+        ``bm25a()``/``bm25f()`` cannot serve: real-time indexes of 2.2 keep no average
+        field length (they return 0.5 for every document). Its idf here is the shard's
+        (``log(n/N) / 2 log(N+1)``, rescaled), plus one per occurrence as whoosh adds.
+        """
+        boosts: dict[str, float] = {}
         for clause in self.clauses:
-            weights[clause.view] = max(weights.get(clause.view, 0),
-                                       max(1, round(clause.boost * 10)))
-        fields = ",".join(f"{view}={weights.get(view, 0)}" for view in TEXT_VIEWS)
-        return (f"ranker=expr('1000*bm25f({self.weights.k1},{self.weights.b},"
-                f"{{{fields},every=0}})')")
+            boosts[clause.view] = max(boosts.get(clause.view, 0.0), clause.boost)
+        averages = averages or {}
+        scale = 2 * math.log(max(shard_documents, 1) + 1)
+        k1 = self.weights.k1
+        parts = []
+        for number, view in enumerate(TEXT_VIEWS, start=1):
+            boost = boosts.get(view, 0.0)
+            if boost <= 0:
+                continue
+            b = self.weights.title_b if view in (TITLE, TITLE_FOLDED) else self.weights.b
+            average = max(float(averages.get(view, 1.0)), 1.0)
+            norm = f"{1 - b:.4f}+{b / average:.6f}*{view}_len"
+            parts.append((number, f"{boost:.3f}*(tf_idf*{scale:.4f}+hit_count)*{k1 + 1:.2f}/"
+                                  f"(hit_count/word_count+{k1:.2f}*({norm}))"))
+        expression = "0"
+        for number, part in reversed(parts):
+            expression = f"IF(user_weight=={number},{part},{expression})"
+        ids = ",".join(f"{view}={n}" for n, view in enumerate(TEXT_VIEWS, start=1))
+        return (f"ranker=expr('1000*sum({expression})'), field_weights=({ids},every=99), "
+                "idf='plain,tfidf_unnormalized'")
 
     def score(self, tf: Mapping[int, int], lengths: Mapping[str, float],
               phrases: set[tuple[str, tuple[str, ...]]], docs: Mapping[str, int],
