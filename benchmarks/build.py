@@ -314,7 +314,7 @@ def stages(subset: Path, count: int, *, without: tuple[str, ...] = ()) -> dict:
     from whoosh.index import create_in
 
     import indexer.build as build
-    import indexer.schema as schema
+    import indexer.engine.whoosh.schema as schema
     from indexer.parsing import parse_document
     from indexer.segmenter import word_spans
     from indexer.sources import iter_sources
@@ -635,7 +635,7 @@ def main() -> None:
 
     log("stages of a worker, in this process")
     breakdown = {"all views": stages(stock_subset, args.stock_docs)}
-    from indexer.schema import make_schema
+    from indexer.engine.whoosh.schema import make_schema
 
     if "pairs" in make_schema().names():
         breakdown["without the pairs view"] = stages(stock_subset, args.stock_docs,

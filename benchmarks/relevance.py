@@ -355,7 +355,7 @@ def evaluate(engine: Engine, queries: list[Query], *, drop_prefix: str | None = 
 
 def parse_weights(text: str | None):
     """``key=value,...`` overrides of :class:`indexer.query.Weights`."""
-    from indexer.query import DEFAULT_WEIGHTS
+    from indexer.ranking import DEFAULT_WEIGHTS
 
     if not text:
         return DEFAULT_WEIGHTS

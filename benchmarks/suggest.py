@@ -42,7 +42,7 @@ from pathlib import Path
 _HERE = str(Path(__file__).resolve().parent)
 sys.path[:] = [p for p in sys.path if p and str(Path(p).resolve()) != _HERE] + [_HERE]
 
-from indexer.search import build_suggester  # noqa: E402
+from indexer.engine.whoosh.generation import build_suggester  # noqa: E402
 from indexer.search import open_index  # noqa: E402
 from indexer.suggest import AccentModel  # noqa: E402
 from indexer.text import fold  # noqa: E402

@@ -159,7 +159,7 @@ def sample(index_dir: Path, count: int, seed: int) -> list[dict]:
     """``count`` queries (a quarter of each kind) from titles of the index."""
     from whoosh.filedb.filestore import FileStorage
 
-    from indexer.generations import INDEX_NAME
+    from indexer.engine.whoosh.storage import INDEX_NAME
     from indexer.generations import current_generation
     from indexer.text import normalize
 

@@ -131,11 +131,11 @@ def corpus_paths(name: str) -> list[Path]:
 
 def ensure_index(name: str, *, rebuild: bool, workers: int | None) -> Path:
     """``benchmarks/work/http-<name>/``, built from the set's files unless cached."""
-    from indexer.build import ARRAY_MIN_POSTINGS
+    from indexer.engine.whoosh.writer import ARRAY_MIN_POSTINGS
     from indexer.build import build_index
     from indexer.build import schema_fingerprint
-    from indexer.postarrays import MAGIC
-    from indexer.postarrays import file_name
+    from indexer.engine.whoosh.arrays import MAGIC
+    from indexer.engine.whoosh.arrays import file_name
 
     index_dir = WORK / f"http-{name}"
     paths = corpus_paths(name)

@@ -524,12 +524,13 @@ def rollback_cmd(as_json, index_dir) -> None:
     Example: vnsearch rollback --index-dir index_data
     """
     from indexer import generations as gens
+    from indexer.engine.whoosh.storage import verify_generation
 
     index_dir = Path(index_dir or default_index_dir())
     try:
         with gens.build_lock(index_dir, command="rollback"):
             before = gens.current_generation(index_dir).name
-            after = gens.rollback(index_dir).name
+            after = gens.rollback(index_dir, verify_generation).name
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:

@@ -19,15 +19,16 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from indexer import generations as gens
+from indexer.engine.whoosh import storage
 from indexer.article import Article
 from indexer.build import build_index
-from indexer.build import fast_preanalyse
+from indexer.engine.whoosh.items import fast_preanalyse
 from indexer.build import update_index
 from indexer.errors import BuildLocked
 from indexer.errors import CorpusError
 from indexer.errors import IndexerError
 from indexer.results import SearchRequest
-from indexer.schema import preanalyse
+from indexer.engine.whoosh.schema import preanalyse
 from indexer.search import open_index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,7 +95,7 @@ def stored(index_dir: Path, doc_id: str) -> Article | None:
 
 
 def doc_count(gen_dir: Path) -> int:
-    return gens.verify_generation(gen_dir)["documents"]
+    return storage.verify_generation(gen_dir)["documents"]
 
 
 # --- build ------------------------------------------------------------------------------------
@@ -169,7 +170,7 @@ def test_rebuilds_keep_older_generations_for_rollback(tmp_path):
     assert [p.name for p in gens.list_generations(index_dir)] == [
         "gen-000002", "gen-000003", "gen-000004"
     ]
-    assert gens.rollback(index_dir).name == "gen-000003"
+    assert gens.rollback(index_dir, storage.verify_generation).name == "gen-000003"
     assert gens.current_generation(index_dir).name == "gen-000003"
     assert search_ids(index_dir, "khai giảng") == {"corpus/tin/khai-giang.txt"}
 
@@ -277,15 +278,15 @@ def test_update_keeps_posting_arrays_right_through_deletions_and_merges(
 ):
     """Every segment of an updated generation (linked, new or merged) has posting
     arrays that give what whoosh's blocks give, deleted documents left out."""
-    import indexer.build
-    from indexer.build import _SegmentWriter
-    from indexer.schema import TEXT_FIELDS
-    from indexer.search import _leaf_blocks
+    import indexer.engine.whoosh.writer
+    from indexer.engine.whoosh.writer import _SegmentWriter
+    from indexer.engine.whoosh.schema import TEXT_FIELDS
+    from indexer.engine.whoosh.blocks import _leaf_blocks
 
     monkeypatch.setenv("VNSEARCH_MP_START", "fork")  # workers see the patched class
     monkeypatch.setattr(_SegmentWriter, "array_min_postings", 2)
     if not merge:  # no segment is small enough to merge: the deletions stay marked
-        monkeypatch.setattr(indexer.build, "SMALL_SEGMENT", 0)
+        monkeypatch.setattr(indexer.engine.whoosh.writer, "SMALL_SEGMENT", 0)
     corpus = write_corpus(tmp_path, bad=False)
     index_dir = tmp_path / "index_data"
     build_index([corpus], index_dir, workers=2)
@@ -299,7 +300,7 @@ def test_update_keeps_posting_arrays_right_through_deletions_and_merges(
     assert stats.deleted == 1 and stats.added == 2
     gen_dir = index_dir / stats.generation
     index = open_index(index_dir)
-    gen = index._gen
+    gen = index.engine._gen
     with gen.searcher() as searcher:
         reader = searcher.reader()
         assert reader.has_deletions() == (not merge)
@@ -522,7 +523,7 @@ def test_kill_9_at_moments_spread_over_a_whole_build(tmp_path):
         # either the old generation or a complete new one; never anything else
         assert pointer.name == serving or gens.read_manifest(pointer)["documents"] == 300
         serving = pointer.name
-        assert gens.verify_generation(pointer)["documents"] == 300
+        assert storage.verify_generation(pointer)["documents"] == 300
     assert build_index([small], index_dir, workers=2).documents == len(ARTICLES) + len(RECORDS)
     assert not list(index_dir.glob("*.tmp-*"))
 
@@ -549,10 +550,10 @@ def write_segment_files(directory: Path, writer_class, articles, analyse=preanal
     """Index ``articles`` with ``writer_class``; the segment files by extension."""
     from whoosh.index import create_in
 
-    from indexer.schema import article_to_fields
-    from indexer.schema import make_schema
+    from indexer.engine.whoosh.schema import article_to_fields
+    from indexer.engine.whoosh.schema import make_schema
 
-    index = create_in(str(directory), make_schema(), indexname=gens.INDEX_NAME)
+    index = create_in(str(directory), make_schema(), indexname=storage.INDEX_NAME)
     writer = writer_class(index, compound=False)
     for name, value in attributes.items():
         setattr(writer, name, value)
@@ -563,7 +564,7 @@ def write_segment_files(directory: Path, writer_class, articles, analyse=preanal
     return {
         path.name.split(".", 1)[1]: path.read_bytes()
         for path in directory.iterdir()
-        if path.name.startswith(f"{gens.INDEX_NAME}_") and "." in path.name
+        if path.name.startswith(f"{storage.INDEX_NAME}_") and "." in path.name
     }
 
 
@@ -571,7 +572,7 @@ def all_postings(directory: Path) -> dict:
     """``(field, term) -> [(docnum, weight, value), ...]`` as whoosh reads them back."""
     from whoosh.index import open_dir
 
-    with open_dir(str(directory), indexname=gens.INDEX_NAME).reader() as reader:
+    with open_dir(str(directory), indexname=storage.INDEX_NAME).reader() as reader:
         return {
             (fieldname, text): list(_walk(reader, fieldname, text))
             for fieldname, text in reader.all_terms()
@@ -588,7 +589,7 @@ def _walk(reader, fieldname, text):
 def test_posting_writer_writes_whoosh_bytes_in_compat_mode(tmp_path):
     from whoosh.writing import SegmentWriter
 
-    from indexer.build import _SegmentWriter
+    from indexer.engine.whoosh.writer import _SegmentWriter
 
     articles = generated_articles(300)
     (tmp_path / "whoosh").mkdir()
@@ -606,10 +607,10 @@ def test_posting_writer_writes_whoosh_bytes_in_compat_mode(tmp_path):
 def test_posting_arrays_hold_the_long_lists_as_whoosh_reads_them(tmp_path, analyse):
     """With either analysis: the fast one hands the positions over as numbers, the
     reference one as whoosh's encoded values, decoded when the segment is written."""
-    from indexer import postarrays
-    from indexer.build import _SegmentWriter
-    from indexer.schema import POSITION_FIELDS
-    from indexer.schema import make_schema
+    from indexer.engine.whoosh import arrays as postarrays
+    from indexer.engine.whoosh.writer import _SegmentWriter
+    from indexer.engine.whoosh.schema import POSITION_FIELDS
+    from indexer.engine.whoosh.schema import make_schema
 
     first = analyse(generated_articles(1)[0])["body"].items
     assert hasattr(first, "positions") == (analyse is fast_preanalyse)
@@ -647,7 +648,7 @@ def test_posting_arrays_hold_the_long_lists_as_whoosh_reads_them(tmp_path, analy
 
 
 def test_posting_arrays_read_back_what_was_written_and_refuse_damage(tmp_path):
-    from indexer import postarrays
+    from indexer.engine.whoosh import arrays as postarrays
 
     path = tmp_path / "x.vnp"
     keys = [postarrays.term_key("body", b"a"), postarrays.term_key("pairs", b"a_b")]
@@ -684,7 +685,7 @@ def test_posting_arrays_read_back_what_was_written_and_refuse_damage(tmp_path):
 def test_posting_writer_default_mode_reads_back_the_same(tmp_path):
     from whoosh.writing import SegmentWriter
 
-    from indexer.build import _SegmentWriter
+    from indexer.engine.whoosh.writer import _SegmentWriter
 
     articles = generated_articles(300)
     (tmp_path / "whoosh").mkdir()
@@ -698,7 +699,7 @@ def test_posting_writer_default_mode_reads_back_the_same(tmp_path):
 
 
 def test_term_pool_sorts_postings_that_arrive_out_of_order():
-    from indexer.build import _TermPool
+    from indexer.engine.whoosh.writer import _TermPool
 
     pool = _TermPool()
     pool.add(("body", b"dan", 5, 1.0, b"x"))
@@ -720,7 +721,7 @@ def test_workers_start_new_segments_past_the_memory_limit(tmp_path):
     stats = build_index([corpus], index_dir, workers=2, segment_mb=1)
     assert stats.documents == 300
     assert stats.segments >= 6
-    assert gens.verify_generation(index_dir / stats.generation) == {
+    assert storage.verify_generation(index_dir / stats.generation) == {
         "documents": 300, "segments": stats.segments
     }
     index = open_index(index_dir)
@@ -754,14 +755,14 @@ def test_verification_refuses_a_damaged_copy_of_a_built_generation(tmp_path):
     index_dir = tmp_path / "ix"
     stats = build_index([write_corpus(tmp_path, bad=False)], index_dir, workers=2)
     built = index_dir / stats.generation
-    assert gens.verify_generation(built)["documents"] == stats.documents
+    assert storage.verify_generation(built)["documents"] == stats.documents
     damaged = index_dir / "gen-000002.tmp-1"
     shutil.copytree(built, damaged)
     postings = max(damaged.glob("MAIN_*.pst"), key=lambda p: p.stat().st_size)
     with open(postings, "r+b") as handle:
         handle.truncate(postings.stat().st_size - 10)
     with pytest.raises(IndexCorrupt, match=f"{postings.name} has"):
-        gens.verify_generation(damaged)
+        storage.verify_generation(damaged)
     # the same damage, with the manifest's size list gone, is caught by reading back
     manifest = gens.read_manifest(damaged)
     manifest.pop("files")
@@ -769,4 +770,4 @@ def test_verification_refuses_a_damaged_copy_of_a_built_generation(tmp_path):
     with open(postings, "r+b") as handle:
         handle.truncate(0)
     with pytest.raises(IndexCorrupt):
-        gens.verify_generation(damaged)
+        storage.verify_generation(damaged)

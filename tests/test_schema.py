@@ -7,7 +7,7 @@ import pytest
 from whoosh.filedb.filestore import RamStorage
 from whoosh.query import Term
 
-from indexer import schema
+from indexer.engine.whoosh import schema
 from indexer.article import Article
 
 ARTICLE = Article(

@@ -132,11 +132,15 @@ class Found:
     :param ranked: ``(key, score)`` best first, at most ``plan.limit`` (date orders: score
         0.0).
     :param facets: facet name -> counts, when the plan asked for them.
+    :param stored: the stored record of a key, read from the generation that answered
+        (a result stays whole when the engine switches generations meanwhile); None:
+        :meth:`Engine.stored`.
     """
 
     total: int
     ranked: list[tuple[Key, float]] = field(default_factory=list)
     facets: dict[str, FacetCounts] = field(default_factory=dict)
+    stored: Any = None
 
 
 @dataclass(slots=True)
@@ -165,10 +169,10 @@ class Engine(ABC):
         """Switch to a newer generation if there is one; True if it switched."""
         return False
 
-    def warm(self) -> None:
+    def warm(self) -> None:  # noqa: B027 - nothing to load is a fine default
         """Load now what the first searches would load."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - nothing to release is a fine default
         """Release files and connections (the object is not used afterwards)."""
 
     # -- matching --
