@@ -205,7 +205,7 @@ def build_our_index(articles: list[Article], directory: Path, *, workers: int = 
     context = multiprocessing.get_context("fork")
     with context.Pool(workers) as pool:
         for count, (article, pre) in enumerate(
-            zip(articles, pool.imap(_preanalyse, articles, chunksize=16)), start=1
+            zip(articles, pool.imap(_preanalyse, articles, chunksize=16), strict=True), start=1
         ):
             writer.add_document(**article_to_fields(article, preanalysed=pre))
             if count % 5000 == 0:

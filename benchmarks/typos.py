@@ -206,7 +206,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pyvi", action="store_true")
     parser.add_argument("--show", type=int, default=0, help="print this many failures")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
     from indexer.results import SearchRequest
     from indexer.search import open_index
 

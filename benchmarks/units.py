@@ -44,8 +44,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from indexer.parsing import parse_record  # noqa: E402
 from indexer.unit_resolve import resolve_mentions  # noqa: E402

@@ -38,14 +38,6 @@ Only loopback addresses are used.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# This file is named http.py: run as a script, its directory comes first on sys.path
-# and would shadow the standard library's http package (urllib needs http.client).
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
-
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
@@ -55,10 +47,12 @@ import signal  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
+import sys
 import threading  # noqa: E402
 import time  # noqa: E402
 import urllib.error  # noqa: E402
 import urllib.request  # noqa: E402
+from pathlib import Path
 from urllib.parse import urlencode  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,11 +125,11 @@ def corpus_paths(name: str) -> list[Path]:
 
 def ensure_index(name: str, *, rebuild: bool, workers: int | None) -> Path:
     """``benchmarks/work/http-<name>/``, built from the set's files unless cached."""
-    from indexer.engine.whoosh.writer import ARRAY_MIN_POSTINGS
     from indexer.build import build_index
     from indexer.build import schema_fingerprint
     from indexer.engine.whoosh.arrays import MAGIC
     from indexer.engine.whoosh.arrays import file_name
+    from indexer.engine.whoosh.writer import ARRAY_MIN_POSTINGS
 
     index_dir = WORK / f"http-{name}"
     paths = corpus_paths(name)

@@ -121,7 +121,10 @@ class WorkerPool:
     def _drain(self, timeout: float) -> None:
         while True:
             try:
-                message = self.results.get(timeout=timeout) if timeout else self.results.get_nowait()
+                if timeout:
+                    message = self.results.get(timeout=timeout)
+                else:
+                    message = self.results.get_nowait()
             except queue.Empty:
                 break
             timeout = 0

@@ -16,14 +16,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from indexer.query import FUNCTION_WORDS
+from indexer.query import MAX_QUERY_CHARS
+from indexer.query import MAX_SYLLABLES
 from indexer.query import QUESTION_WORDS
-from indexer.settings import SETTINGS
 from indexer.text import fold
 from indexer.text import normalize
 from indexer.views import SYLLABLE_RE
-
-MAX_QUERY_CHARS = SETTINGS["MAX_QUERY_LENGTH"].default
-MAX_SYLLABLES = 64
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,16 +19,16 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from indexer import generations as gens
-from indexer.engine.whoosh import storage
 from indexer.article import Article
 from indexer.build import build_index
-from indexer.engine.whoosh.items import fast_preanalyse
 from indexer.build import update_index
+from indexer.engine.whoosh import storage
+from indexer.engine.whoosh.items import fast_preanalyse
+from indexer.engine.whoosh.schema import preanalyse
 from indexer.errors import BuildLocked
 from indexer.errors import CorpusError
 from indexer.errors import IndexerError
 from indexer.results import SearchRequest
-from indexer.engine.whoosh.schema import preanalyse
 from indexer.search import open_index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,7 +98,7 @@ def doc_count(gen_dir: Path) -> int:
     return storage.verify_generation(gen_dir)["documents"]
 
 
-# --- build ------------------------------------------------------------------------------------
+# --- build ---------------------------------------------------------------------------------------
 
 
 def test_build_indexes_every_readable_file_and_lists_the_bad_one(tmp_path):
@@ -118,7 +118,8 @@ def test_build_indexes_every_readable_file_and_lists_the_bad_one(tmp_path):
 
     manifest = gens.read_manifest(index_dir / "gen-000001")
     assert manifest["documents"] == stats.documents
-    assert manifest["skipped"] == [{"path": stats.skipped[0].path, "reason": stats.skipped[0].reason}]
+    skipped = stats.skipped[0]
+    assert manifest["skipped"] == [{"path": skipped.path, "reason": skipped.reason}]
     assert manifest["corpus"] == [str(corpus.resolve())]
     rows = list(gens.read_documents(index_dir / "gen-000001"))
     assert sorted(r[0] for r in rows) == sorted(
@@ -154,7 +155,8 @@ def test_corpus_of_only_bad_files_does_not_replace_the_index(tmp_path):
 
 
 def test_duplicate_ids_are_skipped(tmp_path):
-    corpus = write_corpus(tmp_path, records=RECORDS + [dict(RECORDS[0], title="Bản sao")], bad=False)
+    records = RECORDS + [dict(RECORDS[0], title="Bản sao")]
+    corpus = write_corpus(tmp_path, records=records, bad=False)
     stats = build_index([corpus], tmp_path / "ix", workers=1)
     assert stats.documents == len(ARTICLES) + len(RECORDS)
     assert [s.reason for s in stats.skipped] == ["duplicate id 'jl-1'"]
@@ -217,7 +219,7 @@ def test_leftovers_of_a_killed_build_are_removed_by_the_next(tmp_path):
     assert not leftover.exists()
 
 
-# --- update -----------------------------------------------------------------------------------
+# --- update --------------------------------------------------------------------------------------
 
 
 def test_update_adds_changes_and_deletes(tmp_path):
@@ -233,7 +235,8 @@ def test_update_adds_changes_and_deletes(tmp_path):
         encoding="utf-8",
     )
     (corpus / "tin" / "ngay-hoi.txt").write_text(
-        "Phường 19 tổ chức hội thao\nCác đội bóng chuyền tranh tài sôi nổi.\nGiải thưởng hấp dẫn.\n",
+        "Phường 19 tổ chức hội thao\nCác đội bóng chuyền tranh tài sôi nổi.\n"
+        "Giải thưởng hấp dẫn.\n",
         encoding="utf-8",
     )
     (corpus / "tin" / "khai-giang.txt").unlink()
@@ -279,9 +282,9 @@ def test_update_keeps_posting_arrays_right_through_deletions_and_merges(
     """Every segment of an updated generation (linked, new or merged) has posting
     arrays that give what whoosh's blocks give, deleted documents left out."""
     import indexer.engine.whoosh.writer
-    from indexer.engine.whoosh.writer import _SegmentWriter
-    from indexer.engine.whoosh.schema import TEXT_FIELDS
     from indexer.engine.whoosh.blocks import _leaf_blocks
+    from indexer.engine.whoosh.schema import TEXT_FIELDS
+    from indexer.engine.whoosh.writer import _SegmentWriter
 
     monkeypatch.setenv("VNSEARCH_MP_START", "fork")  # workers see the patched class
     monkeypatch.setattr(_SegmentWriter, "array_min_postings", 2)
@@ -324,7 +327,8 @@ def test_update_keeps_posting_arrays_right_through_deletions_and_merges(
             held += any(a.get(fieldname, term) is not None
                         for files in engine._arrays.values() for a in files.values())
         assert held > 50
-        phrase = engine.phrase_matches(searcher, "body", ["quận"], np.arange(reader.doc_count_all()))
+        docs = np.arange(reader.doc_count_all())
+        phrase = engine.phrase_matches(searcher, "body", ["quận"], docs)
         assert phrase.sum() == len(engine.postings(searcher, "body", "quận")[0])
     index.close()
 
@@ -345,9 +349,12 @@ def test_update_refuses_an_index_of_another_schema(tmp_path):
         update_index([corpus], index_dir, workers=1)
 
 
-# --- the fast analysis path -----------------------------------------------------------------------
+# --- the fast analysis path ----------------------------------------------------------------------
 
-VIETNAMESE = "aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
+VIETNAMESE = (
+    "aăâbcdđeêghiklmnoôơpqrstuưvxy"
+    "àáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
+)
 ALPHABET = VIETNAMESE + VIETNAMESE.upper() + "0123456789 \n\t.,;:!?\"'()-_/%&+\u00a0\u0301\u0323"
 
 
@@ -367,7 +374,7 @@ def test_fast_preanalysis_examples(article):
     assert fast_preanalyse(article) == preanalyse(article)
 
 
-# --- kill -9 ---------------------------------------------------------------------------------------
+# --- kill -9 -------------------------------------------------------------------------------------
 
 SYLLABLES = (
     "nhân dân quận phường ủy ban hội đồng đại biểu kinh tế xã hội văn hóa giáo dục y tế "
@@ -384,7 +391,8 @@ def write_generated_corpus(folder: Path, documents: int, seed: int = 7) -> Path:
     with open(path, "w", encoding="utf-8") as out:
         for n in range(documents):
             body = "\n\n".join(
-                " ".join(rng.choice(SYLLABLES) for _ in range(rng.randint(40, 90))).capitalize() + "."
+                " ".join(rng.choice(SYLLABLES) for _ in range(rng.randint(40, 90))).capitalize()
+                + "."
                 for _ in range(4)
             )
             title = " ".join(rng.choice(SYLLABLES) for _ in range(8)).capitalize()
@@ -528,7 +536,7 @@ def test_kill_9_at_moments_spread_over_a_whole_build(tmp_path):
     assert not list(index_dir.glob("*.tmp-*"))
 
 
-# --- the posting writer ----------------------------------------------------------------------------
+# --- the posting writer --------------------------------------------------------------------------
 
 
 def generated_articles(count: int, seed: int = 3) -> list[Article]:
@@ -540,7 +548,8 @@ def generated_articles(count: int, seed: int = 3) -> list[Article]:
             for _ in range(rng.randint(1, 3))
         )
         title = " ".join(rng.choice(SYLLABLES) for _ in range(rng.randint(0, 8)))
-        articles.append(Article(id=f"a{n}", title=title, body=body, date="2021-0%d-01" % (n % 9 + 1),
+        articles.append(Article(id=f"a{n}", title=title, body=body,
+                                date=f"2021-0{n % 9 + 1}-01",
                                 units=("Quận 4",) if n % 3 else ()))
     return articles
 
@@ -608,9 +617,9 @@ def test_posting_arrays_hold_the_long_lists_as_whoosh_reads_them(tmp_path, analy
     """With either analysis: the fast one hands the positions over as numbers, the
     reference one as whoosh's encoded values, decoded when the segment is written."""
     from indexer.engine.whoosh import arrays as postarrays
-    from indexer.engine.whoosh.writer import _SegmentWriter
     from indexer.engine.whoosh.schema import POSITION_FIELDS
     from indexer.engine.whoosh.schema import make_schema
+    from indexer.engine.whoosh.writer import _SegmentWriter
 
     first = analyse(generated_articles(1)[0])["body"].items
     assert hasattr(first, "positions") == (analyse is fast_preanalyse)
@@ -638,7 +647,7 @@ def test_posting_arrays_hold_the_long_lists_as_whoosh_reads_them(tmp_path, analy
         if fieldname in POSITION_FIELDS:
             decode = make_schema()[fieldname].format.decode_positions
             expected_pairs = [(docnum, p) for docnum, _, value in rows for p in decode(value)]
-            assert list(zip(*(column.tolist() for column in found))) == expected_pairs
+            assert list(zip(*(column.tolist() for column in found), strict=True)) == expected_pairs
             with_positions += 1
         else:
             assert found is None

@@ -14,13 +14,13 @@ import pytest
 from whoosh.index import open_dir
 
 from indexer import generations as gens
-from indexer.engine.whoosh import storage
 from indexer.article import Article
+from indexer.engine.whoosh import storage
+from indexer.engine.whoosh.schema import article_to_fields
+from indexer.engine.whoosh.schema import make_schema
 from indexer.errors import BuildLocked
 from indexer.errors import IndexCorrupt
 from indexer.errors import IndexNotFound
-from indexer.engine.whoosh.schema import article_to_fields
-from indexer.engine.whoosh.schema import make_schema
 
 TEXTS = [
     ("Quận ủy họp bàn kế hoạch năm mới", "Sáng nay Quận ủy tổ chức hội nghị về công tác dân vận."),

@@ -25,13 +25,13 @@ from hypothesis import strategies as st
 from whoosh.query import Query
 
 from indexer.build import build_index
-from indexer.errors import QueryError
 from indexer.engine.whoosh.compile import compile_query
-from indexer.query import parse_query
-from indexer.results import SearchRequest
-from indexer.request import MAX_QUERY_LENGTH as MAX_QUERY_CHARS
+from indexer.errors import QueryError
 from indexer.highlight import highlight_text
 from indexer.highlight import make_snippet
+from indexer.query import parse_query
+from indexer.request import MAX_QUERY_LENGTH as MAX_QUERY_CHARS
+from indexer.results import SearchRequest
 from indexer.search import open_index
 from indexer.text import normalize
 

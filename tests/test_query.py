@@ -11,30 +11,33 @@ from whoosh.query import Every
 from whoosh.query import NullQuery
 
 from indexer.article import Article
-from indexer.query import MAX_SYLLABLES
-from indexer.ranking import content_syllables
-from indexer.query import parse_query
-from indexer.ranking import passage_coverage
-from indexer.ranking import passages
-from indexer.query import read_abbreviations
 from indexer.engine.whoosh.compile import compile_query
 from indexer.engine.whoosh.compile import weighting
 from indexer.engine.whoosh.schema import ID_FIELD
 from indexer.engine.whoosh.schema import article_to_fields
 from indexer.engine.whoosh.schema import make_schema
+from indexer.query import MAX_SYLLABLES
+from indexer.query import parse_query
+from indexer.query import read_abbreviations
+from indexer.ranking import content_syllables
+from indexer.ranking import passage_coverage
+from indexer.ranking import passages
 from indexer.text import fold
 from indexer.text import normalize
 
 # Our own short texts (never corpus text).
 ARTICLES = [
     Article("nd", "Nhân dân phường 5 góp ý dự thảo", "Nhiều ý kiến của nhân dân được ghi nhận."),
-    Article("dh", "Đại hội Đảng bộ quận Bình Thạnh", "Đại hội Đảng bộ nhiệm kỳ 2020-2025 khai mạc."),
+    Article("dh", "Đại hội Đảng bộ quận Bình Thạnh",
+            "Đại hội Đảng bộ nhiệm kỳ 2020-2025 khai mạc."),
     Article("tu", "Thành ủy họp phiên thường kỳ", "Thành ủy triển khai nghị quyết mới."),
     Article("tu-old", "Hội nghị Thành uỷ mở rộng", "Thành uỷ đánh giá công tác quý ba."),
     Article("ub1", "UBND quận 3 tiếp dân", "UBND quận 3 tổ chức buổi tiếp công dân định kỳ."),
-    Article("ub2", "Ủy ban nhân dân huyện Củ Chi ra quân", "Ủy ban nhân dân huyện phát động phong trào."),
+    Article("ub2", "Ủy ban nhân dân huyện Củ Chi ra quân",
+            "Ủy ban nhân dân huyện phát động phong trào."),
     Article("hcm1", "TP.HCM mở rộng không gian đi bộ", "Người dân TP.HCM hào hứng với phố đi bộ."),
-    Article("hcm2", "Thành phố Hồ Chí Minh đón khách quốc tế", "Lượng khách đến Thành phố Hồ Chí Minh tăng."),
+    Article("hcm2", "Thành phố Hồ Chí Minh đón khách quốc tế",
+            "Lượng khách đến Thành phố Hồ Chí Minh tăng."),
     Article("hoa", "Xã Hòa Phú trồng rừng", "Nông dân xã Hòa Phú trồng thêm cây xanh."),
     Article("rain", "Trời mưa to", "Thời tiết xấu, dân làng ở nhà tránh mưa."),
     Article("nan", "Nàn dẫn đường", "Câu chuyện về nhà nàn và dân chài."),

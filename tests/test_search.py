@@ -15,18 +15,18 @@ import pytest
 from whoosh.index import create_in
 
 from indexer.article import Article
-from indexer.errors import IndexNotFound
-from indexer.errors import QueryError
-from indexer.engine.whoosh.storage import INDEX_NAME
-from indexer.generations import switch_current
-from indexer.generations import write_manifest
-from indexer.results import SearchRequest
 from indexer.engine.whoosh.schema import article_to_fields
 from indexer.engine.whoosh.schema import make_schema
+from indexer.engine.whoosh.storage import INDEX_NAME
+from indexer.errors import IndexNotFound
+from indexer.errors import QueryError
+from indexer.generations import switch_current
+from indexer.generations import write_manifest
 from indexer.highlight import Highlighter
 from indexer.highlight import Pattern
 from indexer.highlight import highlight_text
 from indexer.highlight import make_snippet
+from indexer.results import SearchRequest
 from indexer.search import open_index
 
 FILLER = (
@@ -658,9 +658,9 @@ def test_array_engine_scores_match_whoosh(index, arrays_index, which, text):
 
 
 def test_posting_arrays_give_the_postings_whoosh_blocks_give(arrays_index):
+    from indexer.engine.whoosh.blocks import _leaf_blocks
     from indexer.engine.whoosh.schema import LIST_FIELDS
     from indexer.engine.whoosh.schema import TEXT_FIELDS
-    from indexer.engine.whoosh.blocks import _leaf_blocks
 
     gen = arrays_index.engine._gen
     with gen.searcher() as searcher:
@@ -686,8 +686,8 @@ def test_posting_arrays_give_the_postings_whoosh_blocks_give(arrays_index):
 
 
 def test_a_damaged_posting_arrays_file_is_refused_by_name(tmp_path):
-    from indexer.errors import IndexCorrupt
     from indexer.engine.whoosh.storage import verify_generation
+    from indexer.errors import IndexCorrupt
 
     gen_dir = write_generation(tmp_path, "gen-000001", ARTICLES, array_min_postings=2)
     damaged = sorted(gen_dir.glob("*.vnp"))[0]

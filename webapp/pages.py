@@ -20,10 +20,10 @@ from flask import url_for
 from markupsafe import Markup
 from markupsafe import escape
 
+from indexer import SearchRequest
+from indexer import SearchResult
 from indexer.errors import QueryError
 from indexer.results import FACETS
-from indexer.results import SearchRequest
-from indexer.results import SearchResult
 from indexer.units import registry
 from webapp.filters import marked
 from webapp.filters import paragraphs
@@ -40,10 +40,10 @@ from webapp.params import Limits
 from webapp.params import UrlState
 from webapp.params import parse_search_request
 from webapp.search_index import get_index
+from webapp.search_index import search_within_window
 from webapp.unit_links import suggestion_links
 from webapp.unit_links import unit_filter_label
 from webapp.unit_links import unit_group
-from webapp.search_index import search_within_window
 
 bp = Blueprint("pages", __name__)
 

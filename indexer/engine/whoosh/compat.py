@@ -36,7 +36,28 @@ PRIVATE_NAMES = (
     ("whoosh.reading", "SegmentReader._storage"),
     ("whoosh.codec.whoosh3", "W3PerDocReader._cached_reader"),
     ("whoosh.columns", "FixedBytesColumn.Reader._dbfile"),
+    ("whoosh.columns", "FixedBytesColumn.Reader._count"),
+    ("whoosh.columns", "FixedBytesColumn.Reader._basepos"),
+    ("whoosh.columns", "FixedBytesColumn.Reader._fixedlen"),
+    ("whoosh.columns", "FixedBytesColumn.Reader._default"),
     ("whoosh.scoring", "BM25F._field_B"),
+    ("whoosh.index", "FileIndex._segments"),
+    # the segment writer (writer.py)
+    ("whoosh.writing", "SegmentWriter._added"),
+    ("whoosh.writing", "SegmentWriter._check_state"),
+    ("whoosh.writing", "SegmentWriter._check_fields"),
+    ("whoosh.writing", "SegmentWriter._finalize_segment"),
+    ("whoosh.writing", "SegmentWriter._close_segment"),
+    ("whoosh.codec.whoosh3", "W3Codec._blocklimit"),
+    ("whoosh.codec.whoosh3", "W3Codec._compression"),
+    ("whoosh.codec.whoosh3", "W3Codec._inlinelimit"),
+    ("whoosh.codec.whoosh3", "W3FieldWriter._codec"),
+    ("whoosh.codec.whoosh3", "W3FieldWriter._fieldmap"),
+    ("whoosh.codec.whoosh3", "W3FieldWriter._postfile"),
+    ("whoosh.codec.whoosh3", "W3FieldWriter._postwriter"),
+    ("whoosh.codec.whoosh3", "W3FieldWriter._tindex"),
+    ("whoosh.codec.whoosh3", "W3TermInfo._struct"),
+    ("whoosh.filedb.filetables", "HashWriter._write_hashes"),
 )
 
 

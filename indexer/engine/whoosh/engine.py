@@ -48,12 +48,12 @@ from indexer.engine.whoosh.facets import FacetTable
 from indexer.engine.whoosh.generation import Generation
 from indexer.engine.whoosh.generation import article_of
 from indexer.engine.whoosh.schema import ID_FIELD
+from indexer.engine.whoosh.storage import verify_generation
 from indexer.errors import IndexCorrupt
 from indexer.facets import FACETS
 from indexer.generations import CURRENT
 from indexer.generations import current_generation
 from indexer.generations import read_manifest
-from indexer.engine.whoosh.storage import verify_generation
 from indexer.ranking import DEFAULT_WEIGHTS
 from indexer.ranking import Weights
 from indexer.readings import Reading

@@ -42,8 +42,8 @@ from indexer.engine.whoosh.schema import TERM
 from indexer.engine.whoosh.schema import UNITS
 from indexer.engine.whoosh.schema import URL
 from indexer.engine.whoosh.schema import split_list
-from indexer.errors import IndexCorrupt
 from indexer.engine.whoosh.storage import INDEX_NAME
+from indexer.errors import IndexCorrupt
 from indexer.ranking import DEFAULT_WEIGHTS
 from indexer.ranking import Weights
 from indexer.settings import value as setting

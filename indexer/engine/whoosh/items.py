@@ -146,7 +146,11 @@ _CHECK_TEXTS = (
         ),
     ),
     Article(id="check-2", title="", body="   \n\n  "),
-    Article(id="check-3", title="Ngày hội", body="Người dân\u00a0khu phố 5 vui   mừng!!! e-mail: a_b"),
+    Article(
+        id="check-3",
+        title="Ngày hội",
+        body="Người dân\u00a0khu phố 5 vui   mừng!!! e-mail: a_b",
+    ),
 )
 
 

@@ -346,7 +346,7 @@ class _TermPool:
         if docnum < self._last_docnum:
             self._ordered = False
         self._last_docnum = docnum
-        columns = tuple(zip(*items))
+        columns = tuple(zip(*items, strict=True))
         if not columns:
             return 0
         texts, freqs, weights, values = columns
@@ -404,7 +404,7 @@ class _TermPool:
     def iter_postings(self) -> Iterator[tuple]:
         """The postings as whoosh's pool yields them (for whoosh's own writer)."""
         for fieldname, text, docs, weights, values in self.grouped():
-            for docnum, weight, value in zip(docs, weights, values):
+            for docnum, weight, value in zip(docs, weights, values, strict=True):
                 yield fieldname, text, docnum, weight, value
 
     def cleanup(self) -> None:
@@ -530,8 +530,9 @@ def write_postings(
     ``terms`` are ``(fieldname, term bytes, docnums, weights, values)`` (lists, the
     values encoded bytes) in field and term order (:meth:`_TermPool.grouped`). With
     ``min_compress=0``, ``protocol=2`` and ``window_bits=15`` the files written are byte
-    for byte those of whoosh's own path (``tests/test_build.py`` compares them); only the per-posting method calls, type assertions and ``tell()``
-    calls are gone: each term's postings are cut into blocks of ``blocklimit`` (a term
+    for byte those of whoosh's own path (``tests/test_build.py`` compares them);
+    only the per-posting method calls, type assertions and ``tell()`` calls are
+    gone: each term's postings are cut into blocks of ``blocklimit`` (a term
     with one posting -- most of them -- takes a short path), and the postings and
     term files are written in large chunks with offsets counted here. By default
     blocks shorter than :data:`MIN_COMPRESS` bytes are left uncompressed (which
@@ -655,7 +656,7 @@ def write_postings(
             max_weight = max(max_weight, block_max_weight)
             # the block, as W3PostingsWriter._write_block writes it
             deltas = [block_ids[0]]
-            deltas += [b - a for a, b in zip(block_ids, block_ids[1:])]
+            deltas += [b - a for a, b in itertools.pairwise(block_ids)]
             block_count = last - first
             if block_weights.count(1.0) == block_count:
                 mini_weights = None
