@@ -310,7 +310,7 @@ def stages(subset: Path, count: int, *, without: tuple[str, ...] = ()) -> dict:
 
     import indexer.engine.whoosh.items as build
     import indexer.engine.whoosh.schema as schema
-    from indexer.engine.whoosh.writer import _SegmentWriter
+    from indexer.engine.whoosh.writer import PoolSegmentWriter
     from indexer.parsing import parse_document
     from indexer.segmenter import word_spans
     from indexer.sources import iter_sources
@@ -346,7 +346,7 @@ def stages(subset: Path, count: int, *, without: tuple[str, ...] = ()) -> dict:
             analysed_items = [build.fast_preanalyse(article) for article in articles]
             analysed = clock()
             index = create_in(directory, make_schema(), indexname="MAIN")
-            writer = _SegmentWriter(index, _lk=False, compound=False)
+            writer = PoolSegmentWriter(index, _lk=False, compound=False)
             for article, raw, items in zip(articles, raws, analysed_items, strict=True):
                 writer.add_document(**schema.article_to_fields(
                     article, content_hash=raw.content_hash, preanalysed=items))

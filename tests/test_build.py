@@ -282,12 +282,12 @@ def test_update_keeps_posting_arrays_right_through_deletions_and_merges(
     """Every segment of an updated generation (linked, new or merged) has posting
     arrays that give what whoosh's blocks give, deleted documents left out."""
     import indexer.engine.whoosh.writer
-    from indexer.engine.whoosh.blocks import _leaf_blocks
+    from indexer.engine.whoosh.blocks import leaf_blocks
     from indexer.engine.whoosh.schema import TEXT_FIELDS
-    from indexer.engine.whoosh.writer import _SegmentWriter
+    from indexer.engine.whoosh.writer import PoolSegmentWriter
 
     monkeypatch.setenv("VNSEARCH_MP_START", "fork")  # workers see the patched class
-    monkeypatch.setattr(_SegmentWriter, "array_min_postings", 2)
+    monkeypatch.setattr(PoolSegmentWriter, "array_min_postings", 2)
     if not merge:  # no segment is small enough to merge: the deletions stay marked
         monkeypatch.setattr(indexer.engine.whoosh.writer, "SMALL_SEGMENT", 0)
     corpus = write_corpus(tmp_path, bad=False)
@@ -320,7 +320,7 @@ def test_update_keeps_posting_arrays_right_through_deletions_and_merges(
             text = term.decode("utf-8")
             expected = []
             for leaf, offset in reader.leaf_readers():
-                for ids, _, _ in _leaf_blocks(leaf, fieldname, text):
+                for ids, _, _ in leaf_blocks(leaf, fieldname, text):
                     expected += [d + offset for d in ids.tolist() if not leaf.is_deleted(d)]
             docs, _ = engine.postings(searcher, fieldname, text)
             assert docs.tolist() == expected, (fieldname, text)
@@ -598,13 +598,13 @@ def _walk(reader, fieldname, text):
 def test_posting_writer_writes_whoosh_bytes_in_compat_mode(tmp_path):
     from whoosh.writing import SegmentWriter
 
-    from indexer.engine.whoosh.writer import _SegmentWriter
+    from indexer.engine.whoosh.writer import PoolSegmentWriter
 
     articles = generated_articles(300)
     (tmp_path / "whoosh").mkdir()
     (tmp_path / "ours").mkdir()
     theirs = write_segment_files(tmp_path / "whoosh", SegmentWriter, articles)
-    ours = write_segment_files(tmp_path / "ours", _SegmentWriter, articles,
+    ours = write_segment_files(tmp_path / "ours", PoolSegmentWriter, articles,
                                min_compress=0, protocol=2, window_bits=15,
                                array_min_postings=None)
     assert sorted(ours) == sorted(theirs)
@@ -619,11 +619,11 @@ def test_posting_arrays_hold_the_long_lists_as_whoosh_reads_them(tmp_path, analy
     from indexer.engine.whoosh import arrays as postarrays
     from indexer.engine.whoosh.schema import POSITION_FIELDS
     from indexer.engine.whoosh.schema import make_schema
-    from indexer.engine.whoosh.writer import _SegmentWriter
+    from indexer.engine.whoosh.writer import PoolSegmentWriter
 
     first = analyse(generated_articles(1)[0])["body"].items
     assert hasattr(first, "positions") == (analyse is fast_preanalyse)
-    files = write_segment_files(tmp_path, _SegmentWriter, generated_articles(300), analyse,
+    files = write_segment_files(tmp_path, PoolSegmentWriter, generated_articles(300), analyse,
                                 array_min_postings=20)
     assert {"body.vnp", "body_folded.vnp", "pairs.vnp", "words.vnp"} <= set(files)
     by_field = {path.name.split(".")[1]: postarrays.PostingArrays(path)
@@ -694,13 +694,13 @@ def test_posting_arrays_read_back_what_was_written_and_refuse_damage(tmp_path):
 def test_posting_writer_default_mode_reads_back_the_same(tmp_path):
     from whoosh.writing import SegmentWriter
 
-    from indexer.engine.whoosh.writer import _SegmentWriter
+    from indexer.engine.whoosh.writer import PoolSegmentWriter
 
     articles = generated_articles(300)
     (tmp_path / "whoosh").mkdir()
     (tmp_path / "ours").mkdir()
     theirs = write_segment_files(tmp_path / "whoosh", SegmentWriter, articles)
-    ours = write_segment_files(tmp_path / "ours", _SegmentWriter, articles)
+    ours = write_segment_files(tmp_path / "ours", PoolSegmentWriter, articles)
     assert ours["pst"] != theirs["pst"]  # smaller pickles, fewer compressed blocks
     expected = all_postings(tmp_path / "whoosh")
     assert all_postings(tmp_path / "ours") == expected
@@ -708,9 +708,9 @@ def test_posting_writer_default_mode_reads_back_the_same(tmp_path):
 
 
 def test_term_pool_sorts_postings_that_arrive_out_of_order():
-    from indexer.engine.whoosh.writer import _TermPool
+    from indexer.engine.whoosh.writer import TermPool
 
-    pool = _TermPool()
+    pool = TermPool()
     pool.add(("body", b"dan", 5, 1.0, b"x"))
     pool.add(("body", b"dan", 2, 2.0, b"y"))
     pool.add(("body", b"an", 3, 1.0, b""))

@@ -138,7 +138,7 @@ def write_generation(index_dir: Path, name: str, articles: list[Article],
     Written by whoosh's own writer, or with ``array_min_postings`` by the build's, which
     also writes the posting arrays of the terms with that many postings in a segment.
     """
-    from indexer.engine.whoosh.writer import _SegmentWriter
+    from indexer.engine.whoosh.writer import PoolSegmentWriter
 
     gen_dir = index_dir / name
     gen_dir.mkdir(parents=True)
@@ -150,7 +150,7 @@ def write_generation(index_dir: Path, name: str, articles: list[Article],
         if array_min_postings is None:
             writer = index.writer()
         else:
-            writer = _SegmentWriter(index, compound=False)
+            writer = PoolSegmentWriter(index, compound=False)
             writer.array_min_postings = array_min_postings
         for article in part:
             writer.add_document(**article_to_fields(article))
@@ -658,7 +658,7 @@ def test_array_engine_scores_match_whoosh(index, arrays_index, which, text):
 
 
 def test_posting_arrays_give_the_postings_whoosh_blocks_give(arrays_index):
-    from indexer.engine.whoosh.blocks import _leaf_blocks
+    from indexer.engine.whoosh.blocks import leaf_blocks
     from indexer.engine.whoosh.schema import LIST_FIELDS
     from indexer.engine.whoosh.schema import TEXT_FIELDS
 
@@ -675,7 +675,7 @@ def test_posting_arrays_give_the_postings_whoosh_blocks_give(arrays_index):
             text = searcher.schema[fieldname].from_bytes(term)
             expected_docs, expected_weights = [], []
             for leaf, offset in reader.leaf_readers():
-                for ids, weights, _ in _leaf_blocks(leaf, fieldname, text):
+                for ids, weights, _ in leaf_blocks(leaf, fieldname, text):
                     expected_docs += (ids + offset).tolist()
                     expected_weights += weights.tolist()
             docs, weights = engine.postings(searcher, fieldname, text)
@@ -700,7 +700,7 @@ def test_a_damaged_posting_arrays_file_is_refused_by_name(tmp_path):
 
 def test_search_reads_whoosh_blocks_where_posting_arrays_fail(tmp_path, caplog):
     from indexer.engine.whoosh import arrays as postarrays
-    from indexer.engine.whoosh.blocks import _open_arrays
+    from indexer.engine.whoosh.blocks import open_arrays
 
     gen_dir = write_generation(tmp_path, "gen-000001", ARTICLES, array_min_postings=2)
     index = open_index(tmp_path)
@@ -708,9 +708,9 @@ def test_search_reads_whoosh_blocks_where_posting_arrays_fail(tmp_path, caplog):
     with index.engine._gen.searcher() as searcher:
         leaf = searcher.reader().leaf_readers()[0][0]
         files = postarrays.segment_files(gen_dir, leaf._segment.segment_id())
-        assert set(_open_arrays(leaf)) == set(files) >= {"body", "title"}
+        assert set(open_arrays(leaf)) == set(files) >= {"body", "title"}
         files["body"].write_bytes(b"garbage")
-        assert set(_open_arrays(leaf)) == set(files) - {"body"}
+        assert set(open_arrays(leaf)) == set(files) - {"body"}
         assert "posting arrays not used" in caplog.text and "not a posting arrays" in caplog.text
         index.engine._gen._engine = None  # made again: without that file
         assert "body" not in index.engine._gen.engine(searcher)._arrays[leaf._segment.segment_id()]

@@ -18,7 +18,17 @@ from whoosh.searching import Searcher
 
 from indexer.engine.whoosh import arrays as postarrays
 
-__all__ = ["Unsupported"]
+__all__ = [
+    "Unsupported",
+    "block_positions",
+    "blocks_of",
+    "column_array",
+    "field_docs",
+    "leaf_blocks",
+    "leaf_segment_id",
+    "open_arrays",
+    "term_bytes",
+]
 
 
 class Unsupported(Exception):
@@ -26,7 +36,7 @@ class Unsupported(Exception):
     (slower) path does it instead."""
 
 
-def _column_array(column, count: int) -> np.ndarray:
+def column_array(column, count: int) -> np.ndarray:
     """All values of a whoosh numeric column reader as a numpy array (raw, unsigned)."""
     raw = getattr(column, "_dbfile", None)
     typecode = getattr(column, "_typecode", None)
@@ -43,25 +53,25 @@ def _column_array(column, count: int) -> np.ndarray:
 
 
 
-def _term_bytes(searcher: Searcher, fieldname: str, text) -> bytes | None:
+def term_bytes(searcher: Searcher, fieldname: str, text) -> bytes | None:
     """A term as the index stores it; None for a field the schema does not have."""
     if fieldname not in searcher.schema:
         return None
     return searcher.schema[fieldname].to_bytes(text)
 
 
-def _segment_id(leaf) -> str | None:
+def leaf_segment_id(leaf) -> str | None:
     segment = getattr(leaf, "_segment", None)
     return segment.segment_id() if segment is not None else None
 
 
-def _open_arrays(leaf) -> dict[str, postarrays.PostingArrays]:
+def open_arrays(leaf) -> dict[str, postarrays.PostingArrays]:
     """Field name -> posting arrays file of a segment; a field is missing when the build
     wrote no file for it (an index from before they existed, or no long lists) or its
     file cannot be read (logged: the field's terms are then read from whoosh's blocks,
     with the same results)."""
     folder = getattr(getattr(leaf, "_storage", None), "folder", None)
-    segment_id = _segment_id(leaf)
+    segment_id = leaf_segment_id(leaf)
     if folder is None or segment_id is None:
         return {}
     opened = {}
@@ -73,7 +83,7 @@ def _open_arrays(leaf) -> dict[str, postarrays.PostingArrays]:
     return opened
 
 
-def _leaf_blocks(leaf, fieldname: str, text: str):
+def leaf_blocks(leaf, fieldname: str, text: str):
     """``(local docnums, weights, values)`` of each postings block of a term in a segment."""
     try:
         matcher = leaf.postings(fieldname, text)
@@ -106,7 +116,7 @@ def _matcher_blocks(matcher):
         matcher._next_block()  # noqa: SLF001
 
 
-def _field_docs(reader, fieldname: str) -> dict[str, np.ndarray]:
+def field_docs(reader, fieldname: str) -> dict[str, np.ndarray]:
     """Every term of a (keyword) field -> its docnums, deleted ones included.
 
     Walks the terms file in order (no lookup per term), reading each postings list
@@ -133,7 +143,7 @@ def _field_docs(reader, fieldname: str) -> dict[str, np.ndarray]:
     return {value: np.concatenate(parts) for value, parts in found.items()}
 
 
-def _block_positions(searcher: Searcher, fieldname: str, blocks, docs: np.ndarray):
+def block_positions(searcher: Searcher, fieldname: str, blocks, docs: np.ndarray):
     """``(docnums, positions)`` of the postings of whoosh ``blocks`` (``(docnums,
     values)`` pairs) that are in the sorted ``docs``, one entry per position."""
     decode = searcher.schema[fieldname].format.decode_positions
@@ -149,7 +159,7 @@ def _block_positions(searcher: Searcher, fieldname: str, blocks, docs: np.ndarra
     return np.array(at_docs, dtype=np.int64), np.array(at_positions, dtype=np.int64)
 
 
-def _blocks_of(leaf, fieldname: str, word: str, local: np.ndarray):
+def blocks_of(leaf, fieldname: str, word: str, local: np.ndarray):
     """``(local ids, values)`` of the postings blocks of a term holding any of ``local``."""
     try:
         matcher = leaf.postings(fieldname, word)

@@ -29,13 +29,13 @@ from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length as _byte_to_length
 
 from indexer.engine.whoosh.blocks import Unsupported
-from indexer.engine.whoosh.blocks import _block_positions
-from indexer.engine.whoosh.blocks import _blocks_of
-from indexer.engine.whoosh.blocks import _column_array
-from indexer.engine.whoosh.blocks import _leaf_blocks
-from indexer.engine.whoosh.blocks import _open_arrays
-from indexer.engine.whoosh.blocks import _segment_id
-from indexer.engine.whoosh.blocks import _term_bytes
+from indexer.engine.whoosh.blocks import block_positions
+from indexer.engine.whoosh.blocks import blocks_of
+from indexer.engine.whoosh.blocks import column_array
+from indexer.engine.whoosh.blocks import leaf_blocks
+from indexer.engine.whoosh.blocks import leaf_segment_id
+from indexer.engine.whoosh.blocks import open_arrays
+from indexer.engine.whoosh.blocks import term_bytes
 from indexer.views import BODY_FOLDED
 from indexer.views import TITLE_FOLDED
 
@@ -84,9 +84,9 @@ class ArrayEngine:
         self.k1 = model.K1
         self.b = model.B
         self.field_b = dict(model._field_B)  # noqa: SLF001 - whoosh keeps them there
-        # segment id -> field name -> its posting arrays (see _open_arrays)
+        # segment id -> field name -> its posting arrays (see open_arrays)
         self._arrays = {
-            _segment_id(leaf): _open_arrays(leaf) for leaf, _ in reader.leaf_readers()
+            leaf_segment_id(leaf): open_arrays(leaf) for leaf, _ in reader.leaf_readers()
         }
         self._lengths: dict[str, np.ndarray] = {}
         self._avg: dict[str, float] = {}
@@ -118,7 +118,7 @@ class ArrayEngine:
                 if column is None:
                     continue
                 count = leaf.doc_count_all()
-                codes = _column_array(column, count).astype(np.int64)
+                codes = column_array(column, count).astype(np.int64)
                 found[offset : offset + count] = _LENGTH_TABLE[codes]
             self._lengths[fieldname] = found
         return found
@@ -160,9 +160,9 @@ class ArrayEngine:
         docs_parts: list[np.ndarray] = []
         weight_parts: list[np.ndarray] = []
         blocks = []
-        term = _term_bytes(searcher, fieldname, text)
+        term = term_bytes(searcher, fieldname, text)
         for leaf, offset in searcher.reader().leaf_readers():
-            arrays = self._arrays.get(_segment_id(leaf), {}).get(fieldname)
+            arrays = self._arrays.get(leaf_segment_id(leaf), {}).get(fieldname)
             if arrays is not None and term is not None:
                 held = arrays.get(fieldname, term)
                 if held is not None:  # a long list: no whoosh blocks to decode
@@ -170,7 +170,7 @@ class ArrayEngine:
                     weight_parts.append(held[1])
                     blocks = None  # phrase checks read their own (see _positions)
                     continue
-            for ids, weights, values in _leaf_blocks(leaf, fieldname, text):
+            for ids, weights, values in leaf_blocks(leaf, fieldname, text):
                 docs_parts.append(ids + offset)
                 weight_parts.append(weights)
                 if blocks is not None:
@@ -285,23 +285,23 @@ class ArrayEngine:
         key = (fieldname, word)
         blocks = scratch.get(key) if scratch is not None else None
         if blocks is not None:
-            return _block_positions(searcher, fieldname, blocks, docs)
+            return block_positions(searcher, fieldname, blocks, docs)
         parts = []
-        term = _term_bytes(searcher, fieldname, word)
+        term = term_bytes(searcher, fieldname, word)
         for leaf, offset in searcher.reader().leaf_readers():
             count = leaf.doc_count_all()
             local = docs[(docs >= offset) & (docs < offset + count)] - offset
             if not len(local):
                 continue
-            arrays = self._arrays.get(_segment_id(leaf), {}).get(fieldname)
+            arrays = self._arrays.get(leaf_segment_id(leaf), {}).get(fieldname)
             if arrays is not None and term is not None:
                 held = arrays.positions(fieldname, term, local)
                 if held is not None:
                     parts.append((held[0] + offset, held[1]))
                     continue
             blocks = [(ids + offset, values)
-                      for ids, values in _blocks_of(leaf, fieldname, word, local)]
-            parts.append(_block_positions(searcher, fieldname, blocks, local + offset))
+                      for ids, values in blocks_of(leaf, fieldname, word, local)]
+            parts.append(block_positions(searcher, fieldname, blocks, local + offset))
         if not parts:
             nothing = np.zeros(0, dtype=np.int64)
             return nothing, nothing

@@ -19,8 +19,8 @@ from whoosh.util.times import long_to_datetime
 
 from indexer.engine import Vocabulary
 from indexer.engine.whoosh.blocks import Unsupported
-from indexer.engine.whoosh.blocks import _column_array
-from indexer.engine.whoosh.blocks import _field_docs
+from indexer.engine.whoosh.blocks import column_array
+from indexer.engine.whoosh.blocks import field_docs
 from indexer.engine.whoosh.schema import DATE
 from indexer.facets import FACETS
 
@@ -92,7 +92,7 @@ class FacetData:
             postings: list[np.ndarray] = []
             if fieldname in reader.indexed_field_names():
                 try:
-                    per_value = _field_docs(reader, fieldname)
+                    per_value = field_docs(reader, fieldname)
                 except Unsupported:
                     per_value = {
                         value: np.fromiter(
@@ -120,7 +120,7 @@ class FacetData:
             for leaf, offset in reader.leaf_readers():
                 count = leaf.doc_count_all()
                 column = leaf.column_reader(DATE, translate=False)
-                raw[offset : offset + count] = _column_array(column, count).astype(np.uint64)
+                raw[offset : offset + count] = column_array(column, count).astype(np.uint64)
         else:
             raw = np.full(size, _MISSING_DATE, dtype=np.uint64)
         self.dated = raw != _MISSING_DATE

@@ -6,9 +6,9 @@ listing every worker's segments (:func:`commit`; no final merge: they are search
 together).
 
 Speed (``benchmarks/build.py``): the workers do not use whoosh's own writing path but
-:class:`_SegmentWriter`, which writes the same files (byte for byte in its compatibility
+:class:`PoolSegmentWriter`, which writes the same files (byte for byte in its compatibility
 mode) several times faster: postings are appended to flat arrays per field as they
-arrive (:class:`_TermPool`: no external sort, one stable sort per field when the segment
+arrive (:class:`TermPool`: no external sort, one stable sort per field when the segment
 is finished) and written per term (:func:`write_postings`). Beside each segment, the
 long posting lists are also written as plain arrays (:mod:`.arrays`).
 """
@@ -52,7 +52,15 @@ from indexer.engine.whoosh.schema import article_to_fields
 from indexer.engine.whoosh.schema import make_schema
 from indexer.engine.whoosh.storage import INDEX_NAME
 
-__all__ = ["SegmentSink", "commit", "create_index", "schema_fingerprint"]
+__all__ = [
+    "PoolSegmentWriter",
+    "SegmentSink",
+    "TermPool",
+    "commit",
+    "create_index",
+    "schema_fingerprint",
+    "write_postings",
+]
 
 #: Posting blocks whose pickle is shorter are stored uncompressed (zlib only makes them
 #: longer, and costs a fixed ~10 µs a call, once per term); whoosh's reader takes the
@@ -102,7 +110,7 @@ class SegmentSink:
         self.index = FileIndex(FileStorage(str(gen_dir)), indexname=INDEX_NAME)
         self.limit = limit
         self.segments: list = []
-        self.writer = _SegmentWriter(self.index, _lk=False, compound=False)
+        self.writer = PoolSegmentWriter(self.index, _lk=False, compound=False)
 
     def add(self, article: Article, content_hash: str, pre: dict[str, Preanalysed]) -> None:
         """Add ``article`` with its preanalysed views."""
@@ -116,7 +124,7 @@ class SegmentSink:
     def cut(self) -> None:
         """Finish the segment and start another."""
         self.segments.append(self.writer._finalize_segment())  # noqa: SLF001
-        self.writer = _SegmentWriter(self.index, _lk=False, compound=False)
+        self.writer = PoolSegmentWriter(self.index, _lk=False, compound=False)
 
     def finish(self) -> list:
         """Finish the last segment (if it holds anything); every segment written."""
@@ -134,7 +142,7 @@ def commit(gen_dir: Path, segments: list, *, deletions: Iterable[str], merge: bo
     merged into one when there are several.
     """
     index = FileIndex(FileStorage(str(gen_dir)), indexname=INDEX_NAME)
-    writer = _SegmentWriter(index, compound=False)
+    writer = PoolSegmentWriter(index, compound=False)
     try:
         for doc_id in deletions:
             writer.delete_by_term(ID_FIELD, doc_id)
@@ -316,7 +324,7 @@ def _decode_positions(values: Iterable[bytes]) -> tuple[array, array]:
     return sizes, flat
 
 
-class _TermPool:
+class TermPool:
     """The postings of a segment being written, per field; replaces whoosh's pool.
 
     whoosh's ``PostingPool`` keeps one ``(field, term, docnum, weight, value)`` tuple
@@ -408,16 +416,16 @@ class _TermPool:
                 yield fieldname, text, docnum, weight, value
 
     def cleanup(self) -> None:
-        """Drop everything (nothing is on disk)."""
+        """Drop everything (nothing is on disk); whoosh's ``SegmentWriter.cancel`` calls it."""
         self.fields = {}
 
 
-class _SegmentWriter(SegmentWriter):
+class PoolSegmentWriter(SegmentWriter):
     """whoosh's segment writer with a per-term pool and a faster flush of the postings.
 
-    See :class:`_TermPool` and :func:`write_postings`; the files are those whoosh
+    See :class:`TermPool` and :func:`write_postings`; the files are those whoosh
     would write (byte for byte with ``min_compress = 0``), plus the posting arrays of
-    the long lists (:mod:`indexer.postarrays`) unless ``array_min_postings`` is None.
+    the long lists (:mod:`.arrays`) unless ``array_min_postings`` is None.
     :meth:`add_document` adds the postings of a field to the pool in one call instead
     of one call per posting.
     """
@@ -430,7 +438,7 @@ class _SegmentWriter(SegmentWriter):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.pool = _TermPool(
+        self.pool = TermPool(
             name for name, field in self.schema.items() if type(field.format) is Positions
         )
         self._plain = not any(
@@ -528,7 +536,7 @@ def write_postings(
     """Write sorted postings the way ``W3FieldWriter.add_postings`` does, in fewer steps.
 
     ``terms`` are ``(fieldname, term bytes, docnums, weights, values)`` (lists, the
-    values encoded bytes) in field and term order (:meth:`_TermPool.grouped`). With
+    values encoded bytes) in field and term order (:meth:`TermPool.grouped`). With
     ``min_compress=0``, ``protocol=2`` and ``window_bits=15`` the files written are byte
     for byte those of whoosh's own path (``tests/test_build.py`` compares them);
     only the per-posting method calls, type assertions and ``tell()`` calls are
