@@ -13,17 +13,17 @@ Needs ``lighthouse`` (``npm install lighthouse@12``; pass its path with
 
 from __future__ import annotations
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
 import sys
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
+import tempfile
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

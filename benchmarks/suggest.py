@@ -37,13 +37,13 @@ import sys
 import time
 from pathlib import Path
 
-from mdsection import write_section  # noqa: E402
+from mdsection import write_section
 
-from indexer.engine.whoosh.generation import build_suggester  # noqa: E402
-from indexer.search import open_index  # noqa: E402
-from indexer.suggest import AccentModel  # noqa: E402
-from indexer.text import fold  # noqa: E402
-from indexer.text import normalize  # noqa: E402
+from indexer.engine.whoosh.generation import build_suggester
+from indexer.search import open_index
+from indexer.suggest import AccentModel
+from indexer.text import fold
+from indexer.text import normalize
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"

@@ -38,22 +38,22 @@ Only loopback addresses are used.
 
 from __future__ import annotations
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import resource  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
+import argparse
+import json
+import os
+import platform
+import resource
+import signal
+import socket
+import statistics
+import subprocess
 import sys
-import threading  # noqa: E402
-import time  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
+import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-from urllib.parse import urlencode  # noqa: E402
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -172,8 +172,10 @@ def get(url: str, timeout: float = 30.0) -> tuple[int, bytes]:
 class Server:
     """``vnsearch serve`` in a subprocess, stopped with SIGTERM on exit."""
 
-    def __init__(self, index_dir: Path, workers: int) -> None:
+    def __init__(self, index_dir: Path, workers: int, code: Path | None = None) -> None:
         self.port = free_port()
+        # ``code``: serve with the indexer and webapp of that checkout (a before/after run)
+        self.code = (code or ROOT).resolve()
         self.base = f"http://127.0.0.1:{self.port}"
         self.command = [sys.executable, "-m", "indexer", "serve", "--host", "127.0.0.1",
                         "--port", str(self.port), "--workers", str(workers),
@@ -182,8 +184,9 @@ class Server:
 
     def __enter__(self) -> Server:
         self.log = open(WORK / f"http-server-{self.port}.log", "wb")  # noqa: SIM115
+        env = dict(os.environ, PYTHONPATH=str(self.code))
         self.process = subprocess.Popen(self.command, stdout=self.log, stderr=self.log,
-                                        cwd=ROOT, start_new_session=True)
+                                        cwd=self.code, env=env, start_new_session=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -542,6 +545,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="+", choices=("52k", "102k"), default=["52k", "102k"])
     parser.add_argument("--index-dir", type=Path, help="benchmark this index instead")
+    parser.add_argument("--code", type=Path,
+                        help="serve with the code of this checkout (e.g. a worktree of an "
+                             "older commit), for before/after runs in one session")
     parser.add_argument("--rebuild", action="store_true", help="rebuild cached indexes")
     parser.add_argument("--build-workers", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
@@ -587,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, index_dir in targets:
         index_dir = index_dir or ensure_index(name, rebuild=args.rebuild,
                                               workers=args.build_workers)
-        with Server(index_dir, args.workers) as server:
+        with Server(index_dir, args.workers, args.code) as server:
             warm_up(server.base, args.warmup, 2 * args.workers)
             latency = measure_latency(server.base, args.rounds)
             latency["fresh"] = measure_fresh(server.base)
