@@ -330,16 +330,22 @@ def fresh_in_process(name: str, index_dir: Path) -> dict:
 
 def facet_cost(name: str, index_dir: Path, kinds: tuple[str, ...] = ("period", "unit"),
                repeats: int = 30) -> dict:
-    """The filtering and counting step alone (``_filter_and_count``: the request's filters
-    and the counts of all five facets over the matches) for each query of the mix of
-    ``kinds``, in this process: median of ``repeats`` runs after the query's matches are
-    computed once. What the facets cost per request, whatever the index's units hold."""
-    from indexer import search as engine
+    """The filtering and counting step alone (the embedded engine's ``filter_and_count``:
+    the request's filters and the counts of all five facets over the matches) for each
+    query of the mix of ``kinds``, in this process: median of ``repeats`` runs after the
+    query's matches are computed once. What the facets cost per request, whatever the
+    index's units hold."""
+    from indexer.engine import Filters
+    from indexer.engine import Plan
+    from indexer.engine.whoosh.engine import filter_and_count
     from indexer.results import SearchRequest
+    from indexer.search import open_index
+    from indexer.unit_facets import resolve_units
 
-    index = engine.open_index(index_dir)
+    index = open_index(index_dir)
     index.warm()
-    gen = index._gen  # noqa: SLF001 - measuring one private step
+    engine = index.engine
+    gen = engine.serving
     rows = []
     with gen.searcher() as searcher:
         data = gen.facets(searcher)
@@ -353,14 +359,17 @@ def facet_cost(name: str, index_dir: Path, kinds: tuple[str, ...] = ("period", "
                 units=tuple([units] if isinstance(units, str) else units),
                 date_from=_bound(params.get("from")), date_to=_bound(params.get("to"), True),
             )
-            resolve = getattr(engine, "resolve_units", None)
-            if resolve is not None:  # unit filters as canonical names (issue 12 on)
-                request = resolve(request, unit_table.codes)
-            matched = gen.matched(searcher, request.query)
+            request, _warnings = resolve_units(request, unit_table.codes)
+            understood = index.understood(request.query)
+            filters = Filters(request.date_from, request.date_to,
+                              {"unit": request.units} if request.units else {})
+            plan = Plan(understood.reading, understood.parsed, filters, request.sort, 10,
+                        facets=True, loose=understood.loose)
+            matched = engine.matched(plan)
             times = []
             for _ in range(repeats):
                 started = time.perf_counter()
-                final, facets = engine._filter_and_count(data, matched.docs, request)  # noqa: SLF001
+                final, facets = filter_and_count(data, matched, filters)
                 times.append((time.perf_counter() - started) * 1000)
             rows.append({"kind": kind, "params": params, "matches": len(final),
                          "unit_values": len(facets["unit"]), "ms": statistics.median(times)})

@@ -63,7 +63,7 @@ from indexer.views import BODY_FOLDED
 from indexer.views import TITLE
 from indexer.views import WORDS
 
-__all__ = ["WhooshEngine"]
+__all__ = ["WhooshEngine", "filter_and_count"]
 
 #: How many readings and ranked queries a generation remembers.
 QUERY_CACHE_SIZE = 64
@@ -164,6 +164,17 @@ class WhooshEngine(Engine):
     def path(self) -> Path:
         """The directory of the generation being served."""
         return self._gen.path
+
+    @property
+    def serving(self) -> Generation:
+        """The opened generation being served (benchmarks time its steps one by one)."""
+        return self._gen
+
+    def matched(self, plan: Plan) -> np.ndarray | None:
+        """The documents ``plan`` matches before its filters (None: every document)."""
+        gen = self._gen
+        with gen.searcher() as searcher:
+            return self._matches(gen, searcher, plan)[0]
 
     def warm(self) -> None:
         self._gen.warm()
@@ -274,7 +285,7 @@ class WhooshEngine(Engine):
         with gen.searcher() as searcher:
             data = gen.facets(searcher)
             docs, ranked = self._matches(gen, searcher, plan)
-            final, counts = _filter_and_count(data, docs, plan.filters, count=plan.facets)
+            final, counts = filter_and_count(data, docs, plan.filters, count=plan.facets)
             found = Found(len(final), stored=partial(_stored_in, gen))
             if plan.facets:
                 found.facets = {name: FacetCounts(data.tables[name], counts[name])
@@ -423,7 +434,7 @@ def _top(gen: Generation, searcher: Searcher, ranked: _Ranked, final: np.ndarray
             for i in range(len(results.top_n))]
 
 
-def _filter_and_count(data: FacetData, matched: np.ndarray | None, filters: Filters, *,
+def filter_and_count(data: FacetData, matched: np.ndarray | None, filters: Filters, *,
                       count: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Apply the filters; count each facet with the other facets' filters (drill-down)."""
     base = data.live if matched is None else matched
