@@ -57,11 +57,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, this folder comes first on sys.path, where benchmarks/http.py would
-# shadow the standard library's http (which whoosh imports); the project root instead.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 CORPUS = ROOT.parent / "shared" / "corpus"
 BIG_FILE = "vietnews-train-50k.jsonl.gz"
 SAMPLE_EVERY = 0.2
@@ -313,8 +308,9 @@ def stages(subset: Path, count: int, *, without: tuple[str, ...] = ()) -> dict:
 
     from whoosh.index import create_in
 
-    import indexer.build as build
-    import indexer.schema as schema
+    import indexer.engine.whoosh.items as build
+    import indexer.engine.whoosh.schema as schema
+    from indexer.engine.whoosh.writer import PoolSegmentWriter
     from indexer.parsing import parse_document
     from indexer.segmenter import word_spans
     from indexer.sources import iter_sources
@@ -350,8 +346,8 @@ def stages(subset: Path, count: int, *, without: tuple[str, ...] = ()) -> dict:
             analysed_items = [build.fast_preanalyse(article) for article in articles]
             analysed = clock()
             index = create_in(directory, make_schema(), indexname="MAIN")
-            writer = build._SegmentWriter(index, _lk=False, compound=False)
-            for article, raw, items in zip(articles, raws, analysed_items):
+            writer = PoolSegmentWriter(index, _lk=False, compound=False)
+            for article, raw, items in zip(articles, raws, analysed_items, strict=True):
                 writer.add_document(**schema.article_to_fields(
                     article, content_hash=raw.content_hash, preanalysed=items))
             added = clock()
@@ -401,7 +397,7 @@ def search_latency(index_dir: Path, rounds: int = 3) -> dict:
     }
 
 
-# --- report -----------------------------------------------------------------------------------------
+# --- report ---------------------------------------------------------------------------------
 
 
 def fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
@@ -409,7 +405,7 @@ def fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
     if len(xs) < 2:
         return 0.0, ys[0] / xs[0]
     mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum(
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum(
         (x - mean_x) ** 2 for x in xs
     )
     return mean_y - slope * mean_x, slope
@@ -424,7 +420,9 @@ def _row(label: str, run: dict, stock_rate: float, stock_capacity: float, cores:
     rate = documents / run["seconds"]
     cpu_ms = run["cpu"] / documents * 1000
     capacity = min(run.get("workers", 1), cores) * 1000 / cpu_ms
-    input_rate = f"{run['input_bytes'] / 1e6 / run['seconds']:,.2f}" if run.get("input_bytes") else ""
+    input_rate = ""
+    if run.get("input_bytes"):
+        input_rate = f"{run['input_bytes'] / 1e6 / run['seconds']:,.2f}"
     per_doc = f"{run['index_bytes'] / documents / 1024:,.1f} KB"
     return (
         f"| {label} | {documents:,} | {run['seconds']:,.1f} | {rate:,.1f} | {input_rate} "
@@ -453,7 +451,7 @@ def report(runs: dict, stocks: list[dict], same_subset: dict | None, latency: di
     ]
     for name, run in runs.items():
         lines.append(_row(name, run, stock_rate, stock_capacity, cores))
-    for label, run in zip(("stock, before", "stock, after"), stocks):
+    for label, run in zip(("stock, before", "stock, after"), stocks, strict=True):
         lines.append(_row(label, {**run, "workers": 1}, stock_rate, stock_capacity, cores))
     if same_subset:
         lines.append(_row("ours on the stock subset", same_subset, stock_rate, stock_capacity,
@@ -576,11 +574,8 @@ def report(runs: dict, stocks: list[dict], same_subset: dict | None, latency: di
 
 def write_section(results: Path, section: str) -> None:
     """Replace (or add) the ``## Build`` section of ``results`` (others left as they are)."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from mdsection import write_section as write_markdown_section
-    finally:
-        sys.path.pop(0)
+    from mdsection import write_section as write_markdown_section
+
     heading, _, body = section.partition("\n\n")
     write_markdown_section(results, heading, body)
 
@@ -635,7 +630,7 @@ def main() -> None:
 
     log("stages of a worker, in this process")
     breakdown = {"all views": stages(stock_subset, args.stock_docs)}
-    from indexer.schema import make_schema
+    from indexer.engine.whoosh.schema import make_schema
 
     if "pairs" in make_schema().names():
         breakdown["without the pairs view"] = stages(stock_subset, args.stock_docs,

@@ -172,8 +172,8 @@ def analysis_fingerprint() -> str:
 
     A cached index is reused only when this is unchanged (edits to comments don't count).
     """
-    from indexer.schema import make_schema
-    from indexer.schema import preanalyse
+    from indexer.engine.whoosh.schema import make_schema
+    from indexer.engine.whoosh.schema import preanalyse
 
     digest = hashlib.sha256(repr(make_schema()).encode())
     for name, value in sorted(preanalyse(_PROBE).items()):
@@ -183,7 +183,7 @@ def analysis_fingerprint() -> str:
 
 
 def _preanalyse(article: Article):
-    from indexer.schema import preanalyse
+    from indexer.engine.whoosh.schema import preanalyse
 
     return preanalyse(article)
 
@@ -193,8 +193,8 @@ def build_our_index(articles: list[Article], directory: Path, *, workers: int = 
     """Build a vnsearch index of ``articles`` in ``directory`` (analysis in worker processes)."""
     from whoosh import index
 
-    from indexer.schema import article_to_fields
-    from indexer.schema import make_schema
+    from indexer.engine.whoosh.schema import article_to_fields
+    from indexer.engine.whoosh.schema import make_schema
 
     if directory.exists():
         shutil.rmtree(directory)
@@ -205,7 +205,7 @@ def build_our_index(articles: list[Article], directory: Path, *, workers: int = 
     context = multiprocessing.get_context("fork")
     with context.Pool(workers) as pool:
         for count, (article, pre) in enumerate(
-            zip(articles, pool.imap(_preanalyse, articles, chunksize=16)), start=1
+            zip(articles, pool.imap(_preanalyse, articles, chunksize=16), strict=True), start=1
         ):
             writer.add_document(**article_to_fields(article, preanalysed=pre))
             if count % 5000 == 0:

@@ -81,7 +81,7 @@ def stored_texts(index_dir: Path) -> list[tuple[str, str]]:
     spelling (NFC, one tone placement)."""
     from whoosh.filedb.filestore import FileStorage
 
-    from indexer.generations import INDEX_NAME
+    from indexer.engine.whoosh.storage import INDEX_NAME
     from indexer.generations import current_generation
     from indexer.text import normalize
 

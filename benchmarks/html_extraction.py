@@ -53,11 +53,8 @@ import lxml.html
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
-# benchmarks/http.py would shadow the standard library's http (which urllib3 needs):
-# this folder goes last on the path, not first.
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
+# The fixture sites' pages are the tests' (tests/webfixtures.py).
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.append(str(HERE))
 
 import webfixtures  # noqa: E402
 from mdsection import write_section  # noqa: E402

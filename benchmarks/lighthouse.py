@@ -13,24 +13,18 @@ Needs ``lighthouse`` (``npm install lighthouse@12``; pass its path with
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-
-# Run as a script, this directory comes first on sys.path, and its http.py would
-# shadow the standard library's http package (which urllib needs).
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = (

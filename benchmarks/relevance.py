@@ -51,27 +51,22 @@ from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from pathlib import Path
 
-# Run as a script, this folder would come first on sys.path, and its modules (http.py)
-# would shadow the standard library's: put the project root there instead.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import CORPUS
+from common import CORPUS_52K
+from common import VINEWSQA
+from common import WORK
+from common import cached_generations
+from common import corpus_52k
+from common import machine
+from common import mean_metrics
+from common import metrics
+from common import old_tone
+from common import vinewsqa_corpus
+from common import vinewsqa_queries
 
-from benchmarks.common import CORPUS  # noqa: E402
-from benchmarks.common import CORPUS_52K  # noqa: E402
-from benchmarks.common import VINEWSQA  # noqa: E402
-from benchmarks.common import WORK  # noqa: E402
-from benchmarks.common import cached_generations  # noqa: E402
-from benchmarks.common import corpus_52k  # noqa: E402
-from benchmarks.common import machine  # noqa: E402
-from benchmarks.common import mean_metrics  # noqa: E402
-from benchmarks.common import metrics  # noqa: E402
-from benchmarks.common import old_tone  # noqa: E402
-from benchmarks.common import vinewsqa_corpus  # noqa: E402
-from benchmarks.common import vinewsqa_queries  # noqa: E402
-from indexer.article import Article  # noqa: E402
-from indexer.text import fold  # noqa: E402
-from indexer.text import normalize  # noqa: E402
+from indexer.article import Article
+from indexer.text import fold
+from indexer.text import normalize
 
 K = 10
 Query = tuple[str, str, set[str]]
@@ -118,10 +113,16 @@ class Ours(Engine):
 
     name = "vnsearch"
 
-    def __init__(self, index_dir: Path):
+    def __init__(self, index_dir: Path, weights=None):
         from indexer.search import open_index
 
-        self.index = open_index(index_dir)
+        if weights is None:
+            self.index = open_index(index_dir)
+        else:  # a tuning run: the embedded engine scoring with other weights
+            from indexer.engine.whoosh.engine import WhooshEngine
+            from indexer.search import SearchIndex
+
+            self.index = SearchIndex(WhooshEngine(index_dir, weights))
 
     def search(self, text: str, limit: int = K) -> list[str]:
         from indexer.errors import QueryError
@@ -247,24 +248,13 @@ class Tantivy(Engine):
         return [self.searcher.doc(address)["id"][0] for _score, address in hits]
 
 
-def _override_weights(weights) -> None:
-    """Tuning runs: make the search layer parse and score with ``weights``."""
-    from indexer import query
-    from indexer import search
-
-    search.parse_query = lambda text: query.parse_query(text, weights=weights)
-    search.weighting = lambda: query.weighting(weights)
-
-
 def make_engine(name: str, corpus_name: str, *, weights=None, limit: int | None = None):
     """Build or open engine ``name`` over corpus ``corpus_name``."""
     tag = corpus_name if limit is None else f"{corpus_name}-{limit}"
     if name == "ours":
         if limit is not None:
             raise SystemExit("--limit applies to the peers only; ours indexes whole files")
-        if weights is not None:
-            _override_weights(weights)
-        return Ours(cached_generations(corpus_name, corpus_paths(corpus_name), log=log))
+        return Ours(cached_generations(corpus_name, corpus_paths(corpus_name), log=log), weights)
     raw = lambda: corpus(corpus_name, raw=True, limit=limit)  # noqa: E731
     directory = WORK / f"{name}-{tag}"
     if name == "fts5":
@@ -355,7 +345,7 @@ def evaluate(engine: Engine, queries: list[Query], *, drop_prefix: str | None = 
 
 def parse_weights(text: str | None):
     """``key=value,...`` overrides of :class:`indexer.query.Weights`."""
-    from indexer.query import DEFAULT_WEIGHTS
+    from indexer.ranking import DEFAULT_WEIGHTS
 
     if not text:
         return DEFAULT_WEIGHTS

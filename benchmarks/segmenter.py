@@ -35,8 +35,9 @@ from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 
-from indexer import segmenter
 from mdsection import write_section
+
+from indexer import segmenter
 from indexer.text import fold
 from indexer.text import normalize
 
@@ -216,7 +217,8 @@ def report(result: dict, command: str) -> str:
         f"| indexer.segmenter.word_spans | {span_rate / 1000:,.0f} k chars/s |",
         f"| speed ratio tokenize / pyvi | {our_rate / pyvi_rate:.2f}x |",
         f"| speed ratio word_spans / pyvi | {span_rate / pyvi_rate:.2f}x |",
-        f"| indexer.text.normalize (raw text) | {megabytes / result['normalize_seconds']:.0f} MB/s |",
+        f"| indexer.text.normalize (raw text) "
+        f"| {megabytes / result['normalize_seconds']:.0f} MB/s |",
         f"| indexer.text.fold | {megabytes / result['fold_seconds']:.0f} MB/s |",
         "",
         "The two cores are shared with other work, so absolute rates vary from run to run;"

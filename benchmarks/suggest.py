@@ -37,17 +37,13 @@ import sys
 import time
 from pathlib import Path
 
-# Run as a script, this folder comes first on sys.path, and its http.py would shadow the
-# standard library's http (which whoosh imports): search it last instead.
-_HERE = str(Path(__file__).resolve().parent)
-sys.path[:] = [p for p in sys.path if p and str(Path(p).resolve()) != _HERE] + [_HERE]
+from mdsection import write_section
 
-from indexer.search import build_suggester  # noqa: E402
-from indexer.search import open_index  # noqa: E402
-from indexer.suggest import AccentModel  # noqa: E402
-from indexer.text import fold  # noqa: E402
-from indexer.text import normalize  # noqa: E402
-from mdsection import write_section  # noqa: E402
+from indexer.engine.whoosh.generation import build_suggester
+from indexer.search import open_index
+from indexer.suggest import AccentModel
+from indexer.text import fold
+from indexer.text import normalize
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -151,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
     index = open_index(args.index_dir)
     started = time.perf_counter()
-    with index._gen.searcher() as searcher:  # noqa: SLF001 - the benchmark times the build
+    with index.engine.serving.searcher() as searcher:  # the benchmark times the build
         documents = searcher.doc_count()
         model = build_suggester(searcher.reader())
     build_seconds = time.perf_counter() - started

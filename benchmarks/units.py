@@ -43,13 +43,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from indexer.parsing import parse_record
+from indexer.unit_resolve import resolve_mentions
+from indexer.units import registry
 
-from indexer.parsing import parse_record  # noqa: E402
-from indexer.unit_resolve import resolve_mentions  # noqa: E402
-from indexer.units import registry  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 LABELS = ROOT / "tests" / "data" / "unit_mentions.tsv"
 HELDOUT = ROOT / "tests" / "data" / "unit_mentions_heldout.tsv"

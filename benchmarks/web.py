@@ -38,28 +38,22 @@ Only loopback addresses are used.
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import platform
+import resource
+import signal
+import socket
+import statistics
+import subprocess
 import sys
+import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-
-# This file is named http.py: run as a script, its directory comes first on sys.path
-# and would shadow the standard library's http package (urllib needs http.client).
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import resource  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
-from urllib.parse import urlencode  # noqa: E402
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -131,11 +125,11 @@ def corpus_paths(name: str) -> list[Path]:
 
 def ensure_index(name: str, *, rebuild: bool, workers: int | None) -> Path:
     """``benchmarks/work/http-<name>/``, built from the set's files unless cached."""
-    from indexer.build import ARRAY_MIN_POSTINGS
     from indexer.build import build_index
     from indexer.build import schema_fingerprint
-    from indexer.postarrays import MAGIC
-    from indexer.postarrays import file_name
+    from indexer.engine.whoosh.arrays import MAGIC
+    from indexer.engine.whoosh.arrays import file_name
+    from indexer.engine.whoosh.writer import ARRAY_MIN_POSTINGS
 
     index_dir = WORK / f"http-{name}"
     paths = corpus_paths(name)
@@ -178,8 +172,10 @@ def get(url: str, timeout: float = 30.0) -> tuple[int, bytes]:
 class Server:
     """``vnsearch serve`` in a subprocess, stopped with SIGTERM on exit."""
 
-    def __init__(self, index_dir: Path, workers: int) -> None:
+    def __init__(self, index_dir: Path, workers: int, code: Path | None = None) -> None:
         self.port = free_port()
+        # ``code``: serve with the indexer and webapp of that checkout (a before/after run)
+        self.code = (code or ROOT).resolve()
         self.base = f"http://127.0.0.1:{self.port}"
         self.command = [sys.executable, "-m", "indexer", "serve", "--host", "127.0.0.1",
                         "--port", str(self.port), "--workers", str(workers),
@@ -188,8 +184,9 @@ class Server:
 
     def __enter__(self) -> Server:
         self.log = open(WORK / f"http-server-{self.port}.log", "wb")  # noqa: SIM115
+        env = dict(os.environ, PYTHONPATH=str(self.code))
         self.process = subprocess.Popen(self.command, stdout=self.log, stderr=self.log,
-                                        cwd=ROOT, start_new_session=True)
+                                        cwd=self.code, env=env, start_new_session=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -333,16 +330,22 @@ def fresh_in_process(name: str, index_dir: Path) -> dict:
 
 def facet_cost(name: str, index_dir: Path, kinds: tuple[str, ...] = ("period", "unit"),
                repeats: int = 30) -> dict:
-    """The filtering and counting step alone (``_filter_and_count``: the request's filters
-    and the counts of all five facets over the matches) for each query of the mix of
-    ``kinds``, in this process: median of ``repeats`` runs after the query's matches are
-    computed once. What the facets cost per request, whatever the index's units hold."""
-    from indexer import search as engine
+    """The filtering and counting step alone (the embedded engine's ``filter_and_count``:
+    the request's filters and the counts of all five facets over the matches) for each
+    query of the mix of ``kinds``, in this process: median of ``repeats`` runs after the
+    query's matches are computed once. What the facets cost per request, whatever the
+    index's units hold."""
+    from indexer.engine import Filters
+    from indexer.engine import Plan
+    from indexer.engine.whoosh.engine import filter_and_count
     from indexer.results import SearchRequest
+    from indexer.search import open_index
+    from indexer.unit_facets import resolve_units
 
-    index = engine.open_index(index_dir)
+    index = open_index(index_dir)
     index.warm()
-    gen = index._gen  # noqa: SLF001 - measuring one private step
+    engine = index.engine
+    gen = engine.serving
     rows = []
     with gen.searcher() as searcher:
         data = gen.facets(searcher)
@@ -356,14 +359,17 @@ def facet_cost(name: str, index_dir: Path, kinds: tuple[str, ...] = ("period", "
                 units=tuple([units] if isinstance(units, str) else units),
                 date_from=_bound(params.get("from")), date_to=_bound(params.get("to"), True),
             )
-            resolve = getattr(engine, "resolve_units", None)
-            if resolve is not None:  # unit filters as canonical names (issue 12 on)
-                request = resolve(request, unit_table.codes)
-            matched = gen.matched(searcher, request.query)
+            request, _warnings = resolve_units(request, unit_table.codes)
+            understood = index.understood(request.query)
+            filters = Filters(request.date_from, request.date_to,
+                              {"unit": request.units} if request.units else {})
+            plan = Plan(understood.reading, understood.parsed, filters, request.sort, 10,
+                        facets=True, loose=understood.loose)
+            matched = engine.matched(plan)
             times = []
             for _ in range(repeats):
                 started = time.perf_counter()
-                final, facets = engine._filter_and_count(data, matched.docs, request)  # noqa: SLF001
+                final, facets = filter_and_count(data, matched, filters)
                 times.append((time.perf_counter() - started) * 1000)
             rows.append({"kind": kind, "params": params, "matches": len(final),
                          "unit_values": len(facets["unit"]), "ms": statistics.median(times)})
@@ -548,6 +554,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="+", choices=("52k", "102k"), default=["52k", "102k"])
     parser.add_argument("--index-dir", type=Path, help="benchmark this index instead")
+    parser.add_argument("--code", type=Path,
+                        help="serve with the code of this checkout (e.g. a worktree of an "
+                             "older commit), for before/after runs in one session")
     parser.add_argument("--rebuild", action="store_true", help="rebuild cached indexes")
     parser.add_argument("--build-workers", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
@@ -593,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, index_dir in targets:
         index_dir = index_dir or ensure_index(name, rebuild=args.rebuild,
                                               workers=args.build_workers)
-        with Server(index_dir, args.workers) as server:
+        with Server(index_dir, args.workers, args.code) as server:
             warm_up(server.base, args.warmup, 2 * args.workers)
             latency = measure_latency(server.base, args.rounds)
             latency["fresh"] = measure_fresh(server.base)

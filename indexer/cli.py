@@ -8,6 +8,7 @@ message on stderr and a non-zero exit status.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -297,7 +298,7 @@ def build_cmd(corpus, index_dir, workers, keep, as_json, quiet, progress_file) -
 
     Example: vnsearch build ../shared/corpus --index-dir index_data --workers 2
     """
-    from indexer.build import build_index
+    from indexer import build_index
 
     corpus = list(corpus) or default_corpus()
     _run_build(build_index, corpus, index_dir, workers, keep, as_json, quiet, "Indexing",
@@ -322,7 +323,7 @@ def update_cmd(corpus, index_dir, workers, keep, as_json, quiet, progress_file) 
 
     Example: vnsearch update ../shared/corpus/raw-baomoi --index-dir index_data
     """
-    from indexer.build import update_index
+    from indexer import update_index
     from indexer.defaults import update_corpus
 
     corpus = update_corpus(index_dir or default_index_dir(), corpus)
@@ -354,8 +355,8 @@ def _parse_date_option(value: str | None, option: str):
 
 
 def _open_search_index(index_dir: Path | None):
+    from indexer import open_index
     from indexer.errors import IndexCorrupt
-    from indexer.search import open_index
 
     try:
         index = open_index(index_dir or default_index_dir())
@@ -461,7 +462,7 @@ def search_cmd(
 
     Example: vnsearch search "đại hội đảng bộ" --unit "Quận 4" --from 2020-01-01 --json
     """
-    from indexer.results import SearchRequest
+    from indexer import SearchRequest
 
     if (query is None) == (batch is None):
         raise click.ClickException("give either a QUERY or --batch FILE")
@@ -524,12 +525,13 @@ def rollback_cmd(as_json, index_dir) -> None:
     Example: vnsearch rollback --index-dir index_data
     """
     from indexer import generations as gens
+    from indexer.engine.whoosh.storage import verify_generation
 
     index_dir = Path(index_dir or default_index_dir())
     try:
         with gens.build_lock(index_dir, command="rollback"):
             before = gens.current_generation(index_dir).name
-            after = gens.rollback(index_dir).name
+            after = gens.rollback(index_dir, verify_generation).name
     except IndexerError as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
@@ -596,18 +598,28 @@ def serve_cmd(host, port, workers, timeout, access_log, dev, index_dir) -> None:
 
     Example: vnsearch serve --port 8080 --workers 4
     """
-    from webapp.serve import run_dev
-    from webapp.serve import run_gunicorn
-
     index_path = index_dir if index_dir is not None else default_index_dir()
     if not (index_path / "CURRENT").exists():
         click.echo(f"warning: no index in {index_path} yet; pages answer 503 until "
                    f"`vnsearch build --index-dir {index_path}` has run", err=True)
+    argv = ["--host", host, "--port", str(port), "--timeout", str(timeout)]
+    if workers is not None:
+        argv += ["--workers", str(workers)]
+    if not access_log:
+        argv.append("--no-access-log")
     if dev:
-        run_dev(index_dir=index_dir, host=host, port=port)
-    else:
-        run_gunicorn(index_dir=index_dir, host=host, port=port, workers=workers,
-                     timeout=timeout, access_log=access_log)
+        argv.append("--dev")
+    if index_dir is not None:
+        argv += ["--index-dir", str(index_dir)]
+    _exec_server(argv)
+
+
+def _exec_server(argv: list[str]) -> None:
+    """Become the web server (``python -m webapp.serve``; its signals and exit status
+    are the command's): the library does not import the web app."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "webapp.serve", *argv])
 
 
 

@@ -172,7 +172,7 @@ def harvest_cmd(urls, into, sites_file, as_json, then_update, index_dir, corpus,
                                     "sites_done": data["sites_done"], **report.totals()})
     failed_update = None
     if then_update:
-        from indexer.build import update_index
+        from indexer import update_index
 
         index_dir = index_dir or default_index_dir()
         try:

@@ -9,8 +9,10 @@ translate every library failure with one ``except``:
     * ``IndexCorrupt`` -- a generation exists but fails verification.
     * ``BuildLocked`` -- another build holds the build lock.
     * ``QueryError`` -- a search request is invalid (bad date, page, sort, ...).
+    * ``ConfigError`` -- a setting is out of its bounds (:mod:`indexer.settings`).
     * ``EngineURLError`` -- an engine URL is malformed or names no known engine.
-    * ``EngineUnavailable`` -- a search cluster does not answer.
+    * ``EngineUnavailable`` -- the search engine does not answer (a cluster's front node
+      is down).
 """
 
 
@@ -36,6 +38,10 @@ class BuildLocked(IndexerError):
 
 class QueryError(IndexerError):
     """A search request has an invalid parameter; the message names it."""
+
+
+class ConfigError(IndexerError):
+    """A setting has a value outside its bounds; the message names it."""
 
 
 class EngineURLError(IndexerError, ValueError):

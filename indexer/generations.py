@@ -36,9 +36,7 @@ with the previous one through hard links (:func:`link_index_files`).
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
-import gc
 import gzip
 import json
 import os
@@ -46,22 +44,15 @@ import re
 import shutil
 import socket
 import time
-import warnings
 from collections.abc import Iterable
 from collections.abc import Iterator
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 from pathlib import Path
 
-from whoosh.filedb.filestore import FileStorage
-from whoosh.index import EmptyIndexError
-from whoosh.query import Term
-
-from indexer import postarrays
 from indexer.errors import BuildLocked
 from indexer.errors import IndexCorrupt
 from indexer.errors import IndexNotFound
-from indexer.schema import ID_FIELD
 
 CURRENT = "CURRENT"
 LOCK_FILE = "build.lock"
@@ -69,12 +60,9 @@ LOCK_ATTEMPTS = 5  # tries, 20 ms apart, before a held build lock is reported
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl.gz"
 GEN_PREFIX = "gen-"
-INDEX_NAME = "MAIN"
 
 _GEN_RE = re.compile(r"^gen-(\d{6,})$")
 _TMP_RE = re.compile(r"^gen-(\d{6,})\.tmp-(\d+)$")
-# whoosh's own files: the TOC and the segment files (its WRITELOCK is left out).
-_WHOOSH_FILE_RE = re.compile(rf"^(_{INDEX_NAME}_\d+\.toc|{INDEX_NAME}_[0-9a-z]+\..+)$")
 
 
 # --- names --------------------------------------------------------------------
@@ -243,7 +231,7 @@ def generation_info(index_dir: Path) -> list[dict]:
 
 def now_iso() -> str:
     """The current UTC time, ISO 8601 to the second."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 # --- durability and switching --------------------------------------------------
@@ -285,14 +273,18 @@ def switch_current(index_dir: Path, gen_name: str) -> None:
     fsync_path(index_dir)
 
 
-def rollback(index_dir: Path) -> Path:
-    """Point ``CURRENT`` back at the newest generation older than the serving one."""
+def rollback(index_dir: Path, verify=None) -> Path:
+    """Point ``CURRENT`` back at the newest generation older than the serving one.
+
+    :param verify: checks the older generation first (the engine's verification).
+    """
     current = current_generation(index_dir)
     number = generation_number(current.name) or 0
     older = [gen for gen in list_generations(index_dir) if generation_number(gen.name) < number]
     if not older:
         raise IndexNotFound(f"no generation older than {current.name} in {index_dir}")
-    verify_generation(older[-1])
+    if verify is not None:
+        verify(older[-1])
     switch_current(index_dir, older[-1].name)
     return older[-1]
 
@@ -341,149 +333,6 @@ def _remove_tree(path: Path) -> None:
             return
         time.sleep(0.1)
     shutil.rmtree(path)
-
-
-def link_index_files(source: Path, target: Path) -> int:
-    """Hard-link (or copy, across devices) the whoosh files of ``source`` into ``target``.
-
-    Only whoosh's TOC and segment files are taken, not our manifest or its lock.
-    Returns the number of files.
-    """
-    count = 0
-    for path in sorted(Path(source).iterdir()):
-        if not (path.is_file() and _WHOOSH_FILE_RE.match(path.name)):
-            continue
-        try:
-            os.link(path, target / path.name)
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
-                raise
-            shutil.copy2(path, target / path.name)
-        count += 1
-    return count
-
-
-# --- verification ---------------------------------------------------------------
-
-
-def verify_generation(gen_dir: Path, *, expected_documents: int | None = None) -> dict:
-    """Check that a generation is complete and usable; return ``{documents, segments}``.
-
-    Raises :class:`IndexCorrupt` naming the problem when: a file listed in the
-    manifest is missing or has another size (truncation), a posting arrays file does
-    not read (:mod:`indexer.postarrays`), whoosh cannot open the index, the document
-    count differs from ``expected_documents`` (default: the manifest's
-    ``documents``), or the stored fields and the id term of the first and last
-    document of every segment cannot be read back.
-    """
-    gen_dir = Path(gen_dir)
-    manifest = read_manifest(gen_dir)
-    for name, size in manifest.get("files", {}).items():
-        try:
-            actual = (gen_dir / name).stat().st_size
-        except FileNotFoundError:
-            raise IndexCorrupt(f"{gen_dir.name}: file {name} is missing") from None
-        if actual != size:
-            raise IndexCorrupt(f"{gen_dir.name}: file {name} has {actual} bytes, expected {size}")
-    for path in sorted(gen_dir.glob(f"*{postarrays.EXTENSION}")):
-        try:
-            postarrays.PostingArrays(path).close()
-        except (OSError, postarrays.PostingArraysError) as exc:
-            raise IndexCorrupt(f"{gen_dir.name}: posting arrays unreadable: {exc}") from None
-    if expected_documents is None:
-        expected_documents = manifest.get("documents")
-    # whoosh leaves the files of a segment it failed to read to the garbage collector;
-    # let them close here, quietly, rather than warn at some random later point.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        problem, result = _open_and_count(gen_dir, expected_documents)
-        if problem is not None:
-            gc.collect()
-    if problem is not None:
-        raise IndexCorrupt(problem)
-    return result
-
-
-def _open_and_count(gen_dir: Path, expected: int | None) -> tuple[str | None, dict]:
-    name = gen_dir.name
-    try:
-        # Without mmap: whoosh-reloaded copies every mapped compound file per
-        # searcher (over 1 GB and seconds on a 52k index), the search layer too; and
-        # a mapped page past the end of a truncated file is a SIGBUS, not an error.
-        storage = FileStorage(str(gen_dir), supports_mmap=False, readonly=True)
-        index = storage.open_index(INDEX_NAME)
-    except EmptyIndexError:
-        return f"{name}: no whoosh index in {gen_dir}", {}
-    except Exception as exc:  # whoosh raises assorted errors on damaged files
-        return f"{name}: index does not open: {exc!r}", {}
-    try:
-        segments = index._segments()
-        with index.searcher() as searcher:
-            documents = searcher.doc_count()
-            if expected is not None and documents != expected:
-                return f"{name}: holds {documents} documents, expected {expected}", {}
-            problem = _probe(searcher, name)
-            if problem:
-                return problem, {}
-    except Exception as exc:  # a truncated or garbled segment fails in many ways
-        return f"{name}: index does not read back: {exc!r}", {}
-    finally:
-        index.close()
-    return None, {"documents": documents, "segments": len(segments)}
-
-
-#: The probe reads the last term of a segment's last field only when the field has
-#: at most this many terms (it is ``year`` in our schema: a few dozen).
-PROBE_TERMS = 2_000
-
-
-def _probe(searcher, name: str) -> str | None:
-    """Read the first and last live document of each segment and find it by id; read
-    the ends of the postings and column files (a truncated file fails there)."""
-    reader = searcher.reader()
-    has_id = ID_FIELD in searcher.schema and searcher.schema[ID_FIELD].stored
-    subreaders = [reader] if reader.is_atomic() else [sub for sub, _ in reader.leaf_readers()]
-    for sub in subreaders:
-        _probe_file_ends(sub)
-        live = [n for n in (0, sub.doc_count_all() - 1) if n >= 0 and not sub.is_deleted(n)]
-        for docnum in live:
-            stored = sub.stored_fields(docnum)
-            if has_id:
-                doc_id = stored.get(ID_FIELD)
-                if doc_id is None:
-                    return f"{name}: document {docnum} has no stored id"
-                if not searcher.search(Term(ID_FIELD, doc_id), limit=1).scored_length():
-                    return f"{name}: document {doc_id!r} is not found by its id"
-    return None
-
-
-def _probe_file_ends(sub) -> None:
-    """Touch the last bytes of a segment's postings and column files.
-
-    Postings are written in (field, term) order, so those of the last term of the
-    alphabetically last field end the postings file; a column holds a value per
-    document, so the last document's value ends its file. Reading them raises on a
-    truncated file even when the manifest has no sizes to compare.
-    """
-    schema = sub.schema
-    names = sorted(n for n in schema.names() if schema[n].indexed)
-    for fieldname in reversed(names):
-        last = None
-        for count, term in enumerate(sub.lexicon(fieldname)):
-            if count >= PROBE_TERMS:
-                last = None
-                break
-            last = term
-        if last is not None:
-            list(sub.postings(fieldname, last).all_ids())
-        if sub.field_length(fieldname) or last is not None:
-            break  # only the last field that has terms ends the file
-    final = sub.doc_count_all() - 1
-    if final < 0:
-        return
-    for fieldname in names:
-        if schema[fieldname].column_type is not None and sub.has_column(fieldname):
-            sub.column_reader(fieldname, translate=False)[final]
 
 
 # --- the build lock ---------------------------------------------------------------

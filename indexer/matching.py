@@ -24,12 +24,12 @@ import numpy as np
 
 from indexer.readings import Reading
 from indexer.readings import Seq
-from indexer.schema import BODY
-from indexer.schema import BODY_FOLDED
-from indexer.schema import PAIRS
-from indexer.schema import TITLE
-from indexer.schema import TITLE_FOLDED
 from indexer.text import fold
+from indexer.views import BODY
+from indexer.views import BODY_FOLDED
+from indexer.views import PAIRS
+from indexer.views import TITLE
+from indexer.views import TITLE_FOLDED
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -219,6 +219,10 @@ def evaluate(source: Source, reading: Reading) -> np.ndarray:
             docs = _EMPTY
     if docs is None:
         docs = source.every()
+    for seq in reading.exclude:
+        if not len(docs):
+            break
+        docs = np.setdiff1d(docs, seq_docs(source, seq, docs), assume_unique=True)
     return docs
 
 

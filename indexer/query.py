@@ -1,10 +1,9 @@
-"""Query understanding: from what a person types to a ranked whoosh query.
+"""Query understanding: what a person types, as plain data any engine can use.
 
-:func:`parse_query` never raises: any string gives a :class:`ParsedQuery`, whose
-``query`` finds something or nothing. The query text is analysed like the documents
-(normalised, split into syllables, folded, segmented into words), as a whole, so
-``nhân dân``, ``"nhân dân"``, ``Nhân Dân``, ``nhan dan`` and the NFD or old-tone
-spellings all find ``Nhân dân``.
+:func:`parse_query` never raises: any string gives a :class:`ParsedQuery`. The query
+text is analysed like the documents (normalised, split into syllables, folded,
+segmented into words), as a whole, so ``nhân dân``, ``"nhân dân"``, ``Nhân Dân``,
+``nhan dan`` and the NFD or old-tone spellings all mean ``Nhân dân``.
 
 Syntax (anything else is text):
 
@@ -18,43 +17,29 @@ Syntax (anything else is text):
 * ``AND``, ``&&``, parentheses, and the wildcard/fuzzy/boost marks ``* ? ~ ^`` of other
   engines are ignored (treated as spaces): ``nhân*`` searches ``nhân``.
 
-Empty or whitespace-only text gives ``Every()`` (``ParsedQuery.empty`` is True), so a
-caller can browse by filters; text with nothing searchable (``"???"``) gives
-``NullQuery`` (no results). Text beyond :data:`MAX_QUERY_CHARS` characters or
+Empty or whitespace-only text is ``empty`` (every document, so a caller can browse by
+filters); text with nothing searchable (``"???"``) matches nothing
+(:attr:`ParsedQuery.nothing`). Text beyond :data:`MAX_QUERY_CHARS` characters or
 :data:`MAX_SYLLABLES` syllables is cut off.
 
-How it is matched and ranked:
+What the query asks for:
 
-* Each syllable of the query is a *concept*, matched in the title and body, in the exact
-  view (diacritics kept) and the folded one. Abbreviations from
-  ``indexer/data/abbreviations.tsv`` form one concept with their full form, either
-  direction (``UBND`` = ``Ủy ban nhân dân``).
-* With diacritics in the query the exact view weighs most and the folded view less (so
-  exact spellings rank first; in long queries the folded view is only used for
-  syllables typed without diacritics, to keep them fast); without any diacritics in the
-  query only the folded view is used.
-* A title match weighs more than a body match.
-* Short keyword queries (at most ``Weights.and_max`` content concepts) require every
-  concept; ``ParsedQuery.fallback`` is the same query with any concept enough, for a
-  caller to run when the strict one finds nothing. Longer queries, and questions,
-  match any concept and rank by how many, how rare, and how close together.
+* Each syllable is a *concept*. Abbreviations from ``indexer/data/abbreviations.tsv``
+  form one concept with their full form, either direction (``UBND`` = ``Ủy ban nhân
+  dân``); words joined by ``OR`` form one concept with alternatives.
 * Question words (``gì``, ``nào``, ``bao nhiêu``, ``như thế nào`` …) and function words
-  (``của``, ``là``, ``các`` …) are not required and do not count as concepts; a query
-  made only of such words searches them. Without diacritics they are ordinary words
-  (folded, many stand for content words too: ``dang`` is ``đang`` and ``Đảng``).
-* Bonuses: multi-syllable words from pyvi's segmentation of the query found in the
-  words view, and pairs of neighbouring query syllables found next to each other in the
-  text (the pairs view) or the title (a phrase): documents where the query words stand
-  together rank higher.
-
-Scores depend on the weighting: search with ``searcher(weighting=weighting())``.
+  (``của``, ``là``, ``các`` …) are concepts of their own kind: not required, not
+  counted; a query made only of such words searches them. Without diacritics they are
+  ordinary words (folded, many stand for content words too: ``dang`` is ``đang`` and
+  ``Đảng``).
+* What it *matches* are its readings (:meth:`ParsedQuery.readings`, the tiers of
+  :mod:`indexer.readings`); how an engine *ranks* it comes from its concepts and runs
+  (the embedded engine: :mod:`indexer.engine.whoosh.compile`).
 """
 
 from __future__ import annotations
 
 import re
-import sys
-from bisect import bisect_right
 from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,37 +48,19 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from whoosh import scoring
-from whoosh.query import And
-from whoosh.query import AndMaybe
-from whoosh.query import AndNot
-from whoosh.query import Every
-from whoosh.query import NullQuery
-from whoosh.query import Or
-from whoosh.query import Phrase
-from whoosh.query import Query
-from whoosh.query import Term
-
-from indexer.analysis import SYLLABLE_RE
-from indexer.analysis import compound_analyzer
-from indexer.analysis import pair_analyzer
-from indexer.analysis import syllable_analyzer
-from indexer.analysis import word_spans
 from indexer.readings import Chain
 from indexer.readings import Element
 from indexer.readings import Reading
 from indexer.readings import Segmenter
 from indexer.readings import readings
-from indexer.schema import BODY
-from indexer.schema import BODY_FOLDED
-from indexer.schema import PAIRS
-from indexer.schema import TITLE
-from indexer.schema import TITLE_FOLDED
-from indexer.schema import WORDS
+from indexer.segmenter import word_spans
+from indexer.settings import SETTINGS
 from indexer.text import fold
 from indexer.text import normalize
+from indexer.views import SYLLABLE_RE
+from indexer.views import Tokens
 
-MAX_QUERY_CHARS = 1000
+MAX_QUERY_CHARS = SETTINGS["MAX_QUERY_LENGTH"].default
 MAX_SYLLABLES = 64
 
 ABBREVIATIONS_FILE = Path(__file__).resolve().parent / "data" / "abbreviations.tsv"
@@ -130,59 +97,37 @@ _SUFFIX_RE = re.compile(r"[~^][\d.]*$")
 
 
 @dataclass(frozen=True, slots=True)
-class Weights:
-    """Ranking knobs (query boosts and BM25F parameters), tuned on the dev sets.
-
-    :param folded: weight of the folded view relative to the exact one when the query
-        has diacritics (without diacritics the folded view has weight 1).
-    :param and_max: queries with at most this many content concepts require all.
-    """
-
-    title: float = 0.5
-    body: float = 1.0
-    folded: float = 0.2
-    words: float = 0.5
-    pair: float = 2.0
-    pair_title: float = 0.5
-    stop: float = 0.0
-    and_max: int = 4
-    k1: float = 1.2
-    b: float = 0.75
-    title_b: float = 0.5
-
-
-DEFAULT_WEIGHTS = Weights()
-
-
-def weighting(weights: Weights = DEFAULT_WEIGHTS) -> scoring.WeightingModel:
-    """The BM25F model the weights were tuned with; pass it to ``ix.searcher(weighting=...)``."""
-    return scoring.BM25F(
-        B=weights.b,
-        K1=weights.k1,
-        **{f"{TITLE}_B": weights.title_b, f"{TITLE_FOLDED}_B": weights.title_b},
-    )
-
-
-@dataclass(frozen=True, slots=True)
 class ParsedQuery:
-    """The result of :func:`parse_query`.
+    """The result of :func:`parse_query`: what a typed query asks for, engine-neutral.
 
     :param text: the query text as analysed (normalised, cut to the limits).
-    :param query: the whoosh query to run.
-    :param fallback: a looser query to run when ``query`` finds nothing, or None.
-    :param empty: True when the text had no content at all (``query`` is ``Every()``).
+    :param empty: True when the text had no content at all (every document).
     :param accentless: True when the query had no diacritics (folded matching).
-    :param sequences: the syllable sequences to highlight (exact spelling).
+    :param sequences: the syllable sequences it searches (exact spelling).
+    :param chains: its runs for the readings (:meth:`readings`).
+    :param question: a question in words (:mod:`indexer.readings` reads it best-match).
+    :param runs: the analysed runs of plain words and phrases (an engine's proximity and
+        whole-word bonuses come from them).
+    :param concepts: what it asks for, OR groups joined: each with its alternatives,
+        sign (``+``, ``-``), field, and kind (content, function or question word).
+    :param degraded: syllables of a query the lexer could not read (search any of them).
     """
 
     text: str
-    query: Query
-    fallback: Query | None = None
     empty: bool = False
     accentless: bool = False
     sequences: tuple[tuple[str, ...], ...] = ()
     chains: tuple[Chain, ...] = ()
     question: bool = False
+    runs: tuple[Run, ...] = ()
+    concepts: tuple[Concept, ...] = ()
+    degraded: tuple[str, ...] = ()
+
+    @property
+    def nothing(self) -> bool:
+        """Whether the query has nothing searchable in it (``???``): it matches nothing."""
+        return not self.empty and not self.degraded and not any(
+            c.sign != "-" for c in self.concepts) and not self.chains
 
     def readings(self, segment: Segmenter | None = None) -> tuple[Reading, ...]:
         """What the query matches, strictest tier first (:mod:`indexer.readings`).
@@ -215,7 +160,7 @@ class _Item:
 
 
 @dataclass(slots=True)
-class _Concept:
+class Concept:
     """Something the query asks for: one syllable, or alternatives (OR, abbreviations)."""
 
     alternatives: list[tuple[str, ...]]
@@ -229,10 +174,10 @@ class _Concept:
 
 
 @dataclass(slots=True)
-class _Run:
+class Run:
     """The concepts of one item, with the syllables they came from (for bonuses)."""
 
-    concepts: list[_Concept]
+    concepts: list[Concept]
     syllables: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     text: str = ""
@@ -329,7 +274,7 @@ class _Lexicon:
 
 
 def _syllables(text: str) -> list[str]:
-    return [token.text for token in syllable_analyzer()(text)]
+    return Tokens(text).syllables()
 
 
 def read_abbreviations(path: Path = ABBREVIATIONS_FILE) -> list[tuple[tuple[str, ...], ...]]:
@@ -384,10 +329,10 @@ def _word_list_match(words: list[str], start: int, entries: frozenset[tuple[str,
 
 def _concepts_of_words(
     item: _Item, syllables: list[str], lexicon: _Lexicon, accentless: bool
-) -> _Run:
+) -> Run:
     """Concepts of a run of plain words: syllables, abbreviation groups, stop words."""
     folded = [fold(s) for s in syllables]
-    run = _Run([], syllables, [], item.text, item.sign, item.field)
+    run = Run([], syllables, [], item.text, item.sign, item.field)
     kinds = ["content"] * len(syllables)
     index = 0
     while index < len(syllables):
@@ -398,7 +343,7 @@ def _concepts_of_words(
                 size = width
                 break
         if group is not None:
-            run.concepts.append(_Concept(list(group), item.sign, item.field,
+            run.concepts.append(Concept(list(group), item.sign, item.field,
                                          start=index, end=index + size))
             index += size
             continue
@@ -416,7 +361,7 @@ def _concepts_of_words(
         for offset in range(size):
             kinds[index + offset] = kind
             run.concepts.append(
-                _Concept([(syllables[index + offset],)], item.sign, item.field, kind=kind,
+                Concept([(syllables[index + offset],)], item.sign, item.field, kind=kind,
                          start=index + offset, end=index + offset + 1)
             )
         index += size
@@ -424,7 +369,7 @@ def _concepts_of_words(
     return run
 
 
-def _group_edge_word(run: _Run, *, at_end: bool) -> None:
+def _group_edge_word(run: Run, *, at_end: bool) -> None:
     """Make the first or last *word* of a run one concept: ``OR`` binds whole words.
 
     ``Củ Chi OR Bình Thạnh`` means (Củ Chi) or (Bình Thạnh), not Củ (Chi or Bình) Thạnh;
@@ -451,7 +396,7 @@ def _group_edge_word(run: _Run, *, at_end: bool) -> None:
         run.concepts[:width] = [merged]
 
 
-def _runs(items: list[_Item], lexicon: _Lexicon) -> tuple[list[_Run], bool, str]:
+def _runs(items: list[_Item], lexicon: _Lexicon) -> tuple[list[Run], bool, str]:
     """Analyse the items into runs of concepts; also tell whether the query is accentless."""
     analysed: list[tuple[_Item, list[str]]] = []
     budget = MAX_SYLLABLES
@@ -467,7 +412,7 @@ def _runs(items: list[_Item], lexicon: _Lexicon) -> tuple[list[_Run], bool, str]
             break
     positive = [s for item, syls in analysed if item.sign != "-" for s in syls]
     accentless = not any(_has_diacritics(s) for s in positive)
-    runs: list[_Run] = []
+    runs: list[Run] = []
     pending_or = False
     for item, syllables in analysed:
         if item.kind == "or":
@@ -477,9 +422,9 @@ def _runs(items: list[_Item], lexicon: _Lexicon) -> tuple[list[_Run], bool, str]
             continue
         if item.kind == "phrase":
             literal = any(_has_diacritics(s) for s in syllables)
-            concept = _Concept([tuple(syllables)], item.sign, item.field, literal=literal,
+            concept = Concept([tuple(syllables)], item.sign, item.field, literal=literal,
                                end=len(syllables))
-            run = _Run([concept], syllables, ["content"] * len(syllables), item.text,
+            run = Run([concept], syllables, ["content"] * len(syllables), item.text,
                        item.sign, item.field, literal=True)
         else:
             run = _concepts_of_words(item, syllables, lexicon, accentless)
@@ -491,9 +436,9 @@ def _runs(items: list[_Item], lexicon: _Lexicon) -> tuple[list[_Run], bool, str]
     return runs, accentless, " ".join(item.text for item, _ in analysed if item.text)
 
 
-def _join_or(concepts: list[_Concept]) -> list[_Concept]:
+def _join_or(concepts: list[Concept]) -> list[Concept]:
     """Merge concepts linked by OR into one concept with their alternatives."""
-    joined: list[_Concept] = []
+    joined: list[Concept] = []
     link = False
     for concept in concepts:
         if link and joined:
@@ -507,144 +452,7 @@ def _join_or(concepts: list[_Concept]) -> list[_Concept]:
     return joined
 
 
-# -- whoosh queries ---------------------------------------------------------------------
-
-
-def _fields(fieldname: str | None) -> tuple[tuple[str, str], ...]:
-    """(exact field, folded field) pairs a concept is searched in."""
-    if fieldname == "title":
-        return ((TITLE, TITLE_FOLDED),)
-    if fieldname == "body":
-        return ((BODY, BODY_FOLDED),)
-    return ((TITLE, TITLE_FOLDED), (BODY, BODY_FOLDED))
-
-
-def _field_weight(name: str, weights: Weights) -> float:
-    return weights.title if name in (TITLE, TITLE_FOLDED) else weights.body
-
-
-def _seq_query(fieldname: str, words: tuple[str, ...], boost: float) -> Query:
-    if len(words) == 1:
-        return Term(fieldname, words[0], boost=boost)
-    return Phrase(fieldname, list(words), boost=boost)
-
-
-def _alternative_query(
-    sequence: tuple[str, ...], fieldname: str | None, literal: bool, accentless: bool,
-    weights: Weights, scale: float = 1.0, with_folded: bool = True,
-) -> list[Query]:
-    clauses: list[Query] = []
-    folded = tuple(fold(s) for s in sequence)
-    for exact_field, folded_field in _fields(fieldname):
-        weight = _field_weight(exact_field, weights) * scale
-        if weight <= 0:
-            continue
-        if accentless:
-            clauses.append(_seq_query(folded_field, folded, weight))
-            continue
-        clauses.append(_seq_query(exact_field, sequence, weight))
-        # The folded view finds spellings with other (or missing) diacritics, at a lower
-        # weight; only in the full text, and in long queries only for syllables typed
-        # without diacritics (folded posting lists are long: this keeps queries fast).
-        if (not literal and weights.folded > 0 and exact_field == BODY
-                and (with_folded or sequence == folded)):
-            clauses.append(_seq_query(folded_field, folded, weight * weights.folded))
-    return clauses
-
-
-def _concept_query(concept: _Concept, accentless: bool, weights: Weights,
-                   scale: float = 1.0, with_folded: bool = True) -> Query:
-    clauses = []
-    for sequence in concept.alternatives:
-        clauses.extend(
-            _alternative_query(sequence, concept.field, concept.literal, accentless, weights,
-                               scale, with_folded)
-        )
-    if not clauses:
-        # a field restriction with zero weight: fall back to the text field
-        clauses = _alternative_query(concept.alternatives[0], "body", concept.literal,
-                                     accentless, replace(weights, body=1.0), scale)
-    return clauses[0] if len(clauses) == 1 else Or(clauses)
-
-
-def _bonus_queries(run: _Run, accentless: bool, weights: Weights) -> list[Query]:
-    """Proximity and whole-word bonuses of a run of plain words."""
-    if run.literal or run.sign == "-" or len(run.syllables) < 2:
-        return []
-    bonuses: list[Query] = []
-    normal = normalize(run.text)
-    index_of = {m.start(): i for i, m in enumerate(SYLLABLE_RE.finditer(normal))}
-    use_title = run.field in (None, "title")
-    use_body = run.field in (None, "body")
-    title_field = TITLE_FOLDED if accentless else TITLE
-    seen: set[str] = set()
-    for token in pair_analyzer()(normal, chars=True):
-        first = index_of.get(token.startchar)
-        if first is None or first + 1 >= len(run.kinds) or token.text in seen:
-            continue
-        pair_kinds = run.kinds[first : first + 2]
-        if "question" in pair_kinds or pair_kinds.count("stop") == 2:
-            continue
-        seen.add(token.text)
-        if use_body and weights.pair > 0:
-            bonuses.append(Term(PAIRS, token.text, boost=weights.pair))
-        if use_title and weights.pair_title > 0:
-            words = run.syllables[first : first + 2]
-            if accentless:
-                words = [fold(w) for w in words]
-            bonuses.append(Phrase(title_field, words, boost=weights.pair_title))
-    if not accentless and weights.words > 0 and run.field != "title":
-        compounds = dict.fromkeys(t.text for t in compound_analyzer()(run.text))
-        bonuses.extend(Term(WORDS, word, boost=weights.words) for word in compounds)
-    return bonuses
-
-
-def _build(text: str, weights: Weights) -> ParsedQuery:
-    lexicon = _lexicon()
-    runs, accentless, analysed_text = _runs(_lex(text), lexicon)
-    concepts = _join_or([c for run in runs for c in run.concepts])
-    positive = [c for c in concepts if c.sign != "-"]
-    negative = [c for c in concepts if c.sign == "-"]
-    content = [c for c in positive if c.kind == "content"]
-    others = [c for c in positive if c.kind != "content"]
-    if not content:
-        content, others = positive, []
-    sequences = tuple(dict.fromkeys(s for c in content for s in c.alternatives))
-
-    excluded = [_concept_query(c, accentless, weights) for c in negative]
-    if not content:
-        if not excluded:
-            return ParsedQuery(analysed_text, NullQuery, accentless=accentless)
-        return ParsedQuery(analysed_text, AndNot(Every(), Or(excluded)), accentless=accentless,
-                           chains=_chains(runs, accentless))
-
-    short = len(content) <= weights.and_max
-    must = [_concept_query(c, accentless, weights, with_folded=short) for c in content]
-    optional: list[Query] = []
-    if weights.stop > 0:
-        optional += [_concept_query(c, accentless, weights, weights.stop, short)
-                     for c in others]
-    for run in runs:
-        optional += _bonus_queries(run, accentless, weights)
-
-    required = [q for c, q in zip(content, must, strict=True) if c.sign == "+"]
-    fallback = None
-    if short:
-        main = _and_maybe(And(must) if len(must) > 1 else must[0], optional)
-        if len(must) > 1 and len(required) < len(must):
-            fallback = _or_query(must, optional, required)
-    else:
-        main = _or_query(must, optional, required)
-    if excluded:
-        main = AndNot(main, Or(excluded))
-        if fallback is not None:
-            fallback = AndNot(fallback, Or(excluded))
-    return ParsedQuery(analysed_text, main, fallback, accentless=accentless,
-                       sequences=sequences, chains=_chains(runs, accentless),
-                       question=_is_question(text, runs, others, accentless))
-
-
-def _is_question(text: str, runs: list[_Run], others: list[_Concept], accentless: bool) -> bool:
+def _is_question(text: str, runs: list[Run], others: list[Concept], accentless: bool) -> bool:
     """Whether the query is a question in words: it holds a question word (``gì``,
     ``bao nhiêu`` …; typed without diacritics only the unambiguous ones of several
     syllables, ``bao nhieu``), or ends with a question mark."""
@@ -661,7 +469,7 @@ def _folded_questions() -> tuple[str, ...]:
     return tuple(fold(entry) for entry in QUESTION_WORDS if " " in entry)
 
 
-def _chains(runs: list[_Run], accentless: bool) -> tuple[Chain, ...]:
+def _chains(runs: list[Run], accentless: bool) -> tuple[Chain, ...]:
     """The runs as chains of elements for the readings: a run is cut where the query has
     punctuation and a space (``Hà Nội, Lâm Đồng``); runs joined by OR become one."""
     chains: list[Chain] = []
@@ -697,7 +505,7 @@ def _chains(runs: list[_Run], accentless: bool) -> tuple[Chain, ...]:
     return tuple(chains)
 
 
-def _gaps(run: _Run) -> list[str]:
+def _gaps(run: Run) -> list[str]:
     """How the query separates each syllable of a run from the next: ``space``,
     ``inner`` (punctuation inside a word: ``2020-2025``, ``TP.HCM``) or ``break``
     (punctuation and space: a comma, a bracket)."""
@@ -732,40 +540,38 @@ def _pyvi_segment(syllables: Sequence[str]) -> list[int]:
     return [count for count in counts if count]
 
 
-def _and_maybe(main: Query, optional: list[Query]) -> Query:
-    if not optional:
-        return main
-    return AndMaybe(main, Or(optional))
+def _understand(text: str) -> ParsedQuery:
+    lexicon = _lexicon()
+    runs, accentless, analysed_text = _runs(_lex(text), lexicon)
+    concepts = _join_or([c for run in runs for c in run.concepts])
+    positive = [c for c in concepts if c.sign != "-"]
+    content = [c for c in positive if c.kind == "content"]
+    others = [c for c in positive if c.kind != "content"]
+    if not content:
+        content, others = positive, []
+    sequences = tuple(dict.fromkeys(s for c in content for s in c.alternatives))
+    return ParsedQuery(analysed_text, accentless=accentless, sequences=sequences,
+                       chains=_chains(runs, accentless) if concepts else (),
+                       question=bool(content) and _is_question(text, runs, others,
+                                                                accentless),
+                       runs=tuple(runs), concepts=tuple(concepts))
 
 
-def _or_query(must: list[Query], optional: list[Query], required: list[Query]) -> Query:
-    should = Or(must + optional)
-    if required:
-        return AndMaybe(And(required) if len(required) > 1 else required[0], should)
-    return should
-
-
-def parse_query(text: str, *, weights: Weights = DEFAULT_WEIGHTS) -> ParsedQuery:
-    """Understand a typed query; never raises (see the module docstring for the syntax).
-
-    :param weights: ranking knobs; the defaults are the tuned ones.
-    """
+def parse_query(text: str) -> ParsedQuery:
+    """Understand a typed query; never raises (see the module docstring for the syntax)."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     raw = text[:MAX_QUERY_CHARS]
     if not raw.strip():
-        return ParsedQuery("", Every(), empty=True)
+        return ParsedQuery("", empty=True)
     try:
         normal = normalize(raw).translate(_QUOTES)
-        return _build(normal, weights)
+        return _understand(normal)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
         # The lexer is written to accept anything; this is a last line of defence that
         # degrades to a plain any-syllable search rather than an error page.
-        syllables = [s for s in _safe_syllables(raw)][:MAX_SYLLABLES]
-        if not syllables:
-            return ParsedQuery(raw, NullQuery)
-        return ParsedQuery(raw, Or([Term(BODY, s) for s in syllables] +
-                                   [Term(TITLE, s) for s in syllables]))
+        syllables = tuple(_safe_syllables(raw)[:MAX_SYLLABLES])
+        return ParsedQuery(raw, degraded=syllables)
 
 
 def _safe_syllables(text: str) -> list[str]:
@@ -773,148 +579,6 @@ def _safe_syllables(text: str) -> list[str]:
         return _syllables(text)
     except (ValueError, TypeError):
         return []
-
-
-# -- passage rerank ----------------------------------------------------------------------
-
-#: The top results :func:`passage_coverage` reorders, and the weight of its share against
-#: the BM25F score divided by the best one (tuned on the ViNewsQA dev split: +3.6 MRR@10).
-RERANK_DEPTH = 30
-RERANK_WEIGHT = 1.5
-
-_STOP_SYLLABLES = frozenset(s for entry in QUESTION_WORDS + FUNCTION_WORDS for s in entry.split())
-_OPERATOR_RE = re.compile(r"(?<!\S)(?:-\S+|NOT\s+\S+|OR|AND)(?!\S)|[^\W\d_]+:")
-_SENTENCE_RE = re.compile(r"(?<=[.!?…])\s+|\n+")
-
-
-def content_syllables(text: str) -> tuple[list[str], bool]:
-    """The distinct content syllables of a query, lower case, and whether to match folded.
-
-    Operators, field prefixes, excluded words, question and function words are left out;
-    a query without diacritics gives folded syllables (``True``).
-
-    >>> content_syllables("Bệnh nhân ở đâu? -sốt title:viện")
-    (['bệnh', 'nhân', 'viện'], False)
-    >>> content_syllables("benh vien")
-    (['benh', 'vien'], True)
-    """
-    if not isinstance(text, str):
-        return [], False
-    normal = _OPERATOR_RE.sub(" ", normalize(text[:MAX_QUERY_CHARS]))
-    folded = fold(normal) == normal
-    stop = {fold(s) for s in _STOP_SYLLABLES} if folded else _STOP_SYLLABLES
-    found = dict.fromkeys(m.group().lower() for m in SYLLABLE_RE.finditer(normal))
-    return [s for s in found if s not in stop][:MAX_SYLLABLES], folded
-
-
-@lru_cache(maxsize=256)
-def _syllables_re(syllables: tuple[str, ...]) -> re.Pattern[str]:
-    alternatives = "|".join(re.escape(s) for s in sorted(syllables, key=len, reverse=True))
-    return re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])")
-
-
-class Passages:
-    """A document's title and body as :func:`passage_coverage` scans them: lower-cased
-    (and folded for an accentless query), with the start of every passage.
-
-    Made by :func:`passages`; it depends on the document only, so a server can keep it
-    for documents that come back query after query (folding a long body costs more than
-    the scan itself). Kept, it answers the queries after the first from :meth:`spots`
-    instead of a regex scan of the whole text (making the spots costs a few scans, so a
-    document used once is scanned: ``scanned`` says it was).
-    """
-
-    __slots__ = ("text", "starts", "scanned", "_spots")
-
-    def __init__(self, text: str, starts: tuple[int, ...]) -> None:
-        self.text = text
-        self.starts = starts
-        self.scanned = False
-        self._spots: dict[str, int | tuple[int, ...]] | None = None
-
-    def spots(self) -> dict[str, int | tuple[int, ...]]:
-        """Syllable (a maximal run of letters and digits) -> the offset of its first
-        occurrence in each passage where it occurs (one int, or a tuple in text order).
-
-        Compact on purpose (interned keys, no per-spot objects): a server keeps these
-        for hundreds of documents.
-        """
-        spots = self._spots
-        if spots is None:
-            firsts: dict[str, list[int]] = {}
-            last: dict[str, int] = {}
-            starts = self.starts
-            for match in SYLLABLE_RE.finditer(self.text):
-                offset = match.start()
-                passage = bisect_right(starts, offset)
-                word = match.group()
-                if last.get(word) != passage:
-                    last[word] = passage
-                    firsts.setdefault(word, []).append(offset)
-            spots = {sys.intern(word): offsets[0] if len(offsets) == 1 else tuple(offsets)
-                     for word, offsets in firsts.items()}
-            self._spots = spots
-        return spots
-
-
-def passages(title: str, body: str, *, folded: bool = False) -> Passages:
-    """``title`` and ``body`` prepared for :func:`passage_coverage`: passage 0 is the
-    title, then each sentence of the body (sentences end at ``.!?…`` or a line break)."""
-    text = f"{title}\n{body}"
-    text = (fold(text) if folded else text).lower()
-    first = len(title) + 1
-    starts = (first, *(m.end() for m in _SENTENCE_RE.finditer(text, first)))
-    return Passages(text, starts)
-
-
-def passage_coverage(weights: dict[str, float], title: str, body: str, *,
-                     folded: bool = False, prepared: Passages | None = None) -> float:
-    r"""The largest share of ``weights`` (syllable -> weight) found together in the title
-    or in two consecutive sentences of the body (0.0 .. 1.0).
-
-    ``prepared`` is ``passages(title, body, folded=folded)`` kept by the caller (then
-    ``title`` and ``body`` are not read); the result is the same to the last bit.
-
-    >>> passage_coverage({"mưa": 1.0, "lũ": 1.0}, "Thời tiết", "Hôm nay mưa. Lũ về. Nắng.")
-    1.0
-    >>> passage_coverage({"mưa": 1.0, "lũ": 1.0}, "Thời tiết", "Mưa to.\nNắng.\nLũ lớn.")
-    0.5
-    """
-    total = sum(weights.values())
-    if total <= 0:
-        return 0.0
-    found: dict[int, set[str]] = {}
-    if (prepared is not None and prepared.scanned
-            and all(SYLLABLE_RE.fullmatch(s) for s in weights)):
-        # A syllable matches exactly where a whole run of letters and digits equals it
-        # (what the regex below finds), so the kept spots answer without a scan. The
-        # sets are filled in text order, as the scan fills them: same sets, same sums.
-        spots = prepared.spots()
-        starts = prepared.starts
-        hits: list[tuple[int, str]] = []
-        for s in weights:
-            spot = spots.get(s)
-            if spot is not None:
-                hits += [(spot, s)] if isinstance(spot, int) else [(o, s) for o in spot]
-        hits.sort()  # syllables never share an offset: text order
-        for offset, s in hits:
-            found.setdefault(bisect_right(starts, offset), set()).add(s)
-    else:
-        if prepared is None:
-            prepared = passages(title, body, folded=folded)
-        prepared.scanned = True
-        # One regex pass for the query's syllables only; each hit is mapped to its
-        # passage (0 = the title, then the body's sentences) by the sentence starts.
-        text, starts = prepared.text, prepared.starts
-        pattern = _syllables_re(tuple(sorted(weights)))
-        for match in pattern.finditer(text):
-            found.setdefault(bisect_right(starts, match.start()), set()).add(match.group())
-    last = len(starts)
-    best = 0.0
-    for i, words in found.items():
-        window = words | found.get(i + 1, set()) if 0 < i < last else words
-        best = max(best, sum(weights[s] for s in window))
-    return best / total
 
 
 # -- highlighting ----------------------------------------------------------------------
@@ -925,8 +589,9 @@ def _match_spans(
 ) -> list[tuple[int, int]]:
     if not sequences or not text:
         return []
-    tokens = [(t.text, t.startchar, t.endchar)
-              for t in syllable_analyzer()(text, chars=True)]
+    found = Tokens(text)
+    tokens = [(word, start, end) for word, (start, end) in zip(found.syllables(), found.spans,
+                                                               strict=True)]
     words = [fold(word) if accentless else word for word, _, _ in tokens]
     wanted = {tuple(fold(s) for s in seq) if accentless else seq for seq in sequences}
     by_first: dict[str, list[tuple[str, ...]]] = {}

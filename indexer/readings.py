@@ -124,8 +124,9 @@ class Reading:
     """One tier's reading of a query.
 
     A document matches when it holds every ``must`` sequence (all within ``window``
-    syllables of each other when a window is set) and at least ``minimum`` of the
-    ``should`` sequences (of those the archive holds at all).
+    syllables of each other when a window is set), at least ``minimum`` of the
+    ``should`` sequences (of those the archive holds at all), and none of the
+    ``exclude`` sequences (``-word``, ``-"a phrase"``).
 
     :param dropped: words of the query this reading does not require.
     """
@@ -136,11 +137,12 @@ class Reading:
     minimum: int = 0
     window: int | None = None
     dropped: tuple[str, ...] = ()
+    exclude: tuple[Seq, ...] = ()
 
     def same_documents(self, other: Reading) -> bool:
         """Whether both readings match the same documents by definition."""
-        return (self.must, self.should, self.minimum, self.window) == (
-            other.must, other.should, other.minimum, other.window)
+        return (self.must, self.should, self.minimum, self.window, self.exclude) == (
+            other.must, other.should, other.minimum, other.window, other.exclude)
 
 
 def _seq(elements: Sequence[Element], chain: Chain) -> Seq:
@@ -214,6 +216,7 @@ def readings(chains: Sequence[Chain], segment: Segmenter | None = None, *,
     'lâm đồng'
     """
     positive = [c for c in chains if c.sign != "-" and c.elements]
+    exclude = tuple(_seq(c.elements, c) for c in chains if c.sign == "-" and c.elements)
     everything = not any(e.kind == "content" for c in positive for e in c.elements)
     fixed = [c for c in positive if c.quoted or c.sign == "+"]
     loose = [c for c in positive if not (c.quoted or c.sign == "+")]
@@ -242,7 +245,7 @@ def readings(chains: Sequence[Chain], segment: Segmenter | None = None, *,
         tiers.append(every)
 
     found: list[Reading] = []
-    for reading in tiers:
+    for reading in (dataclasses.replace(tier, exclude=exclude) for tier in tiers):
         if not any(reading.same_documents(kept) for kept in found):
             found.append(reading)
     return tuple(found)

@@ -11,8 +11,12 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
 
+from indexer.facets import NAMES as FACETS
+
+__all__ = ["FACETS", "MATCH_MODES", "SORTS", "FacetValue", "Hit", "MatchInfo", "SearchRequest",
+           "SearchResult", "Warning"]
+
 SORTS = ("relevance", "newest", "oldest")
-FACETS = ("year", "month", "unit", "source", "term")
 #: What ``SearchRequest.match`` accepts: ``auto`` (the strictest reading that finds
 #: something, or the corrected query's when the typed one finds nothing), ``typed`` (the
 #: same without correction), or one tier of :data:`indexer.readings.TIERS`.

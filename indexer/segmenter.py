@@ -319,7 +319,8 @@ class _Lexicon:
         ids = list(map(self.ids.get, syllables))
         if None in ids:
             with self.lock:  # _add looks again: another thread may have added it
-                ids = [self._add(s) if i is None else i for s, i in zip(syllables, ids)]
+                pairs = zip(syllables, ids, strict=True)
+                ids = [self._add(s) if i is None else i for s, i in pairs]
         return np.array(ids, dtype=np.intp), (self.scores, self.lower, self.blocks, self.titled)
 
     def _add(self, syllable: str) -> int:
@@ -410,7 +411,7 @@ def _labels(syllables: list[str]) -> tuple[list[bool], np.ndarray, tuple]:
     mark_i = back_i.append
     prev_b = states_b[0]
     prev_i = states_i[0]
-    for state_b, state_i in zip(states_b[1:], states_i[1:]):
+    for state_b, state_i in zip(states_b[1:], states_i[1:], strict=True):
         from_b = prev_b + bb
         from_i = prev_i + ib
         if from_b < from_i:
@@ -500,7 +501,7 @@ def tokenize(text: str) -> str:
         return text
     joins = _joins(syllables)
     parts = [syllables[0]]
-    for syllable, join in zip(syllables[1:], joins[1:]):
+    for syllable, join in zip(syllables[1:], joins[1:], strict=True):
         parts.append("_" if join else " ")
         parts.append(syllable)
     return "".join(parts)
@@ -514,7 +515,7 @@ def _word_groups(text: str) -> Iterator[tuple[int, int, list[str]]]:
     position = 0
     start = end = -1
     group: list[str] = []
-    for syllable, join in zip(syllables, joins):
+    for syllable, join in zip(syllables, joins, strict=True):
         # Only whitespace lies between two syllables, so the next occurrence of
         # this syllable is where the regex found it.
         found = find(syllable, position)

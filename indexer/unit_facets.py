@@ -1,7 +1,7 @@
 """The unit facet as a tree, and unit filters resolved to canonical names.
 
 The index's ``units`` field holds each article's units with their ancestors and
-successors (:mod:`indexer.schema`), so the facet arrays of :mod:`indexer.search` count
+successors (:mod:`indexer.engine.whoosh.schema`), so the facet arrays of :mod:`indexer.search` count
 a province for every article about one of its wards, and filtering needs nothing
 special. What this module adds on top, per request:
 

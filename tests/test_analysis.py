@@ -5,11 +5,11 @@ import unicodedata
 
 import pytest
 
-from indexer import analysis
-from indexer.analysis import compound_analyzer
-from indexer.analysis import folded_analyzer
-from indexer.analysis import syllable_analyzer
-from indexer.analysis import word_analyzer
+from indexer import views
+from indexer.engine.whoosh.analyzers import compound_analyzer
+from indexer.engine.whoosh.analyzers import folded_analyzer
+from indexer.engine.whoosh.analyzers import syllable_analyzer
+from indexer.engine.whoosh.analyzers import word_analyzer
 from indexer.text import fold
 from indexer.text import normalize
 
@@ -26,8 +26,8 @@ ANALYZERS = [syllable_analyzer, folded_analyzer, word_analyzer, compound_analyze
 
 
 def _expected_term(surface: str, make) -> str:
-    parts = ("".join(analysis.SYLLABLE_RE.findall(part)) for part in surface.split())
-    term = analysis.WORD_JOINER.join(part for part in parts if part).lower()
+    parts = ("".join(views.SYLLABLE_RE.findall(part)) for part in surface.split())
+    term = views.WORD_JOINER.join(part for part in parts if part).lower()
     return fold(term) if make is folded_analyzer else term
 
 

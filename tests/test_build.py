@@ -21,13 +21,14 @@ from hypothesis import strategies as st
 from indexer import generations as gens
 from indexer.article import Article
 from indexer.build import build_index
-from indexer.build import fast_preanalyse
 from indexer.build import update_index
+from indexer.engine.whoosh import storage
+from indexer.engine.whoosh.items import fast_preanalyse
+from indexer.engine.whoosh.schema import preanalyse
 from indexer.errors import BuildLocked
 from indexer.errors import CorpusError
 from indexer.errors import IndexerError
 from indexer.results import SearchRequest
-from indexer.schema import preanalyse
 from indexer.search import open_index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,10 +95,10 @@ def stored(index_dir: Path, doc_id: str) -> Article | None:
 
 
 def doc_count(gen_dir: Path) -> int:
-    return gens.verify_generation(gen_dir)["documents"]
+    return storage.verify_generation(gen_dir)["documents"]
 
 
-# --- build ------------------------------------------------------------------------------------
+# --- build ---------------------------------------------------------------------------------------
 
 
 def test_build_indexes_every_readable_file_and_lists_the_bad_one(tmp_path):
@@ -117,7 +118,8 @@ def test_build_indexes_every_readable_file_and_lists_the_bad_one(tmp_path):
 
     manifest = gens.read_manifest(index_dir / "gen-000001")
     assert manifest["documents"] == stats.documents
-    assert manifest["skipped"] == [{"path": stats.skipped[0].path, "reason": stats.skipped[0].reason}]
+    skipped = stats.skipped[0]
+    assert manifest["skipped"] == [{"path": skipped.path, "reason": skipped.reason}]
     assert manifest["corpus"] == [str(corpus.resolve())]
     rows = list(gens.read_documents(index_dir / "gen-000001"))
     assert sorted(r[0] for r in rows) == sorted(
@@ -153,7 +155,8 @@ def test_corpus_of_only_bad_files_does_not_replace_the_index(tmp_path):
 
 
 def test_duplicate_ids_are_skipped(tmp_path):
-    corpus = write_corpus(tmp_path, records=RECORDS + [dict(RECORDS[0], title="Bản sao")], bad=False)
+    records = RECORDS + [dict(RECORDS[0], title="Bản sao")]
+    corpus = write_corpus(tmp_path, records=records, bad=False)
     stats = build_index([corpus], tmp_path / "ix", workers=1)
     assert stats.documents == len(ARTICLES) + len(RECORDS)
     assert [s.reason for s in stats.skipped] == ["duplicate id 'jl-1'"]
@@ -169,7 +172,7 @@ def test_rebuilds_keep_older_generations_for_rollback(tmp_path):
     assert [p.name for p in gens.list_generations(index_dir)] == [
         "gen-000002", "gen-000003", "gen-000004"
     ]
-    assert gens.rollback(index_dir).name == "gen-000003"
+    assert gens.rollback(index_dir, storage.verify_generation).name == "gen-000003"
     assert gens.current_generation(index_dir).name == "gen-000003"
     assert search_ids(index_dir, "khai giảng") == {"corpus/tin/khai-giang.txt"}
 
@@ -216,7 +219,7 @@ def test_leftovers_of_a_killed_build_are_removed_by_the_next(tmp_path):
     assert not leftover.exists()
 
 
-# --- update -----------------------------------------------------------------------------------
+# --- update --------------------------------------------------------------------------------------
 
 
 def test_update_adds_changes_and_deletes(tmp_path):
@@ -232,7 +235,8 @@ def test_update_adds_changes_and_deletes(tmp_path):
         encoding="utf-8",
     )
     (corpus / "tin" / "ngay-hoi.txt").write_text(
-        "Phường 19 tổ chức hội thao\nCác đội bóng chuyền tranh tài sôi nổi.\nGiải thưởng hấp dẫn.\n",
+        "Phường 19 tổ chức hội thao\nCác đội bóng chuyền tranh tài sôi nổi.\n"
+        "Giải thưởng hấp dẫn.\n",
         encoding="utf-8",
     )
     (corpus / "tin" / "khai-giang.txt").unlink()
@@ -277,15 +281,15 @@ def test_update_keeps_posting_arrays_right_through_deletions_and_merges(
 ):
     """Every segment of an updated generation (linked, new or merged) has posting
     arrays that give what whoosh's blocks give, deleted documents left out."""
-    import indexer.build
-    from indexer.build import _SegmentWriter
-    from indexer.schema import TEXT_FIELDS
-    from indexer.search import _leaf_blocks
+    import indexer.engine.whoosh.writer
+    from indexer.engine.whoosh.blocks import leaf_blocks
+    from indexer.engine.whoosh.schema import TEXT_FIELDS
+    from indexer.engine.whoosh.writer import PoolSegmentWriter
 
     monkeypatch.setenv("VNSEARCH_MP_START", "fork")  # workers see the patched class
-    monkeypatch.setattr(_SegmentWriter, "array_min_postings", 2)
+    monkeypatch.setattr(PoolSegmentWriter, "array_min_postings", 2)
     if not merge:  # no segment is small enough to merge: the deletions stay marked
-        monkeypatch.setattr(indexer.build, "SMALL_SEGMENT", 0)
+        monkeypatch.setattr(indexer.engine.whoosh.writer, "SMALL_SEGMENT", 0)
     corpus = write_corpus(tmp_path, bad=False)
     index_dir = tmp_path / "index_data"
     build_index([corpus], index_dir, workers=2)
@@ -299,7 +303,7 @@ def test_update_keeps_posting_arrays_right_through_deletions_and_merges(
     assert stats.deleted == 1 and stats.added == 2
     gen_dir = index_dir / stats.generation
     index = open_index(index_dir)
-    gen = index._gen
+    gen = index.engine._gen
     with gen.searcher() as searcher:
         reader = searcher.reader()
         assert reader.has_deletions() == (not merge)
@@ -316,14 +320,15 @@ def test_update_keeps_posting_arrays_right_through_deletions_and_merges(
             text = term.decode("utf-8")
             expected = []
             for leaf, offset in reader.leaf_readers():
-                for ids, _, _ in _leaf_blocks(leaf, fieldname, text):
+                for ids, _, _ in leaf_blocks(leaf, fieldname, text):
                     expected += [d + offset for d in ids.tolist() if not leaf.is_deleted(d)]
             docs, _ = engine.postings(searcher, fieldname, text)
             assert docs.tolist() == expected, (fieldname, text)
             held += any(a.get(fieldname, term) is not None
                         for files in engine._arrays.values() for a in files.values())
         assert held > 50
-        phrase = engine.phrase_matches(searcher, "body", ["quận"], np.arange(reader.doc_count_all()))
+        docs = np.arange(reader.doc_count_all())
+        phrase = engine.phrase_matches(searcher, "body", ["quận"], docs)
         assert phrase.sum() == len(engine.postings(searcher, "body", "quận")[0])
     index.close()
 
@@ -344,9 +349,12 @@ def test_update_refuses_an_index_of_another_schema(tmp_path):
         update_index([corpus], index_dir, workers=1)
 
 
-# --- the fast analysis path -----------------------------------------------------------------------
+# --- the fast analysis path ----------------------------------------------------------------------
 
-VIETNAMESE = "aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
+VIETNAMESE = (
+    "aăâbcdđeêghiklmnoôơpqrstuưvxy"
+    "àáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
+)
 ALPHABET = VIETNAMESE + VIETNAMESE.upper() + "0123456789 \n\t.,;:!?\"'()-_/%&+\u00a0\u0301\u0323"
 
 
@@ -366,7 +374,7 @@ def test_fast_preanalysis_examples(article):
     assert fast_preanalyse(article) == preanalyse(article)
 
 
-# --- kill -9 ---------------------------------------------------------------------------------------
+# --- kill -9 -------------------------------------------------------------------------------------
 
 SYLLABLES = (
     "nhân dân quận phường ủy ban hội đồng đại biểu kinh tế xã hội văn hóa giáo dục y tế "
@@ -383,7 +391,8 @@ def write_generated_corpus(folder: Path, documents: int, seed: int = 7) -> Path:
     with open(path, "w", encoding="utf-8") as out:
         for n in range(documents):
             body = "\n\n".join(
-                " ".join(rng.choice(SYLLABLES) for _ in range(rng.randint(40, 90))).capitalize() + "."
+                " ".join(rng.choice(SYLLABLES) for _ in range(rng.randint(40, 90))).capitalize()
+                + "."
                 for _ in range(4)
             )
             title = " ".join(rng.choice(SYLLABLES) for _ in range(8)).capitalize()
@@ -522,12 +531,12 @@ def test_kill_9_at_moments_spread_over_a_whole_build(tmp_path):
         # either the old generation or a complete new one; never anything else
         assert pointer.name == serving or gens.read_manifest(pointer)["documents"] == 300
         serving = pointer.name
-        assert gens.verify_generation(pointer)["documents"] == 300
+        assert storage.verify_generation(pointer)["documents"] == 300
     assert build_index([small], index_dir, workers=2).documents == len(ARTICLES) + len(RECORDS)
     assert not list(index_dir.glob("*.tmp-*"))
 
 
-# --- the posting writer ----------------------------------------------------------------------------
+# --- the posting writer --------------------------------------------------------------------------
 
 
 def generated_articles(count: int, seed: int = 3) -> list[Article]:
@@ -539,7 +548,8 @@ def generated_articles(count: int, seed: int = 3) -> list[Article]:
             for _ in range(rng.randint(1, 3))
         )
         title = " ".join(rng.choice(SYLLABLES) for _ in range(rng.randint(0, 8)))
-        articles.append(Article(id=f"a{n}", title=title, body=body, date="2021-0%d-01" % (n % 9 + 1),
+        articles.append(Article(id=f"a{n}", title=title, body=body,
+                                date=f"2021-0{n % 9 + 1}-01",
                                 units=("Quận 4",) if n % 3 else ()))
     return articles
 
@@ -549,10 +559,10 @@ def write_segment_files(directory: Path, writer_class, articles, analyse=preanal
     """Index ``articles`` with ``writer_class``; the segment files by extension."""
     from whoosh.index import create_in
 
-    from indexer.schema import article_to_fields
-    from indexer.schema import make_schema
+    from indexer.engine.whoosh.schema import article_to_fields
+    from indexer.engine.whoosh.schema import make_schema
 
-    index = create_in(str(directory), make_schema(), indexname=gens.INDEX_NAME)
+    index = create_in(str(directory), make_schema(), indexname=storage.INDEX_NAME)
     writer = writer_class(index, compound=False)
     for name, value in attributes.items():
         setattr(writer, name, value)
@@ -563,7 +573,7 @@ def write_segment_files(directory: Path, writer_class, articles, analyse=preanal
     return {
         path.name.split(".", 1)[1]: path.read_bytes()
         for path in directory.iterdir()
-        if path.name.startswith(f"{gens.INDEX_NAME}_") and "." in path.name
+        if path.name.startswith(f"{storage.INDEX_NAME}_") and "." in path.name
     }
 
 
@@ -571,7 +581,7 @@ def all_postings(directory: Path) -> dict:
     """``(field, term) -> [(docnum, weight, value), ...]`` as whoosh reads them back."""
     from whoosh.index import open_dir
 
-    with open_dir(str(directory), indexname=gens.INDEX_NAME).reader() as reader:
+    with open_dir(str(directory), indexname=storage.INDEX_NAME).reader() as reader:
         return {
             (fieldname, text): list(_walk(reader, fieldname, text))
             for fieldname, text in reader.all_terms()
@@ -588,13 +598,13 @@ def _walk(reader, fieldname, text):
 def test_posting_writer_writes_whoosh_bytes_in_compat_mode(tmp_path):
     from whoosh.writing import SegmentWriter
 
-    from indexer.build import _SegmentWriter
+    from indexer.engine.whoosh.writer import PoolSegmentWriter
 
     articles = generated_articles(300)
     (tmp_path / "whoosh").mkdir()
     (tmp_path / "ours").mkdir()
     theirs = write_segment_files(tmp_path / "whoosh", SegmentWriter, articles)
-    ours = write_segment_files(tmp_path / "ours", _SegmentWriter, articles,
+    ours = write_segment_files(tmp_path / "ours", PoolSegmentWriter, articles,
                                min_compress=0, protocol=2, window_bits=15,
                                array_min_postings=None)
     assert sorted(ours) == sorted(theirs)
@@ -606,14 +616,14 @@ def test_posting_writer_writes_whoosh_bytes_in_compat_mode(tmp_path):
 def test_posting_arrays_hold_the_long_lists_as_whoosh_reads_them(tmp_path, analyse):
     """With either analysis: the fast one hands the positions over as numbers, the
     reference one as whoosh's encoded values, decoded when the segment is written."""
-    from indexer import postarrays
-    from indexer.build import _SegmentWriter
-    from indexer.schema import POSITION_FIELDS
-    from indexer.schema import make_schema
+    from indexer.engine.whoosh import arrays as postarrays
+    from indexer.engine.whoosh.schema import POSITION_FIELDS
+    from indexer.engine.whoosh.schema import make_schema
+    from indexer.engine.whoosh.writer import PoolSegmentWriter
 
     first = analyse(generated_articles(1)[0])["body"].items
     assert hasattr(first, "positions") == (analyse is fast_preanalyse)
-    files = write_segment_files(tmp_path, _SegmentWriter, generated_articles(300), analyse,
+    files = write_segment_files(tmp_path, PoolSegmentWriter, generated_articles(300), analyse,
                                 array_min_postings=20)
     assert {"body.vnp", "body_folded.vnp", "pairs.vnp", "words.vnp"} <= set(files)
     by_field = {path.name.split(".")[1]: postarrays.PostingArrays(path)
@@ -637,7 +647,7 @@ def test_posting_arrays_hold_the_long_lists_as_whoosh_reads_them(tmp_path, analy
         if fieldname in POSITION_FIELDS:
             decode = make_schema()[fieldname].format.decode_positions
             expected_pairs = [(docnum, p) for docnum, _, value in rows for p in decode(value)]
-            assert list(zip(*(column.tolist() for column in found))) == expected_pairs
+            assert list(zip(*(column.tolist() for column in found), strict=True)) == expected_pairs
             with_positions += 1
         else:
             assert found is None
@@ -647,7 +657,7 @@ def test_posting_arrays_hold_the_long_lists_as_whoosh_reads_them(tmp_path, analy
 
 
 def test_posting_arrays_read_back_what_was_written_and_refuse_damage(tmp_path):
-    from indexer import postarrays
+    from indexer.engine.whoosh import arrays as postarrays
 
     path = tmp_path / "x.vnp"
     keys = [postarrays.term_key("body", b"a"), postarrays.term_key("pairs", b"a_b")]
@@ -684,13 +694,13 @@ def test_posting_arrays_read_back_what_was_written_and_refuse_damage(tmp_path):
 def test_posting_writer_default_mode_reads_back_the_same(tmp_path):
     from whoosh.writing import SegmentWriter
 
-    from indexer.build import _SegmentWriter
+    from indexer.engine.whoosh.writer import PoolSegmentWriter
 
     articles = generated_articles(300)
     (tmp_path / "whoosh").mkdir()
     (tmp_path / "ours").mkdir()
     theirs = write_segment_files(tmp_path / "whoosh", SegmentWriter, articles)
-    ours = write_segment_files(tmp_path / "ours", _SegmentWriter, articles)
+    ours = write_segment_files(tmp_path / "ours", PoolSegmentWriter, articles)
     assert ours["pst"] != theirs["pst"]  # smaller pickles, fewer compressed blocks
     expected = all_postings(tmp_path / "whoosh")
     assert all_postings(tmp_path / "ours") == expected
@@ -698,9 +708,9 @@ def test_posting_writer_default_mode_reads_back_the_same(tmp_path):
 
 
 def test_term_pool_sorts_postings_that_arrive_out_of_order():
-    from indexer.build import _TermPool
+    from indexer.engine.whoosh.writer import TermPool
 
-    pool = _TermPool()
+    pool = TermPool()
     pool.add(("body", b"dan", 5, 1.0, b"x"))
     pool.add(("body", b"dan", 2, 2.0, b"y"))
     pool.add(("body", b"an", 3, 1.0, b""))
@@ -720,7 +730,7 @@ def test_workers_start_new_segments_past_the_memory_limit(tmp_path):
     stats = build_index([corpus], index_dir, workers=2, segment_mb=1)
     assert stats.documents == 300
     assert stats.segments >= 6
-    assert gens.verify_generation(index_dir / stats.generation) == {
+    assert storage.verify_generation(index_dir / stats.generation) == {
         "documents": 300, "segments": stats.segments
     }
     index = open_index(index_dir)
@@ -754,14 +764,14 @@ def test_verification_refuses_a_damaged_copy_of_a_built_generation(tmp_path):
     index_dir = tmp_path / "ix"
     stats = build_index([write_corpus(tmp_path, bad=False)], index_dir, workers=2)
     built = index_dir / stats.generation
-    assert gens.verify_generation(built)["documents"] == stats.documents
+    assert storage.verify_generation(built)["documents"] == stats.documents
     damaged = index_dir / "gen-000002.tmp-1"
     shutil.copytree(built, damaged)
     postings = max(damaged.glob("MAIN_*.pst"), key=lambda p: p.stat().st_size)
     with open(postings, "r+b") as handle:
         handle.truncate(postings.stat().st_size - 10)
     with pytest.raises(IndexCorrupt, match=f"{postings.name} has"):
-        gens.verify_generation(damaged)
+        storage.verify_generation(damaged)
     # the same damage, with the manifest's size list gone, is caught by reading back
     manifest = gens.read_manifest(damaged)
     manifest.pop("files")
@@ -769,4 +779,4 @@ def test_verification_refuses_a_damaged_copy_of_a_built_generation(tmp_path):
     with open(postings, "r+b") as handle:
         handle.truncate(0)
     with pytest.raises(IndexCorrupt):
-        gens.verify_generation(damaged)
+        storage.verify_generation(damaged)

@@ -17,7 +17,9 @@ from indexer.cli import cli
 GOOD = {
     "ca-nhac.txt": "Đêm ca nhạc chào mừng ngày giải phóng\nNhiều ca sĩ trẻ tham gia biểu diễn.\n"
     "Khán giả vỗ tay không ngớt.\n",
-    "cho-que.txt": "Chợ quê ngày Tết đông vui\nBà con mua sắm bánh mứt, hoa tươi.\nGiá cả ổn định.\n",
+    "cho-que.txt": (
+        "Chợ quê ngày Tết đông vui\nBà con mua sắm bánh mứt, hoa tươi.\nGiá cả ổn định.\n"
+    ),
 }
 BAD = b"\xef\xbb\xbfTin h\xff\xfe\xfa\n"
 
@@ -43,7 +45,8 @@ def test_build_json(tmp_path):
     data = json.loads(result.stdout)
     assert data["documents"] == 2
     assert data["generation"] == "gen-000001"
-    assert data["skipped"] == [{"path": str(corpus / "hong.txt"), "reason": data["skipped"][0]["reason"]}]
+    reason = data["skipped"][0]["reason"]
+    assert data["skipped"] == [{"path": str(corpus / "hong.txt"), "reason": reason}]
     assert "UTF-8" in data["skipped"][0]["reason"]
     assert data["seconds"] > 0 and data["index_bytes"] > 0 and "docs_per_s" in data
     assert gens.current_generation(index_dir).name == "gen-000001"
@@ -115,7 +118,8 @@ def test_build_refused_while_another_process_builds(tmp_path):
 def test_update_json_and_default_corpus(tmp_path):
     corpus = write_corpus(tmp_path)
     index_dir = tmp_path / "ix"
-    assert invoke("build", str(corpus), "--index-dir", str(index_dir), "--workers", "1").exit_code == 0
+    result = invoke("build", str(corpus), "--index-dir", str(index_dir), "--workers", "1")
+    assert result.exit_code == 0
     (corpus / "moi.txt").write_text("Khai mạc hội chợ sách\nHội chợ mở cửa đến cuối tuần.\n",
                                     encoding="utf-8")
     (corpus / "cho-que.txt").unlink()

@@ -11,11 +11,11 @@ from whoosh.index import create_in
 
 from indexer.article import Article
 from indexer.cli import cli
-from indexer.generations import INDEX_NAME
+from indexer.engine.whoosh.schema import article_to_fields
+from indexer.engine.whoosh.schema import make_schema
+from indexer.engine.whoosh.storage import INDEX_NAME
 from indexer.generations import switch_current
 from indexer.generations import write_manifest
-from indexer.schema import article_to_fields
-from indexer.schema import make_schema
 
 ARTICLES = [
     Article(

@@ -37,6 +37,7 @@ import pytest
 
 from indexer import generations as gens
 from indexer.build import build_index
+from indexer.engine.whoosh.storage import verify_generation
 from indexer.errors import IndexCorrupt
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -323,7 +324,7 @@ def test_build_refuses_a_generation_damaged_before_the_switch(tmp_path, web_corp
     assert cut, "the damage was never done"
     assert gens.current_generation(index_dir).name == "gen-000001"
     assert not list(index_dir.glob("*.tmp-*"))
-    assert gens.verify_generation(index_dir / "gen-000001")["documents"] == 13
+    assert verify_generation(index_dir / "gen-000001")["documents"] == 13
 
 
 def test_rollback_to_a_truncated_generation_is_refused(tmp_path, web_corpus):
@@ -332,7 +333,7 @@ def test_rollback_to_a_truncated_generation_is_refused(tmp_path, web_corpus):
     build_index([web_corpus], index_dir, workers=1)
     truncate_half(next((index_dir / "gen-000001").glob("MAIN_*.trm")))
     with pytest.raises(IndexCorrupt, match=r"gen-000001: file MAIN_.*\.trm has"):
-        gens.rollback(index_dir)
+        gens.rollback(index_dir, verify_generation)
     assert gens.current_generation(index_dir).name == "gen-000002"
 
 

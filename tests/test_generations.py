@@ -15,11 +15,12 @@ from whoosh.index import open_dir
 
 from indexer import generations as gens
 from indexer.article import Article
+from indexer.engine.whoosh import storage
+from indexer.engine.whoosh.schema import article_to_fields
+from indexer.engine.whoosh.schema import make_schema
 from indexer.errors import BuildLocked
 from indexer.errors import IndexCorrupt
 from indexer.errors import IndexNotFound
-from indexer.schema import article_to_fields
-from indexer.schema import make_schema
 
 TEXTS = [
     ("Quận ủy họp bàn kế hoạch năm mới", "Sáng nay Quận ủy tổ chức hội nghị về công tác dân vận."),
@@ -47,7 +48,7 @@ def make_generation(index_dir: Path, number: int, texts=TEXTS) -> Path:
 def gens_create(gen_dir: Path):
     from whoosh.index import create_in
 
-    return create_in(str(gen_dir), make_schema(), indexname=gens.INDEX_NAME)
+    return create_in(str(gen_dir), make_schema(), indexname=storage.INDEX_NAME)
 
 
 def digest_files(directory: Path) -> dict[str, str]:
@@ -148,13 +149,13 @@ def test_manifest_and_documents_round_trip(tmp_path):
 
 def test_verify_accepts_a_good_generation(tmp_path):
     gen_dir = make_generation(tmp_path, 1)
-    assert gens.verify_generation(gen_dir) == {"documents": 3, "segments": 1}
+    assert storage.verify_generation(gen_dir) == {"documents": 3, "segments": 1}
 
 
 def test_verify_refuses_wrong_count(tmp_path):
     gen_dir = make_generation(tmp_path, 1)
     with pytest.raises(IndexCorrupt, match="holds 3 documents, expected 4"):
-        gens.verify_generation(gen_dir, expected_documents=4)
+        storage.verify_generation(gen_dir, expected_documents=4)
 
 
 def test_verify_refuses_a_truncated_segment_file(tmp_path):
@@ -165,7 +166,7 @@ def test_verify_refuses_a_truncated_segment_file(tmp_path):
     with open(segment, "r+b") as handle:
         handle.truncate(size // 2)
     with pytest.raises(IndexCorrupt, match=f"{segment.name} has {size // 2} bytes"):
-        gens.verify_generation(gen_dir)
+        storage.verify_generation(gen_dir)
 
 
 def test_verify_refuses_a_missing_file(tmp_path):
@@ -173,7 +174,7 @@ def test_verify_refuses_a_missing_file(tmp_path):
     toc = next(gen_dir.glob("_MAIN_*.toc"))
     toc.unlink()
     with pytest.raises(IndexCorrupt, match="missing"):
-        gens.verify_generation(gen_dir)
+        storage.verify_generation(gen_dir)
 
 
 def test_verify_refuses_garbled_segment_without_manifest_sizes(tmp_path):
@@ -183,12 +184,12 @@ def test_verify_refuses_garbled_segment_without_manifest_sizes(tmp_path):
     for path in gen_dir.glob("MAIN_*"):
         path.write_bytes(b"\0" * path.stat().st_size)
     with pytest.raises(IndexCorrupt):
-        gens.verify_generation(gen_dir)
+        storage.verify_generation(gen_dir)
 
 
 def test_verify_empty_directory(tmp_path):
     with pytest.raises(IndexCorrupt, match="no whoosh index"):
-        gens.verify_generation(tmp_path)
+        storage.verify_generation(tmp_path)
 
 
 # --- hard links: whoosh never writes into an existing file ----------------------------------------
@@ -199,7 +200,7 @@ def test_linked_generation_leaves_the_original_untouched(tmp_path):
     before = digest_files(old)
     new = tmp_path / "gen-000002"
     new.mkdir()
-    linked = gens.link_index_files(old, new)
+    linked = storage.link_index_files(old, new)
     whoosh_files = [n for n in before if n.startswith(("MAIN_", "_MAIN_")) and "LOCK" not in n]
     assert linked == len(whoosh_files) == len(list(new.iterdir()))
     assert not (new / gens.MANIFEST).exists()
@@ -207,19 +208,19 @@ def test_linked_generation_leaves_the_original_untouched(tmp_path):
     assert some.stat().st_ino == (old / some.name).stat().st_ino
 
     # Change the new generation the way update does: delete, add, merge everything.
-    index = open_dir(str(new), indexname=gens.INDEX_NAME)
+    index = open_dir(str(new), indexname=storage.INDEX_NAME)
     with index.writer() as writer:
         writer.delete_by_term("id", "doc-1-0")
         article = Article(id="doc-new", title="Tin mới về Hội đồng nhân dân", body="Nội dung.")
         writer.add_document(**article_to_fields(article))
-    index = open_dir(str(new), indexname=gens.INDEX_NAME)
+    index = open_dir(str(new), indexname=storage.INDEX_NAME)
     index.optimize()
-    with open_dir(str(new), indexname=gens.INDEX_NAME).searcher() as searcher:
+    with open_dir(str(new), indexname=storage.INDEX_NAME).searcher() as searcher:
         assert searcher.doc_count() == 3
         assert searcher.document(id="doc-new") is not None
 
     assert digest_files(old) == before
-    assert gens.verify_generation(old)["documents"] == 3
+    assert storage.verify_generation(old)["documents"] == 3
 
 
 # --- the build lock -------------------------------------------------------------------------------

@@ -150,7 +150,7 @@ def test_what_stops_a_site_is_recorded_in_its_run_too(tmp_path):
 
 def test_robots_server_error_or_429_skips_the_site_and_a_second_run_waits(tmp_path):
     from indexer.harvest import HarvestError
-    from indexer.harvest.crawl import _DirLock
+    from indexer.harvest.crawl import DirLock
 
     for status in (500, 429):
         with SiteServer({"/robots.txt": Route(status=status)}) as broken:
@@ -159,7 +159,7 @@ def test_robots_server_error_or_429_skips_the_site_and_a_second_run_waits(tmp_pa
             assert report["failures"][0]["url"] == broken.base + "/robots.txt"
             assert "RFC 9309" in report["failures"][0]["reason"]
             assert [hit.path for hit in broken.hits()] == ["/robots.txt", "/robots.txt"]
-    with _DirLock(tmp_path / "h"):
+    with DirLock(tmp_path / "h"):
         with pytest.raises(HarvestError, match="another harvest is running"):
             harvest([Site("http://127.0.0.1:9/")], tmp_path / "h")
 

@@ -25,12 +25,13 @@ from hypothesis import strategies as st
 from whoosh.query import Query
 
 from indexer.build import build_index
+from indexer.engine.whoosh.compile import compile_query
 from indexer.errors import QueryError
+from indexer.highlight import highlight_text
+from indexer.highlight import make_snippet
 from indexer.query import parse_query
+from indexer.request import MAX_QUERY_LENGTH as MAX_QUERY_CHARS
 from indexer.results import SearchRequest
-from indexer.search import MAX_QUERY_CHARS
-from indexer.search import highlight_text
-from indexer.search import make_snippet
 from indexer.search import open_index
 from indexer.text import normalize
 
@@ -171,9 +172,12 @@ def assert_error_shape(response) -> None:
 @given(queries)
 def test_parse_query_accepts_anything(text):
     parsed = parse_query(text)
-    assert isinstance(parsed.query, Query)
-    assert parsed.fallback is None or isinstance(parsed.fallback, Query)
+    query, fallback = compile_query(parsed)
+    assert isinstance(query, Query)
+    assert fallback is None or isinstance(fallback, Query)
     assert parsed.empty == (not text[:MAX_QUERY_CHARS].strip())
+    for reading in parsed.readings():
+        assert reading.tier in ("phrase", "near", "all", "most")
     for start, end in parsed.match_spans(text):
         assert 0 <= start < end <= len(text)
 
@@ -181,7 +185,7 @@ def test_parse_query_accepts_anything(text):
 @pytest.mark.parametrize("text", LONG, ids=lambda t: repr(t[:12]))
 def test_parse_query_cuts_very_long_text(text, searcher):
     parsed = parse_query(text)
-    assert isinstance(parsed.query, Query)
+    assert isinstance(compile_query(parsed)[0], Query)
     assert len(parsed.text) <= MAX_QUERY_CHARS
     # The search itself refuses what is over the documented limit, cleanly.
     with pytest.raises(QueryError, match="1000"):

@@ -11,29 +11,33 @@ from whoosh.query import Every
 from whoosh.query import NullQuery
 
 from indexer.article import Article
+from indexer.engine.whoosh.compile import compile_query
+from indexer.engine.whoosh.compile import weighting
+from indexer.engine.whoosh.schema import ID_FIELD
+from indexer.engine.whoosh.schema import article_to_fields
+from indexer.engine.whoosh.schema import make_schema
 from indexer.query import MAX_SYLLABLES
-from indexer.query import content_syllables
 from indexer.query import parse_query
-from indexer.query import passage_coverage
-from indexer.query import passages
 from indexer.query import read_abbreviations
-from indexer.query import weighting
-from indexer.schema import ID_FIELD
-from indexer.schema import article_to_fields
-from indexer.schema import make_schema
+from indexer.ranking import content_syllables
+from indexer.ranking import passage_coverage
+from indexer.ranking import passages
 from indexer.text import fold
 from indexer.text import normalize
 
 # Our own short texts (never corpus text).
 ARTICLES = [
     Article("nd", "Nhân dân phường 5 góp ý dự thảo", "Nhiều ý kiến của nhân dân được ghi nhận."),
-    Article("dh", "Đại hội Đảng bộ quận Bình Thạnh", "Đại hội Đảng bộ nhiệm kỳ 2020-2025 khai mạc."),
+    Article("dh", "Đại hội Đảng bộ quận Bình Thạnh",
+            "Đại hội Đảng bộ nhiệm kỳ 2020-2025 khai mạc."),
     Article("tu", "Thành ủy họp phiên thường kỳ", "Thành ủy triển khai nghị quyết mới."),
     Article("tu-old", "Hội nghị Thành uỷ mở rộng", "Thành uỷ đánh giá công tác quý ba."),
     Article("ub1", "UBND quận 3 tiếp dân", "UBND quận 3 tổ chức buổi tiếp công dân định kỳ."),
-    Article("ub2", "Ủy ban nhân dân huyện Củ Chi ra quân", "Ủy ban nhân dân huyện phát động phong trào."),
+    Article("ub2", "Ủy ban nhân dân huyện Củ Chi ra quân",
+            "Ủy ban nhân dân huyện phát động phong trào."),
     Article("hcm1", "TP.HCM mở rộng không gian đi bộ", "Người dân TP.HCM hào hứng với phố đi bộ."),
-    Article("hcm2", "Thành phố Hồ Chí Minh đón khách quốc tế", "Lượng khách đến Thành phố Hồ Chí Minh tăng."),
+    Article("hcm2", "Thành phố Hồ Chí Minh đón khách quốc tế",
+            "Lượng khách đến Thành phố Hồ Chí Minh tăng."),
     Article("hoa", "Xã Hòa Phú trồng rừng", "Nông dân xã Hòa Phú trồng thêm cây xanh."),
     Article("rain", "Trời mưa to", "Thời tiết xấu, dân làng ở nhà tránh mưa."),
     Article("nan", "Nàn dẫn đường", "Câu chuyện về nhà nàn và dân chài."),
@@ -68,12 +72,17 @@ def ranking_ix():
     return _index(RANKING)
 
 
+def compiled(text):
+    """The whoosh queries the embedded engine ranks ``text`` with: (main, loose)."""
+    return compile_query(parse_query(text))
+
+
 def found(ix, text):
-    parsed = parse_query(text)
+    query, fallback = compiled(text)
     with ix.searcher(weighting=weighting()) as searcher:
-        hits = searcher.search(parsed.query, limit=None)
-        if hits.scored_length() == 0 and parsed.fallback is not None:
-            hits = searcher.search(parsed.fallback, limit=None)
+        hits = searcher.search(query, limit=None)
+        if hits.scored_length() == 0 and fallback is not None:
+            hits = searcher.search(fallback, limit=None)
         return [hit[ID_FIELD] for hit in hits]
 
 
@@ -132,8 +141,7 @@ def test_operators(ix, text, expected):
 def test_short_query_requires_every_word_and_falls_back(ix):
     assert set(found(ix, "Thành ủy thường kỳ")) == {"tu"}
     # no article has all three: the fallback finds those with any
-    parsed = parse_query("Thành ủy Củ Chi")
-    assert parsed.fallback is not None
+    assert compiled("Thành ủy Củ Chi")[1] is not None
     assert {"tu", "tu-old", "ub2"} <= set(found(ix, "Thành ủy Củ Chi"))
 
 
@@ -143,8 +151,8 @@ def test_question_words_are_not_required(ix):
 
 
 def test_query_of_only_question_words_searches_them():
-    parsed = parse_query("bao nhiêu")
-    assert "bao" in str(parsed.query) and "nhiêu" in str(parsed.query)
+    query, _ = compiled("bao nhiêu")
+    assert "bao" in str(query) and "nhiêu" in str(query)
 
 
 def test_exact_spelling_ranks_above_folded(ranking_ix):
@@ -166,14 +174,14 @@ def test_words_together_rank_above_scattered(ranking_ix):
 @pytest.mark.parametrize("text", ["", "   ", "\n\t"])
 def test_empty_query_matches_everything(text):
     parsed = parse_query(text)
-    assert parsed.empty and parsed.query == Every()
+    assert parsed.empty and compile_query(parsed)[0] == Every()
 
 
 @pytest.mark.parametrize("text", ["???", "-", '""', "OR", "AND NOT", "()", "title:", "+-!"])
 def test_query_without_content_matches_nothing(ix, text):
     parsed = parse_query(text)
     assert not parsed.empty
-    assert parsed.query is NullQuery or found(ix, text) == []
+    assert compile_query(parsed)[0] is NullQuery or found(ix, text) == []
 
 
 def test_exclusion_only_query_keeps_the_rest(ix):
@@ -183,7 +191,7 @@ def test_exclusion_only_query_keeps_the_rest(ix):
 def test_long_query_is_cut():
     parsed = parse_query("nhân dân " * 2000)
     assert len(parsed.text) <= 1000
-    assert str(parsed.query).count("nhân") <= MAX_SYLLABLES * 4
+    assert str(compile_query(parsed)[0]).count("nhân") <= MAX_SYLLABLES * 4
 
 
 def test_match_spans_mark_sequences():
@@ -204,7 +212,7 @@ def test_abbreviation_file_has_both_forms():
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=120))
 def test_parse_query_never_raises(text):
     parsed = parse_query(text)
-    assert parsed.query is not None
+    assert compile_query(parsed)[0] is not None
 
 
 SYNTAX = st.sampled_from(['"', "-", "+", "OR", "AND", "NOT", "(", ")", "title:", "body:",
@@ -215,11 +223,11 @@ SYNTAX = st.sampled_from(['"', "-", "+", "OR", "AND", "NOT", "(", ")", "title:",
 @settings(max_examples=150, deadline=None)
 @given(st.lists(SYNTAX, max_size=25).map("".join))
 def test_query_syntax_soup_runs(ix, text):
-    parsed = parse_query(text)
+    query, fallback = compiled(text)
     with ix.searcher(weighting=weighting()) as searcher:
-        searcher.search(parsed.query, limit=5)
-        if parsed.fallback is not None:
-            searcher.search(parsed.fallback, limit=5)
+        searcher.search(query, limit=5)
+        if fallback is not None:
+            searcher.search(fallback, limit=5)
 
 
 def test_normalised_text_is_reported():

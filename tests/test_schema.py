@@ -7,8 +7,8 @@ import pytest
 from whoosh.filedb.filestore import RamStorage
 from whoosh.query import Term
 
-from indexer import schema
 from indexer.article import Article
+from indexer.engine.whoosh import schema
 
 ARTICLE = Article(
     id="doc-1",

@@ -15,18 +15,18 @@ import pytest
 from whoosh.index import create_in
 
 from indexer.article import Article
+from indexer.engine.whoosh.schema import article_to_fields
+from indexer.engine.whoosh.schema import make_schema
+from indexer.engine.whoosh.storage import INDEX_NAME
 from indexer.errors import IndexNotFound
 from indexer.errors import QueryError
-from indexer.generations import INDEX_NAME
 from indexer.generations import switch_current
 from indexer.generations import write_manifest
+from indexer.highlight import Highlighter
+from indexer.highlight import Pattern
+from indexer.highlight import highlight_text
+from indexer.highlight import make_snippet
 from indexer.results import SearchRequest
-from indexer.schema import article_to_fields
-from indexer.schema import make_schema
-from indexer.search import Highlighter
-from indexer.search import Pattern
-from indexer.search import highlight_text
-from indexer.search import make_snippet
 from indexer.search import open_index
 
 FILLER = (
@@ -138,7 +138,7 @@ def write_generation(index_dir: Path, name: str, articles: list[Article],
     Written by whoosh's own writer, or with ``array_min_postings`` by the build's, which
     also writes the posting arrays of the terms with that many postings in a segment.
     """
-    from indexer.build import _SegmentWriter
+    from indexer.engine.whoosh.writer import PoolSegmentWriter
 
     gen_dir = index_dir / name
     gen_dir.mkdir(parents=True)
@@ -150,7 +150,7 @@ def write_generation(index_dir: Path, name: str, articles: list[Article],
         if array_min_postings is None:
             writer = index.writer()
         else:
-            writer = _SegmentWriter(index, compound=False)
+            writer = PoolSegmentWriter(index, compound=False)
             writer.array_min_postings = array_min_postings
         for article in part:
             writer.add_document(**article_to_fields(article))
@@ -503,7 +503,7 @@ def test_refresh_switches_generations(tmp_path):
     assert index.refresh() is True
     assert index.generation == "gen-000002"
     # Loaded before the switch, not by the first request on the new generation.
-    new = index._gen  # noqa: SLF001
+    new = index.engine._gen  # noqa: SLF001
     assert new._facets is not None and new._engine is not None  # noqa: SLF001
     assert new._suggester is not None  # noqa: SLF001 - a small index builds it at once
     assert index.search(SearchRequest()).total == len(ARTICLES)
@@ -586,27 +586,27 @@ def test_result_to_dict_matches_the_api_shape(index):
 
 
 def test_big_index_builds_the_suggester_in_the_background_and_caches_it(tmp_path, monkeypatch):
-    import indexer.search as search_module
+    import indexer.engine.whoosh.generation as search_module
     from indexer.suggest import MODEL_FILE
 
     monkeypatch.setattr(search_module, "SUGGESTER_SYNC_DOCUMENTS", 0)
     gen_dir = write_generation(tmp_path, "gen-000001", ARTICLES)
     index = open_index(tmp_path)
     assert index.search(SearchRequest(query="binh thanh")).suggestion is None
-    index._gen._suggester_thread.join(timeout=30)
+    index.engine._gen._suggester_thread.join(timeout=30)
     assert (gen_dir / MODEL_FILE).is_file()
     assert not (gen_dir / f"{MODEL_FILE}.building").exists()
     assert index.search(SearchRequest(query="binh thanh")).suggestion == "bình thạnh"
     # another process (here: another SearchIndex) loads the cached model
     other = open_index(tmp_path)
     assert other.search(SearchRequest(query="binh thanh")).suggestion == "bình thạnh"
-    assert other._gen._suggester_thread is None
+    assert other.engine._gen._suggester_thread is None
     index.close()
     other.close()
 
 
 def test_a_fresh_build_claim_of_another_process_is_respected(tmp_path, monkeypatch):
-    import indexer.search as search_module
+    import indexer.engine.whoosh.generation as search_module
     from indexer.suggest import MODEL_FILE
 
     monkeypatch.setattr(search_module, "SUGGESTER_SYNC_DOCUMENTS", 0)
@@ -614,7 +614,7 @@ def test_a_fresh_build_claim_of_another_process_is_respected(tmp_path, monkeypat
     (gen_dir / f"{MODEL_FILE}.building").touch()
     index = open_index(tmp_path)
     assert index.search(SearchRequest(query="binh thanh")).suggestion is None
-    assert index._gen._suggester_thread is None
+    assert index.engine._gen._suggester_thread is None
     index.close()
 
 
@@ -640,14 +640,15 @@ def test_a_fresh_build_claim_of_another_process_is_respected(tmp_path, monkeypat
 def test_array_engine_scores_match_whoosh(index, arrays_index, which, text):
     """The array engine ranks and scores exactly as whoosh's own (unoptimised) search,
     reading postings from whoosh's blocks or from the posting arrays files."""
+    from indexer.engine.whoosh.compile import compile_query
     from indexer.query import parse_query
 
-    gen = (index if which == "whoosh files" else arrays_index)._gen
+    gen = (index if which == "whoosh files" else arrays_index).engine._gen
     parsed = parse_query(text)
     with gen.searcher() as searcher:
         engine = gen.engine(searcher)
         assert engine is not None
-        for q in filter(None, [parsed.query, parsed.fallback]):
+        for q in filter(None, compile_query(parsed)):
             scored = engine.run(searcher, q)
             ours = engine.top(searcher, scored, scored.docs, len(scored.docs) or 1)
             results = searcher.search(q, limit=None, optimize=False)
@@ -657,11 +658,11 @@ def test_array_engine_scores_match_whoosh(index, arrays_index, which, text):
 
 
 def test_posting_arrays_give_the_postings_whoosh_blocks_give(arrays_index):
-    from indexer.schema import LIST_FIELDS
-    from indexer.schema import TEXT_FIELDS
-    from indexer.search import _leaf_blocks
+    from indexer.engine.whoosh.blocks import leaf_blocks
+    from indexer.engine.whoosh.schema import LIST_FIELDS
+    from indexer.engine.whoosh.schema import TEXT_FIELDS
 
-    gen = arrays_index._gen
+    gen = arrays_index.engine._gen
     with gen.searcher() as searcher:
         engine = gen.engine(searcher)
         assert len(engine._arrays) == 2 and all(engine._arrays.values())  # two segments
@@ -674,7 +675,7 @@ def test_posting_arrays_give_the_postings_whoosh_blocks_give(arrays_index):
             text = searcher.schema[fieldname].from_bytes(term)
             expected_docs, expected_weights = [], []
             for leaf, offset in reader.leaf_readers():
-                for ids, weights, _ in _leaf_blocks(leaf, fieldname, text):
+                for ids, weights, _ in leaf_blocks(leaf, fieldname, text):
                     expected_docs += (ids + offset).tolist()
                     expected_weights += weights.tolist()
             docs, weights = engine.postings(searcher, fieldname, text)
@@ -685,8 +686,8 @@ def test_posting_arrays_give_the_postings_whoosh_blocks_give(arrays_index):
 
 
 def test_a_damaged_posting_arrays_file_is_refused_by_name(tmp_path):
+    from indexer.engine.whoosh.storage import verify_generation
     from indexer.errors import IndexCorrupt
-    from indexer.generations import verify_generation
 
     gen_dir = write_generation(tmp_path, "gen-000001", ARTICLES, array_min_postings=2)
     damaged = sorted(gen_dir.glob("*.vnp"))[0]
@@ -698,28 +699,28 @@ def test_a_damaged_posting_arrays_file_is_refused_by_name(tmp_path):
 
 
 def test_search_reads_whoosh_blocks_where_posting_arrays_fail(tmp_path, caplog):
-    from indexer import postarrays
-    from indexer.search import _open_arrays
+    from indexer.engine.whoosh import arrays as postarrays
+    from indexer.engine.whoosh.blocks import open_arrays
 
     gen_dir = write_generation(tmp_path, "gen-000001", ARTICLES, array_min_postings=2)
     index = open_index(tmp_path)
     expected = ids(index.search(SearchRequest(query="nhân dân")))
-    with index._gen.searcher() as searcher:
+    with index.engine._gen.searcher() as searcher:
         leaf = searcher.reader().leaf_readers()[0][0]
         files = postarrays.segment_files(gen_dir, leaf._segment.segment_id())
-        assert set(_open_arrays(leaf)) == set(files) >= {"body", "title"}
+        assert set(open_arrays(leaf)) == set(files) >= {"body", "title"}
         files["body"].write_bytes(b"garbage")
-        assert set(_open_arrays(leaf)) == set(files) - {"body"}
+        assert set(open_arrays(leaf)) == set(files) - {"body"}
         assert "posting arrays not used" in caplog.text and "not a posting arrays" in caplog.text
-        index._gen._engine = None  # made again: without that file
-        assert "body" not in index._gen.engine(searcher)._arrays[leaf._segment.segment_id()]
+        index.engine._gen._engine = None  # made again: without that file
+        assert "body" not in index.engine._gen.engine(searcher)._arrays[leaf._segment.segment_id()]
     assert ids(index.search(SearchRequest(query="nhân dân"))) == expected
     index.close()
 
 
 def test_prepare_generation_writes_the_model_a_search_then_loads(tmp_path, monkeypatch):
-    import indexer.search as search_module
-    from indexer.search import prepare_generation
+    import indexer.engine.whoosh.generation as search_module
+    from indexer.engine.whoosh.generation import prepare_generation
 
     monkeypatch.setattr(search_module, "SUGGESTER_SYNC_DOCUMENTS", 0)
     gen_dir = write_generation(tmp_path, "gen-000001", ARTICLES)
@@ -727,7 +728,7 @@ def test_prepare_generation_writes_the_model_a_search_then_loads(tmp_path, monke
     assert model_file.is_file() and model_file.parent == gen_dir
     index = open_index(tmp_path)
     assert index.search(SearchRequest(query="binh thanh")).suggestion == "bình thạnh"
-    assert index._gen._suggester_thread is None
+    assert index.engine._gen._suggester_thread is None
     index.close()
 
 
@@ -757,7 +758,7 @@ def test_kept_documents_are_bounded_and_change_no_result(index_dir, monkeypatch)
     # A generation keeps the stored text of recent documents (and what the rerank and the
     # snippets derive from it): a later request over the same documents must show the
     # same page, and the memory stays within DOC_CACHE_CHARS.
-    import indexer.search as search_module
+    import indexer.engine.whoosh.generation as search_module
 
     requests = [SearchRequest(query=text) for text in (
         "nhân dân", "nhan dan", "quận", "binh thanh", "đại hội đảng bộ", '"Ủy ban nhân dân"',
@@ -768,7 +769,7 @@ def test_kept_documents_are_bounded_and_change_no_result(index_dir, monkeypatch)
         first = [_shown(roomy.search(request)) for request in requests]
         assert any(first)
         assert [_shown(roomy.search(request)) for request in requests] == first
-        assert roomy._gen._docs  # noqa: SLF001 - the documents were kept
+        assert roomy.engine._gen._docs  # noqa: SLF001 - the documents were kept
     finally:
         roomy.close()
     for limit, kept in ((1, 1), (0, 0)):  # only the last one kept; none
@@ -776,7 +777,7 @@ def test_kept_documents_are_bounded_and_change_no_result(index_dir, monkeypatch)
         tight = open_index(index_dir)
         try:
             assert [_shown(tight.search(request)) for request in requests] == first
-            assert len(tight._gen._docs) == kept  # noqa: SLF001
+            assert len(tight.engine._gen._docs) == kept  # noqa: SLF001
         finally:
             tight.close()
 

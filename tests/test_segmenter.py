@@ -92,7 +92,7 @@ def test_word_spans_slice_back_to_the_words(text):
     assert words(text) == expected
     assert all(not text[start].isspace() and not text[end - 1].isspace() for start, end in spans)
     ends = [0] + [end for _, end in spans]
-    assert all(start >= previous_end for (start, _), previous_end in zip(spans, ends))
+    assert all(start >= previous_end for (start, _), previous_end in zip(spans, ends, strict=False))
 
 
 def test_known_segmentation():
@@ -152,7 +152,8 @@ def test_word_spans_of_decomposed_text_index_the_nfc_text():
 TRICKY = st.lists(
     st.sampled_from(
         list("aàĐđHNTPMrsDhSbcx01239 \n\t\u00a0.,:;@+-_/=>()%'\"“”…!?")
-        + ["://", "Tp.", "ThS.", "Mr.", "Mrs.", "Dr.", "a@b.vn", "1.000", "12_3", "UBND.", " Hà Nội"]
+        + ["://", "Tp.", "ThS.", "Mr.", "Mrs.", "Dr.", "a@b.vn", "1.000", "12_3", "UBND."]
+        + [" Hà Nội"]
         + ["o\u0300", "\u0301"]
     ),
     max_size=30,

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from indexer.errors import QueryError
 from indexer.results import SearchRequest
 from indexer.search import open_index
 from indexer.units import UnknownUnit

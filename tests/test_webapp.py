@@ -267,10 +267,14 @@ def test_openapi_schemas_match_a_real_result_shape():
 def test_serve_command_wiring(monkeypatch, tmp_path):
     from click.testing import CliRunner
 
+    import indexer.cli
     import webapp.serve
     from indexer.cli import cli
 
     calls = []
+    # the command becomes `python -m webapp.serve` with the options it checked ...
+    monkeypatch.setattr(indexer.cli, "_exec_server", webapp.serve.main)
+    # ... which runs gunicorn (or Flask's server) with them
     monkeypatch.setattr(webapp.serve, "run_gunicorn", lambda **kw: calls.append(("g", kw)))
     monkeypatch.setattr(webapp.serve, "run_dev", lambda **kw: calls.append(("dev", kw)))
     result = CliRunner().invoke(cli, ["serve", "--port", "8123", "--workers", "2",
@@ -286,6 +290,17 @@ def test_serve_command_wiring(monkeypatch, tmp_path):
     assert result.exit_code == 2
 
 
+def test_the_library_does_not_import_the_web_app():
+    import subprocess
+    import sys
+
+    code = ("import sys, indexer, indexer.cli, indexer.search, indexer.build; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'webapp'))")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True)
+    assert found.stdout.strip() == "[]"
+
+
 def test_gunicorn_settings_are_valid():
     from webapp.serve import VnsearchApplication
     from webapp.serve import gunicorn_options
@@ -295,3 +310,15 @@ def test_gunicorn_settings_are_valid():
     assert application.cfg.bind == ["127.0.0.1:8123"]
     assert application.cfg.timeout == 30 and application.cfg.preload_app is False
     assert application.cfg.accesslog == "-"
+
+
+def test_settings_out_of_their_bounds_are_refused_when_the_app_starts(tmp_path, monkeypatch):
+    from indexer.errors import ConfigError
+    from webapp import create_app
+
+    # the library refuses per_page above 100: the web app cannot default to more
+    monkeypatch.setenv("VNSEARCH_PAGE_SIZE", "500")
+    with pytest.raises(ConfigError, match="PAGE_SIZE must be between 1 and 100"):
+        create_app({"INDEX_DIR": str(tmp_path)})
+    monkeypatch.setenv("VNSEARCH_PAGE_SIZE", "20")
+    assert create_app({"INDEX_DIR": str(tmp_path)}).config["PAGE_SIZE"] == 20

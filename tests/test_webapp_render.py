@@ -75,11 +75,11 @@ def render(empty_app, url, search_result):
 
     from werkzeug.datastructures import MultiDict
 
-    from webapp.pages import _render_search
+    from webapp.pages import render_search
 
     args = MultiDict(parse_qsl(urlsplit(url).query))
     with empty_app.test_request_context(url):
-        html, status = _render_search(UrlState(args), parse_search_request(args), search_result)
+        html, status = render_search(UrlState(args), parse_search_request(args), search_result)
     parser = Links()
     parser.feed(html)
     return html, status, parser

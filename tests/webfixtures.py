@@ -123,7 +123,8 @@ ARTICLES = (
     FixtureArticle(
         "bo-de-lay-y-kien-du-thao-van-kien",
         "Phường Bồ Đề lấy ý kiến Nhân dân về dự thảo văn kiện đại hội",
-        "2020-04-12T08:20", "Tin tức sự kiện", "Ngọc Anh", ("Phường Bồ Đề, Quận Long Biên", "Quận Long Biên"),
+        "2020-04-12T08:20", "Tin tức sự kiện", "Ngọc Anh",
+        ("Phường Bồ Đề, Quận Long Biên", "Quận Long Biên"),
         (
             "Sáng 12/4, Đảng ủy phường Bồ Đề, quận Long Biên tổ chức hội nghị lấy ý kiến Nhân "
             "dân đóng góp vào dự thảo báo cáo chính trị trình Đại hội đại biểu Đảng bộ phường "
@@ -185,7 +186,8 @@ ARTICLES = (
     FixtureArticle(
         "nhuan-duc-vung-rau-an-toan",
         "Xã Nhuận Đức phát triển vùng trồng rau an toàn",
-        "2021-09-14T09:00", "Nông thôn mới", "Phương Thảo", ("Xã Nhuận Đức, Huyện Củ Chi", "Huyện Củ Chi"),
+        "2021-09-14T09:00", "Nông thôn mới", "Phương Thảo",
+        ("Xã Nhuận Đức, Huyện Củ Chi", "Huyện Củ Chi"),
         (
             "Những năm gần đây, xã Nhuận Đức, huyện Củ Chi đã chuyển đổi hơn 120 ha đất trồng "
             "lúa kém hiệu quả sang trồng rau an toàn theo tiêu chuẩn VietGAP, mang lại thu nhập "
@@ -323,7 +325,8 @@ def render(article: FixtureArticle, style: str) -> str:
     when = dt.datetime.fromisoformat(article.when)
     body = article.paragraphs
     if style == "thanhuy":
-        date_line = f"{_WEEKDAYS[when.weekday()]}, ngày {when.day} tháng {when.month} năm {when.year}"
+        weekday = _WEEKDAYS[when.weekday()]
+        date_line = f"{weekday}, ngày {when.day} tháng {when.month} năm {when.year}"
         paragraphs = "".join(
             f"<p>{'(Thanhuy.vn) – ' if i == 0 else ''}{e(p)}</p>\n" for i, p in enumerate(body)
         )
@@ -370,7 +373,8 @@ def render(article: FixtureArticle, style: str) -> str:
     if style == "quan":
         hour = when.hour % 12 or 12
         marker = "SA" if when.hour < 12 else "CH"
-        stamp = f"{when.day} Tháng {_MONTHS[when.month - 1]} {when.year} {hour:02d}:{when.minute:02d}:00 {marker}"
+        month = _MONTHS[when.month - 1]
+        stamp = f"{when.day} Tháng {month} {when.year} {hour:02d}:{when.minute:02d}:00 {marker}"
         counter = "".join(f"<span class='digit'>{d}</span>" for d in "3171741")
         paragraphs = "".join(f"<tr><td><div>{e(p)}</div></td></tr>\n" for p in body)
         return f"""<html><head><title>{e(article.title)}</title></head>

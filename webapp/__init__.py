@@ -19,7 +19,8 @@ from flask import Flask
 from flask_compress import Compress
 
 from indexer.defaults import default_index_dir
-
+from indexer.settings import SETTINGS
+from indexer.settings import resolve
 
 #: Content types worth compressing: everything the app serves but nothing already packed.
 COMPRESSED_TYPES = ("text/html", "text/css", "text/csv", "text/plain", "application/json",
@@ -33,32 +34,19 @@ def create_app(test_config: Mapping | None = None) -> Flask:
         serve --index-dir``).
     """
     app = Flask(__name__, instance_relative_config=True)
-    app.config.from_mapping(
-        INDEX_DIR=str(default_index_dir()),
-        PAGE_SIZE=10,
-        # Entries of an Atom feed (/feed.atom) unless its per_page says otherwise.
-        FEED_SIZE=20,
-        MAX_PAGE_SIZE=100,
-        MAX_QUERY_LENGTH=1000,
-        # Deepest result reachable by paging (page * per_page), as search engines do.
-        MAX_RESULT_WINDOW=10_000,
-        RELATED_COUNT=5,
-        # Admin endpoints are disabled (404) until a token is configured.
-        ADMIN_TOKEN=None,
-        # Corpus paths for /admin/rebuild (os.pathsep-separated string or a list);
-        # None lets `vnsearch build` choose ($VNSEARCH_CORPUS, else the sample corpus).
-        CORPUS=None,
-        # Harvesting from /admin/harvest: the WARC folder (None: harvest/ beside the
-        # index directory), a sites file used when a request names no sites, and
-        # further `vnsearch harvest` options (a string or a list).
-        HARVEST_DIR=None,
-        HARVEST_SITES=None,
-        HARVEST_OPTIONS=None,
-    )
+    # Every setting of the table (indexer/settings.py) with its default: the admin
+    # endpoints are disabled (404) until ADMIN_TOKEN is set; CORPUS None lets `vnsearch
+    # build` choose; HARVEST_DIR None is harvest/ beside the index directory.
+    app.config.from_mapping({name: setting.default for name, setting in SETTINGS.items()
+                             if setting.web})
+    app.config["INDEX_DIR"] = str(default_index_dir())
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("VNSEARCH")
     if test_config is not None:
         app.config.from_mapping(test_config)
+    # checked against the table's bounds: a page size above the library's limit is an
+    # error here, not a disagreement at the first request
+    app.config.update(resolve({name: app.config.get(name) for name in SETTINGS}, environ={}))
     app.config["INDEX_DIR"] = str(app.config["INDEX_DIR"])
 
     # Vietnamese stays readable in JSON, and keys keep the documented order.

@@ -37,7 +37,7 @@ from flask import url_for
 from werkzeug.http import http_date
 from werkzeug.http import is_resource_modified
 
-from indexer.results import Hit
+from indexer import Hit
 from webapp.filters import marked
 from webapp.pages import filter_label
 from webapp.params import Limits

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from markupsafe import Markup
 from markupsafe import escape
 
-from indexer.results import FacetValue
+from indexer import FacetValue
 from webapp.filters import vn_number
 from webapp.params import UrlState
 

@@ -8,16 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: Facet names (``indexer.results.FACETS``) as the facet boxes and chips name them.
-#: ``term`` counts the articles that *mention* a party term (nhiệm kỳ) in their text;
-#: it is not a period of publication, so it says so.
-FACET_LABELS = {
-    "year": "Năm",
-    "month": "Tháng",
-    "unit": "Đơn vị",
-    "source": "Nguồn",
-    "term": "Nhiệm kỳ nêu trong bài",
-}
+from indexer.facets import FACETS
+
+#: Facet names as the facet boxes and chips name them (the facet registry's labels).
+FACET_LABELS = {facet.name: facet.label for facet in FACETS}
 FILTER_LABELS = {**FACET_LABELS, "from": "Từ ngày", "to": "Đến ngày"}
 SORT_LABELS = {"relevance": "Liên quan nhất", "newest": "Mới nhất", "oldest": "Cũ nhất"}
 

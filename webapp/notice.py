@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from markupsafe import Markup
 from markupsafe import escape
 
-from indexer.results import SearchResult
+from indexer import SearchResult
 from webapp.params import UrlState
 
 #: What the one-click link offers, per tier.

@@ -20,10 +20,10 @@ from flask import url_for
 from markupsafe import Markup
 from markupsafe import escape
 
+from indexer import SearchRequest
+from indexer import SearchResult
 from indexer.errors import QueryError
 from indexer.results import FACETS
-from indexer.results import SearchRequest
-from indexer.results import SearchResult
 from indexer.units import registry
 from webapp.filters import marked
 from webapp.filters import paragraphs
@@ -40,10 +40,10 @@ from webapp.params import Limits
 from webapp.params import UrlState
 from webapp.params import parse_search_request
 from webapp.search_index import get_index
+from webapp.search_index import search_within_window
 from webapp.unit_links import suggestion_links
 from webapp.unit_links import unit_filter_label
 from webapp.unit_links import unit_group
-from webapp.search_index import search_within_window
 
 bp = Blueprint("pages", __name__)
 
@@ -171,7 +171,7 @@ def _presets(state: UrlState) -> list[Link]:
     return links
 
 
-def _render_search(
+def render_search(
     state: UrlState,
     search_request: SearchRequest | None,
     result: SearchResult | None,
@@ -234,17 +234,17 @@ def search():
         search_request = parse_search_request(
             request.args, Limits.from_config(current_app.config))
     except QueryError as exc:
-        return _render_search(state, None, None, error=str(exc), status=400)
+        return render_search(state, None, None, error=str(exc), status=400)
     limits = Limits.from_config(current_app.config)
     try:
         result = search_within_window(search_request, limits.max_result_window)
     except QueryError as exc:
-        return _render_search(state, search_request, None, error=str(exc), status=400)
+        return render_search(state, search_request, None, error=str(exc), status=400)
     last = last_page(result.total, result.per_page, limits)
     if result.page > last:
         # A page past the last (an old link, an edited URL): the last page instead.
         return redirect(search_href(state.replace(page=str(last) if last > 1 else None)))
-    return _render_search(state, search_request, result)
+    return render_search(state, search_request, result)
 
 
 def summary(text: str | None, limit: int = 160) -> str:

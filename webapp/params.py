@@ -34,16 +34,19 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlencode
 
+from indexer import SearchRequest
 from indexer.errors import QueryError
+from indexer.facets import NAMES as FACET_NAMES
 from indexer.results import MATCH_MODES
 from indexer.results import SORTS
-from indexer.results import SearchRequest
+from indexer.settings import SETTINGS
+from indexer.settings import resolve
 
 # Canonical parameter order in generated URLs.
 PARAMS = ("q", "from", "to", "unit", "source", "term", "year", "month", "sort", "page", "per_page",
           "match")
-MULTI = ("unit", "source", "term", "year", "month")
-FACET_PARAM = {"year": "year", "month": "month", "unit": "unit", "source": "source", "term": "term"}
+# Repeatable parameters: the facets (a facet's parameter is its name).
+MULTI = frozenset(FACET_NAMES)
 
 # ASCII digits only ([0-9], not \d, which takes any script's digits).
 _DAY = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
@@ -57,22 +60,23 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """The configurable bounds the parser enforces."""
+    """The configurable bounds the parser enforces (:mod:`indexer.settings`)."""
 
-    page_size: int = 10
-    max_page_size: int = 100
-    max_query_length: int = 1000
-    max_result_window: int = 10_000
+    page_size: int = SETTINGS["PAGE_SIZE"].default
+    max_page_size: int = SETTINGS["MAX_PAGE_SIZE"].default
+    max_query_length: int = SETTINGS["MAX_QUERY_LENGTH"].default
+    max_result_window: int = SETTINGS["MAX_RESULT_WINDOW"].default
 
     @classmethod
     def from_config(cls, config: Mapping) -> Limits:
-        """Read the limits from a Flask config mapping."""
-        return cls(
-            page_size=int(config.get("PAGE_SIZE", 10)),
-            max_page_size=int(config.get("MAX_PAGE_SIZE", 100)),
-            max_query_length=int(config.get("MAX_QUERY_LENGTH", 1000)),
-            max_result_window=int(config.get("MAX_RESULT_WINDOW", 10_000)),
-        )
+        """Read the limits from a Flask config mapping, checked against the settings
+        table (:class:`~indexer.errors.ConfigError` for a value out of bounds)."""
+        names = ("PAGE_SIZE", "MAX_PAGE_SIZE", "MAX_QUERY_LENGTH", "MAX_RESULT_WINDOW")
+        values = resolve({name: config[name] for name in names if name in config},
+                         environ={})
+        return cls(page_size=values["PAGE_SIZE"], max_page_size=values["MAX_PAGE_SIZE"],
+                   max_query_length=values["MAX_QUERY_LENGTH"],
+                   max_result_window=values["MAX_RESULT_WINDOW"])
 
 
 def parse_date(value: str, *, end: bool = False, name: str = "from") -> date:

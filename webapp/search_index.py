@@ -31,9 +31,9 @@ from flask import request
 from indexer.errors import IndexerError
 
 if TYPE_CHECKING:
-    from indexer.results import SearchRequest
-    from indexer.results import SearchResult
-    from indexer.search import SearchIndex
+    from indexer import SearchIndex
+    from indexer import SearchRequest
+    from indexer import SearchResult
 
 EXTENSION = "vnsearch.index"
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class IndexHolder:
                 if self._index is None:
                     # Imported here so that importing webapp (the gunicorn master, the
                     # CLI) does not load whoosh: only workers that serve searches do.
-                    from indexer.search import open_index
+                    from indexer import open_index
 
                     self._index = open_index(self.index_dir)
                     log.info(

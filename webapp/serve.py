@@ -30,6 +30,7 @@ Choices (see :func:`gunicorn_options`):
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -161,3 +162,27 @@ def run_dev(*, index_dir: Path | None = None, host: str = "127.0.0.1", port: int
 
     app = create_app(app_config(index_dir) or None)
     app.run(host=host, port=port, debug=True, use_reloader=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m webapp.serve``: the server ``vnsearch serve`` runs (it checks the
+    options and replaces itself with this, so the library never imports the web app)."""
+    parser = argparse.ArgumentParser(prog="python -m webapp.serve",
+                                     description="Serve vnsearch over HTTP.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--timeout", type=int, default=30)
+    parser.add_argument("--no-access-log", dest="access_log", action="store_false")
+    parser.add_argument("--dev", action="store_true")
+    parser.add_argument("--index-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.dev:
+        run_dev(index_dir=args.index_dir, host=args.host, port=args.port)
+    else:
+        run_gunicorn(index_dir=args.index_dir, host=args.host, port=args.port,
+                     workers=args.workers, timeout=args.timeout, access_log=args.access_log)
+
+
+if __name__ == "__main__":
+    main()

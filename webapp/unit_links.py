@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from indexer.results import FacetValue
-from indexer.results import Warning
+from indexer import FacetValue
+from indexer import Warning
 from indexer.units import registry
 from webapp.params import UrlState
 

@@ -132,15 +132,19 @@ class Found:
     :param ranked: ``(key, score)`` best first, at most ``plan.limit`` (date orders: score
         0.0).
     :param facets: facet name -> counts, when the plan asked for them.
+    :param stored: the stored record of a key, read from the generation that answered
+        (a result stays whole when the engine switches generations meanwhile); None:
+        :meth:`Engine.stored`.
     :param partial: some part of the index did not answer (a cluster's shard is down):
         the total, facets and keys count the rest. The search layer says so
         (``"partial": true`` in the JSON, a notice on the page) instead of failing.
-        (Added for the SphinxQL engine, issue 13; the embedded engine never sets it.)
+        The embedded engine never sets it.
     """
 
     total: int
     ranked: list[tuple[Key, float]] = field(default_factory=list)
     facets: dict[str, FacetCounts] = field(default_factory=dict)
+    stored: Any = None
     partial: bool = False
 
 
@@ -170,10 +174,10 @@ class Engine(ABC):
         """Switch to a newer generation if there is one; True if it switched."""
         return False
 
-    def warm(self) -> None:
+    def warm(self) -> None:  # noqa: B027 - nothing to load is a fine default
         """Load now what the first searches would load."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - nothing to release is a fine default
         """Release files and connections (the object is not used afterwards)."""
 
     # -- matching --

@@ -502,14 +502,14 @@ class _SiteRun:
                                warc=warc, **validators)
 
 
-class _DirLock:
+class DirLock:
     """An exclusive lock on the harvest directory (two runs would mix their state)."""
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / LOCK_FILE
         self.fd: int | None = None
 
-    def __enter__(self) -> _DirLock:
+    def __enter__(self) -> DirLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
@@ -569,7 +569,7 @@ def harvest(sites: list[Site], into: Path, options: HarvestOptions | None = None
                 progress(report)
 
     workers = max(1, min(options.site_workers, len(sites)))
-    with _DirLock(into):
+    with DirLock(into):
         recover_parts(into)
         state = State(into)
         fetcher = Fetcher(user_agent=user_agent(options.contact), delay=options.delay,

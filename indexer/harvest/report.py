@@ -7,9 +7,10 @@ reason); ``disallowed`` addresses robots.txt keeps us from; ``skipped`` pages th
 are HTML but no article (stored too, and listed with the reason); ``requeued``
 addresses an earlier run found but did not store (over ``max-pages``, killed,
 failed) that this run did not find again, taken from the state; ``deferred`` new
-or owed addresses left for the next run because ``max-pages`` was reached. A limit that was reached (``max-pages``,
-``max-list-pages``, the number of discovery documents) is no failure: it is listed
-in ``limits`` with what it left undone.
+or owed addresses left for the next run because ``max-pages`` was reached. A
+limit that was reached (``max-pages``, ``max-list-pages``, the number of
+discovery documents) is no failure: it is listed in ``limits`` with what it left
+undone.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ inside), so marked keywords never meet. The ``every`` field holds ``_`` in every
 document.
 
 **Attributes.** Facet values (the same values the embedded index gives an article:
-:func:`indexer.schema.article_to_fields`) are stored as 64-bit hashes in multi-value
+:func:`indexer.article_facets.article_facets`) are stored as 64-bit hashes in multi-value
 attributes; the stored record (id, title, body, metadata as JSON) in strings.
 """
 
@@ -35,15 +35,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from indexer.article import Article
+from indexer.article_facets import article_facets
 from indexer.engine.sphinx.config import FIELDS
-from indexer.schema import DATE
-from indexer.schema import DATE_TEXT
-from indexer.schema import MONTH
-from indexer.schema import SOURCE
-from indexer.schema import TERM
-from indexer.schema import UNITS
-from indexer.schema import YEAR
-from indexer.schema import article_to_fields
 from indexer.views import BODY
 from indexer.views import BODY_FOLDED
 from indexer.views import PAIRS
@@ -74,7 +67,6 @@ EVERY = "_"
 #: Facet name -> its attribute.
 FACET_ATTRIBUTES = {"year": "f_year", "month": "f_month", "unit": "f_unit",
                     "source": "f_source", "term": "f_term"}
-_FACET_FIELDS = {"year": YEAR, "month": MONTH, "unit": UNITS, "source": SOURCE, "term": TERM}
 _MARKS = {TITLE: ("_", ""), BODY: ("", ""), TITLE_FOLDED: ("_", "_"), BODY_FOLDED: ("", "_"),
           WORDS: ("__", ""), PAIRS: ("", "")}
 #: Columns of an INSERT, in the order of :meth:`Row.values`.
@@ -136,22 +128,19 @@ def row_of(article: Article, *, path: str = "", content_hash: str = "",
            tokens: dict[str, list[str]] | None = None) -> Row:
     """The row of ``article`` (``tokens``: its :func:`view_tokens`, when already made)."""
     tokens = view_tokens(article) if tokens is None else tokens
-    fields = article_to_fields(article, content_hash=content_hash)
+    values = article_facets(article)
     texts = [" ".join(keyword(view, token) for token in tokens[view]) for view in TEXT_VIEWS]
-    when = fields.get(DATE)
-    facets = {}
-    for name, field in _FACET_FIELDS.items():
-        value = fields.get(field)
-        facets[name] = [value] if isinstance(value, str) else list(value or ())
+    when = values.when
+    facets = {name: values.values.get(name, []) for name in FACET_ATTRIBUTES}
     meta = {
         "path": article.path or None,
-        "date": fields.get(DATE_TEXT),
-        "units": fields.get(f"_stored_{UNITS}") or [],
+        "date": values.date_text,
+        "units": values.units,
         "source": article.source or None,
         "url": article.url or None,
         "author": article.author or None,
         "category": article.category or None,
-        "term": list(fields.get(TERM) or []),
+        "term": facets["term"],
         "hash": content_hash,
     }
     parts = [

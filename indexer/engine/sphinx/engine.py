@@ -252,7 +252,7 @@ class SphinxEngine(Engine):
             for number, name in enumerate(FACET_ATTRIBUTES):
                 facets[name] = self._facet_counts(gen, name, results[2 + number])
         self._last.keys = [key for key, _ in ranked]
-        return Found(meta.total, ranked, facets, meta.partial)
+        return Found(meta.total, ranked, facets, partial=meta.partial)
 
     def _ranking(self, plan: Plan) -> Ranking | None:
         if plan.sort != "relevance" or plan.query is None or plan.limit <= 0:

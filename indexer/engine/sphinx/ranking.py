@@ -41,8 +41,8 @@ from dataclasses import dataclass
 
 from indexer.engine.sphinx.documents import EVERY
 from indexer.engine.sphinx.documents import keyword
-from indexer.query import DEFAULT_WEIGHTS
-from indexer.query import Weights
+from indexer.ranking import DEFAULT_WEIGHTS
+from indexer.ranking import Weights
 from indexer.readings import Chain
 from indexer.text import fold
 from indexer.text import normalize

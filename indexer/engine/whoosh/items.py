@@ -1,0 +1,183 @@
+"""The posting items of an article's views, as whoosh's fields would compute them.
+
+A build worker computes every view's items ahead of the writer (:func:`fast_preanalyse`):
+the tokens are :class:`indexer.views.Tokens`' (the views' one definition), encoded as
+whoosh's ``Positions`` or ``Frequency`` format encodes them, without whoosh's per-token
+generators. The reference is the schema's own path (``field.index``, through the
+analyzers); a worker checks the fast path against it on fixed texts and on its first
+documents (:class:`Analyser`), and a test compares them on many texts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import pickle
+from array import array
+from collections import Counter
+
+from whoosh import formats
+from whoosh.system import pack_uint
+
+from indexer.article import Article
+from indexer.engine.whoosh.schema import Preanalysed
+from indexer.engine.whoosh.schema import make_schema
+from indexer.engine.whoosh.schema import preanalyse
+from indexer.views import RECIPES
+from indexer.views import Tokens
+from indexer.views import view_texts
+
+__all__ = ["Analyser", "fast_preanalyse"]
+
+_SINGLE_POSITION: dict[int, bytes] = {}
+
+
+def _single_position(position: int) -> bytes:
+    """The encoded value of a term seen once, at ``position`` (cached: most terms)."""
+    value = _SINGLE_POSITION.get(position)
+    if value is None:
+        value = pack_uint(1) + pickle.dumps([position], 2)
+        if position < 4096:
+            _SINGLE_POSITION[position] = value
+    return value
+
+
+def _positions_items(terms: list[str]) -> tuple:
+    """Posting items of a positions field (``whoosh.formats.Positions``) for ``terms``.
+
+    ``Positions.encode``: the count, then a protocol-2 pickle of the position deltas.
+    """
+    positions: dict[str, list[int]] = {}
+    for position, term in enumerate(terms):
+        found = positions.get(term)
+        if found is None:
+            positions[term] = [position]
+        else:
+            found.append(position)
+    items = []
+    for term, found in positions.items():
+        count = len(found)
+        if count == 1:
+            items.append((term.encode("utf-8"), 1, 1.0, _single_position(found[0])))
+            continue
+        deltas = []
+        base = 0
+        for position in found:
+            deltas.append(position - base)
+            base = position
+        value = pack_uint(count) + pickle.dumps(deltas, 2)
+        items.append((term.encode("utf-8"), count, float(count), value))
+    result = _PositionItems(items)
+    result.positions = array("I", itertools.chain.from_iterable(positions.values()))
+    return result
+
+
+class _PositionItems(tuple):
+    """Posting items (a tuple, equal to the same items in a plain one) that also carry
+    their positions as numbers, in item order, for the posting arrays."""
+
+    positions: array
+
+
+def _frequency_items(terms: list[str]) -> tuple:
+    """Posting items of a frequency field (``whoosh.formats.Frequency``) for ``terms``."""
+    counts = Counter(terms)  # counted in C, in first-occurrence order
+    return tuple(
+        (term.encode("utf-8"), count, float(count),
+         _COUNTS[count] if count < len(_COUNTS) else pack_uint(count))
+        for term, count in counts.items()
+    )
+
+
+# Encoded small counts, shared by the postings that hold them.
+_COUNTS = tuple(pack_uint(count) for count in range(256))
+
+
+
+def _recipe(name: str, field) -> tuple[str, object] | None:
+    """How to compute field ``name``'s posting items fast: its view's tokens
+    (:data:`indexer.views.RECIPES`) in its format (``Positions`` or ``Frequency``, no
+    field boost); None leaves the field to whoosh's own path."""
+    tokens = RECIPES.get(name)
+    fmt = getattr(field, "format", None)
+    if tokens is None or getattr(fmt, "field_boost", None) != 1.0:
+        return None
+    if type(fmt) is formats.Positions:
+        return tokens, _positions_items
+    if type(fmt) is formats.Frequency:
+        return tokens, _frequency_items
+    return None
+
+
+_RECIPES: dict | None = None
+
+
+def fast_preanalyse(article: Article) -> dict[str, Preanalysed]:
+    """The same posting items as :func:`indexer.engine.whoosh.schema.preanalyse`,
+    computed from the views' tokens (one regular-expression pass per text, shared by
+    the views of the same text)."""
+    global _RECIPES
+    if _RECIPES is None:
+        schema = make_schema()
+        _RECIPES = {name: (schema[name], _recipe(name, schema[name])) for name in schema.names()}
+    texts: dict[str, Tokens] = {}
+    result = {}
+    for name, value in view_texts(article).items():
+        field, recipe = _RECIPES[name]
+        if recipe is None:
+            result[name] = Preanalysed(tuple(field.index(value)))
+            continue
+        tokens = texts.get(value)
+        if tokens is None:
+            tokens = texts[value] = Tokens(value)
+        method, items = recipe
+        result[name] = Preanalysed(items(getattr(tokens, method)()))
+    return result
+
+
+_CHECK_TEXTS = (
+    Article(
+        id="check-1",
+        title="Thành uỷ TP.HCM họp bàn về công tác cán bộ nhiệm kỳ 2020-2025",
+        body=(
+            "Sáng 13/7, Ban Thường vụ Thành ủy tổ chức hội nghị. Đồng chí Bí thư Quận ủy "
+            "quận Bình Thạnh phát biểu: \"Cần phát huy sức mạnh khối đại đoàn kết toàn dân\".\n\n"
+            "UBND phường 19 đã hoà giải 12 vụ việc; HĐND quận thông qua 3 nghị quyết, "
+            "chi 2.500 triệu đồng (khoẻ mạnh, thuỷ lợi, qúy vị). ĐẠI HỘI ĐẢNG BỘ lần thứ XI."
+        ),
+    ),
+    Article(id="check-2", title="", body="   \n\n  "),
+    Article(
+        id="check-3",
+        title="Ngày hội",
+        body="Người dân\u00a0khu phố 5 vui   mừng!!! e-mail: a_b",
+    ),
+)
+
+
+class Analyser:
+    """The preanalysis a worker uses: the fast path while it agrees with the reference.
+
+    The fast path is checked against :func:`indexer.engine.whoosh.schema.preanalyse` on
+    fixed texts
+    and on the first :attr:`CHECKED` documents; on any difference the worker uses
+    the reference for the rest of the build (the schema's analysers changed and
+    :func:`fast_preanalyse` was not updated).
+    """
+
+    CHECKED = 20
+
+    def __init__(self):
+        self.fast = all(fast_preanalyse(a) == preanalyse(a) for a in _CHECK_TEXTS)
+        self.left_to_check = self.CHECKED
+
+    def __call__(self, article: Article) -> dict[str, Preanalysed]:
+        if not self.fast:
+            return preanalyse(article)
+        result = fast_preanalyse(article)
+        if self.left_to_check:
+            self.left_to_check -= 1
+            reference = preanalyse(article)
+            if reference != result:
+                self.fast = False
+                return reference
+        return result

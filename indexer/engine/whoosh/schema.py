@@ -1,0 +1,239 @@
+"""The whoosh schema of the index: field names, :func:`make_schema`, document fields.
+
+Field names are constants; other modules use the constants, never the strings. Add new
+fields rather than renaming (a rename means a rebuild, and other modules rely on them).
+
+Text views (DESIGN.md section 4), all filled from an article's ``title`` and ``body``:
+
+=================  ============================================  ==========  ========
+field              content                                        positions   stored
+=================  ============================================  ==========  ========
+``title``          title syllables, diacritics kept               yes         yes (*)
+``body``           title and body syllables, diacritics kept      yes         yes (*)
+``title_folded``   title syllables without diacritics             yes         no
+``body_folded``    title and body syllables without diacritics    yes         no
+``words``          multi-syllable pyvi words of title and body    no          no
+``pairs``          neighbouring syllable pairs, folded            no          no
+=================  ============================================  ==========  ========
+
+The ``body`` views index the whole text, title first (as one BM25 document: a
+separately scored title field over-rewards short titles that share a common word with
+a question); the ``title`` views add the title's own weight.
+
+(*) the stored value is the article's text as given (normalised by the parsing stage):
+the title, and the body *without* the title, for snippets and the article page;
+highlighting re-analyses it with the field's analyzer, whose ``startchar``/``endchar``
+point into that text.
+
+Metadata fields: ``id`` (unique), ``path``, ``content_hash`` (``update`` compares it),
+``date`` (``DATETIME``, sortable; the wall-clock time as published, time zone dropped),
+``date_text`` (the ISO string as given), ``year`` (``"2020"``) and ``month``
+(``"2020-07"``), both sortable; ``units`` and ``term`` (keyword fields, case kept, not
+scored: each value is one whole term, ``Term(UNITS, "Phường 19, Quận Bình Thạnh")``;
+they are given to the writer as a *list*, which whoosh indexes without analysis, since
+unit names may contain commas). ``units`` *indexes* the article's units with their
+ancestors and successors (:meth:`indexer.units.Registry.tags`: a filter on a province
+finds its wards, one on a ward formed in 2025 the wards merged into it) and *stores*
+the article's own units, most relevant first; ``source``,
+``category`` (IDs); ``author``, ``url`` (stored only).
+Every metadata field is stored, so a hit's facet values come from its stored fields.
+
+Building fast: segmentation (the ``words`` view) is the expensive part. A build worker
+process calls :func:`preanalyse` on an article; it returns a picklable
+:class:`Preanalysed` (the finished posting items of every text field, computed by this
+schema's own field objects). The writer process then adds
+``article_to_fields(article, content_hash=..., preanalysed=that)`` and does no analysis
+at all::
+
+    # in a worker process
+    pre = preanalyse(article)
+    # in the writer process
+    writer.add_document(**article_to_fields(article, content_hash=h, preanalysed=pre))
+
+Without ``preanalysed``, :func:`article_to_fields` returns plain strings and whoosh
+analyses them in the writer process (simple, slower; fine for tests and small sets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from whoosh.fields import DATETIME
+from whoosh.fields import ID
+from whoosh.fields import KEYWORD
+from whoosh.fields import STORED
+from whoosh.fields import TEXT
+from whoosh.fields import Schema
+
+from indexer.article import Article
+from indexer.article_facets import clean_values as _values
+from indexer.article_facets import own_units as _own_units
+from indexer.article_facets import parse_date
+from indexer.article_facets import unit_tags as _unit_tags
+from indexer.engine.whoosh.analyzers import compound_analyzer
+from indexer.engine.whoosh.analyzers import folded_analyzer
+from indexer.engine.whoosh.analyzers import pair_analyzer
+from indexer.engine.whoosh.analyzers import syllable_analyzer
+from indexer.views import BODY
+from indexer.views import BODY_FOLDED
+from indexer.views import PAIRS
+from indexer.views import POSITION_VIEWS
+from indexer.views import TEXT_VIEWS
+from indexer.views import TITLE
+from indexer.views import TITLE_FOLDED
+from indexer.views import WORDS
+from indexer.views import view_texts as _view_texts
+
+#: The indexed text views, in the order :func:`preanalyse` fills them.
+TEXT_FIELDS = TEXT_VIEWS
+#: Text fields with positions (phrase and proximity queries work on these).
+POSITION_FIELDS = POSITION_VIEWS
+
+ID_FIELD = "id"
+PATH = "path"
+CONTENT_HASH = "content_hash"
+DATE = "date"
+DATE_TEXT = "date_text"
+YEAR = "year"
+MONTH = "month"
+UNITS = "units"
+TERM = "term"
+SOURCE = "source"
+AUTHOR = "author"
+URL = "url"
+CATEGORY = "category"
+
+#: Keyword fields holding a list of whole values.
+LIST_FIELDS = (UNITS, TERM)
+
+
+@dataclass(frozen=True, slots=True)
+class Preanalysed:
+    """The posting items of one field value, computed ahead of the writer.
+
+    ``items`` are what ``FieldType.index`` yields: ``(term bytes, frequency, weight,
+    encoded value)`` tuples. Picklable, so a worker process can compute it.
+    """
+
+    items: tuple[tuple[bytes, int, float, bytes], ...]
+
+
+class AnalysedText(TEXT):
+    """A ``TEXT`` field that also accepts a :class:`Preanalysed` value (then skips analysis)."""
+
+    def index(self, value, **kwargs) -> Iterator[tuple[bytes, int, float, bytes]]:
+        """Posting items of ``value``: taken as they are from a :class:`Preanalysed`."""
+        if isinstance(value, Preanalysed):
+            return iter(value.items)
+        return super().index(value, **kwargs)
+
+
+def make_schema() -> Schema:
+    """A fresh whoosh :class:`~whoosh.fields.Schema` for a vnsearch index."""
+    return Schema(
+        **{
+            ID_FIELD: ID(unique=True, stored=True),
+            PATH: ID(stored=True),
+            CONTENT_HASH: ID(stored=True),
+            TITLE: AnalysedText(analyzer=syllable_analyzer(), stored=True, phrase=True),
+            BODY: AnalysedText(analyzer=syllable_analyzer(), stored=True, phrase=True),
+            TITLE_FOLDED: AnalysedText(analyzer=folded_analyzer(), phrase=True),
+            BODY_FOLDED: AnalysedText(analyzer=folded_analyzer(), phrase=True),
+            WORDS: AnalysedText(analyzer=compound_analyzer(), phrase=False),
+            PAIRS: AnalysedText(analyzer=pair_analyzer(), phrase=False),
+            DATE: DATETIME(stored=True, sortable=True),
+            DATE_TEXT: STORED(),
+            YEAR: ID(stored=True, sortable=True),
+            MONTH: ID(stored=True, sortable=True),
+            UNITS: KEYWORD(stored=True, lowercase=False, scorable=False),
+            TERM: KEYWORD(stored=True, lowercase=False, scorable=False),
+            SOURCE: ID(stored=True),
+            AUTHOR: STORED(),
+            URL: STORED(),
+            CATEGORY: ID(stored=True),
+        }
+    )
+
+
+_SCHEMA: Schema | None = None
+
+
+def preanalyse(article: Article) -> dict[str, Preanalysed]:
+    """Analyse every text view of ``article`` (segmentation included); picklable result.
+
+    Meant for build worker processes; pass the result to :func:`article_to_fields`.
+    """
+    global _SCHEMA
+    if _SCHEMA is None:
+        _SCHEMA = make_schema()
+    return {
+        name: Preanalysed(tuple(_SCHEMA[name].index(text)))
+        for name, text in _view_texts(article).items()
+    }
+
+
+
+
+
+
+def article_to_fields(
+    article: Article,
+    *,
+    content_hash: str | None = None,
+    preanalysed: dict[str, Preanalysed] | None = None,
+) -> dict:
+    """Keyword arguments for ``writer.add_document`` (or ``update_document``).
+
+    :param content_hash: the source's content hash, stored for ``update``.
+    :param preanalysed: the result of :func:`preanalyse` for this article, computed
+        elsewhere (a worker process); the writer then does no analysis.
+
+    Fields whose value is missing are left out (whoosh then stores nothing for them).
+    """
+    fields: dict = {ID_FIELD: article.id}
+    fields.update(_view_texts(article) if preanalysed is None else preanalysed)
+    fields[f"_stored_{TITLE}"] = article.title
+    fields[f"_stored_{BODY}"] = article.body
+    when = parse_date(article.date)
+    optional = {
+        PATH: article.path,
+        CONTENT_HASH: content_hash,
+        DATE: when,
+        DATE_TEXT: article.date if when else None,
+        YEAR: f"{when.year:04d}" if when else None,
+        MONTH: f"{when.year:04d}-{when.month:02d}" if when else None,
+        UNITS: _unit_tags(article),
+        TERM: _values(article.term),
+        SOURCE: article.source,
+        AUTHOR: article.author,
+        URL: article.url,
+        CATEGORY: article.category,
+    }
+    fields.update({name: value for name, value in optional.items() if value})
+    if UNITS in fields:
+        fields[f"_stored_{UNITS}"] = _own_units(article)
+    return fields
+
+
+
+
+
+
+def split_list(value: list[str] | str | None) -> list[str]:
+    """The values of a stored ``units``/``term`` field, in order.
+
+    Accepts the stored list, or a single string (one value).
+
+    >>> split_list(["Quận 4", "Phường 19, Quận Bình Thạnh"])
+    ['Quận 4', 'Phường 19, Quận Bình Thạnh']
+    >>> split_list("Quận 4")
+    ['Quận 4']
+    >>> split_list(None)
+    []
+    """
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
