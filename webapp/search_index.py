@@ -42,8 +42,11 @@ log = logging.getLogger(__name__)
 class IndexHolder:
     """Opens the index on first use and keeps it for the life of the process."""
 
-    def __init__(self, index_dir: Path) -> None:
-        self.index_dir = Path(index_dir)
+    def __init__(self, index_dir: Path | str) -> None:
+        #: what :func:`indexer.open_index` opens: the index directory, or the engine
+        #: URL of the ``ENGINE`` setting (a search cluster)
+        self.index_dir = index_dir if isinstance(index_dir, str) and "://" in index_dir \
+            else Path(index_dir)
         self._index: SearchIndex | None = None
         self._lock = threading.Lock()
 
@@ -113,7 +116,8 @@ class IndexHolder:
 
 def init_app(app: Flask) -> None:
     """Register the index holder and the per-request generation check on ``app``."""
-    app.extensions[EXTENSION] = IndexHolder(Path(app.config["INDEX_DIR"]))
+    engine = app.config.get("ENGINE")
+    app.extensions[EXTENSION] = IndexHolder(engine or Path(app.config["INDEX_DIR"]))
     app.before_request(_refresh_before_request)
 
 

@@ -52,6 +52,8 @@ __all__ = [
     "Plan",
     "Stored",
     "Vocabulary",
+    "check_engine_url",
+    "is_engine_url",
     "open_engine",
 ]
 
@@ -230,6 +232,25 @@ class Engine(ABC):
     def model(self, *, wait: bool = False):
         """The accent and word model of the index's vocabulary
         (:class:`indexer.suggest.AccentModel`), or None while it is being built."""
+
+
+def is_engine_url(spec: str | Path) -> bool:
+    """Whether ``spec`` is an engine URL (else an index directory)."""
+    return isinstance(spec, str) and "://" in spec
+
+
+def check_engine_url(text: str) -> str:
+    """``text`` when it is an engine URL this version can use, else
+    :class:`~indexer.errors.EngineURLError` (a usage error) saying what is wrong.
+    Nothing is contacted."""
+    from indexer.errors import EngineURLError
+
+    if "://" not in str(text):
+        raise EngineURLError(f"bad engine URL {text!r}: expected sphinxql://HOST:PORT/INDEX")
+    from indexer.engine.sphinx.client import parse_url
+
+    parse_url(text)
+    return str(text).strip()
 
 
 def open_engine(spec: str | Path) -> Engine:
