@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
@@ -129,6 +130,17 @@ def holder(app: Flask | None = None) -> IndexHolder:
 def get_index() -> SearchIndex:
     """The current app's open index (opening it if needed)."""
     return holder().get()
+
+
+def generation_key(index: SearchIndex) -> tuple[str, str, int]:
+    """What identifies the serving generation for per-worker caches of what never
+    changes within one: ``(where, name, inode)``. An embedded index's generation
+    directory has an inode (an index dir wiped and built again reuses names); a
+    cluster's generation numbers only grow, so its URL and name suffice."""
+    path = index.path
+    if path is None:
+        return (str(holder().index_dir), index.generation, 0)
+    return (str(path), index.generation, os.stat(path).st_ino)
 
 
 def search_within_window(request: SearchRequest, max_result_window: int) -> SearchResult:
