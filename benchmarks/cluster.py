@@ -6,13 +6,13 @@ Parts (``--parts``, run one at a time: the machine has 2 shared cores):
   the 52k set (titles typed and without diacritics, seed 2: the reporting sample of
   ``benchmarks/relevance.py``), the same documents in a 2-shard cluster and in the
   embedded index (``benchmarks/relevance.py``'s cached generations; ``--reuse DIR``
-  reads them from another checkout's ``benchmarks/work``, read-only). The cluster is
-  searched through ``benchmarks/cluster_search.py`` (tier choice, loose ranking and the
-  passage rerank over the engine boundary, as the search layer will); its engine-only
-  ranking (no rerank) is reported too.
+  reads them from another checkout's ``benchmarks/work``, read-only). Both are searched
+  through the product path, ``indexer.open_index(spec).search(SearchRequest(...))``
+  (``relevance.Ours``), given an index directory or the cluster's URL.
 * ``counts``: the cached sample of ``benchmarks/counts.py`` (``--counts-cache``): each
   query's total on the embedded index it was sampled from and on a 2-shard cluster of
-  the same 52k set; the totals summed.
+  the same 52k set (``counts.totals``: ``SearchIndex.search`` of either); the totals
+  summed.
 * ``shards``: the 52k set in clusters of 1, 2 and 4 shards: build docs/s, search
   latency (the HTTP benchmark's query mix, every facet), memory of the nodes.
 * ``scale``: the 102k set in the embedded index and in a 2-shard cluster, in the same
@@ -56,7 +56,6 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-from benchmarks.cluster_search import search as cluster_search  # noqa: E402
 from benchmarks.common import CORPUS  # noqa: E402
 from benchmarks.common import WORK  # noqa: E402
 from benchmarks.common import analysis_fingerprint  # noqa: E402
@@ -66,7 +65,6 @@ from benchmarks.common import metrics  # noqa: E402
 from benchmarks.relevance import corpus_paths as relevance_paths  # noqa: E402
 from benchmarks.relevance import known_item_sets  # noqa: E402
 from benchmarks.relevance import qa_set  # noqa: E402
-from indexer.engine import Filters  # noqa: E402
 
 K = 10
 SETS_52K = sorted(p for p in CORPUS.iterdir() if p.name not in ("README.md",
@@ -236,10 +234,10 @@ def part_relevance(args) -> dict:
     results = {}
     for corpus in ("vq", "vq+52k"):
         info = cluster(corpus.replace("+", "-"), 2, fresh=not args.reuse_clusters)
-        engine = None
+        clustered = None
         try:
             entry: dict = {}
-            engine = _built_engine(info, relevance_paths(corpus), args, entry)
+            clustered = Ours(_built(info, relevance_paths(corpus), args, entry))
             if "build" in entry:
                 results[f"build {corpus}"] = entry["build"]
             embedded = Ours(embedded_dir(corpus, args.reuse))
@@ -247,27 +245,22 @@ def part_relevance(args) -> dict:
                 if corpus_name != corpus:
                     continue
                 log(f"{title}: {len(queries)} queries")
-                rows = {"embedded": [], "cluster": [], "cluster, no rerank": []}
+                rows = {"embedded": [], "cluster": []}
                 times = {key: 0.0 for key in rows}
                 for _qid, text, relevant in queries:
-                    started = time.perf_counter()
-                    ranked = embedded.search(text, limit=K + 10 if drop else K)
-                    times["embedded"] += time.perf_counter() - started
-                    rows["embedded"].append(metrics(_drop(ranked, drop), relevant, K))
-                    for key, rerank in (("cluster", True), ("cluster, no rerank", False)):
+                    for key, engine in (("embedded", embedded), ("cluster", clustered)):
                         started = time.perf_counter()
-                        page = cluster_search(engine, text, per_page=K + 10 if drop else K,
-                                              facets=False, rerank=rerank)
+                        ranked = engine.search(text, limit=K + 10 if drop else K)
                         times[key] += time.perf_counter() - started
-                        rows[key].append(metrics(_drop(page.ids, drop), relevant, K))
+                        rows[key].append(metrics(_drop(ranked, drop), relevant, K))
                 results[title] = {
                     key: {"mrr": m[0], "recall": m[1], "ndcg": m[2], "queries": m[3],
                           "ms": times[key] * 1000 / max(len(queries), 1)}
                     for key, m in ((key, mean_metrics(value)) for key, value in rows.items())}
                 print_relevance(title, results[title])
         finally:
-            if engine is not None:
-                engine.close()
+            if clustered is not None:
+                clustered.index.close()
             if not args.keep:
                 stop(info)
     return results
@@ -297,17 +290,14 @@ def part_counts(args) -> dict:
     embedded_rows = totals(args.counts_index, queries)
     info = cluster("52k", 2, fresh=False)
     try:
-        engine = _built_engine(info, SETS_52K, args)
+        cluster_rows = totals(_built(info, SETS_52K, args), queries)
         rows = []
-        for item, row in zip([q for q in queries for _ in (0, 1)], embedded_rows, strict=True):
+        for item, row, mine in zip([q for q in queries for _ in (0, 1)], embedded_rows,
+                                   cluster_rows, strict=True):
             text = row["query"]
-            started = time.perf_counter()
-            page = cluster_search(engine, text, facets=False, rerank=False)
-            rows.append({**row, "cluster_total": page.total, "cluster_tier": page.tier,
-                         "cluster_ms": (time.perf_counter() - started) * 1000,
-                         "truth": truths[row["typed"]][text]})
-            assert text in (item["query"], fold(item["query"]))
-        engine.close()
+            assert text == mine["query"] and text in (item["query"], fold(item["query"]))
+            rows.append({**row, "cluster_total": mine["total"], "cluster_tier": mine["tier"],
+                         "cluster_ms": mine["ms"], "truth": truths[row["typed"]][text]})
     finally:
         if not args.keep:
             stop(info)
@@ -339,8 +329,8 @@ def part_counts(args) -> dict:
     return {"summary": summary, "rows": rows}
 
 
-def _built_engine(info: dict, paths: list[Path], args, results: dict | None = None):
-    from indexer.engine.sphinx import open_cluster
+def _built(info: dict, paths: list[Path], args, results: dict | None = None) -> str:
+    """The URL of the cluster of ``info``, built from ``paths`` when it serves nothing."""
     from indexer.engine.sphinx.client import NodeClient
     from indexer.engine.sphinx.client import parse_url
     from indexer.engine.sphinx.meta import ClusterMeta
@@ -352,12 +342,7 @@ def _built_engine(info: dict, paths: list[Path], args, results: dict | None = No
         if results is not None:
             results["build"] = stats
         log(f"  {stats['documents']:,} documents in {stats['seconds']:.0f} s")
-    return open_cluster(info["url"])
-
-
-def _filters(options: dict) -> Filters:
-    return Filters(options.get("from"), options.get("to"),
-                   {"unit": options["unit"]} if options.get("unit") else {})
+    return info["url"]
 
 
 def latency(search_fn, rounds: int) -> dict:
@@ -374,21 +359,15 @@ def latency(search_fn, rounds: int) -> dict:
             "max": max(times)}
 
 
-def cluster_latency(engine, rounds: int) -> dict:
+def index_latency(spec, rounds: int) -> dict:
+    """:func:`latency` of ``open_index(spec)`` (an index directory or a cluster URL):
+    one page of 10 with every facet counted, as the web app asks."""
     from indexer.results import SearchRequest
-    from indexer.unit_facets import resolve_units
+    from indexer.search import open_index
 
-    def run(text, options):
-        request = SearchRequest(query=text, units=tuple(options.get("unit", ())))
-        request, _ = resolve_units(request, engine.vocabulary("unit").codes)
-        filters = _filters({**options, "unit": request.units})
-        cluster_search(engine, text, filters=filters, sort=options.get("sort", "relevance"))
-
-    return latency(run, rounds)
-
-
-def embedded_latency(index, rounds: int) -> dict:
-    from indexer.results import SearchRequest
+    before = tree_rss_mb([os.getpid()])
+    index = open_index(spec)
+    index.warm()
 
     def run(text, options):
         index.search(SearchRequest(query=text, date_from=options.get("from"),
@@ -396,7 +375,13 @@ def embedded_latency(index, rounds: int) -> dict:
                                    units=tuple(options.get("unit", ())),
                                    sort=options.get("sort", "relevance")))
 
-    return latency(run, rounds)
+    try:
+        found = latency(run, rounds)
+        # what serving added to this process (the embedded index; a cluster's client)
+        found["process_rss_mb"] = tree_rss_mb([os.getpid()]) - before
+        return found
+    finally:
+        index.close()
 
 
 def part_shards(args) -> dict:
@@ -405,10 +390,9 @@ def part_shards(args) -> dict:
         info = cluster("52k", shards, fresh=not args.reuse_clusters)
         try:
             entry: dict = {}
-            engine = _built_engine(info, SETS_52K, args, entry)
-            entry["latency"] = cluster_latency(engine, args.rounds)
+            url = _built(info, SETS_52K, args, entry)
+            entry["latency"] = index_latency(url, args.rounds)
             entry["nodes_rss_mb"] = tree_rss_mb(node_pids(info))
-            engine.close()
             results[shards] = entry
             log(f"{shards} shard(s): {entry}")
         finally:
@@ -429,7 +413,6 @@ def part_shards(args) -> dict:
 
 def part_scale(args) -> dict:
     from indexer.build import build_index
-    from indexer.search import open_index
 
     results: dict = {}
     directory = WORK / "cluster-embedded-102k"
@@ -444,20 +427,15 @@ def part_scale(args) -> dict:
                                  "docs_per_s": stats.indexed / seconds,
                                  "peak_rss_mb": peak.peak, "index_bytes": stats.index_bytes}
     log(f"  {results['embedded build']}")
-    before = tree_rss_mb([os.getpid()])
-    index = open_index(directory)
-    index.warm()
-    results["embedded latency"] = embedded_latency(index, args.rounds)
-    results["embedded serving rss_mb"] = tree_rss_mb([os.getpid()]) - before
-    index.close()
+    results["embedded latency"] = index_latency(directory, args.rounds)
+    results["embedded serving rss_mb"] = results["embedded latency"]["process_rss_mb"]
     info = cluster("102k", 2, fresh=True)
     try:
         entry: dict = {}
-        engine = _built_engine(info, SETS_102K, args, entry)
+        url = _built(info, SETS_102K, args, entry)
         results["cluster build"] = entry["build"]
-        results["cluster latency"] = cluster_latency(engine, args.rounds)
+        results["cluster latency"] = index_latency(url, args.rounds)
         results["cluster nodes rss_mb"] = tree_rss_mb(node_pids(info))
-        engine.close()
     finally:
         if not args.keep:
             stop(info)

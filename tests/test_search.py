@@ -569,6 +569,7 @@ def test_result_to_dict_matches_the_api_shape(index):
         "suggestion",
         "match",
         "warnings",
+        "partial",
     }
     assert set(data["facets"]) == {"year", "month", "unit", "source", "term"}
     assert set(data["results"][0]) == {
