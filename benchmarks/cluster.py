@@ -50,21 +50,15 @@ import time
 from datetime import date
 from pathlib import Path
 
-# Run as a script, this folder would come first on sys.path (its modules would shadow
-# others'): the project root instead.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
-
-from benchmarks.common import CORPUS  # noqa: E402
-from benchmarks.common import WORK  # noqa: E402
-from benchmarks.common import analysis_fingerprint  # noqa: E402
-from benchmarks.common import machine  # noqa: E402
-from benchmarks.common import mean_metrics  # noqa: E402
-from benchmarks.common import metrics  # noqa: E402
-from benchmarks.relevance import corpus_paths as relevance_paths  # noqa: E402
-from benchmarks.relevance import known_item_sets  # noqa: E402
-from benchmarks.relevance import qa_set  # noqa: E402
+from common import CORPUS
+from common import WORK
+from common import analysis_fingerprint
+from common import machine
+from common import mean_metrics
+from common import metrics
+from relevance import corpus_paths as relevance_paths
+from relevance import known_item_sets
+from relevance import qa_set
 
 K = 10
 SETS_52K = sorted(p for p in CORPUS.iterdir() if p.name not in ("README.md",
@@ -204,7 +198,7 @@ def build(info: dict, paths: list[Path], workers: int = 2) -> dict:
 
 def embedded_dir(name: str, reuse: Path | None) -> Path:
     """The cached embedded generations of ``relevance.py`` (built when missing)."""
-    from benchmarks.common import cached_generations
+    from common import cached_generations
 
     folder = f"gen-{name}-{analysis_fingerprint()}"
     if reuse is not None and (reuse / folder / "DONE").exists():
@@ -222,7 +216,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def part_relevance(args) -> dict:
-    from benchmarks.relevance import Ours
+    from relevance import Ours
 
     sets = [("ViNewsQA test (898 articles)", "vq", qa_set("test", None, 0), None)]
     for name, queries in known_item_sets(2, args.ki_sample).items():
@@ -280,7 +274,8 @@ def print_relevance(title: str, rows: dict) -> None:
 
 
 def part_counts(args) -> dict:
-    from benchmarks.counts import totals
+    from counts import totals
+
     from indexer.text import fold
 
     with gzip.open(args.counts_cache, "rt", encoding="utf-8") as stream:

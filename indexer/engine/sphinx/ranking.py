@@ -14,8 +14,12 @@ whoosh's BM25F as the embedded engine computes it (k1 1.2, b 0.75, 0.5 for title
 switches generations while serving cannot use. So:
 
 1. the shards rank every match with an expression as close to those weights as the
-   engine allows: ``bm25f(1.2, 0.75, {title=5, body=10, …})`` over the marked keywords
-   (each keyword lives in one view, so the per-field weights are the clauses' boosts);
+   engine allows (:meth:`Ranking.ranker`): per matched field, the clauses' boost times
+   a BM25 saturation of ``tf_idf`` and ``hit_count`` by the ``<view>_len`` attribute
+   and the generation's average length (each keyword lives in one view, and
+   ``field_weights`` numbers the views so ``user_weight`` says which field it is).
+   Sphinx 2.2's own ``bm25a()``/``bm25f()`` return 0.5 for every document of a
+   real-time index (it keeps no average field length), so they are not used;
 2. the best :data:`DEPTH` come back with ``PACKEDFACTORS()`` (each keyword's term
    frequency in the document) and their view lengths, and are scored here with the
    document frequencies the front sums over all shards (``SHOW META``) and the
