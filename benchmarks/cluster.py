@@ -64,6 +64,7 @@ K = 10
 SETS_52K = sorted(p for p in CORPUS.iterdir() if p.name not in ("README.md",
                                                                "vietnews-train-50k.jsonl.gz")) \
     if CORPUS.is_dir() else []
+SMALL_SETS = [p for p in SETS_52K if p.name.startswith(("dantri-unc", "multisite", "raw-"))]
 SETS_102K = sorted(p for p in CORPUS.iterdir() if p.name != "README.md") if CORPUS.is_dir() else []
 # The HTTP benchmark's mix (benchmarks/web.py MIX), as plain requests.
 MIX = [
@@ -333,11 +334,16 @@ def _built(info: dict, paths: list[Path], args, results: dict | None = None) -> 
     url = parse_url(info["url"])
     if not ClusterMeta(NodeClient(url.node), url.index).pointer().get("current"):
         log(f"building {info['dir']}")
-        stats = build(info, paths)
-        if results is not None:
-            results["build"] = stats
+        BUILT[str(info["dir"])] = stats = build(info, paths)
         log(f"  {stats['documents']:,} documents in {stats['seconds']:.0f} s")
+    if results is not None and str(info["dir"]) in BUILT:
+        # built by this run (an earlier part's cluster, reused with --reuse-clusters)
+        results["build"] = BUILT[str(info["dir"])]
     return info["url"]
+
+
+#: cluster folder -> its build's figures, for the parts of one run that share a cluster
+BUILT: dict[str, dict] = {}
 
 
 def latency(search_fn, rounds: int) -> dict:
@@ -458,8 +464,9 @@ def part_durability(args) -> dict:
     from indexer.engine.sphinx.shards import Shards
     from indexer.errors import EngineUnavailable
 
+    sets = SETS_52K if args.durability_set == "52k" else SMALL_SETS
     info = cluster("durability", 2, fresh=True)
-    results: dict = {}
+    results: dict = {"set": args.durability_set}
 
     def census(label: str, generation: str) -> None:
         shards = Shards(parse_url(info["url"]))
@@ -478,10 +485,10 @@ def part_durability(args) -> dict:
         log(f"{label}: {results[label]}")
 
     try:
-        built = build_cluster(SETS_52K, info["url"], workers=2, grace=0)
+        built = build_cluster(sets, info["url"], workers=2, grace=0)
         census("after build", built.generation)
         results["build expected"] = built.documents
-        subset = [p for p in SETS_52K if p.name != "multisite-2026-01.jsonl.gz"]
+        subset = [p for p in sets if p.name != "multisite-2026-01.jsonl.gz"]
         updated = update_cluster(subset, info["url"], workers=2, grace=0)
         results["update"] = {"deleted": updated.deleted, "documents": updated.documents}
         census("after update", updated.generation)
@@ -489,24 +496,24 @@ def part_durability(args) -> dict:
         killed: list[int] = []
 
         def kill(done, total):
-            if done > 15_000 and not killed:
+            if done > built.documents // 3 and not killed:
                 os.kill(victim, signal.SIGKILL)
                 killed.append(done)
 
         try:
-            build_cluster(SETS_52K, info["url"], workers=2, grace=0, progress=kill)
+            build_cluster(sets, info["url"], workers=2, grace=0, progress=kill)
             results["kill"] = "the build finished before the kill"
         except EngineUnavailable as exc:
             results["kill"] = f"killed after {killed[0]:,} documents: {exc}"
         log(results["kill"])
         info = start_cluster(Path(info["dir"]), 2)
         census("after kill -9 and restart", updated.generation)
-        rebuilt = build_cluster(SETS_52K, info["url"], workers=2, grace=0)
+        rebuilt = build_cluster(sets, info["url"], workers=2, grace=0)
         census("after the build rerun", rebuilt.generation)
     finally:
         if not args.keep:
             stop(info)
-    print("\n#### No document lost or duplicated (52k set, 2 shards)\n")
+    print(f"\n#### No document lost or duplicated ({args.durability_set} set, 2 shards)\n")
     print("| when | generation | shard 1 | shard 2 | documents | distinct ids | on the wrong "
           "shard | rows stored |")
     print("|---|---|---:|---:|---:|---:|---:|---|")
@@ -536,6 +543,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--counts-index", type=Path, default=WORK / "http-52k",
                         help="the embedded index the counts sample was drawn from")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--durability-set", choices=("52k", "small"), default="52k",
+                        help="the durability part's corpus: the 52k set, or its small "
+                             "sets (dantri-unc, multisite, the raw folders)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     random.seed(0)

@@ -662,8 +662,8 @@ def serve_cmd(host, port, workers, timeout, access_log, dev, index_dir, engine) 
         argv.append("--dev")
     if index_dir is not None:
         argv += ["--index-dir", str(index_dir)]
-    # the engine chosen here, or none (an explicit --index-dir beats $VNSEARCH_ENGINE)
-    argv += ["--engine", target if isinstance(target, str) else ""]
+    if isinstance(target, str):
+        argv += ["--engine", target]
     _exec_server(argv)
 
 

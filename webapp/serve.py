@@ -136,10 +136,19 @@ class VnsearchApplication(BaseApplication):
 
 
 def app_config(index_dir: Path | None, engine: str | None = None) -> dict:
-    """Config overrides from the command line (only what was given)."""
+    """Config overrides from the command line (only what was given; an index directory
+    given there beats ``$VNSEARCH_ENGINE``).
+
+    >>> app_config(Path("idx"))
+    {'INDEX_DIR': 'idx', 'ENGINE': ''}
+    >>> app_config(None, "sphinxql://h:9306/x")
+    {'ENGINE': 'sphinxql://h:9306/x'}
+    """
     config = {"INDEX_DIR": str(index_dir)} if index_dir is not None else {}
-    if engine is not None:
+    if engine:
         config["ENGINE"] = engine
+    elif index_dir is not None:
+        config["ENGINE"] = ""
     return config
 
 

@@ -435,14 +435,15 @@ class _Run:
 
     def _collect(self, number: int) -> list[str]:
         """Delete the rows no generation serves now, and older generations' metadata."""
-        time.sleep(max(self.grace, 0.0))
         removed = []
         try:
+            older = [old for old in self.shards.meta.generations() if old < number]
+            if older:  # requests may still run on the one served before: let them end
+                time.sleep(max(self.grace, 0.0))
             self.shards.each(f"DELETE FROM {self.shards.name} WHERE died<={number}")
-            for old in self.shards.meta.generations():
-                if old < number:
-                    self.shards.meta.drop(old)
-                    removed.append(generation_name(old))
+            for old in older:
+                self.shards.meta.drop(old)
+                removed.append(generation_name(old))
             self.shards.optimize()
         except (EngineUnavailable, IndexerError) as exc:  # the next build collects them
             self.notes.append(f"old rows not collected yet: {exc}")
