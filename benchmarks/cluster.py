@@ -285,8 +285,9 @@ def part_counts(args) -> dict:
     log(f"counts: {len(queries)} queries, embedded totals on {args.counts_index}")
     embedded_rows = totals(args.counts_index, queries)
     info = cluster("52k", 2, fresh=False)
+    built: dict = {}
     try:
-        cluster_rows = totals(_built(info, SETS_52K, args), queries)
+        cluster_rows = totals(_built(info, SETS_52K, args, built), queries)
         rows = []
         for item, row, mine in zip([q for q in queries for _ in (0, 1)], embedded_rows,
                                    cluster_rows, strict=True):
@@ -322,7 +323,12 @@ def part_counts(args) -> dict:
     for row in different[:20]:
         print(f"  differs: {row['query']!r} embedded {row['total']} ({row['tier']}), "
               f"cluster {row['cluster_total']} ({row['cluster_tier']}), truth {row['truth']}")
-    return {"summary": summary, "rows": rows}
+    if "build" in built:
+        b = built["build"]
+        print(f"\nBuild of the 52k set into 2 shards: {b['documents']:,} documents in "
+              f"{b['seconds']:.0f} s ({b['docs_per_s']:.0f} docs/s), peak RSS (builder + "
+              f"nodes) {b['peak_rss_mb']:,.0f} MB")
+    return {"summary": summary, "rows": rows, **built}
 
 
 def _built(info: dict, paths: list[Path], args, results: dict | None = None) -> str:
