@@ -22,6 +22,11 @@ Parts (``--parts``, run one at a time: the machine has 2 shared cores):
   shard during a rebuild (then the node restarted and the build rerun); every article
   once, on the shard its id hashes to.
 
+Each part's corpus can be changed (``--counts-set``, ``--shards-set``, ``--scale-set``,
+``--durability-set``: ``52k``, ``102k``, ``small`` -- the 52k set's dantri-unc,
+multisite and raw folders -- or ``vq+52k``, the relevance part's corpus; with
+``--counts-set vq+52k`` give the counts sample and index of that corpus).
+
 Results are printed as Markdown; ``--json FILE`` keeps them. Clusters live under
 ``benchmarks/work/cluster-*`` (started with ``indexer.engine.sphinx.local``, stopped at
 the end unless ``--keep``).
@@ -66,6 +71,20 @@ SETS_52K = sorted(p for p in CORPUS.iterdir() if p.name not in ("README.md",
     if CORPUS.is_dir() else []
 SMALL_SETS = [p for p in SETS_52K if p.name.startswith(("dantri-unc", "multisite", "raw-"))]
 SETS_102K = sorted(p for p in CORPUS.iterdir() if p.name != "README.md") if CORPUS.is_dir() else []
+#: The corpora a part can run on (``--counts-set``, ``--shards-set``, ...).
+SET_NAMES = ("52k", "102k", "small", "vq+52k")
+
+
+def corpus_set(name: str) -> list[Path]:
+    """The files of a named set (``vq+52k``: ViNewsQA's articles and the 52k set, the
+    relevance part's corpus)."""
+    if name == "vq+52k":
+        return relevance_paths("vq+52k")
+    return {"52k": SETS_52K, "102k": SETS_102K, "small": SMALL_SETS}[name]
+
+
+def cluster_name(name: str) -> str:
+    return name.replace("+", "-")
 # The HTTP benchmark's mix (benchmarks/web.py MIX), as plain requests.
 MIX = [
     ("giáo dục", {}), ("bóng đá", {}), ("bệnh viện", {}), ("xuất khẩu", {}), ("UBND", {}),
@@ -284,10 +303,10 @@ def part_counts(args) -> dict:
     queries, truths = saved["queries"], saved["truths"]
     log(f"counts: {len(queries)} queries, embedded totals on {args.counts_index}")
     embedded_rows = totals(args.counts_index, queries)
-    info = cluster("52k", 2, fresh=False)
+    info = cluster(cluster_name(args.counts_set), 2, fresh=False)
     built: dict = {}
     try:
-        cluster_rows = totals(_built(info, SETS_52K, args, built), queries)
+        cluster_rows = totals(_built(info, corpus_set(args.counts_set), args, built), queries)
         rows = []
         for item, row, mine in zip([q for q in queries for _ in (0, 1)], embedded_rows,
                                    cluster_rows, strict=True):
@@ -325,9 +344,9 @@ def part_counts(args) -> dict:
               f"cluster {row['cluster_total']} ({row['cluster_tier']}), truth {row['truth']}")
     if "build" in built:
         b = built["build"]
-        print(f"\nBuild of the 52k set into 2 shards: {b['documents']:,} documents in "
-              f"{b['seconds']:.0f} s ({b['docs_per_s']:.0f} docs/s), peak RSS (builder + "
-              f"nodes) {b['peak_rss_mb']:,.0f} MB")
+        print(f"\nBuild of the {args.counts_set} set into 2 shards: {b['documents']:,} "
+              f"documents in {b['seconds']:.0f} s ({b['docs_per_s']:.0f} docs/s), "
+              f"peak RSS (builder + nodes) {b['peak_rss_mb']:,.0f} MB")
     return {"summary": summary, "rows": rows, **built}
 
 
@@ -394,10 +413,10 @@ def index_latency(spec, rounds: int) -> dict:
 def part_shards(args) -> dict:
     results = {}
     for shards in (1, 2, 4):
-        info = cluster("52k", shards, fresh=not args.reuse_clusters)
+        info = cluster(cluster_name(args.shards_set), shards, fresh=not args.reuse_clusters)
         try:
             entry: dict = {}
-            url = _built(info, SETS_52K, args, entry)
+            url = _built(info, corpus_set(args.shards_set), args, entry)
             entry["latency"] = index_latency(url, args.rounds)
             entry["nodes_rss_mb"] = tree_rss_mb(node_pids(info))
             results[shards] = entry
@@ -405,7 +424,7 @@ def part_shards(args) -> dict:
         finally:
             if not args.keep:
                 stop(info)
-    print("\n#### 52k set, 1 -> 2 -> 4 shards on this machine\n")
+    print(f"\n#### {args.shards_set} set, 1 -> 2 -> 4 shards on this machine\n")
     print("| shards | build s | docs/s | build CPU s | peak RSS (builder + nodes) |"
           " search p50 ms | p95 ms | nodes RSS serving |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -422,13 +441,14 @@ def part_scale(args) -> dict:
     from indexer.build import build_index
 
     results: dict = {}
-    directory = WORK / "cluster-embedded-102k"
+    directory = WORK / f"cluster-embedded-{cluster_name(args.scale_set)}"
     if directory.exists():
         shutil.rmtree(directory)
-    log("embedded build of the 102k set")
+    sets = corpus_set(args.scale_set)
+    log(f"embedded build of the {args.scale_set} set")
     started = time.perf_counter()
     with PeakMemory(lambda: [os.getpid()]) as peak:
-        stats = build_index(SETS_102K, directory, workers=2)
+        stats = build_index(sets, directory, workers=2)
     seconds = time.perf_counter() - started
     results["embedded build"] = {"documents": stats.documents, "seconds": seconds,
                                  "docs_per_s": stats.indexed / seconds,
@@ -436,10 +456,10 @@ def part_scale(args) -> dict:
     log(f"  {results['embedded build']}")
     results["embedded latency"] = index_latency(directory, args.rounds)
     results["embedded serving rss_mb"] = results["embedded latency"]["process_rss_mb"]
-    info = cluster("102k", 2, fresh=True)
+    info = cluster(f"scale-{cluster_name(args.scale_set)}", 2, fresh=True)
     try:
         entry: dict = {}
-        url = _built(info, SETS_102K, args, entry)
+        url = _built(info, sets, args, entry)
         results["cluster build"] = entry["build"]
         results["cluster latency"] = index_latency(url, args.rounds)
         results["cluster nodes rss_mb"] = tree_rss_mb(node_pids(info))
@@ -448,7 +468,7 @@ def part_scale(args) -> dict:
             stop(info)
     e, c = results["embedded build"], results["cluster build"]
     el, cl = results["embedded latency"], results["cluster latency"]
-    print("\n#### 102k set: embedded index and 2-shard cluster, same run\n")
+    print(f"\n#### {args.scale_set} set: embedded index and 2-shard cluster, same run\n")
     print("| engine | documents | build s | docs/s | peak RSS building | search p50 ms |"
           " p95 ms | RSS serving |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -470,7 +490,7 @@ def part_durability(args) -> dict:
     from indexer.engine.sphinx.shards import Shards
     from indexer.errors import EngineUnavailable
 
-    sets = SETS_52K if args.durability_set == "52k" else SMALL_SETS
+    sets = corpus_set(args.durability_set)
     info = cluster("durability", 2, fresh=True)
     results: dict = {"set": args.durability_set}
 
@@ -549,9 +569,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--counts-index", type=Path, default=WORK / "http-52k",
                         help="the embedded index the counts sample was drawn from")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--durability-set", choices=("52k", "small"), default="52k",
-                        help="the durability part's corpus: the 52k set, or its small "
-                             "sets (dantri-unc, multisite, the raw folders)")
+    for part, default in (("counts", "52k"), ("shards", "52k"), ("scale", "102k"),
+                          ("durability", "52k")):
+        parser.add_argument(f"--{part}-set", choices=SET_NAMES, default=default,
+                            help=f"the {part} part's corpus (small: the 52k set's "
+                                 "dantri-unc, multisite and raw folders)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     random.seed(0)
