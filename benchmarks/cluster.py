@@ -202,16 +202,11 @@ def build(info: dict, paths: list[Path], workers: int = 2) -> dict:
     from indexer.engine.sphinx.build import build_cluster
 
     started = time.perf_counter()
-    cpu = os.times()
     with PeakMemory(lambda: [os.getpid(), *node_pids(info)]) as peak:
         stats = build_cluster(paths, info["url"], workers=workers)
     seconds = time.perf_counter() - started
-    after = os.times()
     return {"documents": stats.documents, "seconds": seconds,
             "docs_per_s": stats.indexed / seconds, "peak_rss_mb": peak.peak,
-            "build_cpu_s": (after.user + after.children_user + after.system
-                            + after.children_system) - (cpu.user + cpu.children_user
-                                                        + cpu.system + cpu.children_system),
             "index_bytes": stats.index_bytes, "phases": stats.phases,
             "skipped": len(stats.skipped), "generation": stats.generation}
 
@@ -425,14 +420,14 @@ def part_shards(args) -> dict:
             if not args.keep:
                 stop(info)
     print(f"\n#### {args.shards_set} set, 1 -> 2 -> 4 shards on this machine\n")
-    print("| shards | build s | docs/s | build CPU s | peak RSS (builder + nodes) |"
+    print("| shards | build s | docs/s | peak RSS (builder + nodes) |"
           " search p50 ms | p95 ms | nodes RSS serving |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for shards, entry in results.items():
         b = entry.get("build", {})
         lat = entry["latency"]
         print(f"| {shards} | {b.get('seconds', 0):.0f} | {b.get('docs_per_s', 0):.0f} | "
-              f"{b.get('build_cpu_s', 0):.0f} | {b.get('peak_rss_mb', 0):,.0f} MB | "
+              f"{b.get('peak_rss_mb', 0):,.0f} MB | "
               f"{lat['p50']:.1f} | {lat['p95']:.1f} | {entry['nodes_rss_mb']:,.0f} MB |")
     return results
 
