@@ -243,6 +243,20 @@ class PostingArrays:
         first, count = int(self._starts[at]), int(self._counts[at])
         return self._read("docs", first, count), self._read("weights", first, count)
 
+    def whole(self, fieldname: str, term: bytes):
+        """``(docs, weights, pos_counts, positions)`` of every posting of a term (the
+        last two None without positions); None if the term is not held."""
+        at = self._find(fieldname, term)
+        if at is None:
+            return None
+        first, count = int(self._starts[at]), int(self._counts[at])
+        docs, weights = self._read("docs", first, count), self._read("weights", first, count)
+        if self._pos_starts[at] < 0:
+            return docs, weights, None, None
+        sizes = self._read("pos_counts", int(self._pos_starts[at]), count)
+        total = int(sizes.sum(dtype=np.int64))
+        return docs, weights, sizes, self._read("positions", int(self._pos_firsts[at]), total)
+
     def positions(self, fieldname: str, term: bytes, wanted: np.ndarray):
         """``(docs, positions)`` of a term in the (sorted, local) ``wanted`` documents,
         one entry per position, both int64; None when the term or its positions are not

@@ -1,0 +1,321 @@
+"""The merge policy of the embedded engine (indexer/engine/whoosh/merge.py).
+
+The rules on segment sizes alone; a merged generation answering exactly as the
+unmerged one (postings, stored fields, searches); and a merge that serves the old
+generation while it runs and loses nothing when the process doing it is killed -9.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import indexer.engine.whoosh.merge as merge
+from indexer import generations as gens
+from indexer.build import build_index
+from indexer.build import update_index
+from indexer.engine.whoosh import storage
+from indexer.engine.whoosh import writer
+from indexer.engine.whoosh.merge import pick_merge
+from indexer.engine.whoosh.merge import tier
+from indexer.results import SearchRequest
+from indexer.search import open_index
+
+ROOT = Path(__file__).resolve().parents[1]
+
+WORDS = (
+    "hội đồng nhân dân phường quận ủy ban kế hoạch ngân sách trường học bệnh viện "
+    "đường sá cầu cống kênh rạch công viên chợ dân cư lao động việc làm thanh niên "
+    "phụ nữ người cao tuổi an sinh xã hội giáo dục văn hóa thể thao du lịch nông nghiệp"
+).split()
+
+QUERIES = ["nhân dân", "\"ủy ban\"", "kênh rạch công viên", "giao duc", "ngân sách -chợ",
+           "bệnh viện thanh niên"]
+
+
+def write_corpus(folder: Path, documents: int, seed: int = 11) -> Path:
+    """A JSON Lines corpus of made-up articles (some dated, some with a unit)."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "tin.jsonl", "w", encoding="utf-8") as out:
+        for n in range(documents):
+            body = "\n\n".join(
+                " ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 60))).capitalize()
+                + "." for _ in range(3)
+            )
+            record = {"id": f"tin-{n}", "title": " ".join(rng.sample(WORDS, 6)).capitalize(),
+                      "body": body, "date": f"2021-{n % 12 + 1:02d}-{n % 27 + 1:02d}"}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return folder
+
+
+def policy_off(monkeypatch) -> None:
+    """No merge at all: the TOC lists the workers' segments as they are."""
+    monkeypatch.setattr(merge, "SMALL_SEGMENT", 0)
+    monkeypatch.setattr(merge, "MERGE_FACTOR", 10**6)
+    monkeypatch.setattr(merge, "MAX_SEGMENTS", 10**6)
+
+
+def segment_count(gen_dir: Path) -> int:
+    return storage.verify_generation(gen_dir)["segments"]
+
+
+# --- the rules -----------------------------------------------------------------------------
+
+
+def test_tiers_grow_by_the_merge_factor():
+    floor = merge.SMALL_SEGMENT * merge.MERGE_FACTOR
+    assert tier(0) == tier(floor - 1) == 0
+    assert tier(floor) == 1 and tier(floor * merge.MERGE_FACTOR - 1) == 1
+    assert tier(floor * merge.MERGE_FACTOR) == 2
+
+
+def test_small_adjacent_segments_are_merged_first():
+    small = merge.SMALL_SEGMENT - 1
+    assert pick_merge([50_000, small, small, 9_000, small]) == [1, 2]
+    assert pick_merge([50_000, small, 9_000, small]) == []  # small but not adjacent
+    assert pick_merge([small, small, small]) == [0, 1, 2]
+    assert pick_merge([small, small, small], leftovers=False) == []  # a build's tails
+    assert pick_merge([50_000]) == [] and pick_merge([]) == []
+
+
+def test_a_full_tier_is_merged_into_the_next():
+    one = merge.SMALL_SEGMENT * merge.MERGE_FACTOR  # the smallest of tier 1
+    sizes = [one * merge.MERGE_FACTOR] + [one] * merge.MERGE_FACTOR + [2_000]
+    assert pick_merge(sizes) == list(range(1, 1 + merge.MERGE_FACTOR))
+    assert pick_merge([one] * (merge.MERGE_FACTOR - 1) + [2_000]) == []
+
+
+def test_the_count_stays_bounded_by_merging_the_smallest_run():
+    one = merge.SMALL_SEGMENT * merge.MERGE_FACTOR
+    # tiers 0 and 1 alternate: no tier is full anywhere, but there is one segment too many
+    sizes = [one + 1_000 if i % 2 else 3_000 for i in range(merge.MAX_SEGMENTS + 1)]
+    sizes[5] = sizes[6] = merge.SMALL_SEGMENT  # not small, and the lightest pair
+    assert pick_merge(sizes) == [5, 6]
+    assert pick_merge(sizes[:-1]) == []
+    sizes = [one + 1_000 if i % 2 else 3_000 for i in range(merge.MAX_SEGMENTS + 3)]
+    assert pick_merge(sizes) == [0, 1, 2, 3]  # four into one: three fewer
+
+
+def apply(sizes: list[int], *, leftovers: bool = True) -> tuple[list[int], int]:
+    """``sizes`` after every merge the policy picks; documents rewritten."""
+    rewritten = 0
+    while picked := pick_merge(sizes, leftovers=leftovers):
+        merged = sum(sizes[i] for i in picked)
+        rewritten += merged
+        sizes[picked[0] : picked[-1] + 1] = [merged]
+    return sizes, rewritten
+
+
+def test_a_million_articles_end_in_at_most_max_segments_through_builds_and_updates():
+    # a build: the ~6,400-article segments of two workers, each with a short last one
+    workers = [[6_400] * 78 + [4_350], [6_400] * 77 + [3_650]]
+    sizes, rewritten = apply(workers[0] + workers[1], leftovers=False)
+    assert sum(sizes) == 1_000_000
+    assert len(sizes) <= merge.MAX_SEGMENTS
+    assert rewritten <= 2 * 1_000_000  # about once per tier above the first
+    # a hundred updates of 1 % each: two worker segments and a few changed articles,
+    # the deleted versions leaving the old segments a little smaller
+    rng = random.Random(5)
+    added = rewritten_by_updates = 0
+    for _ in range(100):
+        sizes = [max(size - rng.randint(0, size // 100), 1) for size in sizes]
+        new = [4_800, 4_700, rng.randint(1, 900)]
+        added += sum(new)
+        sizes, rewritten = apply(sizes + new)
+        assert len(sizes) <= merge.MAX_SEGMENTS
+        assert rewritten < sum(sizes) / 3  # never the whole index at once
+        rewritten_by_updates += rewritten
+    # each article an update adds is rewritten a few times in all (once a tier)
+    assert rewritten_by_updates < 3 * added
+
+
+# --- a merged generation -----------------------------------------------------------------
+
+
+def term_postings(gen_dir: Path) -> dict:
+    """(field, term) -> [(global docnum, weight, value)] of every term, and the stored
+    fields of every document, as whoosh reads them."""
+    index = storage.open_storage(gen_dir).open_index(storage.INDEX_NAME)
+    found = {}
+    with index.reader() as reader:
+        for fieldname, term in reader.all_terms():
+            postings = reader.postings(fieldname, term)
+            entries = []
+            while postings.is_active():
+                entries.append((postings.id(), postings.weight(), postings.value()))
+                postings.next()
+            found[fieldname, term] = entries
+        stored = [reader.stored_fields(n) for n in range(reader.doc_count_all())]
+    index.close()
+    return {"postings": found, "stored": stored}
+
+
+def answers(index_dir: Path) -> list:
+    index = open_index(index_dir)
+    try:
+        found = []
+        for query in QUERIES:
+            for sort in ("relevance", "newest"):
+                result = index.search(SearchRequest(query=query, sort=sort, per_page=50))
+                hits = [(hit.id, round(hit.score, 6), hit.snippet, hit.title_html)
+                        for hit in result.results]
+                facets = {name: [(value.value, value.count) for value in values]
+                          for name, values in result.facets.items()}
+                found.append((query, sort, result.total, hits, facets))
+        return found
+    finally:
+        index.close()
+
+
+def test_a_merged_generation_answers_as_the_unmerged_one(tmp_path, monkeypatch):
+    corpus = write_corpus(tmp_path / "corpus", 400)
+    policy_off(monkeypatch)
+    index_dir = tmp_path / "many"
+    stats = build_index([corpus], index_dir, workers=2, segment_mb=1)
+    assert stats.segments >= 6
+    monkeypatch.undo()
+
+    merged_dir = tmp_path / "one"
+    shutil.copytree(index_dir, merged_dir)
+    gen_dir = gens.current_generation(merged_dir)
+    result = writer.commit(gen_dir, [], deletions=(), merge=True)
+    assert result == {"documents": 400, "segments": 1}
+    manifest = gens.read_manifest(gen_dir)
+    manifest["files"] = gens.file_sizes(gen_dir)
+    gens.write_manifest(gen_dir, manifest)
+    assert storage.verify_generation(gen_dir) == {"documents": 400, "segments": 1}
+    # the merged segment's posting arrays replace those of the segments merged
+    assert len({path.name.split(".")[0] for path in gen_dir.glob("*.vnp")}) == 1
+
+    before = term_postings(gens.current_generation(index_dir))
+    after = term_postings(gen_dir)
+    assert len(before["postings"]) > 1000
+    assert after["stored"] == before["stored"]
+    assert after["postings"] == before["postings"]
+    expected = answers(index_dir)
+    assert sum(entry[2] for entry in expected) > 0
+    assert answers(merged_dir) == expected
+
+
+def test_builds_merge_by_tiers(tmp_path, monkeypatch):
+    """Small tiers (segments of tens of articles) make a build use rules 2 and 3."""
+    corpus = write_corpus(tmp_path / "corpus", 400)
+    policy_off(monkeypatch)
+    unmerged = build_index([corpus], tmp_path / "many", workers=2, segment_mb=1)
+    monkeypatch.undo()
+    monkeypatch.setattr(merge, "SMALL_SEGMENT", 2)
+    monkeypatch.setattr(merge, "MERGE_FACTOR", 3)
+    monkeypatch.setattr(merge, "MAX_SEGMENTS", 4)
+    stats = build_index([corpus], tmp_path / "tiers", workers=2, segment_mb=1)
+    assert unmerged.segments > 4 >= stats.segments
+    assert stats.documents == 400
+    assert answers(tmp_path / "tiers") == answers(tmp_path / "many")
+
+
+# --- merging while serving, and kill -9 ---------------------------------------------------
+
+# An update whose merge stops, once it has written some terms, while HOLD exists; it
+# writes MARK then. Everything else is the library's own code.
+UPDATE_SCRIPT = """
+import sys
+import time
+from pathlib import Path
+
+import indexer.engine.whoosh.merge as merge
+from indexer.build import update_index
+
+corpus, index_dir, mark, hold = map(Path, sys.argv[1:5])
+write_postings = merge.write_postings
+
+
+def held(fieldwriter, schema, lengths, terms, **options):
+    def terms_then_hold():
+        for number, entry in enumerate(terms):
+            if number == 300:
+                mark.write_text("merging")
+                while hold.exists():
+                    time.sleep(0.02)
+            yield entry
+    return write_postings(fieldwriter, schema, lengths, terms_then_hold(), **options)
+
+
+merge.write_postings = held
+stats = update_index([corpus], index_dir, workers=1)
+print(stats.generation, stats.segments)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_kill_9_during_a_merge_keeps_serving_the_old_generation(tmp_path, monkeypatch, request):
+    corpus = write_corpus(tmp_path / "corpus", 300)
+    policy_off(monkeypatch)
+    index_dir = tmp_path / "index_data"
+    first = build_index([corpus], index_dir, workers=2, segment_mb=1)
+    monkeypatch.undo()
+    assert first.segments >= 4
+    serving = open_index(index_dir)
+    request.addfinalizer(serving.close)
+    expected = answers(index_dir)
+    # one article changed: the update's segment and the old small ones get merged
+    lines = (corpus / "tin.jsonl").read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[7])
+    record["body"] += "\n\nCầu Khánh Hội được sửa chữa xong."
+    lines[7] = json.dumps(record, ensure_ascii=False)
+    (corpus / "tin.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    mark, hold = tmp_path / "mark", tmp_path / "hold"
+    hold.touch()
+    update = subprocess.Popen(
+        [sys.executable, "-c", UPDATE_SCRIPT, str(corpus), str(index_dir), str(mark), str(hold)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not mark.exists() and update.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert mark.exists(), update.communicate()[1] if update.poll() is not None else "late"
+        # while the merge runs: the old generation serves, both the index opened before
+        # and one opened now
+        temporary = list(index_dir.glob("gen-000002.tmp-*"))
+        assert len(temporary) == 1 and list(temporary[0].glob("*.pst"))
+        assert gens.current_generation(index_dir).name == "gen-000001"
+        assert serving.search(SearchRequest(query="nhân dân")).total == expected[0][2]
+        assert answers(index_dir) == expected
+        update.send_signal(signal.SIGKILL)
+        update.wait()
+    finally:
+        if update.poll() is None:
+            update.kill()
+            update.wait()
+    update.communicate()
+    assert update.returncode == -signal.SIGKILL
+    # nothing of the serving generation was touched
+    assert gens.current_generation(index_dir).name == "gen-000001"
+    assert storage.verify_generation(index_dir / "gen-000001") == {
+        "documents": 300, "segments": first.segments}
+    assert gens.lock_holder(index_dir) is None
+    assert answers(index_dir) == expected
+    assert serving.search(SearchRequest(query="sửa chữa xong")).total == 0
+
+    # the next update removes the leftover, merges and loses nothing
+    again = update_index([corpus], index_dir, workers=1)
+    assert again.generation != "gen-000001" and again.segments == 1
+    assert (again.changed, again.documents) == (1, 300)
+    assert not list(index_dir.glob("*.tmp-*"))
+    index = open_index(index_dir)
+    try:
+        found = index.search(SearchRequest(query="sửa chữa xong"))
+        assert [hit.id for hit in found.results] == ["tin-7"]
+    finally:
+        index.close()
+    # the index opened before every switch still answers from its generation
+    assert serving.search(SearchRequest(query="nhân dân")).total == expected[0][2]
