@@ -206,6 +206,61 @@ def test_a_merged_generation_answers_as_the_unmerged_one(tmp_path, monkeypatch):
     assert answers(merged_dir) == expected
 
 
+def whoosh_generation(folder: Path, articles: list, compound_last: bool) -> None:
+    """Four segments written by whoosh's own writer (protocol 2 blocks, no posting
+    arrays: as generations from before the build's writer), the last one compound when
+    asked; a few documents deleted."""
+    from whoosh.index import create_in
+
+    from indexer.engine.whoosh.schema import article_to_fields
+    from indexer.engine.whoosh.schema import make_schema
+
+    index = create_in(str(folder), make_schema(), indexname=storage.INDEX_NAME)
+    quarter = len(articles) // 4
+    for number in range(4):
+        stock = index.writer(compound=compound_last and number == 3)
+        for article in articles[number * quarter : (number + 1) * quarter]:
+            stock.add_document(**article_to_fields(article))
+        stock.commit(merge=False)
+        index.refresh()
+    for segment in index._segments()[:-1]:
+        assert not segment.is_compound()
+    assert index._segments()[-1].is_compound() == compound_last
+    stock = index.writer()
+    for doc_id in ("tin-3", "tin-41", "tin-42", "tin-99"):
+        stock.delete_by_term("id", doc_id)
+    stock.commit(merge=False)
+
+
+@pytest.mark.parametrize("compound", [False, True])
+def test_the_merge_writes_what_whoosh_s_own_merge_writes(tmp_path, compound):
+    """Segments of whoosh's own writer, with deletions: merged by the engine, they hold
+    the postings and stored fields whoosh's ``optimize`` gives."""
+    from indexer.article import Article
+
+    rng = random.Random(3)
+    articles = [Article(id=f"tin-{n}", title=" ".join(rng.sample(WORDS, 5)),
+                        body=" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 80))),
+                        date=f"2020-0{n % 9 + 1}-01", units=("Quận 4",) if n % 3 else ())
+             for n in range(120)]
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    ours.mkdir()
+    whoosh_generation(ours, articles, compound)
+    shutil.copytree(ours, theirs)
+    from whoosh.index import open_dir
+
+    index = open_dir(str(theirs), indexname=storage.INDEX_NAME)
+    index.optimize()
+    index.close()
+    assert writer.commit(ours, [], deletions=(), merge=True) == {
+        "documents": 116, "segments": 1}
+    expected = term_postings(theirs)
+    assert len(expected["stored"]) == 116
+    assert term_postings(ours) == expected
+    # the merged segment has posting arrays (of its lists of 64 postings or more)
+    assert list(ours.glob("*.body.vnp"))
+
+
 def test_builds_merge_by_tiers(tmp_path, monkeypatch):
     """Small tiers (segments of tens of articles) make a build use rules 2 and 3."""
     corpus = write_corpus(tmp_path / "corpus", 400)

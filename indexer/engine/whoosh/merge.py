@@ -41,6 +41,7 @@ import io
 import mmap
 import pickle
 import zlib
+from contextlib import contextmanager
 from itertools import accumulate
 from pathlib import Path
 
@@ -288,6 +289,35 @@ def _concat(parts: list[np.ndarray]) -> np.ndarray:
                            for part in parts])
 
 
+@contextmanager
+def _exact_totals(writer: PoolSegmentWriter, reader: SegmentReader, names: set[str]):
+    """Around copying ``reader``'s documents into ``writer``: keep its field length
+    totals exact. whoosh copies each document's length as its one-byte approximation,
+    so the totals (BM25's average length) would drift from the source's; they become
+    the source's total less its deleted documents' lengths (approximate: whoosh keeps
+    no other)."""
+    totals = writer.perdocwriter._fieldlengths  # noqa: SLF001
+    before = dict(totals)
+    yield
+    deleted = [n for n in range(reader.doc_count_all()) if reader.is_deleted(n)]
+    for name in names:
+        gone = sum(reader.doc_field_length(n, name, 0) for n in deleted)
+        totals[name] = before.get(name, 0) + reader.field_length(name) - gone
+
+
+class _WhooshMerge(PoolSegmentWriter):
+    """Merges through whoosh's own reading (:meth:`add_reader`): for compound segments,
+    whose files the streaming merge does not open (builds do not write them)."""
+
+    def add_segments(self, readers: list[SegmentReader]) -> None:
+        for reader in readers:
+            names = set(self.schema.names()) | {
+                name for name in reader.indexed_field_names() if name in self.schema
+            }
+            with _exact_totals(self, reader, names):
+                self.add_reader(reader)
+
+
 class MergeWriter(PoolSegmentWriter):
     """A segment writer that writes one segment holding the live documents of others.
 
@@ -307,18 +337,8 @@ class MergeWriter(PoolSegmentWriter):
             names = set(self.schema.names()) | {
                 name for name in reader.indexed_field_names() if name in self.schema
             }
-            totals = self.perdocwriter._fieldlengths  # noqa: SLF001 - see below
-            before = dict(totals)
-            docmap = self.write_per_doc(names, reader)
-            # whoosh copies each document's length as its one-byte approximation, so
-            # the field totals (BM25's average length) would drift from the sources';
-            # keep them exact: the source's total, less its deleted documents' lengths
-            # (approximate: whoosh keeps no other).
-            deleted = ([n for n in range(reader.doc_count_all()) if reader.is_deleted(n)]
-                       if docmap is not None else [])
-            for name in names:
-                gone = sum(reader.doc_field_length(n, name, 0) for n in deleted)
-                totals[name] = before.get(name, 0) + reader.field_length(name) - gone
+            with _exact_totals(self, reader, names):
+                docmap = self.write_per_doc(names, reader)
             self.sources.append(_Source(reader, base, docmap))
         self._added = True
 
@@ -403,11 +423,14 @@ def merge_segments(index, segments: list) -> object | None:
     """Merge ``segments`` of ``index`` (an open whoosh index of a generation being built)
     into one new segment, returned (its files written); None when none of their
     documents is live."""
-    writer = MergeWriter(index, _lk=False, compound=False)
+    streamed = not any(segment.is_compound() for segment in segments)
+    writer = (MergeWriter if streamed else _WhooshMerge)(index, _lk=False, compound=False)
     readers = [SegmentReader(writer.storage, writer.schema, segment) for segment in segments]
     try:
         writer.add_segments(readers)
         if writer.docnum == 0:
+            for source in getattr(writer, "sources", ()):
+                source.close()
             writer._close_segment()  # noqa: SLF001
             return None
         return writer._finalize_segment()  # noqa: SLF001
