@@ -138,6 +138,53 @@ def test_a_million_articles_end_in_at_most_max_segments_through_builds_and_updat
     assert rewritten_by_updates < 3 * added
 
 
+# --- the posting arrays of a merged segment ------------------------------------------------
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_posting_arrays_written_term_by_term_are_those_written_at_once(tmp_path, large):
+    import numpy as np
+
+    from indexer.engine.whoosh import arrays as postarrays
+
+    rng = np.random.default_rng(4)
+    terms = []
+    for number in range(300):
+        count = int(rng.integers(1, 90))
+        docs = np.sort(rng.choice(70_000 if large else 5_000, size=count, replace=False))
+        weights = rng.integers(1, 9, size=count).astype(np.float32)
+        if large and number == 7:
+            weights[0] = 1.5  # one weight that is not whole: the file keeps float32
+        if number % 3:
+            pos_counts = rng.integers(0, 6, size=count)
+            positions = rng.integers(0, 70_000 if large else 900, size=int(pos_counts.sum()))
+        else:
+            pos_counts = positions = None
+        terms.append((postarrays.term_key("body", f"t{number}".encode()), docs, weights,
+                      pos_counts, positions))
+    streamed = postarrays.ArraysWriter(tmp_path / "streamed.vnp")
+    for term in terms:
+        streamed.add(*term)
+    streamed.finish()
+    held = [term for term in terms if term[3] is not None]
+    postarrays.write(
+        tmp_path / "whole.vnp", [t[0] for t in terms], [len(t[1]) for t in terms],
+        np.concatenate([t[1] for t in terms]), np.concatenate([t[2] for t in terms]),
+        [t[3] is not None for t in terms], np.concatenate([t[3] for t in held]),
+        np.concatenate([t[4] for t in held]),
+    )
+    assert (tmp_path / "streamed.vnp").read_bytes() == (tmp_path / "whole.vnp").read_bytes()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["streamed.vnp", "whole.vnp"]
+    opened = postarrays.PostingArrays(tmp_path / "streamed.vnp")
+    try:
+        key, docs, weights, pos_counts, positions = terms[4]
+        found = opened.whole("body", b"t4")
+        assert found[0].tolist() == docs.tolist() and found[2].tolist() == pos_counts.tolist()
+        assert found[3].tolist() == positions.tolist()
+    finally:
+        opened.close()
+
+
 # --- a merged generation -----------------------------------------------------------------
 
 

@@ -27,11 +27,12 @@ a ``kill -9`` leaves the temporary directory for the next build to remove). The 
 is streamed: the documents' stored fields and lengths are copied by whoosh's per-document
 writer; the postings are read term by term from each source's terms and postings files
 in key order (a k-way merge), renumbered, and written by
-:func:`indexer.engine.whoosh.writer.write_postings` as they come, so the memory held is
-one term's postings plus the posting arrays (:mod:`.arrays`) of the merged segment's
-long lists, field by field. The encoded values (positions) are copied as they are; the
-positions of the arrays come from the sources' arrays, decoded from the values only for
-terms that become long in the merge.
+:func:`indexer.engine.whoosh.writer.write_postings` as they come; the merged segment's
+long lists go to its posting arrays (:mod:`.arrays`) through files staged on disk. So
+the memory held is one term's postings, 40 bytes per long list, and the mapped pages
+of the sources' postings files (the page cache's to reclaim). The encoded values
+(positions) are copied as they are; the positions of the arrays come from the sources'
+arrays, decoded from the values only for terms that become long in the merge.
 """
 
 from __future__ import annotations
@@ -224,27 +225,27 @@ def read_term(postings, info, fixedsize) -> tuple[list[int], list[float], list]:
 
 
 class _LongLists:
-    """The posting arrays of one field of the merged segment, collected term by term."""
+    """The posting arrays file of one field of the merged segment, written term by term
+    (:class:`~indexer.engine.whoosh.arrays.ArraysWriter`: the lists wait on disk, not in
+    memory)."""
 
-    def __init__(self, fieldname: str, with_positions: bool) -> None:
+    def __init__(self, fieldname: str, with_positions: bool, path: Path) -> None:
         self.fieldname = fieldname
         self.with_positions = with_positions
-        self.keys: list[int] = []
-        self.counts: list[int] = []
-        self.docs: list[np.ndarray] = []
-        self.weights: list[np.ndarray] = []
-        self.pos_counts: list[np.ndarray] = []
-        self.positions: list[np.ndarray] = []
+        self.path = path
+        self.writer: postarrays.ArraysWriter | None = None
 
     def add(self, term: bytes, docs: list[int], weights: list[float], parts: list) -> None:
         """Add a term's merged postings; ``parts`` give their positions, source by
         source: ``(source, kept mask or None, values)``."""
-        self.keys.append(postarrays.term_key(self.fieldname, term))
-        self.counts.append(len(docs))
-        self.docs.append(np.asarray(docs, dtype=np.uint32))
-        self.weights.append(np.asarray(weights, dtype=np.float32))
+        if self.writer is None:
+            self.writer = postarrays.ArraysWriter(self.path)
+        key = postarrays.term_key(self.fieldname, term)
         if not self.with_positions:
+            self.writer.add(key, docs, weights)
             return
+        pos_counts: list[np.ndarray] = []
+        positions: list[np.ndarray] = []
         for source, kept, values in parts:
             held = None
             arrays = source.array_file(self.fieldname)
@@ -252,8 +253,8 @@ class _LongLists:
                 held = arrays.whole(self.fieldname, term)
             if held is None or held[2] is None:
                 sizes, flat = decode_positions(values)  # already without deleted postings
-                self.pos_counts.append(np.frombuffer(sizes, dtype=np.uint32))
-                self.positions.append(np.frombuffer(flat, dtype=np.uint32))
+                pos_counts.append(np.frombuffer(sizes, dtype=np.uint32))
+                positions.append(np.frombuffer(flat, dtype=np.uint32))
                 continue
             sizes, flat = held[2], held[3]
             if kept is not None:
@@ -261,32 +262,20 @@ class _LongLists:
                 begins = np.cumsum(sizes) - sizes
                 flat = flat[postarrays.run_index(begins[kept], sizes[kept])]
                 sizes = sizes[kept]
-            self.pos_counts.append(sizes)
-            self.positions.append(flat)
+            pos_counts.append(sizes)
+            positions.append(flat)
+        self.writer.add(key, docs, weights, np.concatenate(pos_counts), np.concatenate(positions))
 
-    def write(self, folder: Path, segment_id: str) -> bool:
-        """Write the field's posting arrays file, if it holds any term."""
-        if not self.keys:
+    def write(self) -> bool:
+        """Finish the field's posting arrays file, if it holds any term."""
+        if self.writer is None:
             return False
-        count = len(self.keys)
-        positions = self.positions if self.with_positions else []
-        postarrays.write(
-            folder / postarrays.file_name(segment_id, self.fieldname),
-            np.asarray(self.keys, dtype=np.uint64), np.asarray(self.counts, dtype=np.int64),
-            np.concatenate(self.docs), np.concatenate(self.weights),
-            np.full(count, self.with_positions, dtype=bool),
-            _concat(self.pos_counts) if self.with_positions else (),
-            _concat(positions) if self.with_positions else (),
-        )
+        self.writer.finish()
         return True
 
-
-def _concat(parts: list[np.ndarray]) -> np.ndarray:
-    if not parts:
-        return np.zeros(0, dtype=np.uint32)
-    wide = any(part.dtype.itemsize > 2 for part in parts)
-    return np.concatenate([part.astype(np.uint32 if wide else np.uint16, copy=False)
-                           for part in parts])
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
 
 
 @contextmanager
@@ -369,19 +358,23 @@ class MergeWriter(PoolSegmentWriter):
         for fieldname in names:
             fmt = self.schema[fieldname].format
             fixedsize = fmt.fixed_value_size()
-            long_lists = _LongLists(fieldname, type(fmt) is Positions)
+            long_lists = _LongLists(fieldname, type(fmt) is Positions,
+                                    folder / postarrays.file_name(segment_id, fieldname))
             streams = [source.field_terms(fieldname, number)
                        for number, source in enumerate(self.sources)]
             group: list = []
-            for entry in heapq.merge(*streams, key=_term_of):
-                if group and entry[0] != group[0][0]:
+            try:
+                for entry in heapq.merge(*streams, key=_term_of):
+                    if group and entry[0] != group[0][0]:
+                        yield from self._term(fieldname, group, fixedsize, long_lists, minimum)
+                        group = []
+                    group.append(entry)
+                if group:
                     yield from self._term(fieldname, group, fixedsize, long_lists, minimum)
-                    group = []
-                group.append(entry)
-            if group:
-                yield from self._term(fieldname, group, fixedsize, long_lists, minimum)
-            if minimum is not None:
-                long_lists.write(folder, segment_id)
+                long_lists.write()
+            except BaseException:
+                long_lists.abort()
+                raise
 
     def _term(self, fieldname, group, fixedsize, long_lists, minimum):
         term = group[0][0]
