@@ -112,6 +112,8 @@ def main() -> None:
     if args.compare is not None and args.keep is None:
         parser.error("--compare needs --keep")
     gen_dir = gens.current_generation(args.index_dir)
+    if args.keep is not None and (args.keep / gen_dir.name).exists():
+        parser.error(f"{args.keep / gen_dir.name} exists")
     with tempfile.TemporaryDirectory(dir=args.index_dir) as scratch:
         target = Path(scratch) / gen_dir.name
         result = merged_copy(gen_dir, target)

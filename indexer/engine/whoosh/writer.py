@@ -573,6 +573,8 @@ def write_postings(
     term_buffer = bytearray()
     term_offset = tindex.dbfile.tell()
     index_append = tindex.index.append
+    if not any(tindex.buckets):  # the tables' entries in arrays (see HashBucket)
+        tindex.buckets = [HashBucket() for _ in tindex.buckets]
     buckets = tindex.buckets
     hash_key = tindex.hashfn
     if hash_key is md5_hash:  # the same value, without the hex string
@@ -718,6 +720,30 @@ def write_postings(
     if key:
         tindex.lastkey = key
     postfile.write(bytes(buffer))
+
+
+class HashBucket:
+    """The entries of one of the 256 hash tables of whoosh's terms file, ``(hash code,
+    position)`` pairs as whoosh's ``HashWriter.buckets`` holds them, kept in two arrays:
+    12 bytes a term instead of a tuple of two ints (~100), which made the tables the
+    largest memory of writing a segment of many terms (a merge's)."""
+
+    __slots__ = ("codes", "positions")
+
+    def __init__(self) -> None:
+        self.codes = array("I")  # whoosh packs the code as an unsigned 32-bit int
+        self.positions = array("q")
+
+    def append(self, entry: tuple[int, int]) -> None:
+        code, position = entry
+        self.codes.append(code)
+        self.positions.append(position)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __iter__(self):
+        return zip(self.codes, self.positions, strict=True)
 
 
 def _write_hash_tables(writer) -> None:
