@@ -72,10 +72,10 @@ def segment_count(gen_dir: Path) -> int:
 
 
 def test_tiers_grow_by_the_merge_factor():
-    floor = merge.SMALL_SEGMENT * merge.MERGE_FACTOR
-    assert tier(0) == tier(floor - 1) == 0
-    assert tier(floor) == 1 and tier(floor * merge.MERGE_FACTOR - 1) == 1
-    assert tier(floor * merge.MERGE_FACTOR) == 2
+    factor = merge.MERGE_FACTOR
+    assert tier(0) == tier(factor - 1) == 0
+    assert tier(factor) == 1 and tier(factor**2 - 1) == 1
+    assert tier(factor**2) == 2 and tier(factor**6) == 6
 
 
 def test_small_adjacent_segments_are_merged_first():
@@ -88,20 +88,31 @@ def test_small_adjacent_segments_are_merged_first():
 
 
 def test_a_full_tier_is_merged_into_the_next():
-    one = merge.SMALL_SEGMENT * merge.MERGE_FACTOR  # the smallest of tier 1
-    sizes = [one * merge.MERGE_FACTOR] + [one] * merge.MERGE_FACTOR + [2_000]
-    assert pick_merge(sizes) == list(range(1, 1 + merge.MERGE_FACTOR))
-    assert pick_merge([one] * (merge.MERGE_FACTOR - 1) + [2_000]) == []
+    factor = merge.MERGE_FACTOR
+    one = factor**4  # the smallest of tier 4 (4,096 with a factor of 8)
+    sizes = [one * factor] + [one] * factor + [2_000]
+    assert pick_merge(sizes) == list(range(1, 1 + factor))
+    assert tier(sum(sizes[1 : 1 + factor])) == tier(one) + 1
+    assert pick_merge([one] * (factor - 1) + [2_000]) == []
+
+
+def test_each_document_is_rewritten_once_per_tier_at_most():
+    """Segments of a few hundred articles (a build with small segments): each merge
+    lands a tier up, so merged segments are not merged again with small ones."""
+    sizes = [416, 432, 400, 448, 464, 160] * 4
+    merged, rewritten = apply(list(sizes), leftovers=False)
+    assert rewritten == sum(sizes)  # each article once
+    assert len(merged) == 3 and len({tier(size) for size in merged}) == 1
 
 
 def test_the_count_stays_bounded_by_merging_the_smallest_run():
-    one = merge.SMALL_SEGMENT * merge.MERGE_FACTOR
-    # tiers 0 and 1 alternate: no tier is full anywhere, but there is one segment too many
-    sizes = [one + 1_000 if i % 2 else 3_000 for i in range(merge.MAX_SEGMENTS + 1)]
-    sizes[5] = sizes[6] = merge.SMALL_SEGMENT  # not small, and the lightest pair
+    factor = merge.MERGE_FACTOR
+    # two tiers alternate: no tier is full anywhere, but there is one segment too many
+    sizes = [factor**5 if i % 2 else factor**4 for i in range(merge.MAX_SEGMENTS + 1)]
+    sizes[5] = sizes[6] = factor**4 - 1  # a tier lower, and the lightest pair
     assert pick_merge(sizes) == [5, 6]
     assert pick_merge(sizes[:-1]) == []
-    sizes = [one + 1_000 if i % 2 else 3_000 for i in range(merge.MAX_SEGMENTS + 3)]
+    sizes = [factor**5 if i % 2 else factor**4 for i in range(merge.MAX_SEGMENTS + 3)]
     assert pick_merge(sizes) == [0, 1, 2, 3]  # four into one: three fewer
 
 
@@ -132,10 +143,12 @@ def test_a_million_articles_end_in_at_most_max_segments_through_builds_and_updat
         added += sum(new)
         sizes, rewritten = apply(sizes + new)
         assert len(sizes) <= merge.MAX_SEGMENTS
-        assert rewritten < sum(sizes) / 3  # never the whole index at once
+        # a full tier now and then (segments shrunk by deletions drop a tier), never
+        # the whole index at once
+        assert rewritten < sum(sizes) / 2
         rewritten_by_updates += rewritten
-    # each article an update adds is rewritten a few times in all (once a tier)
-    assert rewritten_by_updates < 3 * added
+    # each article an update adds is rewritten a few times in all (about once a tier)
+    assert rewritten_by_updates < 5 * added
 
 
 # --- the posting arrays of a merged segment ------------------------------------------------
@@ -306,6 +319,21 @@ def test_the_merge_writes_what_whoosh_s_own_merge_writes(tmp_path, compound):
     assert term_postings(ours) == expected
     # the merged segment has posting arrays (of its lists of 64 postings or more)
     assert list(ours.glob("*.body.vnp"))
+
+
+def test_a_segment_whose_documents_are_all_deleted_is_dropped(tmp_path, monkeypatch):
+    corpus = write_corpus(tmp_path / "corpus", 200)
+    policy_off(monkeypatch)
+    stats = build_index([corpus], tmp_path / "ix", workers=1, segment_mb=1)
+    assert stats.segments >= 3
+    gen_dir = gens.current_generation(tmp_path / "ix")
+    index = storage.open_storage(gen_dir).open_index(storage.INDEX_NAME)
+    with index.reader() as reader:
+        leaves = [leaf for leaf, _ in reader.leaf_readers()]
+        middle = [leaves[1].stored_fields(n)["id"] for n in range(leaves[1].doc_count_all())]
+    index.close()
+    result = writer.commit(gen_dir, [], deletions=middle, merge=True)
+    assert result == {"documents": 200 - len(middle), "segments": stats.segments - 1}
 
 
 def test_builds_merge_by_tiers(tmp_path, monkeypatch):

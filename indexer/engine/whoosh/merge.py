@@ -4,9 +4,8 @@
 until it picks nothing). Only *adjacent* segments are merged, and the merged segment takes
 their place, so documents keep their order (ties of score are broken by document number:
 results are the same before and after a merge, scores included, as the field length
-totals are carried over exactly). Segments are tiered by live documents: tier 0 holds
-those under ``SMALL_SEGMENT * MERGE_FACTOR`` documents, tier ``k`` those
-``MERGE_FACTOR**k`` times larger. In order:
+totals are carried over exactly). Segments are tiered by live documents, tier ``k`` holding
+those of ``MERGE_FACTOR**k`` up to ``MERGE_FACTOR**(k+1)`` (:func:`tier`). In order:
 
 1. (updates only) a run of two or more adjacent segments smaller than
    :data:`SMALL_SEGMENT` -- what updates leave -- is merged;
@@ -16,11 +15,13 @@ those under ``SMALL_SEGMENT * MERGE_FACTOR`` documents, tier ``k`` those
    documents that brings the count down (at most ``MERGE_FACTOR`` segments) is merged.
 
 So a generation holds at most ``MERGE_FACTOR - 1`` segments per tier (when its tiers
-do not interleave), and never more than ``MAX_SEGMENTS``: a million articles in a
-build's ~6,400-article segments (156 of them) end as two of ~410k, three of 51k and a
-few of tier 0 (about ten), each article written about 1.8 times in all; a 1 % update
-rewrites what is small, and now and then a full tier (``tests/test_merge.py`` plays a
-hundred of them). Builds of up to ``MERGE_FACTOR`` segments per tier merge nothing.
+do not interleave), and never more than ``MAX_SEGMENTS``; a merged segment is always a
+tier above the ones it merged, so an article is rewritten at most once per tier. A
+million articles in a build's ~6,400-article segments (156 of them) end as two of ~410k,
+three of 51k and a few of ~6,400 (about ten), each article written about 1.8 times in
+all; a 1 % update rewrites what is small, and now and then a full tier
+(``tests/test_merge.py`` plays a hundred of them). A build with fewer than
+``MERGE_FACTOR`` segments of each tier merges nothing.
 
 **Merging** happens in the generation being built (the serving one is never touched:
 a ``kill -9`` leaves the temporary directory for the next build to remove). The merge
@@ -63,19 +64,18 @@ __all__ = ["MAX_SEGMENTS", "MERGE_FACTOR", "SMALL_SEGMENT", "MergeWriter", "appl
 #: How many segments of a tier are merged into one (and how many make a tier full).
 MERGE_FACTOR = 8
 #: Segments below this many live documents (what updates leave) are merged as soon as
-#: two are adjacent; it is also the upper bound of tier 0 divided by ``MERGE_FACTOR``.
+#: two are adjacent (updates only).
 SMALL_SEGMENT = 1000
 #: At most this many segments per generation.
 MAX_SEGMENTS = 20
 
 
 def tier(documents: int) -> int:
-    """The tier of a segment of ``documents`` live documents: 0 below
-    ``SMALL_SEGMENT * MERGE_FACTOR``, then one more each time it is ``MERGE_FACTOR``
-    times larger."""
-    floor = max(SMALL_SEGMENT, 1)
+    """The tier of a segment of ``documents`` live documents: ``floor(log_F(documents))``
+    for ``F = MERGE_FACTOR`` (0 below ``F``). Merging ``F`` segments of one tier makes a
+    segment of a higher tier, so no document is rewritten twice within a tier."""
     level = 0
-    bound = floor * MERGE_FACTOR
+    bound = MERGE_FACTOR
     while documents >= bound:
         level += 1
         bound *= MERGE_FACTOR
@@ -436,8 +436,9 @@ def merge_segments(index, segments: list) -> object | None:
 
 
 def apply_policy(index, segments: list, *, leftovers: bool = True) -> list:
-    """``segments`` after the merges the policy picks (:func:`pick_merge`), in order."""
-    segments = list(segments)
+    """``segments`` after the merges the policy picks (:func:`pick_merge`), in order;
+    a segment without a live document is dropped first."""
+    segments = [segment for segment in segments if segment.doc_count() > 0]
     while True:
         picked = pick_merge([segment.doc_count() for segment in segments],
                             leftovers=leftovers)
