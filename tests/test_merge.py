@@ -1,8 +1,9 @@
 """The merge policy of the embedded engine (indexer/engine/whoosh/merge.py).
 
 The rules on segment sizes alone; a merged generation answering exactly as the
-unmerged one (postings, stored fields, searches); and a merge that serves the old
-generation while it runs and loses nothing when the process doing it is killed -9.
+unmerged one (postings, stored fields, searches) and as whoosh's own merge; and a merge
+that leaves the old generation serving while it runs (a library reader, a real gunicorn
+server) and loses nothing when the process doing it is killed -9.
 """
 
 from __future__ import annotations
@@ -449,3 +450,75 @@ def test_kill_9_during_a_merge_keeps_serving_the_old_generation(tmp_path, monkey
         index.close()
     # the index opened before every switch still answers from its generation
     assert serving.search(SearchRequest(query="nhân dân")).total == expected[0][2]
+
+
+def http_json(url: str) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, {}
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_a_server_answers_while_an_update_merges_then_serves_the_merged_generation(
+    tmp_path, monkeypatch, serve_process
+):
+    corpus = write_corpus(tmp_path / "corpus", 300)
+    policy_off(monkeypatch)
+    index_dir = tmp_path / "index_data"
+    assert build_index([corpus], index_dir, workers=2, segment_mb=1).segments >= 4
+    monkeypatch.undo()
+    lines = (corpus / "tin.jsonl").read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[7])
+    record["body"] += "\n\nCầu Khánh Hội được sửa chữa xong."
+    lines[7] = json.dumps(record, ensure_ascii=False)
+    (corpus / "tin.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    server = serve_process(index_dir, tmp_path / "server.log", args=("--no-access-log",))
+    mark, hold = tmp_path / "mark", tmp_path / "hold"
+    update = None
+    try:
+        server.wait_until_listening()
+        search = f"{server.base}/api/search?q=nh%C3%A2n+d%C3%A2n"
+        status, before = http_json(search)
+        assert status == 200 and before["total"] > 0
+        hold.touch()
+        update = subprocess.Popen(
+            [sys.executable, "-c", UPDATE_SCRIPT, str(corpus), str(index_dir), str(mark),
+             str(hold)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 120
+        while not mark.exists() and update.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert mark.exists(), update.communicate() if update.poll() is not None else "late"
+        # the merge is under way: every request is answered, from the old generation
+        for _ in range(10):
+            status, during = http_json(search)
+            assert status == 200 and during["total"] == before["total"]
+            assert http_json(f"{server.base}/healthz")[1]["generation"] == "gen-000001"
+        hold.unlink()
+        out, err = update.communicate(timeout=120)
+        assert update.returncode == 0, err
+        assert out.split() == ["gen-000002", "1"]
+        # the workers notice the new generation and answer from it
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if http_json(f"{server.base}/healthz")[1].get("generation") == "gen-000002":
+                break
+            time.sleep(0.2)
+        status, after = http_json(search)
+        assert status == 200 and after["total"] == before["total"]
+        status, found = http_json(f"{server.base}/api/search?q=s%E1%BB%ADa+ch%E1%BB%AFa+xong")
+        assert [hit["id"] for hit in found["results"]] == ["tin-7"]
+        assert http_json(f"{server.base}/healthz")[1]["generation"] == "gen-000002"
+    finally:
+        if update is not None and update.poll() is None:
+            update.kill()
+            update.wait()
+        assert server.stop() == 0, server.output()
