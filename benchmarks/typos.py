@@ -13,6 +13,12 @@ kinds each:
   swapped, or the tone mark changed (``bầu cử`` -> ``bầu cữ``);
 * ``slip-folded``: the same on the title typed without diacritics.
 
+Controls, to see that a query typed right is left alone: ``clean`` (the title as
+written, lower-cased) and ``clean-folded`` (the title without diacritics). For them the
+table counts the queries shown a correction instead of what was typed (the
+``corrected`` tier) and the offers (correction or suggestion) that do not spell the
+title; restoring a folded title's diacritics exactly is the right offer.
+
 Measured: MRR@10 of the intended article through ``SearchIndex.search`` (the product
 path: tiers, correction, rerank), and suggestion accuracy: the share of queries whose
 corrected query (``match.corrected``) or suggestion spells the title's syllables
@@ -43,6 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "work"
 KINDS = ("telex", "vni", "slip", "slip-folded")
+CONTROLS = ("clean", "clean-folded")
 
 _SYLLABLE = re.compile(r"[^\W_]+")
 _NEIGHBOURS = {
@@ -140,6 +147,10 @@ def mistype(title: str, kind: str, rng: random.Random) -> str | None:
     from indexer.text import fold
 
     syllables = _SYLLABLE.findall(title)
+    if kind == "clean":
+        return " ".join(syllables).lower()
+    if kind == "clean-folded":
+        return fold(" ".join(syllables).lower())
     if kind == "telex":
         return " ".join(telex_keys(s) for s in syllables).lower()
     if kind == "vni":
@@ -158,8 +169,9 @@ def mistype(title: str, kind: str, rng: random.Random) -> str | None:
     return " ".join(words)
 
 
-def sample(index_dir: Path, count: int, seed: int) -> list[dict]:
-    """``count`` queries (a quarter of each kind) from titles of the index."""
+def sample(index_dir: Path, count: int, seed: int, controls: int = 0) -> list[dict]:
+    """``count`` queries (a quarter of each kind) from titles of the index, then
+    ``controls`` of each control kind."""
     from whoosh.filedb.filestore import FileStorage
 
     from indexer.engine.whoosh.storage import INDEX_NAME
@@ -180,8 +192,9 @@ def sample(index_dir: Path, count: int, seed: int) -> list[dict]:
             and all(not c.isdigit() for c in title)]
     rng.shuffle(pool)
     queries: list[dict] = []
-    per_kind = count // len(KINDS)
-    for kind in KINDS:
+    wanted = [(kind, count // len(KINDS)) for kind in KINDS]
+    wanted += [(kind, controls) for kind in CONTROLS]
+    for kind, per_kind in wanted:
         made = 0
         while made < per_kind and pool:
             doc_id, title = pool.pop()
@@ -214,19 +227,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-dir", type=Path, default=WORK / "http-52k")
     parser.add_argument("--queries", type=int, default=320)
     parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--controls", type=int, default=80,
+                        help="queries of each control kind (titles typed right)")
     parser.add_argument("--no-pyvi", action="store_true")
     parser.add_argument("--show", type=int, default=0, help="print this many failures")
     args = parser.parse_args(argv)
     from indexer.results import SearchRequest
     from indexer.search import open_index
 
-    queries = sample(args.index_dir, args.queries, args.seed)
+    queries = sample(args.index_dir, args.queries, args.seed, args.controls)
     index = open_index(args.index_dir)
     index.warm()
     index.engine.model(wait=True)  # a benchmark waits for the suggestion model
     if not args.no_pyvi:
         from pyvi import ViUtils
     rows = defaultdict(list)
+    controls = defaultdict(list)
     failures = []
     for item in queries:
         started = time.perf_counter()
@@ -236,6 +252,14 @@ def main(argv: list[str] | None = None) -> int:
         rank = next((i + 1 for i, d in enumerate(ids) if d in item["relevant"]), None)
         offered = result.match.corrected or result.suggestion
         ours = _same(offered, item["title"])
+        if item["kind"] in CONTROLS:
+            controls[item["kind"]].append((1 / rank if rank else 0.0,
+                                           result.match.tier == "corrected",
+                                           bool(offered) and not ours, ms))
+            if offered and not ours and len(failures) < args.show:
+                failures.append((item["kind"], item["query"], item["title"], offered, rank,
+                                 result.match.tier))
+            continue
         # syllables right in what the person ends up with: the offer, else what they typed
         ours_right = _syllables_right(offered or item["query"], item["title"])
         theirs = theirs_right = None
@@ -269,6 +293,17 @@ def main(argv: list[str] | None = None) -> int:
         ms = statistics.median(r[3] for r in chosen)
         print(f"| {kind} | {len(chosen)} | {mrr:.3f} | {ours:.1%} | {pyvi} | "
               f"{ours_right:.1%} | {pyvi_right} | {ms:.0f} |")
+    if controls:
+        print("\n| control (typed right) | queries | MRR@10 | shown a correction | "
+              "wrong offers | median ms |")
+        print("|---|---:|---:|---:|---:|---:|")
+    for kind in CONTROLS:
+        chosen = controls[kind]
+        if chosen:
+            n = len(chosen)
+            print(f"| {kind} | {n} | {sum(r[0] for r in chosen) / n:.3f} | "
+                  f"{sum(r[1] for r in chosen) / n:.1%} | {sum(r[2] for r in chosen) / n:.1%} | "
+                  f"{statistics.median(r[3] for r in chosen):.0f} |")
     for failure in failures:
         print(failure)
     return 0

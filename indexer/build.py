@@ -9,9 +9,10 @@ How a build runs (DESIGN.md section 5; layout and switching in :mod:`indexer.gen
    (:mod:`indexer.build_workers`) parse, analyse and write segments of their own into
    it, while this process streams :func:`indexer.sources.iter_sources` to them.
 3. This process writes the index TOC listing the workers' segments
-   (:func:`indexer.engine.whoosh.writer.commit`; no final merge: they are searched
-   together), the ``(id, path, content_hash)`` rows and ``manifest.json``; lets the
-   engine prepare its per-generation model; fsyncs every file; verifies the generation
+   (:func:`indexer.engine.whoosh.writer.commit`, merged as the engine's merge policy
+   says: :mod:`indexer.engine.whoosh.merge`), the ``(id, path, content_hash)`` rows
+   and ``manifest.json``; lets the engine prepare its per-generation model; fsyncs
+   every file; verifies the generation
    (:func:`indexer.engine.whoosh.storage.verify_generation`); renames it to
    ``gen-NNNNNN``; and only then switches ``CURRENT``. Old generations beyond ``keep``
    are removed.
@@ -24,7 +25,7 @@ the next build to remove (workers die with their parent).
 the serving one: documents whose id is new or whose content hash changed are
 indexed by the workers, the old versions of changed documents and the documents no
 longer in the corpus are marked deleted, and the small segments updates leave
-behind are merged (:data:`indexer.engine.whoosh.writer.SMALL_SEGMENT`).
+behind are merged (:data:`indexer.engine.whoosh.merge.SMALL_SEGMENT`).
 
 A document that cannot be decoded or parsed is skipped and reported with its path
 and reason in :attr:`BuildStats.skipped`; it never stops the build.

@@ -60,8 +60,11 @@ EDIT = 7.0
 #: Alternatives kept per syllable (the best fitting), and forms per key one edit away.
 ALTERNATIVES = 12
 EDIT_FORMS = 3
-#: Single-slip readings tried per syllable, and candidates returned.
+#: Single-slip readings tried per syllable (at least SINGLE_SLIPS, more in a short query:
+#: about SLIP_BUDGET paths in all, so "chuyen doi xo" reaches "số", the 9th alternative
+#: of "xo", while a 12-syllable query costs what it did), and candidates returned.
 SINGLE_SLIPS = 3
+SLIP_BUDGET = 36
 CANDIDATES = 6
 #: A syllable the archive writes fewer times than about this is taken for a typing error.
 RARE = 6
@@ -314,13 +317,18 @@ class Corrector:
         likely = [self._likely(token) for token in tokens]
         lattice = []
         for i, token in enumerate(tokens):
+            if any(unknown) and not unknown[i] and has_diacritics(token):
+                # One slip is likelier than two: a known syllable typed with diacritics
+                # beside an unknown one is taken as typed ("đại hộj đảng").
+                lattice.append([typed_candidate(token)])
+                continue
             context = (likely[i - 1] if i else (), likely[i + 1] if i + 1 < len(tokens) else ())
-            lattice.append(self.candidates(token, context,
-                                           edits=unknown[i] or not any(unknown)))
+            lattice.append(self.candidates(token, context, edits=unknown[i] or not any(unknown)))
         scored: dict[str, float] = {}
         self._add(scored, text, matches, tokens, lattice)
+        slips = max(SINGLE_SLIPS, SLIP_BUDGET // len(tokens))
         for i, options in enumerate(lattice):
-            for option in options[1:SINGLE_SLIPS + 1]:
+            for option in options[1:slips + 1]:
                 forced = [*lattice[:i], [option], *lattice[i + 1:]]
                 self._add(scored, text, matches, tokens, forced)
         # Only readings the model finds more probable than the typed one, slips counted.

@@ -281,7 +281,7 @@ def test_update_keeps_posting_arrays_right_through_deletions_and_merges(
 ):
     """Every segment of an updated generation (linked, new or merged) has posting
     arrays that give what whoosh's blocks give, deleted documents left out."""
-    import indexer.engine.whoosh.writer
+    import indexer.engine.whoosh.merge
     from indexer.engine.whoosh.blocks import leaf_blocks
     from indexer.engine.whoosh.schema import TEXT_FIELDS
     from indexer.engine.whoosh.writer import PoolSegmentWriter
@@ -289,7 +289,7 @@ def test_update_keeps_posting_arrays_right_through_deletions_and_merges(
     monkeypatch.setenv("VNSEARCH_MP_START", "fork")  # workers see the patched class
     monkeypatch.setattr(PoolSegmentWriter, "array_min_postings", 2)
     if not merge:  # no segment is small enough to merge: the deletions stay marked
-        monkeypatch.setattr(indexer.engine.whoosh.writer, "SMALL_SEGMENT", 0)
+        monkeypatch.setattr(indexer.engine.whoosh.merge, "SMALL_SEGMENT", 0)
     corpus = write_corpus(tmp_path, bad=False)
     index_dir = tmp_path / "index_data"
     build_index([corpus], index_dir, workers=2)
@@ -724,7 +724,12 @@ def test_term_pool_sorts_postings_that_arrive_out_of_order():
     assert pool.postings == 4 and pool.terms == 3 and pool.size > 0
 
 
-def test_workers_start_new_segments_past_the_memory_limit(tmp_path):
+def test_workers_start_new_segments_past_the_memory_limit(tmp_path, monkeypatch):
+    import indexer.engine.whoosh.merge
+
+    # the merge policy off, so that the workers' segments are what the TOC lists
+    monkeypatch.setattr(indexer.engine.whoosh.merge, "SMALL_SEGMENT", 0)
+    monkeypatch.setattr(indexer.engine.whoosh.merge, "MERGE_FACTOR", 10**6)
     corpus = write_generated_corpus(tmp_path / "corpus", 300)
     index_dir = tmp_path / "ix"
     stats = build_index([corpus], index_dir, workers=2, segment_mb=1)

@@ -59,6 +59,7 @@ def instances(web_index, tmp_path_factory):
         "BM25F": BM25F(),
         "FileIndex": index,
         "SegmentWriter": writer,
+        "W3PerDocWriter": writer.perdocwriter,
         "W3Codec": writer.codec,
         "W3FieldWriter": fieldwriter,
     }

@@ -4,9 +4,10 @@ Everything that imports whoosh lives in this package: the analyzers (:mod:`.anal
 the schema (:mod:`.schema`), the query compiler (:mod:`.compile`), reading whoosh's
 files (:mod:`.blocks`, :mod:`.arrays`), the array engine (:mod:`.bm25`), facet arrays
 (:mod:`.facets`), an opened generation (:mod:`.generation`), the engine itself
-(:mod:`.engine`) and the segment writer of the build (:mod:`.writer`). It is written
-against whoosh-reloaded 2.7 and some of its private names (:mod:`.compat` lists them and
-checks the installed version when the package is imported).
+(:mod:`.engine`), the segment writer of the build (:mod:`.writer`) and the merge policy
+with its streaming merge (:mod:`.merge`). It is written against whoosh-reloaded 2.7 and
+some of its private names (:mod:`.compat` lists them and checks the installed version
+when the package is imported).
 """
 
 from __future__ import annotations

@@ -114,6 +114,120 @@ def write(path: Path, keys, counts, docs, weights, with_positions=None, pos_coun
             np.lib.format.write_array(out, np.ascontiguousarray(array), allow_pickle=False)
 
 
+class ArraysWriter:
+    """Writes a posting arrays file term by term: the file :func:`write` writes, byte
+    for byte, holding in memory only the per-term entries (40 bytes a term). The
+    postings wait in temporary files beside ``path`` (``<name>.<record>.tmp``) until
+    :meth:`finish`, so a merge of large segments does not hold their long lists."""
+
+    _RECORDS = ("docs", "weights", "pos_counts", "positions")
+    _STAGED = {"docs": np.uint32, "weights": np.float32, "pos_counts": np.uint32,
+               "positions": np.uint32}
+    _CHUNK = 1 << 20
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.keys: list[int] = []
+        self.counts: list[int] = []
+        self.with_positions: list[bool] = []
+        self.position_totals: list[int] = []
+        self._lengths = dict.fromkeys(self._RECORDS, 0)
+        self._largest = dict.fromkeys(self._RECORDS, 0)
+        self._whole = True
+        self._files: dict = {}
+        try:
+            for name in self._RECORDS:
+                self._files[name] = open(self._staging(name), "w+b")  # noqa: SIM115
+        except BaseException:
+            self.abort()
+            raise
+
+    def _staging(self, name: str) -> Path:
+        return self.path.with_name(f"{self.path.name}.{name}.tmp")
+
+    def add(self, key: int, docs, weights, pos_counts=None, positions=None) -> None:
+        """Add a term's postings (and, for a term with positions, their counts and
+        the positions one posting after the other)."""
+        docs = np.asarray(docs, dtype=np.uint32)
+        weights = np.asarray(weights, dtype=np.float32)
+        if not len(docs) or len(weights) != len(docs):
+            raise PostingArraysError(f"{self.path}: {len(docs)} postings, {len(weights)} weights")
+        if self._whole:
+            self._whole = bool(np.all(weights == np.round(weights)) and weights.min() >= 0
+                               and weights.max() < 1 << 16)
+        held = pos_counts is not None
+        if held:
+            pos_counts = np.asarray(pos_counts, dtype=np.uint32)
+            positions = np.asarray(positions, dtype=np.uint32)
+            if len(pos_counts) != len(docs) or int(pos_counts.sum()) != len(positions):
+                raise PostingArraysError(f"{self.path}: positions do not match the postings")
+            self._stage("pos_counts", pos_counts)
+            self._stage("positions", positions)
+            self.position_totals.append(len(positions))
+        self._stage("docs", docs)
+        self._stage("weights", weights)
+        self.keys.append(int(key))
+        self.counts.append(len(docs))
+        self.with_positions.append(held)
+
+    def _stage(self, name: str, values: np.ndarray) -> None:
+        values.tofile(self._files[name])
+        self._lengths[name] += len(values)
+        if len(values) and name != "weights":
+            self._largest[name] = max(self._largest[name], int(values.max()))
+
+    def finish(self) -> None:
+        """Write the file (the staged postings copied a chunk at a time)."""
+        try:
+            keys = np.asarray(self.keys, dtype=np.uint64)
+            counts = np.asarray(self.counts, dtype=np.int64)
+            with_positions = np.asarray(self.with_positions, dtype=bool)
+            pos_starts = np.full(len(keys), -1, dtype=np.int64)
+            pos_firsts = np.full(len(keys), -1, dtype=np.int64)
+            if with_positions.any():
+                pos_starts[with_positions] = offsets(counts[with_positions])
+                pos_firsts[with_positions] = offsets(
+                    np.asarray(self.position_totals, dtype=np.int64))
+            order = np.argsort(keys, kind="stable")
+            if len(keys) > 1 and np.any(keys[order][1:] == keys[order][:-1]):
+                raise PostingArraysError(f"{self.path}: two terms share a key")
+            kinds = {name: np.uint16 if self._largest[name] < 1 << 16 else np.uint32
+                     for name in self._RECORDS}
+            kinds["weights"] = np.uint16 if self._whole else np.float32
+            with open(self.path, "wb") as out:
+                out.write(MAGIC)
+                for array in (keys[order], offsets(counts)[order], counts[order],
+                              pos_starts[order], pos_firsts[order]):
+                    np.lib.format.write_array(out, np.ascontiguousarray(array),
+                                              allow_pickle=False)
+                for name in self._RECORDS:
+                    self._copy(name, np.dtype(kinds[name]), out)
+        finally:
+            self.abort()
+
+    def _copy(self, name: str, dtype: np.dtype, out) -> None:
+        header = np.lib.format.header_data_from_array_1_0(np.zeros(0, dtype=dtype))
+        header["shape"] = (self._lengths[name],)
+        np.lib.format.write_array_header_1_0(out, header)
+        staged = self._files[name]
+        staged.flush()
+        staged.seek(0)
+        left = self._lengths[name]
+        while left:
+            chunk = np.fromfile(staged, dtype=self._STAGED[name], count=min(left, self._CHUNK))
+            if not len(chunk):
+                raise PostingArraysError(f"{self._staging(name)}: cut short")
+            chunk.astype(dtype, copy=False).tofile(out)
+            left -= len(chunk)
+
+    def abort(self) -> None:
+        """Remove the staged postings (the file, if written, stays)."""
+        for name, staged in self._files.items():
+            staged.close()
+            self._staging(name).unlink(missing_ok=True)
+        self._files = {}
+
+
 def offsets(counts: np.ndarray) -> np.ndarray:
     """Where each of ``counts`` consecutive runs starts (int64)."""
     starts = np.zeros(len(counts), dtype=np.int64)
@@ -242,6 +356,20 @@ class PostingArrays:
             return None
         first, count = int(self._starts[at]), int(self._counts[at])
         return self._read("docs", first, count), self._read("weights", first, count)
+
+    def whole(self, fieldname: str, term: bytes):
+        """``(docs, weights, pos_counts, positions)`` of every posting of a term (the
+        last two None without positions); None if the term is not held."""
+        at = self._find(fieldname, term)
+        if at is None:
+            return None
+        first, count = int(self._starts[at]), int(self._counts[at])
+        docs, weights = self._read("docs", first, count), self._read("weights", first, count)
+        if self._pos_starts[at] < 0:
+            return docs, weights, None, None
+        sizes = self._read("pos_counts", int(self._pos_starts[at]), count)
+        total = int(sizes.sum(dtype=np.int64))
+        return docs, weights, sizes, self._read("positions", int(self._pos_firsts[at]), total)
 
     def positions(self, fieldname: str, term: bytes, wanted: np.ndarray):
         """``(docs, positions)`` of a term in the (sorted, local) ``wanted`` documents,

@@ -58,6 +58,10 @@ PRIVATE_NAMES = (
     ("whoosh.codec.whoosh3", "W3FieldWriter._tindex"),
     ("whoosh.codec.whoosh3", "W3TermInfo._struct"),
     ("whoosh.filedb.filetables", "HashWriter._write_hashes"),
+    ("whoosh.writing", "SegmentWriter._flush_segment"),
+    # the merge (merge.py)
+    ("whoosh.codec.whoosh3", "W3PerDocWriter._fieldlengths"),
+    ("whoosh.codec.whoosh3", "W3TermsReader.items_from"),
 )
 
 

@@ -2,8 +2,8 @@
 
 A build worker adds each document's finished posting items (:mod:`.items`) to its own
 segment through a :class:`SegmentSink`; the build process then writes the index TOC
-listing every worker's segments (:func:`commit`; no final merge: they are searched
-together).
+listing every worker's segments (:func:`commit`), merged as the merge policy says
+(:mod:`.merge`).
 
 Speed (``benchmarks/build.py``): the workers do not use whoosh's own writing path but
 :class:`PoolSegmentWriter`, which writes the same files (byte for byte in its compatibility
@@ -37,7 +37,6 @@ from whoosh.filedb.filetables import _pointer as _HASH_POINTER
 from whoosh.filedb.filetables import md5_hash
 from whoosh.formats import Positions
 from whoosh.index import FileIndex
-from whoosh.reading import SegmentReader
 from whoosh.system import pack_int
 from whoosh.system import pack_long
 from whoosh.system import pack_ushort
@@ -76,11 +75,6 @@ WINDOW_BITS = 14
 #: whoosh's blocks. A shorter list is one whoosh block (of up to 128 postings): one
 #: decompression, cheap enough to leave where it is.
 ARRAY_MIN_POSTINGS = 64
-#: An update merges into one the segments with fewer live documents than this, or
-#: than a quarter of the largest segment when that is more (the small segments updates
-#: leave behind); the segments a build makes are larger and kept as they are, so an
-#: update costs what changed, not what the index holds.
-SMALL_SEGMENT = 1000
 #: Pickle protocol of posting blocks. whoosh writes protocol 2, which spells every
 #: ``bytes`` value as a ``_codecs.encode`` call: twice the size and several times the
 #: time of protocol 5; its reader unpickles any protocol.
@@ -138,9 +132,14 @@ class SegmentSink:
 def commit(gen_dir: Path, segments: list, *, deletions: Iterable[str], merge: bool) -> dict:
     """Write the TOC of ``gen_dir``: its segments plus ``segments``, minus ``deletions``.
 
-    With ``merge``, the small segments (old and new, see :data:`SMALL_SEGMENT`) are
-    merged into one when there are several.
+    The segments are first merged as the merge policy says
+    (:mod:`indexer.engine.whoosh.merge`: adjacent segments, tiered by size, at most
+    ``MAX_SEGMENTS``); with ``merge`` (updates), the small segments they leave are
+    merged too. The merge writes into ``gen_dir`` only: the serving generation (whose
+    files an update's ``gen_dir`` shares through hard links) is never written.
     """
+    from indexer.engine.whoosh.merge import apply_policy
+
     index = FileIndex(FileStorage(str(gen_dir)), indexname=INDEX_NAME)
     writer = PoolSegmentWriter(index, compound=False)
     try:
@@ -148,19 +147,7 @@ def commit(gen_dir: Path, segments: list, *, deletions: Iterable[str], merge: bo
             writer.delete_by_term(ID_FIELD, doc_id)
 
         def policy(writer, existing):
-            combined = list(existing) + list(segments)
-            if not merge:
-                return combined
-            largest = max((s.doc_count_all() for s in combined), default=0)
-            limit = max(SMALL_SEGMENT, largest // 4)
-            small = [s for s in combined if s.doc_count() < limit]
-            if len(small) < 2:
-                return combined
-            for segment in small:
-                reader = SegmentReader(writer.storage, writer.schema, segment)
-                writer.add_reader(reader)
-                reader.close()
-            return [s for s in combined if s.doc_count() >= limit]
+            return apply_policy(index, list(existing) + list(segments), leftovers=merge)
 
         writer.commit(mergetype=policy)
     except BaseException:
@@ -180,7 +167,7 @@ def commit(gen_dir: Path, segments: list, *, deletions: Iterable[str], merge: bo
 # every posting. Both are done below with the same results as the reference code.
 
 
-class _CachedLengths:
+class CachedLengths:
     """The per-document reader's field lengths, read once per (document, field)."""
 
     def __init__(self, reader, doc_count: int):
@@ -306,7 +293,7 @@ class _FieldPostings:
                 positions)
 
 
-def _decode_positions(values: Iterable[bytes]) -> tuple[array, array]:
+def decode_positions(values: Iterable[bytes]) -> tuple[array, array]:
     """Position counts and positions, one posting after the other, of values encoded
     by whoosh's ``Positions`` format (decoded by it)."""
     decode = Positions().decode_positions
@@ -366,7 +353,7 @@ class TermPool:
         if postings.positions is not None:
             flat = getattr(items, "positions", None)
             if flat is None:  # e.g. postings of a segment being merged: decode them
-                sizes, flat = _decode_positions(values)
+                sizes, flat = decode_positions(values)
                 postings.pos_counts.extend(sizes)
             else:  # _positions_items: the frequency is the count of positions
                 postings.pos_counts.extend(freqs)
@@ -489,7 +476,7 @@ class PoolSegmentWriter(SegmentWriter):
         self.perdocwriter.close()
         reader = self.per_document_reader()
         try:
-            lengths = _CachedLengths(reader, self.docnum)
+            lengths = CachedLengths(reader, self.docnum)
             if _fast_postings_ok(self.fieldwriter, self.schema):
                 write_postings(self.fieldwriter, self.schema, lengths, self.pool.grouped(),
                                min_compress=self.min_compress, protocol=self.protocol,
@@ -586,6 +573,8 @@ def write_postings(
     term_buffer = bytearray()
     term_offset = tindex.dbfile.tell()
     index_append = tindex.index.append
+    if not any(tindex.buckets):  # the tables' entries in arrays (see HashBucket)
+        tindex.buckets = [HashBucket() for _ in tindex.buckets]
     buckets = tindex.buckets
     hash_key = tindex.hashfn
     if hash_key is md5_hash:  # the same value, without the hex string
@@ -731,6 +720,30 @@ def write_postings(
     if key:
         tindex.lastkey = key
     postfile.write(bytes(buffer))
+
+
+class HashBucket:
+    """The entries of one of the 256 hash tables of whoosh's terms file, ``(hash code,
+    position)`` pairs as whoosh's ``HashWriter.buckets`` holds them, kept in two arrays:
+    12 bytes a term instead of a tuple of two ints (~100), which made the tables the
+    largest memory of writing a segment of many terms (a merge's)."""
+
+    __slots__ = ("codes", "positions")
+
+    def __init__(self) -> None:
+        self.codes = array("I")  # whoosh packs the code as an unsigned 32-bit int
+        self.positions = array("q")
+
+    def append(self, entry: tuple[int, int]) -> None:
+        code, position = entry
+        self.codes.append(code)
+        self.positions.append(position)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __iter__(self):
+        return zip(self.codes, self.positions, strict=True)
 
 
 def _write_hash_tables(writer) -> None:

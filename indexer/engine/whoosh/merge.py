@@ -1,0 +1,449 @@
+"""Merging the segments of a generation: the merge policy and a streaming merge.
+
+**Policy** (:func:`pick_merge`, applied by :func:`indexer.engine.whoosh.writer.commit`
+until it picks nothing). Only *adjacent* segments are merged, and the merged segment takes
+their place, so documents keep their order (ties of score are broken by document number:
+results are the same before and after a merge, scores included, as the field length
+totals are carried over exactly). Segments are tiered by live documents, tier ``k`` holding
+those of ``MERGE_FACTOR**k`` up to ``MERGE_FACTOR**(k+1)`` (:func:`tier`). In order:
+
+1. (updates only) a run of two or more adjacent segments smaller than
+   :data:`SMALL_SEGMENT` -- what updates leave -- is merged;
+2. :data:`MERGE_FACTOR` adjacent segments of one tier (the lowest tier first) are merged
+   into one, which lands one tier up;
+3. while more than :data:`MAX_SEGMENTS` remain, the adjacent run with the fewest
+   documents that brings the count down (at most ``MERGE_FACTOR`` segments) is merged.
+
+So a generation holds at most ``MERGE_FACTOR - 1`` segments per tier (when its tiers
+do not interleave), and never more than ``MAX_SEGMENTS``; a merged segment is always a
+tier above the ones it merged, so an article is rewritten at most once per tier. A
+million articles in a build's ~6,400-article segments (156 of them) end as two of ~410k,
+three of 51k and a few of ~6,400 (about ten), each article written about 1.8 times in
+all; a 1 % update rewrites what is small, and now and then a full tier
+(``tests/test_merge.py`` plays a hundred of them). A build with fewer than
+``MERGE_FACTOR`` segments of each tier merges nothing.
+
+**Merging** happens in the generation being built (the serving one is never touched:
+a ``kill -9`` leaves the temporary directory for the next build to remove). The merge
+is streamed: the documents' stored fields and lengths are copied by whoosh's per-document
+writer; the postings are read term by term from each source's terms and postings files
+in key order (a k-way merge), renumbered, and written by
+:func:`indexer.engine.whoosh.writer.write_postings` as they come; the merged segment's
+long lists go to its posting arrays (:mod:`.arrays`) through files staged on disk. So
+the memory held is one term's postings, 40 bytes per long list, and the mapped pages
+of the sources' postings files (the page cache's to reclaim). The encoded values
+(positions) are copied as they are; the positions of the arrays come from the sources'
+arrays, decoded from the values only for terms that become long in the merge.
+"""
+
+from __future__ import annotations
+
+import heapq
+import io
+import mmap
+import pickle
+import zlib
+from contextlib import contextmanager
+from itertools import accumulate
+from pathlib import Path
+
+import numpy as np
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
+from whoosh.formats import Positions
+from whoosh.reading import SegmentReader
+
+from indexer.engine.whoosh import arrays as postarrays
+from indexer.engine.whoosh.writer import CachedLengths
+from indexer.engine.whoosh.writer import PoolSegmentWriter
+from indexer.engine.whoosh.writer import decode_positions
+from indexer.engine.whoosh.writer import write_postings
+
+__all__ = ["MAX_SEGMENTS", "MERGE_FACTOR", "SMALL_SEGMENT", "MergeWriter", "apply_policy",
+           "iter_blocks", "merge_segments", "pick_merge", "read_term", "tier"]
+
+#: How many segments of a tier are merged into one (and how many make a tier full).
+MERGE_FACTOR = 8
+#: Segments below this many live documents (what updates leave) are merged as soon as
+#: two are adjacent (updates only).
+SMALL_SEGMENT = 1000
+#: At most this many segments per generation.
+MAX_SEGMENTS = 20
+
+
+def tier(documents: int) -> int:
+    """The tier of a segment of ``documents`` live documents: ``floor(log_F(documents))``
+    for ``F = MERGE_FACTOR`` (0 below ``F``). Merging ``F`` segments of one tier makes a
+    segment of a higher tier, so no document is rewritten twice within a tier."""
+    level = 0
+    bound = MERGE_FACTOR
+    while documents >= bound:
+        level += 1
+        bound *= MERGE_FACTOR
+    return level
+
+
+def pick_merge(sizes: list[int], *, leftovers: bool = True) -> list[int]:
+    """Indexes (adjacent, ascending) of the segments of ``sizes`` live documents, in
+    generation order, to merge next; [] when none (rules: the module's docstring; rule
+    1 only with ``leftovers``)."""
+    count = len(sizes)
+    if count < 2:
+        return []
+    # 1. a run of adjacent small segments (an update's leftovers)
+    run: list[int] = []
+    for i, size in enumerate(sizes + [SMALL_SEGMENT] if leftovers else []):
+        if size < SMALL_SEGMENT:  # (the sentinel above ends the last run)
+            run.append(i)
+        elif len(run) >= 2:
+            return run
+        else:
+            run = []
+    # 2. MERGE_FACTOR adjacent segments of one tier, the lowest tier first
+    tiers = [tier(size) for size in sizes]
+    for level in sorted(set(tiers)):
+        for start in range(count - MERGE_FACTOR + 1):
+            if all(t == level for t in tiers[start : start + MERGE_FACTOR]):
+                return list(range(start, start + MERGE_FACTOR))
+    # 3. too many segments: the smallest adjacent run that brings the count down
+    if count > MAX_SEGMENTS:
+        width = min(MERGE_FACTOR, count - MAX_SEGMENTS + 1)
+        start = min(range(count - width + 1), key=lambda i: (sum(sizes[i : i + width]), i))
+        return list(range(start, start + width))
+    return []
+
+
+# --- reading a source segment ---------------------------------------------------------------
+
+
+class _Source:
+    """One segment being merged: its reader, postings file and new document numbers."""
+
+    def __init__(self, reader: SegmentReader, base: int, docmap: dict | None) -> None:
+        self.reader = reader
+        self.terms = reader._terms  # noqa: SLF001 - walking the terms file
+        segment = reader._segment  # noqa: SLF001
+        folder = Path(reader._storage.folder)  # noqa: SLF001
+        self.arrays = postarrays.segment_files(folder, segment.segment_id())
+        self._opened: dict[str, postarrays.PostingArrays | None] = {}
+        count = reader.doc_count_all()
+        if docmap is None:
+            self.renumber = None
+            self.base = base
+        else:
+            renumber = np.full(count, -1, dtype=np.int64)
+            if docmap:
+                old = np.fromiter(docmap.keys(), dtype=np.int64, count=len(docmap))
+                renumber[old] = np.fromiter(docmap.values(), dtype=np.int64, count=len(docmap))
+            self.renumber = renumber
+            self.base = 0
+        path = folder / segment.make_filename(".pst")
+        with open(path, "rb") as file:
+            size = file.seek(0, io.SEEK_END)
+            self.postings = mmap.mmap(file.fileno(), size, access=mmap.ACCESS_READ) if size else b""
+
+    def field_terms(self, fieldname: str, number: int):
+        """``(term bytes, number, term info)`` of every term of ``fieldname``, in order."""
+        for (name, term), info in self.terms.items_from(fieldname, b""):
+            if name != fieldname:
+                break
+            yield term, number, info
+
+    def array_file(self, fieldname: str) -> postarrays.PostingArrays | None:
+        if fieldname not in self._opened:
+            path = self.arrays.get(fieldname)
+            self._opened[fieldname] = postarrays.PostingArrays(path) if path else None
+        return self._opened[fieldname]
+
+    def close(self) -> None:
+        for opened in self._opened.values():
+            if opened is not None:
+                opened.close()
+        if isinstance(self.postings, mmap.mmap):
+            self.postings.close()
+
+
+def iter_blocks(postings, info):
+    """``(stored bytes, count, deltas, weights, values)`` of each W3 block of a term that
+    is not inlined, as whoosh wrote them (``stored bytes``: the block on disk, header
+    included; ``values`` not yet split by a fixed size)."""
+    offset, length = info.extent()
+    if isinstance(length, tuple):  # whoosh's term info leaves it in a tuple
+        length = length[0]
+    data = postings[offset : offset + length]
+    if data[:4] != WHOOSH3_HEADER_MAGIC:
+        raise ValueError(f"postings block tag error at {offset}")
+    position = 4
+    loads = pickle.loads
+    while position < length:
+        size = int.from_bytes(data[position : position + 4], "big", signed=True)
+        position += 4
+        last = size < 0
+        size = -size if last else size
+        stream = io.BytesIO(data[position : position + size])
+        count, _maxid, _maxweight, level, _mn, _mx = pickle.load(stream)
+        block = data[position + stream.tell() : position + size]
+        position += size
+        if level:
+            block = zlib.decompress(block)
+        deltas, weights, values = loads(block)
+        yield size + 4, count, deltas, weights, values
+        if last:
+            break
+
+
+def read_term(postings, info, fixedsize) -> tuple[list[int], list[float], list]:
+    """Document numbers, weights and encoded values of one term's postings (whoosh's
+    W3 blocks, read whole)."""
+    if info.is_inlined():
+        ids, weights, values = info.inlined_postings()
+        return list(ids), list(weights), list(values)
+    ids: list[int] = []
+    weights: list[float] = []
+    values: list = []
+    for _size, count, deltas, block_weights, block_values in iter_blocks(postings, info):
+        ids.extend(accumulate(deltas))  # a block's first delta is its first number
+        if block_weights is None:
+            weights.extend([1.0] * count)
+        elif isinstance(block_weights, float):
+            weights.extend([block_weights] * count)
+        else:
+            weights.extend(block_weights)
+        if fixedsize is None or fixedsize < 0:
+            if len(block_values) != count:
+                raise ValueError(f"postings block: {len(block_values)} values "
+                                 f"for {count} postings")
+            values.extend(block_values)
+        elif fixedsize == 0:
+            values.extend([b""] * count)
+        else:
+            values.extend(block_values[i : i + fixedsize]
+                          for i in range(0, len(block_values), fixedsize))
+    return ids, weights, values
+
+
+# --- writing the merged segment -------------------------------------------------------------
+
+
+class _LongLists:
+    """The posting arrays file of one field of the merged segment, written term by term
+    (:class:`~indexer.engine.whoosh.arrays.ArraysWriter`: the lists wait on disk, not in
+    memory)."""
+
+    def __init__(self, fieldname: str, with_positions: bool, path: Path) -> None:
+        self.fieldname = fieldname
+        self.with_positions = with_positions
+        self.path = path
+        self.writer: postarrays.ArraysWriter | None = None
+
+    def add(self, term: bytes, docs: list[int], weights: list[float], parts: list) -> None:
+        """Add a term's merged postings; ``parts`` give their positions, source by
+        source: ``(source, kept mask or None, values)``."""
+        if self.writer is None:
+            self.writer = postarrays.ArraysWriter(self.path)
+        key = postarrays.term_key(self.fieldname, term)
+        if not self.with_positions:
+            self.writer.add(key, docs, weights)
+            return
+        pos_counts: list[np.ndarray] = []
+        positions: list[np.ndarray] = []
+        for source, kept, values in parts:
+            held = None
+            arrays = source.array_file(self.fieldname)
+            if arrays is not None:
+                held = arrays.whole(self.fieldname, term)
+            if held is None or held[2] is None:
+                sizes, flat = decode_positions(values)  # already without deleted postings
+                pos_counts.append(np.frombuffer(sizes, dtype=np.uint32))
+                positions.append(np.frombuffer(flat, dtype=np.uint32))
+                continue
+            sizes, flat = held[2], held[3]
+            if kept is not None:
+                sizes = sizes.astype(np.int64)
+                begins = np.cumsum(sizes) - sizes
+                flat = flat[postarrays.run_index(begins[kept], sizes[kept])]
+                sizes = sizes[kept]
+            pos_counts.append(sizes)
+            positions.append(flat)
+        self.writer.add(key, docs, weights, np.concatenate(pos_counts), np.concatenate(positions))
+
+    def write(self) -> bool:
+        """Finish the field's posting arrays file, if it holds any term."""
+        if self.writer is None:
+            return False
+        self.writer.finish()
+        return True
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+
+
+@contextmanager
+def _exact_totals(writer: PoolSegmentWriter, reader: SegmentReader, names: set[str]):
+    """Around copying ``reader``'s documents into ``writer``: keep its field length
+    totals exact. whoosh copies each document's length as its one-byte approximation,
+    so the totals (BM25's average length) would drift from the source's; they become
+    the source's total less its deleted documents' lengths (approximate: whoosh keeps
+    no other)."""
+    totals = writer.perdocwriter._fieldlengths  # noqa: SLF001
+    before = dict(totals)
+    yield
+    deleted = [n for n in range(reader.doc_count_all()) if reader.is_deleted(n)]
+    for name in names:
+        gone = sum(reader.doc_field_length(n, name, 0) for n in deleted)
+        totals[name] = before.get(name, 0) + reader.field_length(name) - gone
+
+
+class _WhooshMerge(PoolSegmentWriter):
+    """Merges through whoosh's own reading (:meth:`add_reader`): for compound segments,
+    whose files the streaming merge does not open (builds do not write them)."""
+
+    def add_segments(self, readers: list[SegmentReader]) -> None:
+        for reader in readers:
+            names = set(self.schema.names()) | {
+                name for name in reader.indexed_field_names() if name in self.schema
+            }
+            with _exact_totals(self, reader, names):
+                self.add_reader(reader)
+
+
+class MergeWriter(PoolSegmentWriter):
+    """A segment writer that writes one segment holding the live documents of others.
+
+    :meth:`add_segments` copies the documents (stored fields, lengths, columns: whoosh's
+    per-document writer); finishing the segment streams the postings (see the module).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sources: list[_Source] = []
+
+    def add_segments(self, readers: list[SegmentReader]) -> None:
+        """Add every live document of ``readers`` (in order), renumbered."""
+        self._check_state()
+        for reader in readers:
+            base = self.docnum
+            names = set(self.schema.names()) | {
+                name for name in reader.indexed_field_names() if name in self.schema
+            }
+            with _exact_totals(self, reader, names):
+                docmap = self.write_per_doc(names, reader)
+            self.sources.append(_Source(reader, base, docmap))
+        self._added = True
+
+    def _flush_segment(self) -> None:
+        self.perdocwriter.close()
+        reader = self.per_document_reader()
+        try:
+            lengths = CachedLengths(reader, self.docnum)
+            write_postings(self.fieldwriter, self.schema, lengths, self._merged_terms(),
+                           min_compress=self.min_compress, protocol=self.protocol,
+                           window_bits=self.window_bits)
+        finally:
+            self.fieldwriter.close()
+            reader.close()
+            for source in self.sources:
+                source.close()
+
+    def _merged_terms(self):
+        """``(fieldname, term, docnums, weights, values)`` of the merged segment, in field
+        and term order; writes each field's posting arrays when the field is done."""
+        folder = Path(self.storage.folder)
+        segment_id = self.newsegment.segment_id()
+        minimum = self.array_min_postings
+        names = sorted({
+            name for source in self.sources for name in source.reader.indexed_field_names()
+            if name in self.schema
+        })
+        for fieldname in names:
+            fmt = self.schema[fieldname].format
+            fixedsize = fmt.fixed_value_size()
+            long_lists = _LongLists(fieldname, type(fmt) is Positions,
+                                    folder / postarrays.file_name(segment_id, fieldname))
+            streams = [source.field_terms(fieldname, number)
+                       for number, source in enumerate(self.sources)]
+            group: list = []
+            try:
+                for entry in heapq.merge(*streams, key=_term_of):
+                    if group and entry[0] != group[0][0]:
+                        yield from self._term(fieldname, group, fixedsize, long_lists, minimum)
+                        group = []
+                    group.append(entry)
+                if group:
+                    yield from self._term(fieldname, group, fixedsize, long_lists, minimum)
+                long_lists.write()
+            except BaseException:
+                long_lists.abort()
+                raise
+
+    def _term(self, fieldname, group, fixedsize, long_lists, minimum):
+        term = group[0][0]
+        docs: list[int] = []
+        weights: list[float] = []
+        values: list = []
+        parts = []
+        for _, number, info in group:
+            source = self.sources[number]
+            ids, term_weights, term_values = read_term(source.postings, info, fixedsize)
+            kept = None
+            if source.renumber is None:
+                base = source.base
+                docs.extend([docnum + base for docnum in ids] if base else ids)
+            else:
+                mapped = source.renumber[np.asarray(ids, dtype=np.int64)]
+                kept = mapped >= 0
+                if not kept.all():
+                    picked = np.flatnonzero(kept).tolist()
+                    term_weights = [term_weights[i] for i in picked]
+                    term_values = [term_values[i] for i in picked]
+                    mapped = mapped[kept]
+                docs.extend(mapped.tolist())
+            weights.extend(term_weights)
+            values.extend(term_values)
+            parts.append((source, kept, term_values))
+        if not docs:
+            return
+        yield fieldname, term, docs, weights, values
+        if minimum is not None and len(docs) >= minimum:
+            long_lists.add(term, docs, weights, parts)
+
+
+def _term_of(entry: tuple) -> bytes:
+    return entry[0]
+
+
+def merge_segments(index, segments: list) -> object | None:
+    """Merge ``segments`` of ``index`` (an open whoosh index of a generation being built)
+    into one new segment, returned (its files written); None when none of their
+    documents is live."""
+    streamed = not any(segment.is_compound() for segment in segments)
+    writer = (MergeWriter if streamed else _WhooshMerge)(index, _lk=False, compound=False)
+    readers = [SegmentReader(writer.storage, writer.schema, segment) for segment in segments]
+    try:
+        writer.add_segments(readers)
+        if writer.docnum == 0:
+            for source in getattr(writer, "sources", ()):
+                source.close()
+            writer._close_segment()  # noqa: SLF001
+            return None
+        return writer._finalize_segment()  # noqa: SLF001
+    except BaseException:
+        writer._close_segment()  # noqa: SLF001
+        raise
+    finally:
+        for reader in readers:
+            reader.close()
+
+
+def apply_policy(index, segments: list, *, leftovers: bool = True) -> list:
+    """``segments`` after the merges the policy picks (:func:`pick_merge`), in order;
+    a segment without a live document is dropped first."""
+    segments = [segment for segment in segments if segment.doc_count() > 0]
+    while True:
+        picked = pick_merge([segment.doc_count() for segment in segments],
+                            leftovers=leftovers)
+        if not picked:
+            break
+        merged = merge_segments(index, [segments[i] for i in picked])
+        segments[picked[0] : picked[-1] + 1] = [merged] if merged is not None else []
+    return segments
