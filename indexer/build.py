@@ -48,6 +48,7 @@ from pathlib import Path
 from indexer import generations as gens
 from indexer.build_workers import LIMIT_MB
 from indexer.build_workers import WorkerPool
+from indexer.engine import is_engine_url
 from indexer.engine.whoosh import storage
 from indexer.engine.whoosh import writer as segments
 from indexer.engine.whoosh.writer import schema_fingerprint
@@ -175,7 +176,7 @@ def _count_lines(stream) -> int:
 
 def build_index(
     paths: Iterable[Path],
-    index_dir: Path,
+    index_dir: Path | str,
     *,
     workers: int | None = None,
     keep: int = 2,
@@ -183,6 +184,10 @@ def build_index(
     segment_mb: int = LIMIT_MB,
 ) -> BuildStats:
     """Index every document under ``paths`` into a new generation of ``index_dir``.
+
+    ``index_dir`` may be an engine URL (``sphinxql://host:port/index``): the build goes
+    to that search cluster instead (:mod:`indexer.engine.sphinx.build`; ``keep`` and
+    ``segment_mb`` do not apply there).
 
     :param workers: worker processes (default: every core).
     :param keep: old generations kept for rollback besides the new one.
@@ -192,6 +197,10 @@ def build_index(
     :raises CorpusError: a corpus path does not exist, or no document could be read.
     :raises BuildLocked: another build or update is running on ``index_dir``.
     """
+    if is_engine_url(index_dir):
+        from indexer.engine.sphinx.build import build_cluster
+
+        return build_cluster(paths, index_dir, workers=workers, progress=progress)
     paths = _check_paths(paths)
     index_dir = Path(index_dir)
     with gens.build_lock(index_dir, command="build"):
@@ -203,14 +212,15 @@ def build_index(
 
 def update_index(
     paths: Iterable[Path],
-    index_dir: Path,
+    index_dir: Path | str,
     *,
     workers: int | None = None,
     keep: int = 2,
     progress: Progress | None = None,
     segment_mb: int = LIMIT_MB,
 ) -> BuildStats:
-    """Bring the index up to date with ``paths`` in a new generation (a build if none).
+    """Bring the index up to date with ``paths`` in a new generation (a build if none);
+    ``index_dir`` may be an engine URL (see :func:`build_index`).
 
     Documents with a new id are added, those whose content hash changed are
     re-indexed, those no longer found are deleted; unchanged segments are shared
@@ -219,6 +229,10 @@ def update_index(
 
     :raises IndexerError: the serving generation was built with another schema.
     """
+    if is_engine_url(index_dir):
+        from indexer.engine.sphinx.build import update_cluster
+
+        return update_cluster(paths, index_dir, workers=workers, progress=progress)
     paths = _check_paths(paths)
     index_dir = Path(index_dir)
     with gens.build_lock(index_dir, command="update"):

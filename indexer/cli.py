@@ -29,6 +29,35 @@ index_dir_option = click.option(
     default=None,
     help="Index directory [default: $VNSEARCH_INDEX_DIR, else index_data/].",
 )
+engine_option = click.option(
+    "--engine",
+    default=None,
+    metavar="URL",
+    help="A search cluster (sphinxql://HOST:PORT/INDEX) instead of the embedded index "
+         "[default: $VNSEARCH_ENGINE, else --index-dir].",
+)
+
+
+def _target(index_dir: Path | None, engine: str | None) -> Path | str:
+    """What a command works on: the engine URL of ``--engine`` (else of
+    ``$VNSEARCH_ENGINE`` when no ``--index-dir`` is given), else the index directory.
+    A malformed URL is a usage error (exit status 2)."""
+    from indexer.engine import check_engine_url
+    from indexer.errors import EngineURLError
+
+    if engine is not None and index_dir is not None:
+        raise click.UsageError("give --engine or --index-dir, not both")
+    if engine is None and index_dir is None:
+        engine = os.environ.get("VNSEARCH_ENGINE") or None
+        where = "$VNSEARCH_ENGINE"
+    else:
+        where = "--engine"
+    if engine is not None:
+        try:
+            return check_engine_url(engine)
+        except EngineURLError as exc:
+            raise click.UsageError(f"{where}: {exc}") from None
+    return index_dir or default_index_dir()
 
 
 @click.group()
@@ -167,7 +196,7 @@ def _format_bytes(size: int) -> str:
     return f"{size:,.1f} GB"
 
 
-def _echo_summary(stats, index_dir: Path) -> None:
+def _echo_summary(stats, index_dir: Path | str) -> None:
     """The human summary of a build or update: counts, time, size, skipped files."""
     data = stats.to_dict()
     if stats.kind == "update" and stats.generation == stats.base and not stats.indexed:
@@ -183,8 +212,10 @@ def _echo_summary(stats, index_dir: Path) -> None:
             f"{stats.changed:,} changed, {stats.deleted:,} deleted, "
             f"{stats.unchanged:,} unchanged; {stats.documents:,} documents"
         )
+        where = (f"{index_dir} ({stats.generation})" if isinstance(index_dir, str)
+                 else index_dir / stats.generation)
         click.echo(
-            f"{done} into {index_dir / stats.generation} in {stats.seconds:.1f} s "
+            f"{done} into {where} in {stats.seconds:.1f} s "
             f"({data['docs_per_s']:,.0f} docs/s, {stats.workers} workers); "
             f"index {_format_bytes(stats.index_bytes)}."
         )
@@ -222,7 +253,6 @@ def _progress_file_writer(path: Path | None):
 def _run_build(
     function, corpus, index_dir, workers, keep, as_json, quiet, label, progress_file=None
 ) -> None:
-    index_dir = index_dir or default_index_dir()
     progress, close = _progress_reporter(quiet, label)
     to_file = _progress_file_writer(progress_file)
     if to_file is not None:
@@ -284,12 +314,13 @@ progress_file_option = click.option(
 @cli.command("build")
 @corpus_argument
 @index_dir_option
+@engine_option
 @workers_option
 @keep_option
 @json_option
 @quiet_option
 @progress_file_option
-def build_cmd(corpus, index_dir, workers, keep, as_json, quiet, progress_file) -> None:
+def build_cmd(corpus, index_dir, engine, workers, keep, as_json, quiet, progress_file) -> None:
     """Build a new index generation from CORPUS files and folders, then switch to it.
 
     CORPUS defaults to $VNSEARCH_CORPUS, else the bundled sample corpus. The serving
@@ -300,20 +331,22 @@ def build_cmd(corpus, index_dir, workers, keep, as_json, quiet, progress_file) -
     """
     from indexer import build_index
 
+    target = _target(index_dir, engine)
     corpus = list(corpus) or default_corpus()
-    _run_build(build_index, corpus, index_dir, workers, keep, as_json, quiet, "Indexing",
+    _run_build(build_index, corpus, target, workers, keep, as_json, quiet, "Indexing",
                progress_file)
 
 
 @cli.command("update")
 @corpus_argument
 @index_dir_option
+@engine_option
 @workers_option
 @keep_option
 @json_option
 @quiet_option
 @progress_file_option
-def update_cmd(corpus, index_dir, workers, keep, as_json, quiet, progress_file) -> None:
+def update_cmd(corpus, index_dir, engine, workers, keep, as_json, quiet, progress_file) -> None:
     """Add new, re-index changed and drop removed documents, in a new generation.
 
     Compares CORPUS with the serving generation by document id and content hash and
@@ -326,8 +359,13 @@ def update_cmd(corpus, index_dir, workers, keep, as_json, quiet, progress_file) 
     from indexer import update_index
     from indexer.defaults import update_corpus
 
-    corpus = update_corpus(index_dir or default_index_dir(), corpus)
-    _run_build(update_index, corpus, index_dir, workers, keep, as_json, quiet, "Updating",
+    target = _target(index_dir, engine)
+    if isinstance(target, str):
+        # a cluster records no corpus paths: CORPUS, else $VNSEARCH_CORPUS, else the sample
+        corpus = list(corpus) or default_corpus()
+    else:
+        corpus = update_corpus(target, corpus)
+    _run_build(update_index, corpus, target, workers, keep, as_json, quiet, "Updating",
                progress_file)
 
 
@@ -354,12 +392,13 @@ def _parse_date_option(value: str | None, option: str):
         ) from None
 
 
-def _open_search_index(index_dir: Path | None):
+def _open_search_index(index_dir: Path | None, engine: str | None = None):
     from indexer import open_index
     from indexer.errors import IndexCorrupt
 
+    target = _target(index_dir, engine)
     try:
-        index = open_index(index_dir or default_index_dir())
+        index = open_index(target)
         # Closed however the command ends (also on an error), not left to the GC.
         click.get_current_context().call_on_close(index.close)
         return index
@@ -447,9 +486,10 @@ def _echo_result(result) -> None:
     help="Read one query a line from FILE ('-' for stdin); print one JSON line each.",
 )
 @index_dir_option
+@engine_option
 def search_cmd(
     query, date_from, date_to, units, sources, terms, years, months, sort, page, per_page,
-    match, as_json, batch, index_dir,
+    match, as_json, batch, index_dir, engine,
 ) -> None:
     """Search the index and print a page of results.
 
@@ -480,15 +520,19 @@ def search_cmd(
         per_page=per_page,
         match=match,
     )
-    index = _open_search_index(index_dir)
+    index = _open_search_index(index_dir, engine)
     if batch is None:
         try:
             result = index.search(_with_query(template, query))
         except IndexerError as exc:
             raise click.ClickException(str(exc)) from exc
-        if result.warnings:
+        named = [w for w in result.warnings if w.about != "engine"]
+        if named:
             # a unit filter that names no unit: a usage error on the command line
-            raise click.ClickException("; ".join(w.message for w in result.warnings))
+            raise click.ClickException("; ".join(w.message for w in named))
+        if result.partial:
+            click.echo("warning: part of the index did not answer (a shard of the search "
+                       "cluster is down): the results and counts may be incomplete", err=True)
         if as_json:
             _echo_json(result.to_dict())
         else:
@@ -543,12 +587,13 @@ def rollback_cmd(as_json, index_dir) -> None:
 @cli.command("stats")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
 @index_dir_option
-def stats_cmd(as_json, index_dir) -> None:
+@engine_option
+def stats_cmd(as_json, index_dir, engine) -> None:
     """Show what the serving index holds: documents, generation, dates, top units.
 
     Example: vnsearch stats --json
     """
-    index = _open_search_index(index_dir)
+    index = _open_search_index(index_dir, engine)
     try:
         stats = index.stats()
     except IndexerError as exc:
@@ -556,7 +601,11 @@ def stats_cmd(as_json, index_dir) -> None:
     if as_json:
         _echo_json(stats)
         return
-    click.echo(f"Index:       {stats['index_dir']} ({stats['generation']})")
+    click.echo(f"Index:       {stats.get('index_dir') or stats.get('engine')} "
+               f"({stats['generation']})")
+    if stats.get("partial"):
+        click.echo("warning: part of the index did not answer (a shard of the search "
+                   "cluster is down): the counts may be incomplete", err=True)
     click.echo(f"Documents:   {stats['documents']:,} ({stats['dated_documents']:,} dated)")
     if stats["date_from"]:
         click.echo(f"Dates:       {stats['date_from']} .. {stats['date_to']}")
@@ -590,7 +639,8 @@ def stats_cmd(as_json, index_dir) -> None:
 @click.option("--dev", is_flag=True,
               help="Flask development server with debugger and reloader (not gunicorn).")
 @index_dir_option
-def serve_cmd(host, port, workers, timeout, access_log, dev, index_dir) -> None:
+@engine_option
+def serve_cmd(host, port, workers, timeout, access_log, dev, index_dir, engine) -> None:
     """Serve the search pages and the JSON API over HTTP with gunicorn.
 
     Workers open the index themselves and switch to a new generation between
@@ -598,8 +648,9 @@ def serve_cmd(host, port, workers, timeout, access_log, dev, index_dir) -> None:
 
     Example: vnsearch serve --port 8080 --workers 4
     """
+    target = _target(index_dir, engine)
     index_path = index_dir if index_dir is not None else default_index_dir()
-    if not (index_path / "CURRENT").exists():
+    if not isinstance(target, str) and not (index_path / "CURRENT").exists():
         click.echo(f"warning: no index in {index_path} yet; pages answer 503 until "
                    f"`vnsearch build --index-dir {index_path}` has run", err=True)
     argv = ["--host", host, "--port", str(port), "--timeout", str(timeout)]
@@ -611,6 +662,8 @@ def serve_cmd(host, port, workers, timeout, access_log, dev, index_dir) -> None:
         argv.append("--dev")
     if index_dir is not None:
         argv += ["--index-dir", str(index_dir)]
+    if isinstance(target, str):
+        argv += ["--engine", target]
     _exec_server(argv)
 
 
@@ -628,3 +681,6 @@ def _exec_server(argv: list[str]) -> None:
 from indexer.cli_harvest import harvest_cmd  # noqa: E402  (registered after the group exists)
 
 cli.add_command(harvest_cmd)
+from indexer.cli_cluster import cluster_cmd  # noqa: E402  (the SphinxQL cluster, issue 13)
+
+cli.add_command(cluster_cmd)

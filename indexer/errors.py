@@ -10,6 +10,7 @@ translate every library failure with one ``except``:
     * ``BuildLocked`` -- another build holds the build lock.
     * ``QueryError`` -- a search request is invalid (bad date, page, sort, ...).
     * ``ConfigError`` -- a setting is out of its bounds (:mod:`indexer.settings`).
+    * ``EngineURLError`` -- an engine URL is malformed or names no known engine.
     * ``EngineUnavailable`` -- the search engine does not answer (a cluster's front node
       is down).
 """
@@ -43,5 +44,10 @@ class ConfigError(IndexerError):
     """A setting has a value outside its bounds; the message names it."""
 
 
+class EngineURLError(IndexerError, ValueError):
+    """An engine URL (``--engine``, ``VNSEARCH_ENGINE``) cannot be used: a usage error."""
+
+
 class EngineUnavailable(IndexerError):
-    """The search engine does not answer (a cluster's front node is down)."""
+    """The search engine does not answer (a cluster's front node is down or unreachable,
+    or none of its shards answers): the web app answers 503, the CLI exits with an error."""

@@ -152,6 +152,9 @@ class SearchResult:
     suggestion: str | None = None
     match: MatchInfo = MatchInfo("every")
     warnings: list[Warning] = field(default_factory=list)
+    #: part of the index did not answer (a cluster's shard is down): the results,
+    #: total and facets count the rest (a warning says so too).
+    partial: bool = False
 
     def to_dict(self) -> dict:
         """The ``/api/search`` JSON shape (DESIGN.md section 7)."""
@@ -172,6 +175,7 @@ class SearchResult:
             "suggestion": self.suggestion,
             "match": self.match.to_dict(),
             "warnings": [warning.to_dict() for warning in self.warnings],
+            "partial": self.partial,
         }
 
 

@@ -71,6 +71,11 @@ from indexer.tiers import understand
 from indexer.unit_facets import resolve_units
 from indexer.units import registry as unit_registry
 
+#: The warning of a result some part of the index did not answer for (a cluster's
+#: shard is down).
+PARTIAL = Warning("engine", "partial", "Một phần chỉ mục (một máy chủ tìm kiếm) không trả "
+                  "lời: kết quả và số đếm dưới đây có thể thiếu.")
+
 __all__ = ["SearchIndex", "open_index"]
 
 #: How many understood query texts a generation remembers.
@@ -184,6 +189,8 @@ class SearchIndex:
         page = ranked[first:wanted] if first < found.total else []
         highlighter = Highlighter(understood.patterns)
         selected = {facet.name: tuple(getattr(request, facet.request)) for facet in FACETS}
+        if found.partial:
+            warnings = [*warnings, PARTIAL]
         return SearchResult(
             query=request.query,
             total=found.total,
@@ -196,6 +203,7 @@ class SearchIndex:
             suggestion=understood.suggestion,
             match=understood.match,
             warnings=warnings,
+            partial=found.partial,
         )
 
     def _rerank(self, text: str, ranked: list[tuple], stored) -> list[tuple]:

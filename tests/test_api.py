@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 RESULT_KEYS = ["query", "total", "page", "per_page", "took_ms", "results", "facets",
-               "suggestion", "match", "warnings"]
+               "suggestion", "match", "warnings", "partial"]
 HIT_KEYS = {"id", "title", "date", "units", "source", "url", "author", "snippet", "score",
             "unit_details"}
 FACET_NAMES = {"year", "month", "unit", "source", "term"}
@@ -31,6 +31,7 @@ def test_search_shape(client):
     assert list(data) == RESULT_KEYS
     assert data["query"] == "đại hội" and data["page"] == 1 and data["per_page"] == 10
     assert isinstance(data["took_ms"], float) and data["total"] >= 2
+    assert data["partial"] is False  # the embedded index always answers whole
     assert data["suggestion"] is None or isinstance(data["suggestion"], str)
     for hit in data["results"]:
         assert set(hit) == HIT_KEYS

@@ -67,7 +67,7 @@ def test_search_over_http(served):
     assert headers["Content-Type"] == "application/json"
     data = json.loads(raw)
     assert list(data) == ["query", "total", "page", "per_page", "took_ms", "results",
-                          "facets", "suggestion", "match", "warnings"]
+                          "facets", "suggestion", "match", "warnings", "partial"]
     assert data["query"] == "đại hội" and data["results"][0]["id"] == "web-001"
     assert "<mark>" in data["results"][0]["snippet"]
     assert {v["value"]: v["selected"] for v in data["facets"]["unit"]}["Quận 4"] is True

@@ -141,7 +141,7 @@ def assert_safe_html(fragment: str) -> None:
 
 def assert_result_shape(data: dict, per_page: int = 10) -> None:
     assert list(data) == ["query", "total", "page", "per_page", "took_ms", "results",
-                          "facets", "suggestion", "match", "warnings"]
+                          "facets", "suggestion", "match", "warnings", "partial"]
     assert isinstance(data["total"], int) and data["total"] >= 0
     assert len(data["results"]) <= min(per_page, data["total"])
     for hit in data["results"]:

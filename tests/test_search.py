@@ -569,6 +569,7 @@ def test_result_to_dict_matches_the_api_shape(index):
         "suggestion",
         "match",
         "warnings",
+        "partial",
     }
     assert set(data["facets"]) == {"year", "month", "unit", "source", "term"}
     assert set(data["results"][0]) == {
@@ -826,3 +827,24 @@ def test_a_query_without_diacritics_marks_the_words_of_its_restored_spelling(ind
     hit = next(h for h in result.results if h.id == "q4/2020/dai-hoi.txt")
     assert "<mark>Đại hội</mark> đại biểu" in hit.snippet
     assert hit.title_html.startswith("<mark>Đại hội</mark> Đảng bộ")
+
+
+def test_a_field_query_does_not_narrow_the_same_words_searched_later(tmp_path):
+    """``title:"đại hội"`` and ``đại hội`` share their analysed text; the second must
+    still find the body matches (the engine's rank cache once keyed on the text)."""
+    articles = [
+        Article(id="a", title="Đại hội đảng bộ phường", body="Các đại biểu dự họp."),
+        Article(id="b", title="Tin hoạt động", body="Phường tổ chức đại hội thi đua."),
+        Article(id="c", title="Tin khác", body="Không nói tới cuộc họp nào."),
+    ]
+    write_generation(tmp_path, "gen-000001", articles)
+    index = open_index(tmp_path)
+    try:
+        fielded = index.search(SearchRequest(query='title:"đại hội"', match="phrase"))
+        plain = index.search(SearchRequest(query="đại hội", match="phrase"))
+        quoted = index.search(SearchRequest(query='"đại hội"'))
+    finally:
+        index.close()
+    assert ids(fielded) == ["a"]
+    assert sorted(ids(plain)) == ["a", "b"]
+    assert sorted(ids(quoted)) == ["a", "b"]

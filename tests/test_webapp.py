@@ -281,11 +281,18 @@ def test_serve_command_wiring(monkeypatch, tmp_path):
                                       "--no-access-log", "--index-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "no index in" in result.output  # warns, but serves (pages answer 503)
-    assert calls == [("g", {"index_dir": tmp_path, "host": "127.0.0.1", "port": 8123,
-                            "workers": 2, "timeout": 30, "access_log": False})]
+    assert calls == [("g", {"index_dir": tmp_path, "engine": None, "host": "127.0.0.1",
+                            "port": 8123, "workers": 2, "timeout": 30, "access_log": False})]
     result = CliRunner().invoke(cli, ["serve", "--dev", "--index-dir", str(tmp_path)])
     assert result.exit_code == 0 and calls[-1] == (
-        "dev", {"index_dir": tmp_path, "host": "127.0.0.1", "port": 8000})
+        "dev", {"index_dir": tmp_path, "engine": None, "host": "127.0.0.1", "port": 8000})
+    # a search cluster: its URL goes to the server, no index directory is looked at
+    url = "sphinxql://127.0.0.1:9306/vnsearch"
+    result = CliRunner().invoke(cli, ["serve", "--engine", url])
+    assert result.exit_code == 0 and "no index in" not in result.output
+    assert calls[-1] == ("g", {"index_dir": None, "engine": url, "host": "127.0.0.1",
+                               "port": 8000, "workers": None, "timeout": 30,
+                               "access_log": True})
     result = CliRunner().invoke(cli, ["serve", "--workers", "0"])
     assert result.exit_code == 2
 

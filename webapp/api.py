@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import os
 from collections.abc import Iterable
 from collections.abc import Iterator
 from datetime import UTC
@@ -44,6 +43,7 @@ from webapp.labels import category_label
 from webapp.openapi import openapi_document
 from webapp.params import Limits
 from webapp.params import parse_search_request
+from webapp.search_index import generation_key
 from webapp.search_index import get_index
 from webapp.search_index import search_within_window
 from webapp.security import csv_cell
@@ -192,7 +192,7 @@ def healthz():
     # for a probe that load balancers call every few seconds.
     # The directory's inode tells a generation rebuilt under the same name (index dir
     # wiped and built again) from the one counted before.
-    key = (str(index.path), generation, os.stat(index.path).st_ino)
+    key = generation_key(index)
     documents = _documents.get(key)
     if documents is None:
         documents = index.stats().get("documents")

@@ -3,7 +3,8 @@
 Under ``/api/``, ``/admin/``, ``/healthz`` and ``/feed.atom`` every error is
 ``{"ok": false, "error": str, "status": int}``; elsewhere an HTML page. Library
 errors are translated here, at the edge: ``QueryError`` -> 400, ``IndexNotFound`` /
-``IndexCorrupt`` -> 503. Bad input is never a 500.
+``IndexCorrupt`` -> 503, ``EngineUnavailable`` (a search cluster's front node does not
+answer) and ``EngineURLError`` (a bad ``ENGINE`` setting) -> 503. Bad input is never a 500.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from flask import request
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 
+from indexer.errors import EngineUnavailable
+from indexer.errors import EngineURLError
 from indexer.errors import IndexCorrupt
 from indexer.errors import IndexNotFound
 from indexer.errors import QueryError
@@ -58,8 +61,9 @@ def wants_json() -> bool:
 
 
 def error_response(status: int, message: str, *, headers: dict | None = None,
-                   extra: dict | None = None) -> Response:
-    """The error in the shape the current request expects (``extra``: more JSON keys)."""
+                   extra: dict | None = None, no_index: bool | None = None) -> Response:
+    """The error in the shape the current request expects (``extra``: more JSON keys;
+    ``no_index``: the page tells to build the index, by default on a 503)."""
     if wants_json():
         response = jsonify({"ok": False, "error": message, "status": status, **(extra or {})})
     else:
@@ -68,7 +72,7 @@ def error_response(status: int, message: str, *, headers: dict | None = None,
             status=status,
             title=TITLES.get(status, f"Lỗi {status}"),
             message=message,
-            no_index=status == 503,
+            no_index=status == 503 if no_index is None else no_index,
         )
         response = Response(html, mimetype="text/html")
     response.status_code = status
@@ -86,6 +90,12 @@ def _index_not_found(exc: IndexNotFound | IndexCorrupt) -> Response:
     damaged = "chỉ mục hỏng — chạy lại vnsearch build"
     prefix = NO_INDEX if isinstance(exc, IndexNotFound) else damaged
     return error_response(503, f"{prefix} ({exc})", headers={"Retry-After": "30"})
+
+
+def _engine_unavailable(exc: EngineUnavailable | EngineURLError) -> Response:
+    log.warning("search engine unavailable: %s", exc)
+    return error_response(503, f"máy chủ tìm kiếm không trả lời ({exc})",
+                          headers={"Retry-After": "30"}, no_index=False)
 
 
 def _http_error(exc: HTTPException) -> Response:
@@ -115,5 +125,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(QueryError, _query_error)
     app.register_error_handler(IndexNotFound, _index_not_found)
     app.register_error_handler(IndexCorrupt, _index_not_found)
+    app.register_error_handler(EngineUnavailable, _engine_unavailable)
+    app.register_error_handler(EngineURLError, _engine_unavailable)
     app.register_error_handler(InternalServerError, _internal_error)
     app.register_error_handler(HTTPException, _http_error)

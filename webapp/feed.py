@@ -43,6 +43,7 @@ from webapp.pages import filter_label
 from webapp.params import Limits
 from webapp.params import UrlState
 from webapp.params import parse_search_request
+from webapp.search_index import generation_key
 from webapp.search_index import get_index
 from webapp.search_index import search_within_window
 from webapp.security import is_http_url
@@ -85,15 +86,18 @@ def generation_time() -> datetime:
     directory's modification time), in UTC, to the second: the feed's Last-Modified."""
     index = get_index()
     path = index.path
-    key = (str(path), index.generation, os.stat(path).st_ino)
+    key = generation_key(index)
     created = _created.get(key)
     if created is None:
         from indexer.generations import read_manifest
 
+        recorded = (index.stats().get("created") if path is None
+                    else read_manifest(path).get("created"))
         try:
-            created = datetime.fromisoformat(read_manifest(path).get("created") or "")
+            created = datetime.fromisoformat(recorded or "")
         except ValueError:
-            created = datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
+            created = (datetime.now(UTC) if path is None
+                       else datetime.fromtimestamp(os.stat(path).st_mtime, UTC))
         if created.tzinfo is None:
             created = created.replace(tzinfo=UTC)
         created = created.astimezone(UTC).replace(microsecond=0)

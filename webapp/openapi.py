@@ -168,7 +168,7 @@ SCHEMAS = {
     "SearchResult": {
         "type": "object",
         "required": ["query", "total", "page", "per_page", "took_ms", "results", "facets",
-                     "suggestion", "match", "warnings"],
+                     "suggestion", "match", "warnings", "partial"],
         "properties": {
             "query": {"type": "string"},
             "total": {"type": "integer", "minimum": 0},
@@ -188,11 +188,16 @@ SCHEMAS = {
             "suggestion": {"type": ["string", "null"],
                            "description": "A corrected query (e.g. with diacritics restored)."},
             "match": {"$ref": "#/components/schemas/Match"},
+            "partial": {"type": "boolean",
+                        "description": "Part of the index did not answer (a search "
+                                       "cluster's shard is down): results, total and facets "
+                                       "count the rest; a warning (about: engine) says so."},
             "warnings": {
                 "type": "array",
                 "description": "What the results cannot show by themselves: a unit filter "
                                "that names no unit, or several (it selects nothing), with "
-                               "the closest units.",
+                               "the closest units; part of the index not answering "
+                               "(about: engine).",
                 "items": {
                     "type": "object",
                     "required": ["about", "value", "message", "suggestions"],

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
@@ -42,8 +43,11 @@ log = logging.getLogger(__name__)
 class IndexHolder:
     """Opens the index on first use and keeps it for the life of the process."""
 
-    def __init__(self, index_dir: Path) -> None:
-        self.index_dir = Path(index_dir)
+    def __init__(self, index_dir: Path | str) -> None:
+        #: what :func:`indexer.open_index` opens: the index directory, or the engine
+        #: URL of the ``ENGINE`` setting (a search cluster)
+        self.index_dir = index_dir if isinstance(index_dir, str) and "://" in index_dir \
+            else Path(index_dir)
         self._index: SearchIndex | None = None
         self._lock = threading.Lock()
 
@@ -113,7 +117,8 @@ class IndexHolder:
 
 def init_app(app: Flask) -> None:
     """Register the index holder and the per-request generation check on ``app``."""
-    app.extensions[EXTENSION] = IndexHolder(Path(app.config["INDEX_DIR"]))
+    engine = app.config.get("ENGINE")
+    app.extensions[EXTENSION] = IndexHolder(engine or Path(app.config["INDEX_DIR"]))
     app.before_request(_refresh_before_request)
 
 
@@ -125,6 +130,17 @@ def holder(app: Flask | None = None) -> IndexHolder:
 def get_index() -> SearchIndex:
     """The current app's open index (opening it if needed)."""
     return holder().get()
+
+
+def generation_key(index: SearchIndex) -> tuple[str, str, int]:
+    """What identifies the serving generation for per-worker caches of what never
+    changes within one: ``(where, name, inode)``. An embedded index's generation
+    directory has an inode (an index dir wiped and built again reuses names); a
+    cluster's generation numbers only grow, so its URL and name suffice."""
+    path = index.path
+    if path is None:
+        return (str(holder().index_dir), index.generation, 0)
+    return (str(path), index.generation, os.stat(path).st_ino)
 
 
 def search_within_window(request: SearchRequest, max_result_window: int) -> SearchResult:

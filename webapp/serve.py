@@ -135,14 +135,27 @@ class VnsearchApplication(BaseApplication):
         return app
 
 
-def app_config(index_dir: Path | None) -> dict:
-    """Config overrides from the command line (only what was given)."""
-    return {"INDEX_DIR": str(index_dir)} if index_dir is not None else {}
+def app_config(index_dir: Path | None, engine: str | None = None) -> dict:
+    """Config overrides from the command line (only what was given; an index directory
+    given there beats ``$VNSEARCH_ENGINE``).
+
+    >>> app_config(Path("idx"))
+    {'INDEX_DIR': 'idx', 'ENGINE': ''}
+    >>> app_config(None, "sphinxql://h:9306/x")
+    {'ENGINE': 'sphinxql://h:9306/x'}
+    """
+    config = {"INDEX_DIR": str(index_dir)} if index_dir is not None else {}
+    if engine:
+        config["ENGINE"] = engine
+    elif index_dir is not None:
+        config["ENGINE"] = ""
+    return config
 
 
 def run_gunicorn(
     *,
     index_dir: Path | None = None,
+    engine: str | None = None,
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: int | None = None,
@@ -153,14 +166,15 @@ def run_gunicorn(
     options = gunicorn_options(
         host=host, port=port, workers=workers, timeout=timeout, access_log=access_log
     )
-    VnsearchApplication(options, app_config(index_dir)).run()
+    VnsearchApplication(options, app_config(index_dir, engine)).run()
 
 
-def run_dev(*, index_dir: Path | None = None, host: str = "127.0.0.1", port: int = 8000) -> None:
+def run_dev(*, index_dir: Path | None = None, engine: str | None = None,
+            host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve with Flask's development server: debugger and code reloader on."""
     from webapp import create_app
 
-    app = create_app(app_config(index_dir) or None)
+    app = create_app(app_config(index_dir, engine) or None)
     app.run(host=host, port=port, debug=True, use_reloader=True)
 
 
@@ -176,11 +190,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-access-log", dest="access_log", action="store_false")
     parser.add_argument("--dev", action="store_true")
     parser.add_argument("--index-dir", type=Path, default=None)
+    parser.add_argument("--engine", default=None)
     args = parser.parse_args(argv)
     if args.dev:
-        run_dev(index_dir=args.index_dir, host=args.host, port=args.port)
+        run_dev(index_dir=args.index_dir, engine=args.engine, host=args.host, port=args.port)
     else:
-        run_gunicorn(index_dir=args.index_dir, host=args.host, port=args.port,
+        run_gunicorn(index_dir=args.index_dir, engine=args.engine, host=args.host, port=args.port,
                      workers=args.workers, timeout=args.timeout, access_log=args.access_log)
 
 

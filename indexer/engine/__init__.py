@@ -52,6 +52,8 @@ __all__ = [
     "Plan",
     "Stored",
     "Vocabulary",
+    "check_engine_url",
+    "is_engine_url",
     "open_engine",
 ]
 
@@ -135,12 +137,17 @@ class Found:
     :param stored: the stored record of a key, read from the generation that answered
         (a result stays whole when the engine switches generations meanwhile); None:
         :meth:`Engine.stored`.
+    :param partial: some part of the index did not answer (a cluster's shard is down):
+        the total, facets and keys count the rest. The search layer says so
+        (``"partial": true`` in the JSON, a notice on the page) instead of failing.
+        The embedded engine never sets it.
     """
 
     total: int
     ranked: list[tuple[Key, float]] = field(default_factory=list)
     facets: dict[str, FacetCounts] = field(default_factory=dict)
     stored: Any = None
+    partial: bool = False
 
 
 @dataclass(slots=True)
@@ -227,6 +234,25 @@ class Engine(ABC):
         (:class:`indexer.suggest.AccentModel`), or None while it is being built."""
 
 
+def is_engine_url(spec: str | Path) -> bool:
+    """Whether ``spec`` is an engine URL (else an index directory)."""
+    return isinstance(spec, str) and "://" in spec
+
+
+def check_engine_url(text: str) -> str:
+    """``text`` when it is an engine URL this version can use, else
+    :class:`~indexer.errors.EngineURLError` (a usage error) saying what is wrong.
+    Nothing is contacted."""
+    from indexer.errors import EngineURLError
+
+    if "://" not in str(text):
+        raise EngineURLError(f"bad engine URL {text!r}: expected sphinxql://HOST:PORT/INDEX")
+    from indexer.engine.sphinx.client import parse_url
+
+    parse_url(text)
+    return str(text).strip()
+
+
 def open_engine(spec: str | Path) -> Engine:
     """The engine a spec names: an index directory (the embedded whoosh index) or a URL
     (``sphinxql://host:port/index``: a SphinxQL cluster's front node)."""
@@ -237,10 +263,11 @@ def open_engine(spec: str | Path) -> Engine:
             from indexer.engine.sphinx import open_cluster
 
             return open_cluster(text)
-        from indexer.errors import IndexerError
+        # EngineURLError (an IndexerError and a ValueError): a usage error (issue 13)
+        from indexer.errors import EngineURLError
 
-        raise IndexerError(f"unknown engine URL {text!r} (expected sphinxql://host:port/index "
-                           "or an index directory)")
+        raise EngineURLError(f"unknown engine URL {text!r} (expected "
+                             "sphinxql://host:port/index or an index directory)")
     from indexer.engine.whoosh import open_whoosh
 
     return open_whoosh(Path(text))

@@ -249,7 +249,9 @@ class WhooshEngine(Engine):
 
     def _ranked(self, gen: Generation, searcher: Searcher, parsed, loose: bool) -> _Ranked:
         """The rank query of ``parsed`` (the loose one for a loose tier), evaluated."""
-        key = ("ranked", parsed.text, parsed.accentless, loose)
+        # The whole understood query, not its text: ``title:"đại hội"``, ``"đại hội"``
+        # and ``đại hội`` share the analysed text but rank different documents.
+        key = ("ranked", repr(parsed), loose)
         found = _cached(gen, key)
         if found is None:
             main, fallback = compile_query(parsed, self.weights)

@@ -58,7 +58,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 
 from whoosh.fields import DATETIME
 from whoosh.fields import ID
@@ -68,11 +67,14 @@ from whoosh.fields import TEXT
 from whoosh.fields import Schema
 
 from indexer.article import Article
+from indexer.article_facets import clean_values as _values
+from indexer.article_facets import own_units as _own_units
+from indexer.article_facets import parse_date
+from indexer.article_facets import unit_tags as _unit_tags
 from indexer.engine.whoosh.analyzers import compound_analyzer
 from indexer.engine.whoosh.analyzers import folded_analyzer
 from indexer.engine.whoosh.analyzers import pair_analyzer
 from indexer.engine.whoosh.analyzers import syllable_analyzer
-from indexer.units import registry
 from indexer.views import BODY
 from indexer.views import BODY_FOLDED
 from indexer.views import PAIRS
@@ -171,28 +173,8 @@ def preanalyse(article: Article) -> dict[str, Preanalysed]:
     }
 
 
-def parse_date(value: str | None) -> datetime | None:
-    """The publication time of an ISO 8601 string as a naive datetime (wall clock kept).
-
-    >>> parse_date("2021-04-05")
-    datetime.datetime(2021, 4, 5, 0, 0)
-    >>> parse_date("2026-01-21T08:30:00+07:00")
-    datetime.datetime(2026, 1, 21, 8, 30)
-    >>> parse_date("not a date") is None
-    True
-    """
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.strip()).replace(tzinfo=None)
-    except ValueError:
-        return None
 
 
-def _values(values: tuple[str, ...]) -> list[str] | None:
-    cleaned = [value.strip() for value in values]
-    kept = list(dict.fromkeys(value for value in cleaned if value))
-    return kept or None
 
 
 def article_to_fields(
@@ -234,31 +216,8 @@ def article_to_fields(
     return fields
 
 
-def _own_units(article: Article) -> list[str] | None:
-    """The article's units, each under its canonical name when it names one unit."""
-    own = _values(article.units)
-    if not own:
-        return None
-    reg = registry()
-    names = []
-    for value in own:
-        if value not in reg:
-            found = reg.lookup(value)
-            value = found[0].name if len(found) == 1 else value
-        names.append(value)
-    return list(dict.fromkeys(names))
 
 
-def _unit_tags(article: Article) -> list[str] | None:
-    """The article's units, then their ancestors and successors (each once)."""
-    own = _own_units(article)
-    if not own:
-        return None
-    reg = registry()
-    tags: dict[str, None] = {}
-    for name in own:
-        tags.update(dict.fromkeys(reg.tags(name, date=article.date)))
-    return list(tags)
 
 
 def split_list(value: list[str] | str | None) -> list[str]:
