@@ -245,8 +245,13 @@ class SearchIndex:
             yield stored(key).article
 
     def warnings(self, request: SearchRequest) -> list[Warning]:
-        """What a search for ``request`` would warn about (unit filters naming no unit)."""
-        return resolve_units(request, self.engine.vocabulary("unit").codes)[1]
+        """What a search for ``request`` would warn about: unit filters naming no unit,
+        and part of the engine not answering (one count, for the CSV export)."""
+        request, warnings = resolve_units(request, self.engine.vocabulary("unit").codes)
+        understood = self.understood(request.query, request.match)
+        if self.engine.search(self._plan(request, understood, 0, facets=False)).partial:
+            warnings = [*warnings, PARTIAL]
+        return warnings
 
     # -- articles --
 

@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from click.testing import CliRunner
@@ -204,7 +205,16 @@ def test_a_shard_down_then_the_front_down(tmp_path):
         page = client.get("/?q=đại+hội")
         assert page.status_code == 200
         assert PARTIAL_NOTICE in page.get_data(as_text=True)
-        assert client.get("/api/export?q=đại+hội").status_code == 200
+        # The answers without JSON say it in a header; a partial feed is not cacheable.
+        export = client.get("/api/export?q=đại+hội")
+        assert export.status_code == 200
+        assert any("không trả lời" in unquote(value)
+                   for value in export.headers.getlist("X-Vnsearch-Warning"))
+        feed = client.get("/feed.atom?q=đại+hội")
+        assert feed.status_code == 200
+        assert any("không trả lời" in unquote(value)
+                   for value in feed.headers.getlist("X-Vnsearch-Warning"))
+        assert "ETag" not in feed.headers and feed.headers["Cache-Control"] == "no-store"
         result = _cli("search", "đại hội", "--engine", url)
         assert result.exit_code == 0
         assert "part of the index did not answer" in result.output

@@ -25,7 +25,6 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
-from urllib.parse import quote
 
 from flask import Blueprint
 from flask import Response
@@ -43,6 +42,7 @@ from webapp.labels import category_label
 from webapp.openapi import openapi_document
 from webapp.params import Limits
 from webapp.params import parse_search_request
+from webapp.search_index import add_warning_headers
 from webapp.search_index import generation_key
 from webapp.search_index import get_index
 from webapp.search_index import search_within_window
@@ -178,9 +178,9 @@ def export():
     response.headers["Content-Disposition"] = (
         f'attachment; filename="vnsearch-{stamp}.csv"'
     )
-    # A unit filter that names no unit selects nothing: say so (percent-encoded UTF-8).
-    for warning in get_index().warnings(search_request):
-        response.headers.add("X-Vnsearch-Warning", quote(warning.message, safe=" ;:'"))
+    # A unit filter that names no unit selects nothing, part of the engine may not
+    # answer: say so.
+    add_warning_headers(response, get_index().warnings(search_request))
     return response
 
 

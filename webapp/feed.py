@@ -43,6 +43,7 @@ from webapp.pages import filter_label
 from webapp.params import Limits
 from webapp.params import UrlState
 from webapp.params import parse_search_request
+from webapp.search_index import add_warning_headers
 from webapp.search_index import generation_key
 from webapp.search_index import get_index
 from webapp.search_index import search_within_window
@@ -200,5 +201,12 @@ def feed():
     search_request = dataclasses.replace(search_request, sort="newest")
     result = search_within_window(search_request, limits.max_result_window)
     body = render_feed(state, result, created)
-    return Response(body, headers=headers, content_type=f"{MIMETYPE}; charset=utf-8")
+    response = Response(body, headers=headers, content_type=f"{MIMETYPE}; charset=utf-8")
+    if result.partial:
+        # Part of the engine did not answer: a reader must not keep this copy as current.
+        for name in ("ETag", "Last-Modified"):
+            del response.headers[name]
+        response.headers["Cache-Control"] = "no-store"
+    add_warning_headers(response, result.warnings)
+    return response
 

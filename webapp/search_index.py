@@ -24,6 +24,7 @@ import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from flask import Flask
 from flask import current_app
@@ -158,6 +159,13 @@ def search_within_window(request: SearchRequest, max_result_window: int) -> Sear
     result = index.search(beyond)
     result.page = request.page
     return result
+
+
+def add_warning_headers(response, warnings) -> None:
+    """One ``X-Vnsearch-Warning`` header per warning (percent-encoded UTF-8), for the
+    answers that carry no JSON to say it in: the CSV export and the feed."""
+    for warning in warnings:
+        response.headers.add("X-Vnsearch-Warning", quote(warning.message, safe=" ;:'"))
 
 
 def _refresh_before_request() -> None:
