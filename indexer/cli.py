@@ -352,7 +352,8 @@ def update_cmd(corpus, index_dir, engine, workers, keep, as_json, quiet, progres
     Compares CORPUS with the serving generation by document id and content hash and
     shares its unchanged segments (hard links), so little change means little work.
     CORPUS defaults to $VNSEARCH_CORPUS, else the corpus the serving generation was
-    built from, else the sample corpus. Without an index it builds one.
+    built from, else the sample corpus; a cluster (--engine) needs CORPUS or
+    $VNSEARCH_CORPUS. Without an index it builds one.
 
     Example: vnsearch update ../shared/corpus/raw-baomoi --index-dir index_data
     """
@@ -361,7 +362,11 @@ def update_cmd(corpus, index_dir, engine, workers, keep, as_json, quiet, progres
 
     target = _target(index_dir, engine)
     if isinstance(target, str):
-        # a cluster records no corpus paths: CORPUS, else $VNSEARCH_CORPUS, else the sample
+        # A cluster records no corpus paths, and an update from another corpus (the
+        # sample) would drop every document that corpus lacks: ask for it.
+        if not corpus and not os.environ.get("VNSEARCH_CORPUS"):
+            raise click.UsageError("updating a cluster needs CORPUS or $VNSEARCH_CORPUS "
+                                   "(a cluster does not record the corpus it was built from)")
         corpus = list(corpus) or default_corpus()
     else:
         corpus = update_corpus(target, corpus)

@@ -167,6 +167,12 @@ def test_a_bad_engine_url_is_a_usage_error(args):
     assert "Traceback" not in result.output and "Usage:" in result.output
 
 
+def test_updating_a_cluster_needs_its_corpus():
+    """A cluster records no corpus: an update from the sample corpus would drop the rest."""
+    result = _cli("update", "--engine", "sphinxql://127.0.0.1:9/x", env={"VNSEARCH_CORPUS": ""})
+    assert result.exit_code == 2 and "CORPUS" in result.output, result.output
+
+
 def test_a_bad_engine_url_in_the_environment_is_a_usage_error():
     result = _cli("search", "x", env={"VNSEARCH_ENGINE": "nothing://x"})
     assert result.exit_code == 2 and "$VNSEARCH_ENGINE" in result.output
