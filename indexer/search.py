@@ -228,30 +228,33 @@ class SearchIndex:
     def iter_all(self, request: SearchRequest) -> Iterator[Article]:
         """Every article matching ``request`` (page and per_page ignored), in its order.
 
-        Streams: stored records are read as the caller consumes (CSV export).
+        Streams: stored records are read as the caller consumes.
+        """
+        yield from self.export(request)[1]
+
+    def export(self, request: SearchRequest) -> tuple[list[Warning], Iterator[Article]]:
+        """What a search for ``request`` warns about (unit filters naming no unit, part
+        of the engine not answering) and every article it matches, in its order (page
+        and per_page ignored): the CSV export.
+
+        The search runs now (a bad request raises here); stored records are read as the
+        caller consumes the iterator.
         """
         validate_request(request)
-        request, _ = resolve_units(request, self.engine.vocabulary("unit").codes)
+        request, warnings = resolve_units(request, self.engine.vocabulary("unit").codes)
         understood = self.understood(request.query, request.match)
-        total = self.engine.search(self._plan(request, understood, 0, facets=False)).total
-        if not total:
-            return
-        found = self.engine.search(self._plan(request, understood, total, facets=False))
+        counted = self.engine.search(self._plan(request, understood, 0, facets=False))
+        if counted.partial:
+            warnings = [*warnings, PARTIAL]
+        if not counted.total:
+            return warnings, iter(())
+        found = self.engine.search(self._plan(request, understood, counted.total,
+                                              facets=False))
         stored = found.stored or self.engine.stored
         ranked = found.ranked
         if understood.parsed is not None and request.sort == "relevance":
             ranked = self._rerank(request.query, ranked, stored)
-        for key, _ in ranked:
-            yield stored(key).article
-
-    def warnings(self, request: SearchRequest) -> list[Warning]:
-        """What a search for ``request`` would warn about: unit filters naming no unit,
-        and part of the engine not answering (one count, for the CSV export)."""
-        request, warnings = resolve_units(request, self.engine.vocabulary("unit").codes)
-        understood = self.understood(request.query, request.match)
-        if self.engine.search(self._plan(request, understood, 0, facets=False)).partial:
-            warnings = [*warnings, PARTIAL]
-        return warnings
+        return warnings, (stored(key).article for key, _ in ranked)
 
     # -- articles --
 

@@ -165,9 +165,9 @@ def csv_chunks(records: Iterable, *, rows_per_chunk: int = 200) -> Iterator[str]
 def export():
     """All matches of a search as CSV (same parameters as ``/api/search``), streamed."""
     search_request = parse_search_request(request.args, _limits())
-    records = iter(get_index().iter_all(search_request))
-    # Pull the first record now, so a bad query fails with a JSON 400/503 before
-    # any CSV byte is sent.
+    # The search runs now, so a bad query fails with a JSON 400/503 before any CSV
+    # byte is sent; so does reading the first record.
+    warnings, records = get_index().export(search_request)
     first = list(itertools.islice(records, 1))
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     response = Response(
@@ -180,7 +180,7 @@ def export():
     )
     # A unit filter that names no unit selects nothing, part of the engine may not
     # answer: say so.
-    add_warning_headers(response, get_index().warnings(search_request))
+    add_warning_headers(response, warnings)
     return response
 
 
