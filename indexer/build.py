@@ -59,12 +59,14 @@ from indexer.sources import RawDocument
 from indexer.sources import Skipped
 from indexer.sources import iter_sources
 
-__all__ = ["LIMIT_MB", "BuildStats", "build_index", "estimate_documents", "schema_fingerprint",
-           "update_index"]
+__all__ = ["LIMIT_MB", "BuildStats", "RunLog", "build_index", "check_paths", "default_workers",
+           "estimate_documents", "schema_fingerprint", "update_index"]
 
 #: ``progress(done, total)``: documents handled so far (indexed, skipped or found
 #: unchanged) and an estimate of the total (``None`` when unknown).
 Progress = Callable[[int, "int | None"], None]
+#: Seconds between two progress reports of a run.
+PROGRESS_SECONDS = 0.1
 
 #: Documents per job handed to a worker: large enough that queue traffic is cheap,
 #: small enough that the bounded queue keeps little in flight.
@@ -201,7 +203,7 @@ def build_index(
         from indexer.engine.sphinx.build import build_cluster
 
         return build_cluster(paths, index_dir, workers=workers, progress=progress)
-    paths = _check_paths(paths)
+    paths = check_paths(paths)
     index_dir = Path(index_dir)
     with gens.build_lock(index_dir, command="build"):
         gens.remove_leftovers(index_dir)
@@ -233,7 +235,7 @@ def update_index(
         from indexer.engine.sphinx.build import update_cluster
 
         return update_cluster(paths, index_dir, workers=workers, progress=progress)
-    paths = _check_paths(paths)
+    paths = check_paths(paths)
     index_dir = Path(index_dir)
     with gens.build_lock(index_dir, command="update"):
         gens.remove_leftovers(index_dir)
@@ -246,7 +248,9 @@ def update_index(
         return run.update(base)
 
 
-def _check_paths(paths: Iterable[Path]) -> list[Path]:
+def check_paths(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` as Paths, every one existing (:class:`CorpusError` otherwise: a missing
+    path is an unmounted disk or a typo, not a deleted corpus)."""
     paths = [Path(p) for p in paths]
     if not paths:
         raise CorpusError("no corpus paths given")
@@ -259,33 +263,88 @@ def _check_paths(paths: Iterable[Path]) -> list[Path]:
 # --- one run -------------------------------------------------------------------------------
 
 
-class _Run:
-    """The state of one build or update while it runs (under the build lock)."""
+class RunLog:
+    """What one build or update keeps while it runs, whatever the engine: the seconds of
+    each phase, the documents handled (reported to ``progress`` at most every
+    :data:`PROGRESS_SECONDS`), the
+    files skipped, the ids seen, and for an update the documents found unchanged or
+    replaced. The engines' runs derive from it."""
+
+    def __init__(self, paths: list[Path], progress: Progress | None) -> None:
+        self.paths = paths
+        self.progress = progress
+        self.started = time.monotonic()
+        self._last_mark = self.started
+        self.phases: dict[str, float] = {}
+        self.skipped: list[Skipped] = []
+        self.seen: set[str] = set()
+        self.replaced: list[str] = []
+        self.unchanged = 0
+        self.done = 0
+        self._reported = 0.0
+        self.total = estimate_documents(paths) if progress else None
+
+    def _mark(self, phase: str) -> None:
+        """Record the seconds spent since the previous mark as ``phase``."""
+        now = time.monotonic()
+        self.phases[phase] = self.phases.get(phase, 0.0) + now - self._last_mark
+        self._last_mark = now
+
+    def _tick(self, count: int, *, final: bool = False) -> None:
+        self.done += count
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        # Throttled: an update may pass a hundred thousand unchanged documents.
+        if final or now - self._reported >= PROGRESS_SECONDS:
+            self._reported = now
+            self.progress(self.done, self.total)
+
+    def _sources(self, old_hash: Callable[[str], str | None] | None = None
+                 ) -> Iterator[RawDocument]:
+        """The corpus' documents to index: unreadable files and repeated ids are skipped
+        (and listed); with ``old_hash`` (an update: the content hash an id has in the
+        serving generation, or None), documents whose hash is unchanged are counted and
+        left out, and the ids of changed ones recorded in :attr:`replaced`."""
+        for item in iter_sources(self.paths):
+            if isinstance(item, Skipped):
+                self.skipped.append(item)
+                self._tick(1)
+                continue
+            if item.id in self.seen:
+                self.skipped.append(Skipped(str(item.path), f"duplicate id {item.id!r}"))
+                self._tick(1)
+                continue
+            self.seen.add(item.id)
+            previous = old_hash(item.id) if old_hash is not None else None
+            if previous == item.content_hash:
+                self.unchanged += 1
+                self._tick(1)
+                continue
+            if previous is not None:
+                self.replaced.append(item.id)
+            yield item
+
+
+class _Run(RunLog):
+    """The state of one build or update of an index directory while it runs (under the
+    build lock)."""
 
     def __init__(self, paths, index_dir, *, workers, keep, progress, segment_mb=LIMIT_MB):
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be >= 1, not {workers}")
-        self.paths = paths
+        super().__init__(paths, progress)
         self.index_dir = index_dir
         self.workers = workers or default_workers()
         self.keep = keep
-        self.progress = progress
         self.segment_mb = segment_mb
-        self.started = time.monotonic()
-        self._last_mark = self.started
-        self.phases: dict[str, float] = {}
         self.number = gens.next_generation_number(index_dir)
         self.name = gens.generation_name(self.number)
         self.tmp = index_dir / f"{self.name}.tmp-{os.getpid()}"
-        self.skipped: list[Skipped] = []
         self.notes: list[str] = []
-        self.seen: set[str] = set()
-        self.done = 0
         self.indexed = 0
         self.added = 0
         self.old: dict[str, str] = {}
-        self._reported = 0.0
-        self.total = estimate_documents(paths) if progress else None
 
     # The two kinds of run share everything but the document filter and the commit.
 
@@ -294,7 +353,7 @@ class _Run:
         try:
             segments.create_index(self.tmp)
             with _RowWriter(self.tmp) as rows:
-                written = self._index(self._fresh(), rows)
+                written = self._index(self._sources(), rows)
                 gen_stats = segments.commit(self.tmp, written, deletions=(), merge=False)
             return self._finish(gen_stats, kind="build", base=None)
         except BaseException:
@@ -311,15 +370,13 @@ class _Run:
             )
         old = {doc_id: content_hash for doc_id, _path, content_hash in gens.read_documents(base)}
         self.old = old
-        self.replaced: set[str] = set()
-        self.unchanged = 0
         self.tmp.mkdir(parents=True)
         try:
             storage.link_index_files(base, self.tmp)
             with _RowWriter(self.tmp) as rows:
-                written = self._index(self._changed(), rows)
+                written = self._index(self._sources(old.get), rows)
                 gone = old.keys() - self.seen
-                deletions = sorted(gone | self.replaced)
+                deletions = sorted(gone.union(self.replaced))
                 if not written and not deletions:
                     _remove_quietly(self.tmp)
                     return self._unchanged_stats(base, manifest)
@@ -339,51 +396,6 @@ class _Run:
         except BaseException:
             _remove_quietly(self.tmp)
             raise
-
-    # Document filters: which raw documents go to the workers.
-
-    def _sources(self) -> Iterator[RawDocument]:
-        for item in iter_sources(self.paths):
-            if isinstance(item, Skipped):
-                self.skipped.append(item)
-                self._tick(1)
-                continue
-            if item.id in self.seen:
-                self.skipped.append(Skipped(str(item.path), f"duplicate id {item.id!r}"))
-                self._tick(1)
-                continue
-            self.seen.add(item.id)
-            yield item
-
-    def _fresh(self) -> Iterator[RawDocument]:
-        yield from self._sources()
-
-    def _changed(self) -> Iterator[RawDocument]:
-        for raw in self._sources():
-            old_hash = self.old.get(raw.id)
-            if old_hash == raw.content_hash:
-                self.unchanged += 1
-                self._tick(1)
-                continue
-            if old_hash is not None:
-                self.replaced.add(raw.id)
-            yield raw
-
-    def _mark(self, phase: str) -> None:
-        """Record the seconds spent since the previous mark as ``phase``."""
-        now = time.monotonic()
-        self.phases[phase] = self.phases.get(phase, 0.0) + now - self._last_mark
-        self._last_mark = now
-
-    def _tick(self, count: int, *, final: bool = False) -> None:
-        self.done += count
-        if self.progress is None:
-            return
-        now = time.monotonic()
-        # Throttled: an update may pass a hundred thousand unchanged documents.
-        if final or now - self._reported >= 0.1:
-            self._reported = now
-            self.progress(self.done, self.total)
 
     # The parallel part.
 

@@ -148,6 +148,7 @@ def _rows(url: str) -> list[int]:
 
 
 def test_kill_9_of_a_shard_during_a_build_loses_and_duplicates_nothing(tmp_path, monkeypatch):
+    from indexer import build as run_module
     from indexer.engine.sphinx import build as build_module
     from indexer.engine.sphinx import open_cluster
     from indexer.engine.sphinx.build import build_cluster
@@ -168,7 +169,7 @@ def test_kill_9_of_a_shard_during_a_build_loses_and_duplicates_nothing(tmp_path,
 
         # small INSERTs and every batch reported: the node dies while rows are sent
         monkeypatch.setattr(build_module, "INSERT_ROWS", 4)
-        monkeypatch.setattr(build_module, "PROGRESS_SECONDS", 0.0)
+        monkeypatch.setattr(run_module, "PROGRESS_SECONDS", 0.0)
         with pytest.raises(EngineUnavailable, match="still serves gen-000001"):
             build_cluster(CORPORA, url, workers=2, grace=0, progress=kill_midway)
         assert killed

@@ -29,7 +29,6 @@ as :func:`indexer.build.build_index` reports them.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import queue
 import threading
 import time
@@ -40,7 +39,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from indexer.build import BuildStats
-from indexer.build import estimate_documents
+from indexer.build import RunLog
+from indexer.build import check_paths
+from indexer.build import default_workers
+from indexer.build_workers import start_method
 from indexer.engine.sphinx.client import parse_url
 from indexer.engine.sphinx.documents import insert_statement
 from indexer.engine.sphinx.documents import shard_of
@@ -57,7 +59,6 @@ from indexer.errors import IndexCorrupt
 from indexer.errors import IndexerError
 from indexer.sources import RawDocument
 from indexer.sources import Skipped
-from indexer.sources import iter_sources
 
 __all__ = ["build_cluster", "update_cluster"]
 
@@ -69,8 +70,6 @@ INSERT_BYTES = 4 * 1024 * 1024
 INSERT_ROWS = 500
 #: Seconds between the switch and deleting the rows of the old generation.
 GRACE = 5.0
-#: Seconds between two progress reports.
-PROGRESS_SECONDS = 0.1
 #: Jobs per worker handed out ahead of the results read.
 IN_FLIGHT = 4
 #: Bits of a row id below the generation number.
@@ -99,27 +98,17 @@ def update_cluster(paths: Iterable[Path], url: str, *, workers: int | None = Non
     return _run(paths, url, "update", workers, progress, grace)
 
 
-def _check_paths(paths: Iterable[Path]) -> list[Path]:
-    paths = [Path(p) for p in paths]
-    if not paths:
-        raise CorpusError("no corpus paths given")
-    for path in paths:
-        if not path.exists():
-            raise CorpusError(f"corpus path does not exist: {path}")
-    return paths
-
-
 def _run(paths, url, kind, workers, progress, grace) -> BuildStats:
-    paths = _check_paths(paths)
+    paths = check_paths(paths)
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be >= 1, not {workers}")
-    workers = workers or len(os.sched_getaffinity(0))
+    workers = workers or default_workers()
     shards = Shards(parse_url(url))
     try:
         shards.check()
         # the workers start before any thread of ours (the lock's heartbeat, the
         # senders), so they can be forked safely
-        context = multiprocessing.get_context(_start_method())
+        context = multiprocessing.get_context(start_method())
         with context.Pool(workers) as pool, shards.meta.lock(kind):
             run = _Run(paths, shards, pool, workers=workers, progress=progress, grace=grace)
             return run.execute(kind)
@@ -193,50 +182,25 @@ class _Senders:
             thread.join()
 
 
-class _Run:
-    """One build or update, under the cluster's lock."""
+class _Run(RunLog):
+    """One build or update of a cluster, under its lock."""
 
     def __init__(self, paths: list[Path], shards: Shards, pool, *, workers: int,
                  progress: Progress | None, grace: float) -> None:
-        self.paths = paths
+        super().__init__(paths, progress)
         self.shards = shards
         self.pool = pool
         self.workers = workers
-        self.progress = progress
         self.grace = grace
-        self.started = time.monotonic()
-        self.mark_at = self.started
-        self.phases: dict[str, float] = {}
-        self.skipped: list[Skipped] = []
-        self.seen: set[str] = set()
-        self.done = 0
-        self.reported = 0.0
-        self.total = estimate_documents(paths) if progress else None
         self.info = GenerationInfo()
         self.buffers: list[list[str]] = [[] for _ in shards.clients]
         self.buffer_bytes = [0] * len(shards)
         self.expected = [0] * len(shards)
-        self.replaced: list[str] = []
         self.notes: list[str] = []
-        self.unchanged = 0
         self.indexed = 0
         self.added = 0
         self.number = 0
         self.switched = False
-
-    def _mark(self, phase: str) -> None:
-        now = time.monotonic()
-        self.phases[phase] = self.phases.get(phase, 0.0) + now - self.mark_at
-        self.mark_at = now
-
-    def _tick(self, count: int, *, final: bool = False) -> None:
-        self.done += count
-        if self.progress is None:
-            return
-        now = time.monotonic()
-        if final or now - self.reported >= PROGRESS_SECONDS:
-            self.reported = now
-            self.progress(self.done, self.total)
 
     def execute(self, kind: str) -> BuildStats:
         current = int(self.shards.meta.pointer().get("current", 0))
@@ -348,29 +312,9 @@ class _Run:
 
     # -- indexing --
 
-    def _sources(self, old: dict) -> Iterator[RawDocument]:
-        for item in iter_sources(self.paths):
-            if isinstance(item, Skipped):
-                self.skipped.append(item)
-                self._tick(1)
-                continue
-            if item.id in self.seen:
-                self.skipped.append(Skipped(str(item.path), f"duplicate id {item.id!r}"))
-                self._tick(1)
-                continue
-            self.seen.add(item.id)
-            known = old.get(item.id)
-            if known is not None and known[2] == item.content_hash:
-                self.unchanged += 1
-                self._tick(1)
-                continue
-            if known is not None:
-                self.replaced.append(item.id)
-            yield item
-
     def _batches(self, old: dict) -> Iterator[list[RawDocument]]:
         batch: list[RawDocument] = []
-        for raw in self._sources(old):
+        for raw in self._sources(lambda aid: old[aid][2] if aid in old else None):
             batch.append(raw)
             if len(batch) >= BATCH:
                 yield batch
@@ -474,15 +418,4 @@ class _Run:
             removed_generations=removed or [],
             phases=dict(self.phases),
         )
-
-
-def _start_method() -> str:
-    """``fork`` from a single-threaded process (the CLI), else ``forkserver``."""
-    methods = multiprocessing.get_all_start_methods()
-    chosen = os.environ.get("VNSEARCH_MP_START")
-    if chosen in methods:
-        return chosen
-    if "fork" in methods and threading.active_count() == 1:
-        return "fork"
-    return "forkserver" if "forkserver" in methods else "spawn"
 
