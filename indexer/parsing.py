@@ -48,6 +48,7 @@ __all__ = [
     "detect_kind",
     "parse_document",
     "parse_or_skip",
+    "take_lead_credit",
     "read_text",
 ]
 
@@ -348,6 +349,22 @@ def _lead_split(paragraphs: list[str]) -> int:
     return min(1, len(paragraphs))
 
 
+def take_lead_credit(paragraphs: list[str], within: int) -> str | None:
+    """Take a site credit (:func:`indexer.metadata.source_credit`: ``(Thanhuytphcm.vn) –
+    …``, ``Nguồn: …``) off the first of the first ``within`` paragraphs that holds one
+    (the rest of that paragraph stays); return the site, or None."""
+    for index, paragraph in enumerate(paragraphs[:within]):
+        credit = metadata.source_credit(paragraph)
+        if credit is not None:
+            source, rest = credit
+            if rest:
+                paragraphs[index] = rest
+            else:
+                del paragraphs[index]
+            return source
+    return None
+
+
 def _strip_tail_credits(paragraphs: list[str]) -> tuple[str | None, str | None]:
     """Remove a trailing byline and source credit from ``paragraphs``; return (author, source)."""
     author = source = None
@@ -462,16 +479,7 @@ def parse_page(text: str, *, doc_id: str, path: str) -> Article:
             continue
         paragraphs.append(line)
 
-    source = None
-    for index, paragraph in enumerate(paragraphs[:4]):
-        credit = metadata.source_credit(paragraph)
-        if credit is not None:
-            source, rest = credit
-            if rest:
-                paragraphs[index] = rest
-            else:
-                del paragraphs[index]
-            break
+    source = take_lead_credit(paragraphs, 4)
     author, tail_source = _strip_tail_credits(paragraphs)
     source = source or tail_source
 

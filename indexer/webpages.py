@@ -63,6 +63,7 @@ from indexer.parsing import RawDocument
 from indexer.parsing import clean_text
 from indexer.parsing import decode_bytes
 from indexer.parsing import parse_page
+from indexer.parsing import take_lead_credit
 
 __all__ = [
     "HTML_SUFFIXES",
@@ -499,16 +500,8 @@ def _drop_head(paragraphs: list[str], title: str) -> None:
 
 def _strip_credits(paragraphs: list[str]) -> tuple[str | None, str | None]:
     """Take a source credit off the first paragraphs and a byline off the last."""
-    source = author = None
-    for index, paragraph in enumerate(paragraphs[:3]):
-        credit = metadata.source_credit(paragraph)
-        if credit is not None:
-            source, rest = credit
-            if rest:
-                paragraphs[index] = rest
-            else:
-                del paragraphs[index]
-            break
+    source = take_lead_credit(paragraphs, 3)
+    author = None
     for _ in range(2):
         if not paragraphs:
             break
