@@ -211,3 +211,16 @@ def paced(hits, delay: float) -> bool:
     measured = gaps(hits)
     return bool(measured) and min(measured) >= 0.8 * delay and (
         statistics.median(measured) >= 0.95 * delay)
+
+
+def store_article(archive, number: int) -> None:
+    """Store fixture article ``number`` (baomoi markup) in ``archive`` as if fetched from
+    ``http://x.vn/<number>.htm``."""
+    from indexer.harvest.fetch import Response
+
+    body = wf.render(wf.ARTICLES[number], "baomoi").encode()
+    url = f"http://x.vn/{number}.htm"
+    archive.store(Response(
+        url=url, final_url=url, status=200, reason="OK", http_version="HTTP/1.1",
+        headers=[("Content-Type", "text/html")], body=body, raw=body,
+        request_headers=[("Host", "x.vn")], fetched="2024-01-01T00:00:00Z"))

@@ -57,17 +57,21 @@ def browser():
             browser.close()
 
 
-@pytest.fixture()
-def page(browser):
-    # No JavaScript: everything must work with links and a GET form.
-    context = browser.new_context(java_script_enabled=False, locale="vi-VN",
-                                  viewport={"width": 1280, "height": 900})
+def _pages(browser, **options):
+    """A page in a fresh browser context without JavaScript (everything must work with
+    links and a GET form), Vietnamese locale; closed after the test."""
+    context = browser.new_context(java_script_enabled=False, locale="vi-VN", **options)
     page = context.new_page()
     page.set_default_timeout(15_000)
     try:
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture()
+def page(browser):
+    yield from _pages(browser, viewport={"width": 1280, "height": 900})
 
 
 def query_of(page) -> dict[str, list[str]]:
@@ -151,14 +155,8 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.fixture()
 def phone(browser):
-    context = browser.new_context(java_script_enabled=False, locale="vi-VN", viewport=PHONE,
-                                  device_scale_factor=2, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
-        yield page
-    finally:
-        context.close()
+    yield from _pages(browser, viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                      has_touch=True)
 
 
 def box(page, selector: str) -> dict:

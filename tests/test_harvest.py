@@ -29,6 +29,7 @@ from harvestsites import paced  # noqa: E402
 from harvestsites import page  # noqa: E402
 from harvestsites import phuong_routes  # noqa: E402
 from harvestsites import quan_routes  # noqa: E402
+from harvestsites import store_article  # noqa: E402
 from harvestsites import thanhuy_routes  # noqa: E402
 from siteserver import Route  # noqa: E402
 from siteserver import SiteServer  # noqa: E402
@@ -307,18 +308,12 @@ def test_two_lines_for_one_host_are_one_site_and_one_archive(tmp_path):
 
 def test_archives_opened_in_the_same_second_are_two_files(tmp_path):
     from indexer.harvest.archive import SiteArchive
-    from indexer.harvest.fetch import Response
     from indexer.parsing import Skipped
     from indexer.sources import iter_articles
 
     archives = [SiteArchive(tmp_path, "http://x.vn/", "test") for _ in range(2)]
     for number, archive in enumerate(archives):  # both open before either closes
-        body = wf.render(wf.ARTICLES[number], "baomoi").encode()
-        archive.store(Response(
-            url=f"http://x.vn/{number}.htm", final_url=f"http://x.vn/{number}.htm", status=200,
-            reason="OK", http_version="HTTP/1.1", headers=[("Content-Type", "text/html")],
-            body=body, raw=body, request_headers=[("Host", "x.vn")],
-            fetched="2024-01-01T00:00:00Z"))
+        store_article(archive, number)
     for archive in archives:
         archive.close()
     assert len({archive.path for archive in archives}) == 2

@@ -26,6 +26,7 @@ from harvestsites import articles_of  # noqa: E402
 from harvestsites import bad_routes  # noqa: E402
 from harvestsites import closed_port  # noqa: E402
 from harvestsites import page  # noqa: E402
+from harvestsites import store_article  # noqa: E402
 from siteserver import Route  # noqa: E402
 from siteserver import SiteServer  # noqa: E402
 
@@ -337,16 +338,10 @@ def test_sitemap_gzip_feeds_entities_and_bombs():
 def test_a_killed_runs_part_file_is_cut_after_its_last_complete_record(tmp_path):
     from indexer.harvest.archive import SiteArchive
     from indexer.harvest.archive import recover_parts
-    from indexer.harvest.fetch import Response
 
     archive = SiteArchive(tmp_path, "http://x.vn/", "test")
     for number in range(3):
-        body = wf.render(wf.ARTICLES[number], "baomoi").encode()
-        archive.store(Response(
-            url=f"http://x.vn/{number}.htm", final_url=f"http://x.vn/{number}.htm", status=200,
-            reason="OK", http_version="HTTP/1.1", headers=[("Content-Type", "text/html")],
-            body=body, raw=body, request_headers=[("Host", "x.vn")],
-            fetched="2024-01-01T00:00:00Z"))
+        store_article(archive, number)
     part = archive.path.with_name(archive.path.name + ".part")
     whole = part.read_bytes()
     archive._stream.close()  # the run is killed: the file stays a .part
