@@ -21,7 +21,11 @@ from indexer.query import MAX_SYLLABLES
 from indexer.query import QUESTION_WORDS
 from indexer.text import fold
 from indexer.text import normalize
+from indexer.views import BODY
+from indexer.views import BODY_FOLDED
 from indexer.views import SYLLABLE_RE
+from indexer.views import TITLE
+from indexer.views import TITLE_FOLDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,51 @@ class Weights:
 
 
 DEFAULT_WEIGHTS = Weights()
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """One scored clause of a query, whatever the engine: ``words`` side by side in the
+    text view ``view``, weighted ``boost``."""
+
+    view: str
+    words: tuple[str, ...]
+    boost: float
+
+
+def view_pairs(field: str | None) -> tuple[tuple[str, str], ...]:
+    """The (exact view, folded view) pairs a concept restricted to ``field`` (``title``,
+    ``body`` or None: both) is searched in."""
+    if field == "title":
+        return ((TITLE, TITLE_FOLDED),)
+    if field == "body":
+        return ((BODY, BODY_FOLDED),)
+    return ((TITLE, TITLE_FOLDED), (BODY, BODY_FOLDED))
+
+
+def alternative_clauses(words: tuple[str, ...], field: str | None, literal: bool,
+                        accentless: bool, weights: Weights, scale: float = 1.0,
+                        with_folded: bool = True) -> list[Clause]:
+    """The clauses that score one spelling ``words`` of a concept: each view pair's
+    exact view at its field's weight (times ``scale``), or its folded view for a query
+    typed without diacritics. The folded view also finds spellings with other (or
+    missing) diacritics, at a lower weight; only in the full text, and in long queries
+    only for syllables typed without diacritics (folded posting lists are long: this
+    keeps queries fast). Both engines compile these (:mod:`indexer.engine`)."""
+    found = []
+    folded = tuple(fold(w) for w in words)
+    for exact, folded_view in view_pairs(field):
+        weight = (weights.title if exact == TITLE else weights.body) * scale
+        if weight <= 0:
+            continue
+        if accentless:
+            found.append(Clause(folded_view, folded, weight))
+            continue
+        found.append(Clause(exact, words, weight))
+        if (not literal and weights.folded > 0 and exact == BODY
+                and (with_folded or words == folded)):
+            found.append(Clause(folded_view, folded, weight * weights.folded))
+    return found
 
 
 #: The top results :func:`passage_coverage` reorders, and the weight of its share against

@@ -41,17 +41,16 @@ import re
 from bisect import bisect_left
 from collections.abc import Mapping
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from indexer.engine.sphinx.documents import EVERY
 from indexer.engine.sphinx.documents import keyword
 from indexer.ranking import DEFAULT_WEIGHTS
+from indexer.ranking import Clause
 from indexer.ranking import Weights
+from indexer.ranking import alternative_clauses
 from indexer.readings import Chain
 from indexer.text import fold
 from indexer.text import normalize
-from indexer.views import BODY
-from indexer.views import BODY_FOLDED
 from indexer.views import PAIRS
 from indexer.views import SYLLABLE_RE
 from indexer.views import TEXT_VIEWS
@@ -65,41 +64,6 @@ __all__ = ["DEPTH", "Clause", "Ranking", "clauses", "parse_factors"]
 #: How many of the shards' best are scored with cluster-wide statistics.
 DEPTH = 100
 _FACTOR_RE = re.compile(r"word(\d+)=\(tf=(\d+)")
-
-
-@dataclass(frozen=True, slots=True)
-class Clause:
-    """One scored clause: ``words`` side by side in ``view``, weighted ``boost``."""
-
-    view: str
-    words: tuple[str, ...]
-    boost: float
-
-
-def _fields(field: str | None) -> tuple[tuple[str, str], ...]:
-    if field == "title":
-        return ((TITLE, TITLE_FOLDED),)
-    if field == "body":
-        return ((BODY, BODY_FOLDED),)
-    return ((TITLE, TITLE_FOLDED), (BODY, BODY_FOLDED))
-
-
-def _alternative(words: tuple[str, ...], field: str | None, literal: bool, accentless: bool,
-                 weights: Weights, with_folded: bool) -> list[Clause]:
-    found = []
-    folded = tuple(fold(w) for w in words)
-    for exact, folded_view in _fields(field):
-        weight = weights.title if exact == TITLE else weights.body
-        if weight <= 0:
-            continue
-        if accentless:
-            found.append(Clause(folded_view, folded, weight))
-            continue
-        found.append(Clause(exact, words, weight))
-        if (not literal and weights.folded > 0 and exact == BODY
-                and (with_folded or words == folded)):
-            found.append(Clause(folded_view, folded, weight * weights.folded))
-    return found
 
 
 def clauses(parsed, weights: Weights = DEFAULT_WEIGHTS, *, loose: bool = False
@@ -126,8 +90,8 @@ def clauses(parsed, weights: Weights = DEFAULT_WEIGHTS, *, loose: bool = False
     for chain, element in content + (required if twice else []):
         literal = chain.quoted and not chain.folded
         for words in element.alternatives:
-            found += _alternative(tuple(words), chain.field, literal, accentless, weights,
-                                  short)
+            found += alternative_clauses(tuple(words), chain.field, literal, accentless,
+                                         weights, with_folded=short)
     for chain, text, kinds in _runs(parsed.text, chains):
         found += _bonuses(chain, text, kinds, accentless, weights)
     return found

@@ -45,10 +45,10 @@ from indexer.query import ParsedQuery
 from indexer.query import Run
 from indexer.ranking import DEFAULT_WEIGHTS
 from indexer.ranking import Weights
+from indexer.ranking import alternative_clauses
 from indexer.text import fold
 from indexer.text import normalize
 from indexer.views import BODY
-from indexer.views import BODY_FOLDED
 from indexer.views import PAIRS
 from indexer.views import SYLLABLE_RE
 from indexer.views import TITLE
@@ -68,19 +68,6 @@ def weighting(weights: Weights = DEFAULT_WEIGHTS) -> scoring.WeightingModel:
     )
 
 
-def _fields(fieldname: str | None) -> tuple[tuple[str, str], ...]:
-    """(exact field, folded field) pairs a concept is searched in."""
-    if fieldname == "title":
-        return ((TITLE, TITLE_FOLDED),)
-    if fieldname == "body":
-        return ((BODY, BODY_FOLDED),)
-    return ((TITLE, TITLE_FOLDED), (BODY, BODY_FOLDED))
-
-
-def _field_weight(name: str, weights: Weights) -> float:
-    return weights.title if name in (TITLE, TITLE_FOLDED) else weights.body
-
-
 def _seq_query(fieldname: str, words: tuple[str, ...], boost: float) -> Query:
     if len(words) == 1:
         return Term(fieldname, words[0], boost=boost)
@@ -91,23 +78,9 @@ def _alternative_query(
     sequence: tuple[str, ...], fieldname: str | None, literal: bool, accentless: bool,
     weights: Weights, scale: float = 1.0, with_folded: bool = True,
 ) -> list[Query]:
-    clauses: list[Query] = []
-    folded = tuple(fold(s) for s in sequence)
-    for exact_field, folded_field in _fields(fieldname):
-        weight = _field_weight(exact_field, weights) * scale
-        if weight <= 0:
-            continue
-        if accentless:
-            clauses.append(_seq_query(folded_field, folded, weight))
-            continue
-        clauses.append(_seq_query(exact_field, sequence, weight))
-        # The folded view finds spellings with other (or missing) diacritics, at a lower
-        # weight; only in the full text, and in long queries only for syllables typed
-        # without diacritics (folded posting lists are long: this keeps queries fast).
-        if (not literal and weights.folded > 0 and exact_field == BODY
-                and (with_folded or sequence == folded)):
-            clauses.append(_seq_query(folded_field, folded, weight * weights.folded))
-    return clauses
+    return [_seq_query(clause.view, clause.words, clause.boost)
+            for clause in alternative_clauses(sequence, fieldname, literal, accentless,
+                                              weights, scale, with_folded)]
 
 
 def _concept_query(concept: Concept, accentless: bool, weights: Weights,
