@@ -212,7 +212,9 @@ def test_a_shard_down_then_the_front_down(tmp_path):
         assert page.status_code == 200
         assert PARTIAL_NOTICE in page.get_data(as_text=True)
         # The answers without JSON say it in a header; a partial feed is not cacheable.
-        export = client.get("/api/export?q=đại+hội")
+        # buffered: the streamed CSV is read (and its request context closed) here,
+        # not whenever the response is collected
+        export = client.get("/api/export?q=đại+hội", buffered=True)
         assert export.status_code == 200
         assert any("không trả lời" in unquote(value)
                    for value in export.headers.getlist("X-Vnsearch-Warning"))
