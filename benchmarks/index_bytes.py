@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import mmap
+import os
 import pickle
 import sys
 from collections import defaultdict
@@ -28,6 +29,7 @@ import numpy as np
 
 from indexer import generations as gens
 from indexer.engine.whoosh import arrays as postarrays
+from indexer.engine.whoosh.codec import is_marked
 from indexer.engine.whoosh.merge import iter_blocks
 from indexer.engine.whoosh.storage import INDEX_NAME
 from indexer.engine.whoosh.storage import open_storage
@@ -82,7 +84,9 @@ def measure(gen_dir: Path) -> dict:
             terms = leaf._terms  # noqa: SLF001 - walking the terms file
             segment = leaf._segment  # noqa: SLF001
             with open(gen_dir / segment.make_filename(".pst"), "rb") as file:
-                postings = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+                # (empty when every list is inlined or held in the posting arrays)
+                postings = (mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+                            if os.fstat(file.fileno()).st_size else mmap.mmap(-1, 1))
             for fieldname in leaf.indexed_field_names():
                 row = fields[fieldname]
                 with_positions = leaf.schema[fieldname].format.supports("positions")
@@ -94,7 +98,9 @@ def measure(gen_dir: Path) -> dict:
                     row["term_bytes"] += len(key) + 35 + TERM_OVERHEAD
                     extent = 0 if info.is_inlined() else _length(info)
                     row["posting_bytes"] += extent
-                    if with_positions and info.is_inlined():
+                    if is_marked(info):  # in the posting arrays only
+                        row["marked_terms"] += 1
+                    elif with_positions and info.is_inlined():
                         row["inline_position_bytes"] += sum(
                             len(value) for value in info.inlined_postings()[2])
                     elif with_positions:

@@ -606,7 +606,7 @@ def test_posting_writer_writes_whoosh_bytes_in_compat_mode(tmp_path):
     theirs = write_segment_files(tmp_path / "whoosh", SegmentWriter, articles)
     ours = write_segment_files(tmp_path / "ours", PoolSegmentWriter, articles,
                                min_compress=0, protocol=2, window_bits=15,
-                               array_min_postings=None)
+                               inline_limit=0, array_min_postings=None)
     assert sorted(ours) == sorted(theirs)
     assert {k for k in ours if ours[k] != theirs[k]} == set()
     assert len(ours["pst"]) > 100_000  # terms with several blocks of 128 postings
@@ -772,7 +772,9 @@ def test_verification_refuses_a_damaged_copy_of_a_built_generation(tmp_path):
     assert storage.verify_generation(built)["documents"] == stats.documents
     damaged = index_dir / "gen-000002.tmp-1"
     shutil.copytree(built, damaged)
-    postings = max(damaged.glob("MAIN_*.pst"), key=lambda p: p.stat().st_size)
+    # the file holding most postings: short lists are inlined in the terms file
+    postings = max([*damaged.glob("MAIN_*.pst"), *damaged.glob("MAIN_*.trm")],
+                   key=lambda p: p.stat().st_size)
     with open(postings, "r+b") as handle:
         handle.truncate(postings.stat().st_size - 10)
     with pytest.raises(IndexCorrupt, match=f"{postings.name} has"):

@@ -522,3 +522,77 @@ def test_a_server_answers_while_an_update_merges_then_serves_the_merged_generati
             update.kill()
             update.wait()
         assert server.stop() == 0, server.output()
+
+
+# --- the lean codec: long lists held once, short ones inlined ------------------------------
+
+
+def term_kinds(gen_dir: Path) -> dict[str, int]:
+    """How many terms of the text views are marked (in the posting arrays only), inlined
+    in the terms file, or in whoosh's blocks; and the bytes of the postings and terms."""
+    from indexer.engine.whoosh.codec import HELD_FIELDS
+    from indexer.engine.whoosh.codec import is_marked
+
+    index = storage.open_storage(gen_dir).open_index(storage.INDEX_NAME)
+    kinds = {"marked": 0, "inlined": 0, "blocks": 0, "long": 0, "short": 0}
+    with index.reader() as reader:
+        for leaf, _ in reader.leaf_readers():
+            for fieldname in HELD_FIELDS:
+                for (name, _term), info in leaf._terms.items_from(fieldname, b""):
+                    if name != fieldname:
+                        break
+                    kind = ("marked" if is_marked(info)
+                            else "inlined" if info.is_inlined() else "blocks")
+                    kinds[kind] += 1
+                    if info.doc_frequency() >= writer.ARRAY_MIN_POSTINGS:
+                        kinds["long"] += kind == "marked"
+                    elif info.doc_frequency() <= writer.INLINE_LIMIT:
+                        kinds["short"] += kind == "inlined"
+    index.close()
+    kinds["bytes"] = sum(path.stat().st_size for path in gen_dir.iterdir())
+    return kinds
+
+
+def test_the_lean_codec_keeps_long_lists_once_and_answers_as_whoosh_s_blocks(
+        tmp_path, monkeypatch):
+    """Segments of a build merged twice in this process: by the default writer (long
+    lists of the text views in the posting arrays only, short ones inlined in the terms
+    file) and by a writer of the former format (every list in whoosh's blocks, as
+    generations built before it). whoosh reads the same postings from both (through
+    the lean codec for the marked terms), the engine gives the same answers, and the
+    former generation still serves."""
+    from whoosh.codec.whoosh3 import W3Codec
+
+    corpus = write_corpus(tmp_path / "corpus", 400)
+    policy_off(monkeypatch)
+    build_index([corpus], tmp_path / "built", workers=2, segment_mb=1)
+    monkeypatch.undo()
+    lean_dir, former_dir = tmp_path / "lean", tmp_path / "former"
+    shutil.copytree(tmp_path / "built", lean_dir)
+    shutil.copytree(tmp_path / "built", former_dir)
+
+    def merged(index_dir: Path) -> None:
+        gen_dir = gens.current_generation(index_dir)
+        assert writer.commit(gen_dir, [], deletions=["tin-7"], merge=True)["segments"] == 1
+        manifest = gens.read_manifest(gen_dir)
+        manifest["files"] = gens.file_sizes(gen_dir)
+        manifest["documents"] = 399
+        gens.write_manifest(gen_dir, manifest)
+
+    merged(lean_dir)
+    monkeypatch.setattr(writer.PoolSegmentWriter, "codec_class", W3Codec)
+    monkeypatch.setattr(writer.PoolSegmentWriter, "inline_limit", 0)
+    merged(former_dir)
+    monkeypatch.undo()
+
+    lean = term_kinds(gens.current_generation(lean_dir))
+    former = term_kinds(gens.current_generation(former_dir))
+    assert former["marked"] == former["inlined"] == 0
+    assert lean["marked"] == lean["long"] > 50
+    assert lean["inlined"] == lean["short"] > 50
+    assert lean["bytes"] < 0.85 * former["bytes"]
+    assert (term_postings(gens.current_generation(lean_dir))
+            == term_postings(gens.current_generation(former_dir)))
+    expected = answers(former_dir)
+    assert sum(entry[2] for entry in expected) > 0
+    assert answers(lean_dir) == expected

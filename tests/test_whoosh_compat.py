@@ -14,17 +14,19 @@ import pytest
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN
 from whoosh.codec.whoosh3 import W3FieldWriter
 from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.matching import ListMatcher
 from whoosh.scoring import BM25F
 
 from indexer.engine.whoosh import compat
 from indexer.engine.whoosh.storage import INDEX_NAME
 from indexer.engine.whoosh.storage import open_storage
+from indexer.engine.whoosh.writer import INLINE_LIMIT
 from indexer.errors import IndexerError
 from indexer.generations import current_generation
 
 
-def _leaf_matcher(matcher):
-    while not isinstance(matcher, W3LeafMatcher):
+def _leaf_matcher(matcher, kind):
+    while not isinstance(matcher, kind):
         matcher = matcher.child
     return matcher
 
@@ -37,9 +39,14 @@ def instances(web_index, tmp_path_factory):
     index = open_storage(current_generation(web_index)).open_index(INDEX_NAME)
     reader = index.reader()
     leaf = next(iter(reader.leaf_readers()))[0]
-    term = next(iter(leaf.lexicon("body")))
     column = leaf._perdoc._cached_reader(_lenfield("body"), LENGTHS_COLUMN)
-    matcher = _leaf_matcher(leaf.postings("body", term))
+    # a term with blocks in the postings file, and one inlined in the terms file
+    frequencies = {term: leaf.doc_frequency("body", term) for term in leaf.lexicon("body")}
+    blocked = max(frequencies, key=frequencies.get)
+    inlined = min(frequencies, key=frequencies.get)
+    assert frequencies[blocked] > INLINE_LIMIT >= frequencies[inlined]
+    matcher = _leaf_matcher(leaf.postings("body", blocked), W3LeafMatcher)
+    listed = _leaf_matcher(leaf.postings("body", inlined), ListMatcher)
 
     scratch = tmp_path_factory.mktemp("compat-writer")
     from whoosh.filedb.filestore import FileStorage
@@ -52,6 +59,7 @@ def instances(web_index, tmp_path_factory):
     fieldwriter = writer.codec.field_writer(writer.storage, writer.newsegment)
     found = {
         "W3LeafMatcher": matcher,
+        "ListMatcher": listed,
         "W3TermsReader": leaf._terms,
         "SegmentReader": leaf,
         "W3PerDocReader": leaf._perdoc,

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.matching import ListMatcher
 from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 
 from indexer.engine.whoosh import arrays as postarrays
+from indexer.engine.whoosh.codec import is_marked
 
 __all__ = [
     "Unsupported",
@@ -92,13 +94,33 @@ def leaf_blocks(leaf, fieldname: str, text: str):
     yield from _matcher_blocks(matcher)
 
 
-def _matcher_blocks(matcher):
-    """The blocks of a whoosh W3 postings matcher (through deletion filters) as arrays."""
-    while not isinstance(matcher, W3LeafMatcher):
+def _leaf_matcher(matcher):
+    """The matcher that reads a term's postings, under whoosh's deletion filters: a W3
+    leaf matcher (blocks in the postings file) or a list matcher (postings inlined in
+    the terms file, see :data:`~indexer.engine.whoosh.writer.INLINE_LIMIT`)."""
+    while not isinstance(matcher, W3LeafMatcher | ListMatcher):
         child = getattr(matcher, "child", None)
         if child is None:
             raise Unsupported(f"postings matcher {matcher!r}")
         matcher = child
+    return matcher
+
+
+def _inlined(matcher: ListMatcher):
+    """``(docnums, weights, values)`` of inlined postings, as one block."""
+    ids = np.asarray(matcher._ids, dtype=np.int64)  # noqa: SLF001 - whoosh's list
+    weights = matcher._weights  # noqa: SLF001
+    weights = np.ones(len(ids)) if not weights else np.asarray(weights, dtype=np.float64)
+    return ids, weights, matcher._values  # noqa: SLF001
+
+
+def _matcher_blocks(matcher):
+    """The blocks of a whoosh W3 postings matcher (through deletion filters) as arrays."""
+    matcher = _leaf_matcher(matcher)
+    if isinstance(matcher, ListMatcher):
+        if len(matcher._ids):  # noqa: SLF001
+            yield _inlined(matcher)
+        return
     while matcher.is_active():
         if matcher._data is None:  # noqa: SLF001 - reading whoosh's blocks whole
             matcher._read_data()  # noqa: SLF001
@@ -133,6 +155,8 @@ def field_docs(reader, fieldname: str) -> dict[str, np.ndarray]:
         for (name, term), info in terms.items_from(fieldname, b""):
             if name != fieldname:
                 break
+            if is_marked(info):
+                raise Unsupported(f"{fieldname}: postings in the posting arrays only")
             if info.is_inlined():
                 ids = np.asarray(info.inlined_postings()[0], dtype=np.int64)
             else:
@@ -165,8 +189,12 @@ def blocks_of(leaf, fieldname: str, word: str, local: np.ndarray):
         matcher = leaf.postings(fieldname, word)
     except TermNotFound:
         return
-    while not isinstance(matcher, W3LeafMatcher):
-        matcher = matcher.child
+    matcher = _leaf_matcher(matcher)
+    if isinstance(matcher, ListMatcher):
+        ids, _, values = _inlined(matcher)
+        if len(ids):
+            yield ids, values
+        return
     cursor = 0
     while matcher.is_active() and cursor < len(local):
         # skip whole blocks before the next wanted document without reading them

@@ -53,6 +53,8 @@ from whoosh.formats import Positions
 from whoosh.reading import SegmentReader
 
 from indexer.engine.whoosh import arrays as postarrays
+from indexer.engine.whoosh.codec import held_postings
+from indexer.engine.whoosh.codec import is_marked
 from indexer.engine.whoosh.writer import CachedLengths
 from indexer.engine.whoosh.writer import PoolSegmentWriter
 from indexer.engine.whoosh.writer import decode_positions
@@ -196,7 +198,9 @@ def read_term(postings, info, fixedsize) -> tuple[list[int], list[float], list]:
     W3 blocks, read whole)."""
     if info.is_inlined():
         ids, weights, values = info.inlined_postings()
-        return list(ids), list(weights), list(values)
+        count = len(ids)
+        return (list(ids), [1.0] * count if weights is None else list(weights),
+                [b""] * count if values is None else list(values))
     ids: list[int] = []
     weights: list[float] = []
     values: list = []
@@ -338,7 +342,8 @@ class MergeWriter(PoolSegmentWriter):
             lengths = CachedLengths(reader, self.docnum)
             write_postings(self.fieldwriter, self.schema, lengths, self._merged_terms(),
                            min_compress=self.min_compress, protocol=self.protocol,
-                           window_bits=self.window_bits)
+                           window_bits=self.window_bits, inline_limit=self.inline_limit,
+                           arrays_min=self.arrays_only())
         finally:
             self.fieldwriter.close()
             reader.close()
@@ -384,7 +389,13 @@ class MergeWriter(PoolSegmentWriter):
         parts = []
         for _, number, info in group:
             source = self.sources[number]
-            ids, term_weights, term_values = read_term(source.postings, info, fixedsize)
+            if is_marked(info):  # held in the source's posting arrays only
+                ids, term_weights, term_values = held_postings(
+                    source.array_file(fieldname), fieldname, term, self.schema[fieldname].format)
+                if term_values is None:
+                    term_values = [b""] * len(ids)
+            else:
+                ids, term_weights, term_values = read_term(source.postings, info, fixedsize)
             kept = None
             if source.renumber is None:
                 base = source.base

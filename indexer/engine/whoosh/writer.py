@@ -45,6 +45,9 @@ from whoosh.writing import SegmentWriter
 
 from indexer.article import Article
 from indexer.engine.whoosh import arrays as postarrays
+from indexer.engine.whoosh.codec import ARRAYS_MARK
+from indexer.engine.whoosh.codec import HELD_FIELDS
+from indexer.engine.whoosh.codec import LeanCodec
 from indexer.engine.whoosh.schema import ID_FIELD
 from indexer.engine.whoosh.schema import Preanalysed
 from indexer.engine.whoosh.schema import article_to_fields
@@ -75,6 +78,12 @@ WINDOW_BITS = 14
 #: whoosh's blocks. A shorter list is one whoosh block (of up to 128 postings): one
 #: decompression, cheap enough to leave where it is.
 ARRAY_MIN_POSTINGS = 64
+#: Terms of a text view with at most this many postings in a segment keep them in the terms
+#: file ("inlined", which whoosh's reader reads as a list) instead of a block in the postings
+#: file. A block costs a header, a pickled block info and a 12-byte pointer, ~60 bytes
+#: over its postings: most of the index's terms (neighbouring pairs seen once or twice)
+#: are that short. 0 writes every term as whoosh's own writer does.
+INLINE_LIMIT = 8
 #: Pickle protocol of posting blocks. whoosh writes protocol 2, which spells every
 #: ``bytes`` value as a ``_codecs.encode`` call: twice the size and several times the
 #: time of protocol 5; its reader unpickles any protocol.
@@ -411,8 +420,10 @@ class PoolSegmentWriter(SegmentWriter):
     """whoosh's segment writer with a per-term pool and a faster flush of the postings.
 
     See :class:`TermPool` and :func:`write_postings`; the files are those whoosh
-    would write (byte for byte with ``min_compress = 0``), plus the posting arrays of
-    the long lists (:mod:`.arrays`) unless ``array_min_postings`` is None.
+    would write (byte for byte with ``min_compress = 0``, ``inline_limit = 0`` and no
+    posting arrays), plus the posting arrays of the long lists (:mod:`.arrays`) unless
+    ``array_min_postings`` is None; with :class:`~.codec.LeanCodec` (the default) a
+    text view's long lists are written there only.
     :meth:`add_document` adds the postings of a field to the pool in one call instead
     of one call per posting.
     """
@@ -420,10 +431,15 @@ class PoolSegmentWriter(SegmentWriter):
     min_compress = MIN_COMPRESS
     protocol = BLOCK_PROTOCOL
     window_bits = WINDOW_BITS
+    inline_limit = INLINE_LIMIT
+    #: The codec of the segments written (:class:`~.codec.LeanCodec`: long lists of the
+    #: text views in the posting arrays only; whoosh's ``W3Codec``: in its blocks too).
+    codec_class = LeanCodec
     #: None writes no posting arrays file (whoosh's files only).
     array_min_postings: int | None = ARRAY_MIN_POSTINGS
 
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("codec", self.codec_class())
         super().__init__(*args, **kwargs)
         self.pool = TermPool(
             name for name, field in self.schema.items() if type(field.format) is Positions
@@ -472,6 +488,11 @@ class PoolSegmentWriter(SegmentWriter):
         self._added = True
         self.docnum += 1
 
+    def arrays_only(self) -> int | None:
+        """How many postings put a text view's list in the posting arrays only (see
+        :mod:`.codec`); None when every list goes to whoosh's blocks."""
+        return self.array_min_postings if isinstance(self.codec, LeanCodec) else None
+
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
         reader = self.per_document_reader()
@@ -480,7 +501,8 @@ class PoolSegmentWriter(SegmentWriter):
             if _fast_postings_ok(self.fieldwriter, self.schema):
                 write_postings(self.fieldwriter, self.schema, lengths, self.pool.grouped(),
                                min_compress=self.min_compress, protocol=self.protocol,
-                               window_bits=self.window_bits)
+                               window_bits=self.window_bits, inline_limit=self.inline_limit,
+                               arrays_min=self.arrays_only())
             else:
                 self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
             if self.array_min_postings is not None:
@@ -502,7 +524,7 @@ def _fast_postings_ok(fieldwriter, schema) -> bool:
     codec = getattr(fieldwriter, "_codec", None)
     return (
         type(fieldwriter) is W3FieldWriter
-        and type(codec) is W3Codec
+        and type(codec) in (W3Codec, LeanCodec)
         and codec._inlinelimit <= 1
         and fieldwriter._postwriter is None
         and not fieldwriter._fieldmap
@@ -519,6 +541,8 @@ def write_postings(
     min_compress: int = MIN_COMPRESS,
     protocol: int = BLOCK_PROTOCOL,
     window_bits: int = WINDOW_BITS,
+    inline_limit: int = INLINE_LIMIT,
+    arrays_min: int | None = None,
 ) -> None:
     """Write sorted postings the way ``W3FieldWriter.add_postings`` does, in fewer steps.
 
@@ -533,7 +557,11 @@ def write_postings(
     blocks shorter than :data:`MIN_COMPRESS` bytes are left uncompressed (which
     whoosh meant to do, below 20 bytes, but does not), the others compressed with a
     :data:`WINDOW_BITS` window, and block data is pickled with
-    :data:`BLOCK_PROTOCOL`; whoosh reads all of them.
+    :data:`BLOCK_PROTOCOL`; whoosh reads all of them. The terms of a text view
+    (:data:`~.codec.HELD_FIELDS`) with at most ``inline_limit`` postings are inlined in
+    the terms file (:data:`INLINE_LIMIT`; 0 for whoosh's own bytes); with
+    ``arrays_min``, those with at least that many are written as their term info and
+    :data:`~.codec.ARRAYS_MARK` only (the caller writes them to the posting arrays).
     """
     codec = fieldwriter._codec
     blocklimit = codec._blocklimit
@@ -566,6 +594,7 @@ def write_postings(
             found = float32[weight] = array("f", (weight,))[0]
         return found
 
+    arrays_mark = dumps(ARRAYS_MARK, protocol)
     buffer = bytearray()
     offset = postfile.tell()  # file offset of buffer[0]
 
@@ -621,6 +650,31 @@ def write_postings(
             False, 0 + weight32, 1, min_byte, max_byte, max(0, block_max_weight), docnum, docnum
         )
         add_term(key, terminfo + pack_long(start) + pack_int(offset + len(buffer) - start))
+
+    def term_info(inlined, ids, weights, term_lengths):
+        # W3TermInfo's statistics; the total weight summed block by block, as blocks
+        # of blocklimit postings would add it up
+        total_weight = 0
+        for first in range(0, len(weights), blocklimit):
+            total_weight += sum(array("f", weights[first : first + blocklimit]))
+        heaviest = max(weights)
+        nonzero = [length for length in term_lengths if length]
+        return pack_info(
+            inlined, total_weight, len(ids),
+            length_byte(min(nonzero)) if nonzero else 0,
+            length_byte(max(nonzero) if nonzero else 0),
+            heaviest if heaviest > 0 else 0, ids[0], ids[-1],
+        )
+
+    def write_inlined(key, ids, weights, values, term_lengths, fixedsize):
+        # The postings pickled into the term info, as W3TermInfo.to_bytes writes them
+        # when whoosh inlines (weights None when all are 1, as ListMatcher reads them;
+        # values None for a format without values, as whoosh's blocks give them).
+        stored = array("f", weights)
+        mini_weights = None if stored.count(1.0) == len(stored) else tuple(stored)
+        mini_values = (None,) * len(ids) if fixedsize == 0 else tuple(v or b"" for v in values)
+        add_term(key, term_info(True, ids, weights, term_lengths)
+                 + dumps((tuple(ids), mini_weights, mini_values), protocol))
 
     def write_term(key, ids, weights, values, term_lengths, fixedsize):
         start = offset + len(buffer)
@@ -692,8 +746,14 @@ def write_postings(
     key = b""
     fixedsize = None
     field_lengths: list[int] = []
+    held_min = None  # lists this long are in the posting arrays only
+    inline_max = 0  # lists this short are inlined in the terms file
     for fieldname, btext, ids, weights, values in terms:
         if fieldname != lastfn:
+            held_min = arrays_min if fieldname in HELD_FIELDS else None
+            # keyword fields keep whoosh's blocks: the facets walk them, and the last
+            # field's blocks end the postings file (verification reads them back)
+            inline_max = inline_limit if fieldname in HELD_FIELDS else 0
             if fieldname not in fieldmap:
                 fieldmap[fieldname] = len(fieldmap)
             prefix = pack_ushort(fieldmap[fieldname])
@@ -701,7 +761,14 @@ def write_postings(
             field_lengths = lengths.field(fieldname)
             lastfn = fieldname
         key = prefix + btext
-        if len(ids) == 1:
+        if held_min is not None and len(ids) >= held_min:
+            add_term(key, term_info(True, ids, weights,
+                                    [field_lengths[docnum] for docnum in ids])
+                     + arrays_mark)
+        elif len(ids) <= inline_max:
+            write_inlined(key, ids, weights, values,
+                          [field_lengths[docnum] for docnum in ids], fixedsize)
+        elif len(ids) == 1:
             docnum = ids[0]
             write_single(key, docnum, weights[0], values[0] or b"", field_lengths[docnum],
                          fixedsize)

@@ -1,0 +1,117 @@
+"""whoosh's W3 codec, with each long posting list of a text view kept once.
+
+A build writes the long lists (:data:`~indexer.engine.whoosh.writer.ARRAY_MIN_POSTINGS`
+postings or more in a segment) into the segment's posting arrays (:mod:`.arrays`), which
+the array engine reads. whoosh's postings file used to hold them a second time, in its
+own blocks: about a quarter of an index. With this codec, a long list of a view in
+:data:`HELD_FIELDS` keeps in whoosh's terms file only its term info (document
+frequency, total weight, length bytes: what BM25 and whoosh's own code read) and the
+mark :data:`ARRAYS_MARK` where the postings would be. The codec's terms reader answers
+whoosh's ``matcher()`` for a marked term from the arrays file, so whoosh's own search,
+merge and verification read the same postings as the array engine.
+
+A segment records its codec, so a generation built before this one (plain
+:class:`W3Codec`, every list in whoosh's blocks) still opens and serves as it was built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.codec.whoosh3 import W3TermsReader
+from whoosh.matching import ListMatcher
+from whoosh.system import pack_uint
+
+from indexer.engine.whoosh import arrays as postarrays
+from indexer.errors import IndexCorrupt
+from indexer.views import BODY
+from indexer.views import BODY_FOLDED
+from indexer.views import PAIRS
+from indexer.views import TITLE
+from indexer.views import TITLE_FOLDED
+from indexer.views import WORDS
+
+__all__ = ["ARRAYS_MARK", "HELD_FIELDS", "LeanCodec", "is_marked"]
+
+#: What a marked term info holds in place of inlined postings. whoosh's plain codec
+#: cannot unpack it as postings, so a reader without this codec fails loudly.
+ARRAYS_MARK = "vnp"
+#: The text views whose long lists are held in the posting arrays only (the keyword
+#: fields keep theirs in whoosh's blocks: the facets read them from there).
+HELD_FIELDS = frozenset({TITLE, TITLE_FOLDED, BODY, BODY_FOLDED, WORDS, PAIRS})
+
+
+def is_marked(info) -> bool:
+    """True when a term info's postings are in the segment's posting arrays only."""
+    return info.is_inlined() and info.inlined_postings() == ARRAYS_MARK
+
+
+class LeanCodec(W3Codec):
+    """:class:`W3Codec` whose segments keep long lists in their posting arrays only."""
+
+    def terms_reader(self, storage, segment):
+        name = segment.make_filename(self.TERMS_EXT)
+        arrays = postarrays.segment_files(Path(storage.folder), segment.segment_id())
+        return LeanTermsReader(self, storage.open_file(name), storage.file_length(name),
+                               segment.open_file(storage, self.POSTS_EXT), arrays)
+
+
+class LeanTermsReader(W3TermsReader):
+    """whoosh's terms reader; a marked term's postings come from the posting arrays."""
+
+    def __init__(self, codec, dbfile, length, postfile, arrays: dict[str, Path]) -> None:
+        super().__init__(codec, dbfile, length, postfile)
+        self._paths = arrays
+        self._opened: dict[str, postarrays.PostingArrays] = {}
+
+    def matcher(self, fieldname, tbytes, format_, scorer=None):
+        terminfo = self.term_info(fieldname, tbytes)
+        term = (fieldname, tbytes)
+        if not is_marked(terminfo):
+            return self._codec.postings_reader(self._postfile, terminfo, format_,
+                                               term=term, scorer=scorer)
+        docs, weights, values = held_postings(self.arrays(fieldname), fieldname, tbytes,
+                                              format_)
+        return ListMatcher(docs, weights, values, format_, scorer=scorer, term=term,
+                           terminfo=terminfo)
+
+    def arrays(self, fieldname: str) -> postarrays.PostingArrays | None:
+        """The posting arrays file of a field (opened once); None when there is none."""
+        opened = self._opened.get(fieldname)
+        if opened is None and fieldname in self._paths:
+            opened = self._opened[fieldname] = postarrays.PostingArrays(self._paths[fieldname])
+        return opened
+
+    def close(self) -> None:
+        for opened in self._opened.values():
+            opened.close()
+        self._opened = {}
+        super().close()
+
+
+def held_postings(arrays: postarrays.PostingArrays | None, fieldname: str, term: bytes,
+                  format_):
+    """``(docnums, weights, encoded values)`` of a marked term, as whoosh's blocks would
+    give them, read from the segment's posting arrays of the field."""
+    if arrays is None:
+        raise IndexCorrupt(f"the posting arrays of field {fieldname!r} are missing "
+                           "from a segment that needs them; rebuild the index")
+    held = arrays.whole(fieldname, term)
+    if held is None:
+        raise IndexCorrupt(f"{fieldname}:{term!r} is marked as held in "
+                           f"{Path(arrays.path).name}, which does not hold it; "
+                           "rebuild the index")
+    docs, weights, sizes, positions = held
+    weights = weights.astype(np.float64).tolist()
+    if sizes is not None:
+        flat = positions.tolist()
+        ends = np.cumsum(sizes, dtype=np.int64).tolist()
+        values = [format_.encode(flat[start:end])
+                  for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+    elif format_.fixed_value_size() == 4:  # a frequency: the weight, as whoosh packs it
+        values = [pack_uint(int(weight)) for weight in weights]
+    else:
+        values = None
+    return docs.astype(np.int64).tolist(), weights, values
