@@ -168,14 +168,18 @@ _PROBE = Article(
 
 
 def analysis_fingerprint() -> str:
-    """What the index content depends on: the schema, and what it makes of a probe article.
+    """What the index content depends on: the schema, the segment writer's format, and
+    what it makes of a probe article.
 
     A cached index is reused only when this is unchanged (edits to comments don't count).
     """
+    from indexer.engine.whoosh import writer
     from indexer.engine.whoosh.schema import make_schema
     from indexer.engine.whoosh.schema import preanalyse
 
     digest = hashlib.sha256(repr(make_schema()).encode())
+    digest.update(repr((writer.PoolSegmentWriter.codec_class.__name__, writer.INLINE_LIMIT,
+                        writer.ARRAY_MIN_POSTINGS)).encode())
     for name, value in sorted(preanalyse(_PROBE).items()):
         digest.update(name.encode())
         digest.update(repr(value.items).encode())

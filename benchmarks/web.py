@@ -7,6 +7,8 @@ Usage (from the checkout, with ``../shared`` beside it)::
     python benchmarks/web.py --index-dir DIR      # an index you built yourself
     python benchmarks/web.py --no-doc-cache       # no stored text kept between requests
     python benchmarks/web.py --fresh-in-process   # first-seen queries, no server
+    python benchmarks/web.py --fresh-in-process --cold --rounds 3 --index-dir DIR
+                                                  # the same with the page cache dropped
     python benchmarks/web.py --facet-cost         # facet counting alone, no server
 
 What it does, per corpus set:
@@ -311,21 +313,82 @@ def measure_fresh(base: str) -> dict:
 def fresh_in_process(name: str, index_dir: Path) -> dict:
     """Each :data:`FRESH` query once through ``SearchIndex.search`` in this process,
     after the index is opened and warmed as a server worker does."""
+    summary = summarise(first_seen(index_dir)["times"])
+    print(f"[{name}] first-seen queries in process: n {summary['n']}, "
+          f"p50 {summary['p50']:.1f}, p95 {summary['p95']:.1f}, max {summary['max']:.1f} ms")
+    return summary
+
+
+def first_seen(index_dir: Path) -> dict:
+    """Open and warm the index (timed), then each :data:`FRESH` query once (ms each)."""
     from indexer.results import SearchRequest
     from indexer.search import open_index
 
+    started = time.perf_counter()
     index = open_index(index_dir)
     index.warm()
+    opened = (time.perf_counter() - started) * 1000
     times = []
     for query in FRESH:
         started = time.perf_counter()
         index.search(SearchRequest(query=query))
         times.append((time.perf_counter() - started) * 1000)
     index.close()
-    summary = summarise(times)
-    print(f"[{name}] first-seen queries in process: n {summary['n']}, "
-          f"p50 {summary['p50']:.1f}, p95 {summary['p95']:.1f}, max {summary['max']:.1f} ms")
-    return summary
+    return {"open_ms": opened, "times": times}
+
+
+def evict(folder: Path) -> int:
+    """Drop the page cache's copy of every file under ``folder`` (``posix_fadvise``
+    DONTNEED: clean pages that no process maps, so no root and nothing else touched);
+    the bytes that were asked to go."""
+    total = 0
+    for path in folder.rglob("*"):
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                total += os.fstat(fd).st_size
+            finally:
+                os.close(fd)
+    return total
+
+
+def cached_bytes(folder: Path) -> int | None:
+    """How many bytes of the files under ``folder`` are in the page cache (``fincore``,
+    util-linux); None without it."""
+    files = [str(path) for path in folder.rglob("*") if path.is_file()]
+    try:
+        out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES",
+                              *files], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return sum(int(line) for line in out.split())
+
+
+def fresh_cold(name: str, index_dir: Path, rounds: int) -> dict:
+    """:func:`first_seen` in a new process per round, each time after the index's files
+    were dropped from the page cache: the first queries of a server started on an index
+    nobody has read lately (the startup's own reads, ``warm``, are timed apart)."""
+    runs = []
+    for _ in range(rounds):
+        evicted = evict(index_dir)
+        left = cached_bytes(index_dir)
+        out = subprocess.run(
+            [sys.executable, __file__, "--first-seen-child", str(index_dir)],
+            capture_output=True, text=True, check=True, cwd=ROOT).stdout
+        run = json.loads(out.splitlines()[-1])
+        run["evicted_bytes"], run["cached_after_evict"] = evicted, left
+        runs.append(run)
+    pooled = summarise([t for run in runs for t in run["times"]])
+    per_round = [summarise(run["times"]) for run in runs]
+    print(f"[{name}] cold first-seen queries, {rounds} rounds of {len(FRESH)}: "
+          f"p50 {pooled['p50']:.0f}, p95 {pooled['p95']:.0f}, max {pooled['max']:.0f} ms; "
+          "p95 per round " + ", ".join(f"{r['p95']:.0f}" for r in per_round) + " ms; "
+          "open + warm " + ", ".join(f"{run['open_ms']:.0f}" for run in runs) + " ms; "
+          "cached after eviction " + ", ".join(
+              "?" if run["cached_after_evict"] is None
+              else f"{run['cached_after_evict'] / 2**20:.1f} MB" for run in runs))
+    return {"pooled": pooled, "rounds": per_round, "runs": runs}
 
 
 def facet_cost(name: str, index_dir: Path, kinds: tuple[str, ...] = ("period", "unit"),
@@ -575,6 +638,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the FRESH queries, through SearchIndex.search in this "
                              "process (no server): what a first-seen query costs without "
                              "HTTP; drop the page cache first to measure it cold")
+    parser.add_argument("--cold", action="store_true",
+                        help="with --fresh-in-process: each round in a new process, after "
+                             "the index's files are dropped from the page cache")
+    parser.add_argument("--first-seen-child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--facet-cost", action="store_true",
                         help="only the filtering and facet counting step of the period and "
                              "unit queries, in this process (no server)")
@@ -584,10 +651,21 @@ def main(argv: list[str] | None = None) -> int:
             facet_cost(name, args.index_dir or ensure_index(name, rebuild=args.rebuild,
                                                             workers=args.build_workers))
         return 0
+    if args.first_seen_child:
+        print(json.dumps(first_seen(args.first_seen_child)))
+        return 0
     if args.fresh_in_process:
-        for name in args.sets:
-            fresh_in_process(name, ensure_index(name, rebuild=args.rebuild,
-                                                workers=args.build_workers))
+        targets = ([("custom", args.index_dir)] if args.index_dir else
+                   [(name, None) for name in args.sets])
+        for name, index_dir in targets:
+            index_dir = index_dir or ensure_index(name, rebuild=args.rebuild,
+                                                  workers=args.build_workers)
+            if args.cold:
+                report = fresh_cold(name, index_dir, args.rounds)
+                if args.json:
+                    args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
+            else:
+                fresh_in_process(name, index_dir)
         return 0
     if args.no_doc_cache:
         os.environ["VNSEARCH_DOC_CACHE_CHARS"] = "0"  # inherited by the server
