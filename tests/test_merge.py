@@ -553,6 +553,19 @@ def term_kinds(gen_dir: Path) -> dict[str, int]:
     return kinds
 
 
+def term_stats(gen_dir: Path) -> dict:
+    """(field, term) -> the statistics of its term info (what BM25 and whoosh read)."""
+    index = storage.open_storage(gen_dir).open_index(storage.INDEX_NAME)
+    with index.reader() as reader:
+        found = {
+            key: (info.doc_frequency(), info.weight(), info.min_length(), info.max_length(),
+                  info.max_weight(), info.min_id(), info.max_id())
+            for leaf, _ in reader.leaf_readers() for key, info in leaf._terms.items()
+        }
+    index.close()
+    return found
+
+
 def test_the_lean_codec_keeps_long_lists_once_and_answers_as_whoosh_s_blocks(
         tmp_path, monkeypatch):
     """Segments of a build merged twice in this process: by the default writer (long
@@ -593,6 +606,8 @@ def test_the_lean_codec_keeps_long_lists_once_and_answers_as_whoosh_s_blocks(
     assert lean["bytes"] < 0.85 * former["bytes"]
     assert (term_postings(gens.current_generation(lean_dir))
             == term_postings(gens.current_generation(former_dir)))
+    assert (term_stats(gens.current_generation(lean_dir))
+            == term_stats(gens.current_generation(former_dir)))
     expected = answers(former_dir)
     assert sum(entry[2] for entry in expected) > 0
     assert answers(lean_dir) == expected

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import pickle
+import struct
 import zlib
 from array import array
 from collections import defaultdict
@@ -666,6 +667,22 @@ def write_postings(
             heaviest if heaviest > 0 else 0, ids[0], ids[-1],
         )
 
+    single_heads: dict[tuple, bytes] = {}
+    pack_ids = _TWO_IDS.pack
+
+    def write_inlined_one(key, docnum, weight, value, length, fixedsize):
+        # write_inlined of one posting (most terms): the term info up to its document
+        # numbers is the same for every such term of that weight and length
+        head = single_heads.get((weight, length))
+        if head is None:
+            head = single_heads[weight, length] = pack_info(
+                True, as_float32(weight), 1, length_byte(length) if length else 0,
+                length_byte(length), weight if weight > 0 else 0, 0, 0)[:-_TWO_IDS.size]
+        weight32 = as_float32(weight)
+        add_term(key, head + pack_ids(docnum, docnum) + dumps(
+            ((docnum,), None if weight32 == 1.0 else (weight32,),
+             (None,) if fixedsize == 0 else (value or b"",)), protocol))
+
     def write_inlined(key, ids, weights, values, term_lengths, fixedsize):
         # The postings pickled into the term info, as W3TermInfo.to_bytes writes them
         # when whoosh inlines (weights None when all are 1, as ListMatcher reads them;
@@ -765,6 +782,10 @@ def write_postings(
             add_term(key, term_info(True, ids, weights,
                                     [field_lengths[docnum] for docnum in ids])
                      + arrays_mark)
+        elif len(ids) == 1 and inline_max:
+            docnum = ids[0]
+            write_inlined_one(key, docnum, weights[0], values[0], field_lengths[docnum],
+                              fixedsize)
         elif len(ids) <= inline_max:
             write_inlined(key, ids, weights, values,
                           [field_lengths[docnum] for docnum in ids], fixedsize)
@@ -787,6 +808,10 @@ def write_postings(
     if key:
         tindex.lastkey = key
     postfile.write(bytes(buffer))
+
+
+#: The two document numbers that end a W3 term info (first and last).
+_TWO_IDS = struct.Struct("!II")
 
 
 class HashBucket:
