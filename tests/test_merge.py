@@ -611,3 +611,63 @@ def test_the_lean_codec_keeps_long_lists_once_and_answers_as_whoosh_s_blocks(
     expected = answers(former_dir)
     assert sum(entry[2] for entry in expected) > 0
     assert answers(lean_dir) == expected
+
+
+def postings_by_id(gen_dir: Path) -> dict:
+    """(field, term) -> {article id: (weight, value)} of the text views: postings
+    independent of the order documents were numbered in."""
+    from indexer.engine.whoosh.codec import HELD_FIELDS
+
+    index = storage.open_storage(gen_dir).open_index(storage.INDEX_NAME)
+    found = {}
+    with index.reader() as reader:
+        ids = [None if reader.is_deleted(n) else reader.stored_fields(n)["id"]
+               for n in range(reader.doc_count_all())]
+        for fieldname, term in reader.all_terms():
+            if fieldname not in HELD_FIELDS:
+                continue
+            postings = reader.postings(fieldname, term)
+            entries = {}
+            while postings.is_active():
+                entries[ids[postings.id()]] = (postings.weight(), postings.value())
+                postings.next()
+            found[fieldname, term] = entries
+    index.close()
+    return found
+
+
+def test_a_list_that_deletions_shorten_gets_its_values_back_from_the_posting_arrays(
+        tmp_path, monkeypatch):
+    """Lists of 3 postings or more held in the posting arrays only; a merge that drops 60
+    articles writes the lists left shorter than that (and, in the former format, every
+    list) with values encoded from the arrays. They equal a build of the remaining
+    articles in the former format (its values from the analysis, no arrays involved)."""
+    from whoosh.codec.whoosh3 import W3Codec
+
+    monkeypatch.setenv("VNSEARCH_MP_START", "fork")  # the workers see the patched class
+    monkeypatch.setattr(writer.PoolSegmentWriter, "array_min_postings", 3)
+    corpus = write_corpus(tmp_path / "corpus", 300)
+    gone = [f"tin-{n}" for n in range(0, 300, 5)]
+    with monkeypatch.context() as patched:
+        policy_off(patched)
+        build_index([corpus], tmp_path / "built", workers=2, segment_mb=1)
+    lean_dir, former_dir = tmp_path / "lean", tmp_path / "former"
+    shutil.copytree(tmp_path / "built", lean_dir)
+    shutil.copytree(tmp_path / "built", former_dir)
+    assert writer.commit(gens.current_generation(lean_dir), [], deletions=gone,
+                         merge=True)["segments"] == 1
+    monkeypatch.setattr(writer.PoolSegmentWriter, "codec_class", W3Codec)
+    monkeypatch.setattr(writer.PoolSegmentWriter, "inline_limit", 0)
+    assert writer.commit(gens.current_generation(former_dir), [], deletions=gone,
+                         merge=True)["segments"] == 1
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with open(corpus / "tin.jsonl", encoding="utf-8") as lines, \
+            open(kept / "tin.jsonl", "w", encoding="utf-8") as out:
+        out.writelines(line for line in lines if json.loads(line)["id"] not in gone)
+    build_index([kept], tmp_path / "truth", workers=2)
+    truth = postings_by_id(gens.current_generation(tmp_path / "truth"))
+    lean = term_kinds(gens.current_generation(lean_dir))
+    assert lean["marked"] > 50 and lean["inlined"] > 50
+    assert postings_by_id(gens.current_generation(lean_dir)) == truth
+    assert postings_by_id(gens.current_generation(former_dir)) == truth

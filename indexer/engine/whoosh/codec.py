@@ -92,9 +92,10 @@ class LeanTermsReader(W3TermsReader):
 
 
 def held_postings(arrays: postarrays.PostingArrays | None, fieldname: str, term: bytes,
-                  format_):
+                  format_, *, encode: bool = True):
     """``(docnums, weights, encoded values)`` of a marked term, as whoosh's blocks would
-    give them, read from the segment's posting arrays of the field."""
+    give them, read from the segment's posting arrays of the field (values None without
+    ``encode``, or for a format without values)."""
     if arrays is None:
         raise IndexCorrupt(f"the posting arrays of field {fieldname!r} are missing "
                            "from a segment that needs them; rebuild the index")
@@ -105,7 +106,9 @@ def held_postings(arrays: postarrays.PostingArrays | None, fieldname: str, term:
                            "rebuild the index")
     docs, weights, sizes, positions = held
     weights = weights.astype(np.float64).tolist()
-    if sizes is not None:
+    if not encode:
+        values = None
+    elif sizes is not None:
         flat = positions.tolist()
         ends = np.cumsum(sizes, dtype=np.int64).tolist()
         values = [format_.encode(flat[start:end])

@@ -53,6 +53,7 @@ from whoosh.formats import Positions
 from whoosh.reading import SegmentReader
 
 from indexer.engine.whoosh import arrays as postarrays
+from indexer.engine.whoosh.codec import HELD_FIELDS
 from indexer.engine.whoosh.codec import held_postings
 from indexer.engine.whoosh.codec import is_marked
 from indexer.engine.whoosh.writer import CachedLengths
@@ -383,17 +384,17 @@ class MergeWriter(PoolSegmentWriter):
 
     def _term(self, fieldname, group, fixedsize, long_lists, minimum):
         term = group[0][0]
+        fmt = self.schema[fieldname].format
         docs: list[int] = []
         weights: list[float] = []
         values: list = []
         parts = []
         for _, number, info in group:
             source = self.sources[number]
-            if is_marked(info):  # held in the source's posting arrays only
+            if is_marked(info):  # held in the source's posting arrays only: the values
+                # (encoded positions) are made below, if the merged list needs them
                 ids, term_weights, term_values = held_postings(
-                    source.array_file(fieldname), fieldname, term, self.schema[fieldname].format)
-                if term_values is None:
-                    term_values = [b""] * len(ids)
+                    source.array_file(fieldname), fieldname, term, fmt, encode=False)
             else:
                 ids, term_weights, term_values = read_term(source.postings, info, fixedsize)
             kept = None
@@ -406,17 +407,38 @@ class MergeWriter(PoolSegmentWriter):
                 if not kept.all():
                     picked = np.flatnonzero(kept).tolist()
                     term_weights = [term_weights[i] for i in picked]
-                    term_values = [term_values[i] for i in picked]
+                    if term_values is not None:
+                        term_values = [term_values[i] for i in picked]
                     mapped = mapped[kept]
                 docs.extend(mapped.tolist())
             weights.extend(term_weights)
-            values.extend(term_values)
+            values.extend([None] * len(term_weights) if term_values is None else term_values)
             parts.append((source, kept, term_values))
         if not docs:
             return
+        held = self.arrays_only()
+        if (held is None or fieldname not in HELD_FIELDS or len(docs) < held) and any(
+                part[2] is None for part in parts):
+            values = self._values(fieldname, term, fmt, parts)
         yield fieldname, term, docs, weights, values
         if minimum is not None and len(docs) >= minimum:
             long_lists.add(term, docs, weights, parts)
+
+    @staticmethod
+    def _values(fieldname: str, term: bytes, fmt, parts: list) -> list:
+        """The encoded values of a merged term, source by source (encoded from the posting
+        arrays where a source holds the term there only)."""
+        values: list = []
+        for source, kept, term_values in parts:
+            if term_values is None:
+                ids, _, term_values = held_postings(source.array_file(fieldname), fieldname,
+                                                    term, fmt)
+                if term_values is None:
+                    term_values = [b""] * len(ids)
+                if kept is not None and not kept.all():
+                    term_values = [term_values[i] for i in np.flatnonzero(kept).tolist()]
+            values.extend(term_values)
+        return values
 
 
 def _term_of(entry: tuple) -> bytes:
