@@ -656,6 +656,44 @@ def test_posting_arrays_hold_the_long_lists_as_whoosh_reads_them(tmp_path, analy
         arrays.close()
 
 
+def test_posting_arrays_leave_out_position_counts_the_weights_give(tmp_path):
+    """In the text views a posting's weight is its count of positions: the file keeps
+    one of the two (and whole weights under 256 in a byte), both writers alike; a file
+    of the first version, which keeps both, still reads."""
+    from indexer.engine.whoosh import arrays as postarrays
+
+    keys = [postarrays.term_key("body", b"a"), postarrays.term_key("body", b"b")]
+    docs, weights = [1, 4, 9, 2], [2.0, 1.0, 3.0, 1.0]
+    positions = [3, 8, 0, 5, 6, 7, 11]
+    postarrays.write(tmp_path / "x.vnp", keys, [3, 1], docs, weights, [True, True],
+                     [2, 1, 3, 1], positions)
+    streamed = postarrays.ArraysWriter(tmp_path / "y.vnp")
+    streamed.add(keys[0], docs[:3], weights[:3], [2, 1, 3], positions[:6])
+    streamed.add(keys[1], docs[3:], weights[3:], [1], positions[6:])
+    streamed.finish()
+    assert (tmp_path / "x.vnp").read_bytes() == (tmp_path / "y.vnp").read_bytes()
+    arrays = postarrays.PostingArrays(tmp_path / "x.vnp")
+    assert arrays._layout["pos_counts"][1] == 0
+    assert arrays._layout["weights"][2] == np.uint8
+    found = arrays.whole("body", b"a")
+    assert [part.tolist() for part in found] == [[1, 4, 9], [2, 1, 3], [2, 1, 3],
+                                                 [3, 8, 0, 5, 6, 7]]
+    at_docs, at_positions = arrays.positions("body", b"a", np.array([4, 9]))
+    assert at_docs.tolist() == [4, 9, 9, 9] and at_positions.tolist() == [0, 5, 6, 7]
+    arrays.close()
+    # counts that are not the weights are kept; a version 1 file reads the same
+    postarrays.write(tmp_path / "z.vnp", keys, [3, 1], docs, weights, [True, True],
+                     [1, 2, 3, 1], positions)
+    whole = (tmp_path / "z.vnp").read_bytes()
+    assert whole.startswith(postarrays.MAGIC)
+    (tmp_path / "v1.vnp").write_bytes(postarrays.MAGIC_V1 + whole[len(postarrays.MAGIC):])
+    for name in ("z.vnp", "v1.vnp"):
+        arrays = postarrays.PostingArrays(tmp_path / name)
+        assert arrays.whole("body", b"a")[2].tolist() == [1, 2, 3]
+        assert arrays.positions("body", b"a", np.array([4]))[1].tolist() == [8, 0]
+        arrays.close()
+
+
 def test_posting_arrays_read_back_what_was_written_and_refuse_damage(tmp_path):
     from indexer.engine.whoosh import arrays as postarrays
 

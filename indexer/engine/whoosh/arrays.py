@@ -16,9 +16,14 @@ five have one entry per term held, sorted by key:
 ``pos_starts``  int64: where its postings start in ``pos_counts``, -1 without positions;
 ``pos_firsts``  int64: where its positions start in ``positions``, -1 without;
 ``docs``        uint16 or uint32: segment-local document numbers, ascending per term;
-``weights``     uint16 (whole numbers) or float32: the weights the engine stores;
+``weights``     uint8 or uint16 (whole numbers) or float32: the weights the engine stores;
 ``pos_counts``  uint16 or uint32: positions per posting (postings with positions only);
+                empty when every such posting's weight is its count of positions (as
+                in the text views), which then stands for it;
 ``positions``   uint16 or uint32: each posting's positions, ascending.
+
+Files of version 1 (``VNSEARCH-POSTINGS-1``) always hold ``pos_counts`` and keep whole
+weights in uint16; they are read as they are.
 
 The per-term arrays are read into memory when a file is opened (40 bytes a term, for
 the few tens of thousands of terms long enough to be held); the rest is read with
@@ -35,7 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-MAGIC = b"VNSEARCH-POSTINGS-1\n"
+MAGIC = b"VNSEARCH-POSTINGS-2\n"
+#: Files written before the position counts could be left out (read as well).
+MAGIC_V1 = b"VNSEARCH-POSTINGS-1\n"
 #: File name suffix: ``<segment id>.<field name>.vnp``, one file per field.
 EXTENSION = ".vnp"
 _NAMES = ("keys", "starts", "counts", "pos_starts", "pos_firsts", "docs", "weights",
@@ -100,12 +107,11 @@ def write(path: Path, keys, counts, docs, weights, with_positions=None, pos_coun
     if len(keys) > 1 and np.any(keys[order][1:] == keys[order][:-1]):
         raise PostingArraysError(f"{path}: two terms share a key")
     weights = np.asarray(weights)
-    whole = not len(weights) or (
-        np.all(weights == np.round(weights)) and weights.min() >= 0 and weights.max() < 1 << 16
-    )
+    if len(held) and np.array_equal(weights[np.repeat(with_positions, counts)], pos_counts):
+        pos_counts = pos_counts[:0]  # the weights say it
     columns = (
         keys[order], starts[order], counts[order], pos_starts[order], pos_firsts[order],
-        _unsigned(docs), weights.astype(np.uint16 if whole else np.float32),
+        _unsigned(docs), weights.astype(_weight_type(weights)),
         _unsigned(pos_counts), _unsigned(positions),
     )
     with open(path, "wb") as out:
@@ -134,6 +140,8 @@ class ArraysWriter:
         self._lengths = dict.fromkeys(self._RECORDS, 0)
         self._largest = dict.fromkeys(self._RECORDS, 0)
         self._whole = True
+        self._heaviest = 0.0
+        self._counts_are_weights = True
         self._files: dict = {}
         try:
             for name in self._RECORDS:
@@ -155,12 +163,15 @@ class ArraysWriter:
         if self._whole:
             self._whole = bool(np.all(weights == np.round(weights)) and weights.min() >= 0
                                and weights.max() < 1 << 16)
+        self._heaviest = max(self._heaviest, float(weights.max()))
         held = pos_counts is not None
         if held:
             pos_counts = np.asarray(pos_counts, dtype=np.uint32)
             positions = np.asarray(positions, dtype=np.uint32)
             if len(pos_counts) != len(docs) or int(pos_counts.sum()) != len(positions):
                 raise PostingArraysError(f"{self.path}: positions do not match the postings")
+            if self._counts_are_weights:
+                self._counts_are_weights = bool(np.array_equal(pos_counts, weights))
             self._stage("pos_counts", pos_counts)
             self._stage("positions", positions)
             self.position_totals.append(len(positions))
@@ -193,7 +204,10 @@ class ArraysWriter:
                 raise PostingArraysError(f"{self.path}: two terms share a key")
             kinds = {name: np.uint16 if self._largest[name] < 1 << 16 else np.uint32
                      for name in self._RECORDS}
-            kinds["weights"] = np.uint16 if self._whole else np.float32
+            kinds["weights"] = (np.float32 if not self._whole
+                                else np.uint8 if self._heaviest < 1 << 8 else np.uint16)
+            if self._counts_are_weights:
+                self._lengths["pos_counts"] = 0  # the weights say it
             with open(self.path, "wb") as out:
                 out.write(MAGIC)
                 for array in (keys[order], offsets(counts)[order], counts[order],
@@ -243,6 +257,14 @@ def run_index(begins: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return index
 
 
+def _weight_type(weights: np.ndarray) -> type:
+    """The narrowest type that holds ``weights`` exactly."""
+    if len(weights) and not (np.all(weights == np.round(weights)) and weights.min() >= 0):
+        return np.float32
+    heaviest = weights.max() if len(weights) else 0
+    return np.uint8 if heaviest < 1 << 8 else np.uint16 if heaviest < 1 << 16 else np.float32
+
+
 def _unsigned(values) -> np.ndarray:
     values = np.asarray(values)
     small = not len(values) or int(values.max()) < 1 << 16
@@ -266,7 +288,7 @@ class PostingArrays:
 
     def _read_header(self, file) -> None:
         size = os.fstat(self._fd).st_size
-        if file.read(len(MAGIC)) != MAGIC:
+        if file.read(len(MAGIC)) not in (MAGIC, MAGIC_V1):
             raise PostingArraysError(f"{self.path}: not a posting arrays file")
         layout = {}
         position = len(MAGIC)
@@ -302,6 +324,9 @@ class PostingArrays:
         self._pos_starts = self._read("pos_starts")
         self._pos_firsts = self._read("pos_firsts")
         self.postings = layout["docs"][1]
+        # the position counts are the weights (see the module)
+        self._counted_by_weights = not layout["pos_counts"][1] and bool(
+            np.any(self._pos_starts >= 0))
         self._check_offsets()
 
     def _check_offsets(self) -> None:
@@ -319,8 +344,9 @@ class PostingArrays:
             np.any(self.keys[1:] <= self.keys[:-1])
             or self._starts.min() < 0 or self._counts.min() < 1
             or ends.max() > self.postings
-            or np.any(self._pos_starts[with_positions] + self._counts[with_positions]
-                      > self._layout["pos_counts"][1])
+            or (not self._counted_by_weights
+                and np.any(self._pos_starts[with_positions] + self._counts[with_positions]
+                           > self._layout["pos_counts"][1]))
             or np.any(self._pos_firsts[with_positions] > self._layout["positions"][1])
             or np.any((self._pos_firsts >= 0) != with_positions)
         ):
@@ -367,7 +393,7 @@ class PostingArrays:
         docs, weights = self._read("docs", first, count), self._read("weights", first, count)
         if self._pos_starts[at] < 0:
             return docs, weights, None, None
-        sizes = self._read("pos_counts", int(self._pos_starts[at]), count)
+        sizes = self._sizes(at, weights)
         total = int(sizes.sum(dtype=np.int64))
         return docs, weights, sizes, self._read("positions", int(self._pos_firsts[at]), total)
 
@@ -387,7 +413,7 @@ class PostingArrays:
         if not len(hit):
             nothing = np.zeros(0, dtype=np.int64)
             return nothing, nothing
-        sizes = self._read("pos_counts", int(self._pos_starts[at]), count).astype(np.int64)
+        sizes = self._sizes(at).astype(np.int64)
         ends = np.cumsum(sizes)
         begins = ends - sizes
         low, high = int(begins[hit[0]]), int(ends[hit[-1]])
@@ -395,6 +421,15 @@ class PostingArrays:
         picked = sizes[hit]
         index = run_index(begins[hit] - low, picked)
         return np.repeat(docs[hit].astype(np.int64), picked), found[index].astype(np.int64)
+
+    def _sizes(self, at: int, weights: np.ndarray | None = None) -> np.ndarray:
+        """How many positions each posting of term number ``at`` has."""
+        first, count = int(self._starts[at]), int(self._counts[at])
+        if self._counted_by_weights:
+            if weights is None:
+                weights = self._read("weights", first, count)
+            return weights.astype(np.uint32)
+        return self._read("pos_counts", int(self._pos_starts[at]), count)
 
     def close(self) -> None:
         self._closer()
