@@ -81,6 +81,10 @@ _TABLE = (
             "no sites", kind=str),
     Setting("HARVEST_OPTIONS", None, "further `vnsearch harvest` options of web "
             "harvests", kind=str),
+    # --- building ---
+    Setting("MAX_SEGMENTS", None, "most segments a build or update of the embedded index "
+            "leaves (default 20; fewer: faster first-seen queries, longer builds; 1 merges "
+            "all)", minimum=1, web=False),
 )
 
 SETTINGS: dict[str, Setting] = {setting.name: setting for setting in _TABLE}

@@ -13,6 +13,12 @@ those of ``MERGE_FACTOR**k`` up to ``MERGE_FACTOR**(k+1)`` (:func:`tier`). In or
    into one, which lands one tier up;
 3. while more than :data:`MAX_SEGMENTS` remain, the adjacent run with the fewest
    documents that brings the count down (at most ``MERGE_FACTOR`` segments) is merged.
+   The ``MAX_SEGMENTS`` setting (``VNSEARCH_MAX_SEGMENTS``) lowers the limit for an
+   index whose first-seen queries matter more than its build time; below the default,
+   this rule comes first and merges one run as wide as the limit needs, so each article
+   is rewritten once (``1`` merges a build into one segment). At 102k articles one
+   segment instead of the build's 16 halves the first-seen query times
+   (benchmarks/RESULTS.md) for ~57 % more build CPU.
 
 So a generation holds at most ``MERGE_FACTOR - 1`` segments per tier (when its tiers
 do not interleave), and never more than ``MAX_SEGMENTS``; a merged segment is always a
@@ -33,7 +39,9 @@ long lists go to its posting arrays (:mod:`.arrays`) through files staged on dis
 the memory held is one term's postings, 40 bytes per long list, and the mapped pages
 of the sources' postings files (the page cache's to reclaim). The encoded values
 (positions) are copied as they are; the positions of the arrays come from the sources'
-arrays, decoded from the values only for terms that become long in the merge.
+arrays, decoded from the values only for terms that become long in the merge. A list
+held in a source's arrays only (:mod:`.codec`) is read from them, its values encoded
+only if the merged list goes back to whoosh's blocks.
 """
 
 from __future__ import annotations
@@ -60,6 +68,7 @@ from indexer.engine.whoosh.writer import CachedLengths
 from indexer.engine.whoosh.writer import PoolSegmentWriter
 from indexer.engine.whoosh.writer import decode_positions
 from indexer.engine.whoosh.writer import write_postings
+from indexer.settings import value
 
 __all__ = ["MAX_SEGMENTS", "MERGE_FACTOR", "SMALL_SEGMENT", "MergeWriter", "apply_policy",
            "iter_blocks", "merge_segments", "pick_merge", "read_term", "tier"]
@@ -69,7 +78,7 @@ MERGE_FACTOR = 8
 #: Segments below this many live documents (what updates leave) are merged as soon as
 #: two are adjacent (updates only).
 SMALL_SEGMENT = 1000
-#: At most this many segments per generation.
+#: At most this many segments per generation (the ``MAX_SEGMENTS`` setting when set).
 MAX_SEGMENTS = 20
 
 
@@ -85,13 +94,21 @@ def tier(documents: int) -> int:
     return level
 
 
-def pick_merge(sizes: list[int], *, leftovers: bool = True) -> list[int]:
+def pick_merge(sizes: list[int], *, leftovers: bool = True, most: int | None = None
+               ) -> list[int]:
     """Indexes (adjacent, ascending) of the segments of ``sizes`` live documents, in
     generation order, to merge next; [] when none (rules: the module's docstring; rule
-    1 only with ``leftovers``)."""
+    1 only with ``leftovers``; ``most`` segments at most, default :data:`MAX_SEGMENTS`)."""
+    most = MAX_SEGMENTS if most is None else most
     count = len(sizes)
     if count < 2:
         return []
+    if most < MAX_SEGMENTS and count > most:
+        # a limit set below the default: one merge down to it, so each article is
+        # rewritten once (the lightest run as wide as it needs)
+        width = count - most + 1
+        start = min(range(count - width + 1), key=lambda i: (sum(sizes[i : i + width]), i))
+        return list(range(start, start + width))
     # 1. a run of adjacent small segments (an update's leftovers)
     run: list[int] = []
     for i, size in enumerate(sizes + [SMALL_SEGMENT] if leftovers else []):
@@ -108,8 +125,8 @@ def pick_merge(sizes: list[int], *, leftovers: bool = True) -> list[int]:
             if all(t == level for t in tiers[start : start + MERGE_FACTOR]):
                 return list(range(start, start + MERGE_FACTOR))
     # 3. too many segments: the smallest adjacent run that brings the count down
-    if count > MAX_SEGMENTS:
-        width = min(MERGE_FACTOR, count - MAX_SEGMENTS + 1)
+    if count > most:
+        width = min(MERGE_FACTOR, count - most + 1)
         start = min(range(count - width + 1), key=lambda i: (sum(sizes[i : i + width]), i))
         return list(range(start, start + width))
     return []
@@ -468,13 +485,16 @@ def merge_segments(index, segments: list) -> object | None:
             reader.close()
 
 
-def apply_policy(index, segments: list, *, leftovers: bool = True) -> list:
+def apply_policy(index, segments: list, *, leftovers: bool = True,
+                 most: int | None = None) -> list:
     """``segments`` after the merges the policy picks (:func:`pick_merge`), in order;
-    a segment without a live document is dropped first."""
+    a segment without a live document is dropped first. ``most``: at most that many
+    segments (default: the ``MAX_SEGMENTS`` setting)."""
+    most = value("MAX_SEGMENTS") if most is None else most
     segments = [segment for segment in segments if segment.doc_count() > 0]
     while True:
         picked = pick_merge([segment.doc_count() for segment in segments],
-                            leftovers=leftovers)
+                            leftovers=leftovers, most=most)
         if not picked:
             break
         merged = merge_segments(index, [segments[i] for i in picked])
