@@ -106,9 +106,7 @@ def pick_merge(sizes: list[int], *, leftovers: bool = True, most: int | None = N
     if most < MAX_SEGMENTS and count > most:
         # a limit set below the default: one merge down to it, so each article is
         # rewritten once (the lightest run as wide as it needs)
-        width = count - most + 1
-        start = min(range(count - width + 1), key=lambda i: (sum(sizes[i : i + width]), i))
-        return list(range(start, start + width))
+        return _lightest_run(sizes, count - most + 1)
     # 1. a run of adjacent small segments (an update's leftovers)
     run: list[int] = []
     for i, size in enumerate(sizes + [SMALL_SEGMENT] if leftovers else []):
@@ -126,10 +124,15 @@ def pick_merge(sizes: list[int], *, leftovers: bool = True, most: int | None = N
                 return list(range(start, start + MERGE_FACTOR))
     # 3. too many segments: the smallest adjacent run that brings the count down
     if count > most:
-        width = min(MERGE_FACTOR, count - most + 1)
-        start = min(range(count - width + 1), key=lambda i: (sum(sizes[i : i + width]), i))
-        return list(range(start, start + width))
+        return _lightest_run(sizes, min(MERGE_FACTOR, count - most + 1))
     return []
+
+
+def _lightest_run(sizes: list[int], width: int) -> list[int]:
+    """Indexes of the ``width`` adjacent segments with the fewest documents (the first
+    such run on a tie)."""
+    start = min(range(len(sizes) - width + 1), key=lambda i: (sum(sizes[i : i + width]), i))
+    return list(range(start, start + width))
 
 
 # --- reading a source segment ---------------------------------------------------------------
