@@ -33,7 +33,7 @@ from indexer.views import TITLE
 from indexer.views import TITLE_FOLDED
 from indexer.views import WORDS
 
-__all__ = ["ARRAYS_MARK", "HELD_FIELDS", "LeanCodec", "is_marked"]
+__all__ = ["ARRAYS_MARK", "HELD_FIELDS", "LeanCodec", "held_from", "is_marked"]
 
 #: What a marked term info holds in place of inlined postings. whoosh's plain codec
 #: cannot unpack it as postings, so a reader without this codec fails loudly.
@@ -41,6 +41,13 @@ ARRAYS_MARK = "vnp"
 #: The text views whose long lists are held in the posting arrays only (the keyword
 #: fields keep theirs in whoosh's blocks: the facets read them from there).
 HELD_FIELDS = frozenset({TITLE, TITLE_FOLDED, BODY, BODY_FOLDED, WORDS, PAIRS})
+
+
+def held_from(fieldname: str, arrays_min: int | None) -> int | None:
+    """How many postings put a list of ``fieldname`` in the posting arrays only, for a
+    writer that holds the lists of ``arrays_min`` postings or more there (None: never).
+    The writer marks by it, and the merge asks it which lists go to whoosh's blocks."""
+    return arrays_min if fieldname in HELD_FIELDS else None
 
 
 def is_marked(info) -> bool:

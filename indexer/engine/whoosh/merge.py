@@ -61,7 +61,7 @@ from whoosh.formats import Positions
 from whoosh.reading import SegmentReader
 
 from indexer.engine.whoosh import arrays as postarrays
-from indexer.engine.whoosh.codec import HELD_FIELDS
+from indexer.engine.whoosh.codec import held_from
 from indexer.engine.whoosh.codec import held_postings
 from indexer.engine.whoosh.codec import is_marked
 from indexer.engine.whoosh.writer import CachedLengths
@@ -436,9 +436,8 @@ class MergeWriter(PoolSegmentWriter):
             parts.append((source, kept, term_values))
         if not docs:
             return
-        held = self.arrays_only()
-        if (held is None or fieldname not in HELD_FIELDS or len(docs) < held) and any(
-                part[2] is None for part in parts):
+        held = held_from(fieldname, self.arrays_only())
+        if (held is None or len(docs) < held) and any(part[2] is None for part in parts):
             values = self._values(fieldname, term, fmt, parts)
         yield fieldname, term, docs, weights, values
         if minimum is not None and len(docs) >= minimum:

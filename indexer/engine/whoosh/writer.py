@@ -49,6 +49,7 @@ from indexer.engine.whoosh import arrays as postarrays
 from indexer.engine.whoosh.codec import ARRAYS_MARK
 from indexer.engine.whoosh.codec import HELD_FIELDS
 from indexer.engine.whoosh.codec import LeanCodec
+from indexer.engine.whoosh.codec import held_from
 from indexer.engine.whoosh.schema import ID_FIELD
 from indexer.engine.whoosh.schema import Preanalysed
 from indexer.engine.whoosh.schema import article_to_fields
@@ -767,7 +768,7 @@ def write_postings(
     inline_max = 0  # lists this short are inlined in the terms file
     for fieldname, btext, ids, weights, values in terms:
         if fieldname != lastfn:
-            held_min = arrays_min if fieldname in HELD_FIELDS else None
+            held_min = held_from(fieldname, arrays_min)
             # keyword fields keep whoosh's blocks: the facets walk them, and the last
             # field's blocks end the postings file (verification reads them back)
             inline_max = inline_limit if fieldname in HELD_FIELDS else 0
