@@ -63,6 +63,28 @@ def segment_files(folder: Path, segment_id: str) -> dict[str, Path]:
     }
 
 
+class SegmentArrays:
+    """The posting arrays files of one segment, each opened the first time it is asked
+    for (a merge's source segment, a lean segment's terms reader)."""
+
+    def __init__(self, folder: Path, segment_id: str) -> None:
+        self._paths = segment_files(folder, segment_id)
+        self._opened: dict[str, PostingArrays | None] = {}
+
+    def field(self, fieldname: str) -> PostingArrays | None:
+        """The file of ``fieldname``; None when the segment has none."""
+        if fieldname not in self._opened:
+            path = self._paths.get(fieldname)
+            self._opened[fieldname] = PostingArrays(path) if path else None
+        return self._opened[fieldname]
+
+    def close(self) -> None:
+        for opened in self._opened.values():
+            if opened is not None:
+                opened.close()
+        self._opened = {}
+
+
 class PostingArraysError(ValueError):
     """The file is not a posting arrays file, or is cut short."""
 

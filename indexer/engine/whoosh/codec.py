@@ -60,7 +60,7 @@ class LeanCodec(W3Codec):
 
     def terms_reader(self, storage, segment):
         name = segment.make_filename(self.TERMS_EXT)
-        arrays = postarrays.segment_files(Path(storage.folder), segment.segment_id())
+        arrays = postarrays.SegmentArrays(Path(storage.folder), segment.segment_id())
         return LeanTermsReader(self, storage.open_file(name), storage.file_length(name),
                                segment.open_file(storage, self.POSTS_EXT), arrays)
 
@@ -68,10 +68,10 @@ class LeanCodec(W3Codec):
 class LeanTermsReader(W3TermsReader):
     """whoosh's terms reader; a marked term's postings come from the posting arrays."""
 
-    def __init__(self, codec, dbfile, length, postfile, arrays: dict[str, Path]) -> None:
+    def __init__(self, codec, dbfile, length, postfile,
+                 arrays: postarrays.SegmentArrays) -> None:
         super().__init__(codec, dbfile, length, postfile)
-        self._paths = arrays
-        self._opened: dict[str, postarrays.PostingArrays] = {}
+        self._arrays = arrays
 
     def matcher(self, fieldname, tbytes, format_, scorer=None):
         terminfo = self.term_info(fieldname, tbytes)
@@ -79,22 +79,13 @@ class LeanTermsReader(W3TermsReader):
         if not is_marked(terminfo):
             return self._codec.postings_reader(self._postfile, terminfo, format_,
                                                term=term, scorer=scorer)
-        docs, weights, values = held_postings(self.arrays(fieldname), fieldname, tbytes,
-                                              format_)
+        docs, weights, values = held_postings(self._arrays.field(fieldname), fieldname,
+                                              tbytes, format_)
         return ListMatcher(docs, weights, values, format_, scorer=scorer, term=term,
                            terminfo=terminfo)
 
-    def arrays(self, fieldname: str) -> postarrays.PostingArrays | None:
-        """The posting arrays file of a field (opened once); None when there is none."""
-        opened = self._opened.get(fieldname)
-        if opened is None and fieldname in self._paths:
-            opened = self._opened[fieldname] = postarrays.PostingArrays(self._paths[fieldname])
-        return opened
-
     def close(self) -> None:
-        for opened in self._opened.values():
-            opened.close()
-        self._opened = {}
+        self._arrays.close()
         super().close()
 
 

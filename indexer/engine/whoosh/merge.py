@@ -146,8 +146,7 @@ class _Source:
         self.terms = reader._terms  # noqa: SLF001 - walking the terms file
         segment = reader._segment  # noqa: SLF001
         folder = Path(reader._storage.folder)  # noqa: SLF001
-        self.arrays = postarrays.segment_files(folder, segment.segment_id())
-        self._opened: dict[str, postarrays.PostingArrays | None] = {}
+        self.arrays = postarrays.SegmentArrays(folder, segment.segment_id())
         count = reader.doc_count_all()
         if docmap is None:
             self.renumber = None
@@ -172,15 +171,10 @@ class _Source:
             yield term, number, info
 
     def array_file(self, fieldname: str) -> postarrays.PostingArrays | None:
-        if fieldname not in self._opened:
-            path = self.arrays.get(fieldname)
-            self._opened[fieldname] = postarrays.PostingArrays(path) if path else None
-        return self._opened[fieldname]
+        return self.arrays.field(fieldname)
 
     def close(self) -> None:
-        for opened in self._opened.values():
-            if opened is not None:
-                opened.close()
+        self.arrays.close()
         if isinstance(self.postings, mmap.mmap):
             self.postings.close()
 
