@@ -133,7 +133,8 @@ def write(path: Path, keys, counts, docs, weights, with_positions=None, pos_coun
         pos_counts = pos_counts[:0]  # the weights say it
     columns = (
         keys[order], starts[order], counts[order], pos_starts[order], pos_firsts[order],
-        _unsigned(docs), weights.astype(_weight_type(weights)),
+        _unsigned(docs),
+        weights.astype(_weight_type(_whole(weights), weights.max() if len(weights) else 0)),
         _unsigned(pos_counts), _unsigned(positions),
     )
     with open(path, "wb") as out:
@@ -182,9 +183,7 @@ class ArraysWriter:
         weights = np.asarray(weights, dtype=np.float32)
         if not len(docs) or len(weights) != len(docs):
             raise PostingArraysError(f"{self.path}: {len(docs)} postings, {len(weights)} weights")
-        if self._whole:
-            self._whole = bool(np.all(weights == np.round(weights)) and weights.min() >= 0
-                               and weights.max() < 1 << 16)
+        self._whole = self._whole and _whole(weights)
         self._heaviest = max(self._heaviest, float(weights.max()))
         held = pos_counts is not None
         if held:
@@ -226,8 +225,7 @@ class ArraysWriter:
                 raise PostingArraysError(f"{self.path}: two terms share a key")
             kinds = {name: np.uint16 if self._largest[name] < 1 << 16 else np.uint32
                      for name in self._RECORDS}
-            kinds["weights"] = (np.float32 if not self._whole
-                                else np.uint8 if self._heaviest < 1 << 8 else np.uint16)
+            kinds["weights"] = _weight_type(self._whole, self._heaviest)
             if self._counts_are_weights:
                 self._lengths["pos_counts"] = 0  # the weights say it
             with open(self.path, "wb") as out:
@@ -279,12 +277,18 @@ def run_index(begins: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return index
 
 
-def _weight_type(weights: np.ndarray) -> type:
-    """The narrowest type that holds ``weights`` exactly."""
-    if len(weights) and not (np.all(weights == np.round(weights)) and weights.min() >= 0):
+def _whole(weights: np.ndarray) -> bool:
+    """Whether every weight is a whole number, 0 or more."""
+    return not len(weights) or bool(np.all(weights == np.round(weights))
+                                    and weights.min() >= 0)
+
+
+def _weight_type(whole: bool, heaviest: float) -> type:
+    """The narrowest type that holds weights exactly, from whether they are all
+    :func:`_whole` and the heaviest of them."""
+    if not whole or heaviest >= 1 << 16:
         return np.float32
-    heaviest = weights.max() if len(weights) else 0
-    return np.uint8 if heaviest < 1 << 8 else np.uint16 if heaviest < 1 << 16 else np.float32
+    return np.uint8 if heaviest < 1 << 8 else np.uint16
 
 
 def _unsigned(values) -> np.ndarray:
