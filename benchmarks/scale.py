@@ -82,16 +82,6 @@ def run_size(copies: int, workdir: Path, workers: int | None, cold_rounds: int) 
     return row
 
 
-def fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
-    """Least-squares line ``y = a + b x``."""
-    if len(xs) < 2:
-        return 0.0, ys[0] / xs[0]
-    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum(
-        (x - mean_x) ** 2 for x in xs)
-    return mean_y - slope * mean_x, slope
-
-
 def markdown(rows: list[dict], command: str) -> str:
     lines = [
         f"Machine: {platform.machine()}, Python {platform.python_version()}; command: "
@@ -123,7 +113,7 @@ def markdown(rows: list[dict], command: str) -> str:
         ("index", [r["index_bytes"] for r in rows], "MB", 2**20),
         ("peak PSS", [r["build"]["peak_pss"] for r in rows], "MB", 2**20),
     ):
-        a, b = fit(xs, ys)
+        a, b = buildbench.fit(xs, ys)
         lines.append(f"- {label}: {(a + b * 1_000_000) / scale:,.0f} {unit}")
     return "\n".join(lines) + "\n"
 
