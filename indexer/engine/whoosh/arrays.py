@@ -68,14 +68,16 @@ class SegmentArrays:
     for (a merge's source segment, a lean segment's terms reader)."""
 
     def __init__(self, folder: Path, segment_id: str) -> None:
-        self._paths = segment_files(folder, segment_id)
+        self._folder = Path(folder)
+        self._segment_id = segment_id
         self._opened: dict[str, PostingArrays | None] = {}
 
     def field(self, fieldname: str) -> PostingArrays | None:
-        """The file of ``fieldname``; None when the segment has none."""
+        """The file of ``fieldname``; None when the segment has none. (Nothing is looked
+        up before: opening a segment's reader lists no directory.)"""
         if fieldname not in self._opened:
-            path = self._paths.get(fieldname)
-            self._opened[fieldname] = PostingArrays(path) if path else None
+            path = self._folder / file_name(self._segment_id, fieldname)
+            self._opened[fieldname] = PostingArrays(path) if path.exists() else None
         return self._opened[fieldname]
 
     def close(self) -> None:
