@@ -563,7 +563,8 @@ def write_segment_files(directory: Path, writer_class, articles, analyse=preanal
     from indexer.engine.whoosh.schema import make_schema
 
     index = create_in(str(directory), make_schema(), indexname=storage.INDEX_NAME)
-    writer = writer_class(index, compound=False)
+    codec = attributes.pop("codec", None)
+    writer = writer_class(index, compound=False, **({"codec": codec} if codec else {}))
     for name, value in attributes.items():
         setattr(writer, name, value)
     for article in articles:
@@ -577,14 +578,17 @@ def write_segment_files(directory: Path, writer_class, articles, analyse=preanal
     }
 
 
-def all_postings(directory: Path) -> dict:
-    """``(field, term) -> [(docnum, weight, value), ...]`` as whoosh reads them back."""
+def all_postings(directory: Path, also=()) -> dict:
+    """``(field, term) -> [(docnum, weight, value), ...]`` as whoosh reads them back, of
+    the terms it lists and of those ``also`` names that it holds (a keyed field's terms
+    are not listed)."""
     from whoosh.index import open_dir
 
     with open_dir(str(directory), indexname=storage.INDEX_NAME).reader() as reader:
         return {
             (fieldname, text): list(_walk(reader, fieldname, text))
-            for fieldname, text in reader.all_terms()
+            for fieldname, text in dict.fromkeys([*reader.all_terms(), *also])
+            if (fieldname, text) in reader
         }
 
 
@@ -596,6 +600,7 @@ def _walk(reader, fieldname, text):
 
 
 def test_posting_writer_writes_whoosh_bytes_in_compat_mode(tmp_path):
+    from whoosh.codec.whoosh3 import W3Codec
     from whoosh.writing import SegmentWriter
 
     from indexer.engine.whoosh.writer import PoolSegmentWriter
@@ -605,7 +610,7 @@ def test_posting_writer_writes_whoosh_bytes_in_compat_mode(tmp_path):
     (tmp_path / "ours").mkdir()
     theirs = write_segment_files(tmp_path / "whoosh", SegmentWriter, articles)
     ours = write_segment_files(tmp_path / "ours", PoolSegmentWriter, articles,
-                               min_compress=0, protocol=2, window_bits=15,
+                               codec=W3Codec(), min_compress=0, protocol=2, window_bits=15,
                                inline_limit=0, array_min_postings=None)
     assert sorted(ours) == sorted(theirs)
     assert {k for k in ours if ours[k] != theirs[k]} == set()
@@ -625,7 +630,8 @@ def test_posting_arrays_hold_the_long_lists_as_whoosh_reads_them(tmp_path, analy
     assert hasattr(first, "positions") == (analyse is fast_preanalyse)
     files = write_segment_files(tmp_path, PoolSegmentWriter, generated_articles(300), analyse,
                                 array_min_postings=20)
-    assert {"body.vnp", "body_folded.vnp", "pairs.vnp", "words.vnp"} <= set(files)
+    assert {"body.vnp", "body_folded.vnp", "words.vnp", "pairs.vnk"} <= set(files)
+    assert "pairs.vnp" not in files  # the pairs view's every list is in its keyed file
     by_field = {path.name.split(".")[1]: postarrays.PostingArrays(path)
                 for path in tmp_path.glob("*.vnp")}
     expected = all_postings(tmp_path)
@@ -732,6 +738,7 @@ def test_posting_arrays_read_back_what_was_written_and_refuse_damage(tmp_path):
 def test_posting_writer_default_mode_reads_back_the_same(tmp_path):
     from whoosh.writing import SegmentWriter
 
+    from indexer.engine.whoosh.keyed import KeyedLists
     from indexer.engine.whoosh.writer import PoolSegmentWriter
 
     articles = generated_articles(300)
@@ -741,8 +748,13 @@ def test_posting_writer_default_mode_reads_back_the_same(tmp_path):
     ours = write_segment_files(tmp_path / "ours", PoolSegmentWriter, articles)
     assert ours["pst"] != theirs["pst"]  # smaller pickles, fewer compressed blocks
     expected = all_postings(tmp_path / "whoosh")
-    assert all_postings(tmp_path / "ours") == expected
+    # the pairs view's terms are not listed, and read back through the keyed lists
+    listed = all_postings(tmp_path / "ours")
+    pairs = [key for key in expected if key[0] == "pairs"]
+    assert len(pairs) > 1000 and not any(key[0] == "pairs" for key in listed)
+    assert all_postings(tmp_path / "ours", also=pairs) == expected
     assert max(len(rows) for rows in expected.values()) > 128
+    assert len(KeyedLists(next((tmp_path / "ours").glob("*.pairs.vnk")))) == len(pairs)
 
 
 def test_term_pool_sorts_postings_that_arrive_out_of_order():

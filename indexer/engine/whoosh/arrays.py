@@ -145,16 +145,64 @@ def write(path: Path, keys, counts, docs, weights, with_positions=None, pos_coun
             np.lib.format.write_array(out, np.ascontiguousarray(array), allow_pickle=False)
 
 
+class Staging:
+    """Records written in pieces, staged in temporary files beside ``path``
+    (``<name>.<record>.tmp``) and copied into the final file, narrowed, at the end: a
+    writer's postings wait on disk, not in memory. ``kinds`` gives each record's staged
+    type."""
+
+    _CHUNK = 1 << 20
+
+    def __init__(self, path: Path, kinds: dict) -> None:
+        self.path = Path(path)
+        self.kinds = kinds
+        self.lengths = dict.fromkeys(kinds, 0)
+        self._files: dict = {}
+        try:
+            for name in kinds:
+                self._files[name] = open(self._file(name), "w+b")  # noqa: SIM115
+        except BaseException:
+            self.close()
+            raise
+
+    def _file(self, name: str) -> Path:
+        return self.path.with_name(f"{self.path.name}.{name}.tmp")
+
+    def add(self, name: str, values: np.ndarray) -> None:
+        np.asarray(values, dtype=self.kinds[name]).tofile(self._files[name])
+        self.lengths[name] += len(values)
+
+    def copy(self, name: str, dtype: np.dtype, out) -> None:
+        """Write record ``name`` to ``out`` as a ``.npy`` array of ``dtype``."""
+        header = np.lib.format.header_data_from_array_1_0(np.zeros(0, dtype=dtype))
+        header["shape"] = (self.lengths[name],)
+        np.lib.format.write_array_header_1_0(out, header)
+        staged = self._files[name]
+        staged.flush()
+        staged.seek(0)
+        left = self.lengths[name]
+        while left:
+            chunk = np.fromfile(staged, dtype=self.kinds[name], count=min(left, self._CHUNK))
+            if not len(chunk):
+                raise PostingArraysError(f"{self._file(name)}: cut short")
+            chunk.astype(dtype, copy=False).tofile(out)
+            left -= len(chunk)
+
+    def close(self) -> None:
+        """Remove the staged files."""
+        for name, staged in self._files.items():
+            staged.close()
+            self._file(name).unlink(missing_ok=True)
+        self._files = {}
+
+
 class ArraysWriter:
     """Writes a posting arrays file term by term: the file :func:`write` writes, byte
     for byte, holding in memory only the per-term entries (40 bytes a term). The
-    postings wait in temporary files beside ``path`` (``<name>.<record>.tmp``) until
+    postings wait in temporary files beside ``path`` (:class:`Staging`) until
     :meth:`finish`, so a merge of large segments does not hold their long lists."""
 
     _RECORDS = ("docs", "weights", "pos_counts", "positions")
-    _STAGED = {"docs": np.uint32, "weights": np.float32, "pos_counts": np.uint32,
-               "positions": np.uint32}
-    _CHUNK = 1 << 20
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -162,21 +210,12 @@ class ArraysWriter:
         self.counts: list[int] = []
         self.with_positions: list[bool] = []
         self.position_totals: list[int] = []
-        self._lengths = dict.fromkeys(self._RECORDS, 0)
         self._largest = dict.fromkeys(self._RECORDS, 0)
         self._whole = True
         self._heaviest = 0.0
         self._counts_are_weights = True
-        self._files: dict = {}
-        try:
-            for name in self._RECORDS:
-                self._files[name] = open(self._staging(name), "w+b")  # noqa: SIM115
-        except BaseException:
-            self.abort()
-            raise
-
-    def _staging(self, name: str) -> Path:
-        return self.path.with_name(f"{self.path.name}.{name}.tmp")
+        self._staged = Staging(self.path, {"docs": np.uint32, "weights": np.float32,
+                                           "pos_counts": np.uint32, "positions": np.uint32})
 
     def add(self, key: int, docs, weights, pos_counts=None, positions=None) -> None:
         """Add a term's postings (and, for a term with positions, their counts and
@@ -205,8 +244,7 @@ class ArraysWriter:
         self.with_positions.append(held)
 
     def _stage(self, name: str, values: np.ndarray) -> None:
-        values.tofile(self._files[name])
-        self._lengths[name] += len(values)
+        self._staged.add(name, values)
         if len(values) and name != "weights":
             self._largest[name] = max(self._largest[name], int(values.max()))
 
@@ -229,7 +267,7 @@ class ArraysWriter:
                      for name in self._RECORDS}
             kinds["weights"] = _weight_type(self._whole, self._heaviest)
             if self._counts_are_weights:
-                self._lengths["pos_counts"] = 0  # the weights say it
+                self._staged.lengths["pos_counts"] = 0  # the weights say it
             with open(self.path, "wb") as out:
                 out.write(MAGIC)
                 for array in (keys[order], offsets(counts)[order], counts[order],
@@ -237,31 +275,13 @@ class ArraysWriter:
                     np.lib.format.write_array(out, np.ascontiguousarray(array),
                                               allow_pickle=False)
                 for name in self._RECORDS:
-                    self._copy(name, np.dtype(kinds[name]), out)
+                    self._staged.copy(name, np.dtype(kinds[name]), out)
         finally:
             self.abort()
 
-    def _copy(self, name: str, dtype: np.dtype, out) -> None:
-        header = np.lib.format.header_data_from_array_1_0(np.zeros(0, dtype=dtype))
-        header["shape"] = (self._lengths[name],)
-        np.lib.format.write_array_header_1_0(out, header)
-        staged = self._files[name]
-        staged.flush()
-        staged.seek(0)
-        left = self._lengths[name]
-        while left:
-            chunk = np.fromfile(staged, dtype=self._STAGED[name], count=min(left, self._CHUNK))
-            if not len(chunk):
-                raise PostingArraysError(f"{self._staging(name)}: cut short")
-            chunk.astype(dtype, copy=False).tofile(out)
-            left -= len(chunk)
-
     def abort(self) -> None:
         """Remove the staged postings (the file, if written, stays)."""
-        for name, staged in self._files.items():
-            staged.close()
-            self._staging(name).unlink(missing_ok=True)
-        self._files = {}
+        self._staged.close()
 
 
 def offsets(counts: np.ndarray) -> np.ndarray:
@@ -315,36 +335,9 @@ class PostingArrays:
             raise
 
     def _read_header(self, file) -> None:
-        size = os.fstat(self._fd).st_size
         if file.read(len(MAGIC)) not in (MAGIC, MAGIC_V1):
             raise PostingArraysError(f"{self.path}: not a posting arrays file")
-        layout = {}
-        position = len(MAGIC)
-        for name in _NAMES:
-            head = file.read(256)
-            if not head:
-                raise PostingArraysError(f"{self.path}: cut short before {name!r}")
-            stream = io.BytesIO(head)
-            try:
-                version = np.lib.format.read_magic(stream)
-                if version == (1, 0):
-                    shape, _fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-                elif version == (2, 0):
-                    shape, _fortran, dtype = np.lib.format.read_array_header_2_0(stream)
-                else:
-                    raise ValueError(f"format version {version}")
-            except ValueError as exc:
-                raise PostingArraysError(f"{self.path}: bad {name!r} header: {exc}") from exc
-            start = position + stream.tell()
-            length = int(np.prod(shape)) if shape else 1
-            end = start + length * dtype.itemsize
-            if end > size:
-                raise PostingArraysError(f"{self.path}: cut short in {name!r}")
-            layout[name] = (start, length, dtype)
-            position = end
-            file.seek(position)
-        if position != size:
-            raise PostingArraysError(f"{self.path}: {size - position} bytes after the arrays")
+        layout = read_layout(file, len(MAGIC), _NAMES, self.path)
         self._layout = layout
         self.keys = self._read("keys")
         self._starts = self._read("starts")
@@ -381,17 +374,7 @@ class PostingArrays:
             raise PostingArraysError(f"{self.path}: term offsets outside the arrays")
 
     def _read(self, name: str, first: int = 0, count: int | None = None) -> np.ndarray:
-        start, length, dtype = self._layout[name]
-        if count is None:
-            count = length - first
-        if first < 0 or count < 0 or first + count > length:
-            raise PostingArraysError(f"{self.path}: {name}[{first}:{first + count}] is "
-                                     f"outside its {length} entries")
-        data = os.pread(self._fd, count * dtype.itemsize,
-                        start + first * dtype.itemsize)
-        if len(data) != count * dtype.itemsize:
-            raise PostingArraysError(f"{self.path}: short read in {name!r}")
-        return np.frombuffer(data, dtype=dtype)
+        return pread_record(self._fd, self._layout, name, self.path, first, count)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -461,3 +444,54 @@ class PostingArrays:
 
     def close(self) -> None:
         self._closer()
+
+
+def read_layout(file, position: int, names: tuple[str, ...], path: Path) -> dict:
+    """Record name -> ``(file offset, entries, dtype)`` of the ``.npy`` records ``names``
+    that follow the magic line (``position`` bytes) of an open file; every byte of the
+    file must belong to one of them."""
+    size = os.fstat(file.fileno()).st_size
+    layout = {}
+    file.seek(position)
+    for name in names:
+        head = file.read(256)
+        if not head:
+            raise PostingArraysError(f"{path}: cut short before {name!r}")
+        stream = io.BytesIO(head)
+        try:
+            version = np.lib.format.read_magic(stream)
+            if version == (1, 0):
+                shape, _fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+            elif version == (2, 0):
+                shape, _fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+            else:
+                raise ValueError(f"format version {version}")
+        except ValueError as exc:
+            raise PostingArraysError(f"{path}: bad {name!r} header: {exc}") from exc
+        start = position + stream.tell()
+        length = int(np.prod(shape)) if shape else 1
+        end = start + length * dtype.itemsize
+        if end > size:
+            raise PostingArraysError(f"{path}: cut short in {name!r}")
+        layout[name] = (start, length, dtype)
+        position = end
+        file.seek(position)
+    if position != size:
+        raise PostingArraysError(f"{path}: {size - position} bytes after the arrays")
+    return layout
+
+
+def pread_record(fd: int, layout: dict, name: str, path: Path, first: int = 0,
+                 count: int | None = None) -> np.ndarray:
+    """Entries ``first`` to ``first + count`` (default: to the end) of record ``name``
+    of a file laid out as :func:`read_layout` says, read with one ``os.pread``."""
+    start, length, dtype = layout[name]
+    if count is None:
+        count = length - first
+    if first < 0 or count < 0 or first + count > length:
+        raise PostingArraysError(f"{path}: {name}[{first}:{first + count}] is "
+                                 f"outside its {length} entries")
+    data = os.pread(fd, count * dtype.itemsize, start + first * dtype.itemsize)
+    if len(data) != count * dtype.itemsize:
+        raise PostingArraysError(f"{path}: short read in {name!r}")
+    return np.frombuffer(data, dtype=dtype)

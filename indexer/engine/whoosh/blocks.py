@@ -18,7 +18,9 @@ from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 
 from indexer.engine.whoosh import arrays as postarrays
+from indexer.engine.whoosh import keyed
 from indexer.engine.whoosh.codec import is_marked
+from indexer.engine.whoosh.codec import keyed_fields
 
 __all__ = [
     "Unsupported",
@@ -67,11 +69,12 @@ def leaf_segment_id(leaf) -> str | None:
     return segment.segment_id() if segment is not None else None
 
 
-def open_arrays(leaf) -> dict[str, postarrays.PostingArrays]:
-    """Field name -> posting arrays file of a segment; a field is missing when the build
-    wrote no file for it (an index from before they existed, or no long lists) or its
-    file cannot be read (logged: the field's terms are then read from whoosh's blocks,
-    with the same results)."""
+def open_arrays(leaf) -> dict:
+    """Field name -> posting arrays file or keyed lists file (:mod:`.keyed`) of a
+    segment; a field is missing when the build wrote no file for it (an index from
+    before they existed, or no long lists) or its posting arrays file cannot be read
+    (logged: the field's terms are then read from whoosh's blocks, with the same
+    results). A keyed lists file that cannot be read fails: it holds the only copy."""
     folder = getattr(getattr(leaf, "_storage", None), "folder", None)
     segment_id = leaf_segment_id(leaf)
     if folder is None or segment_id is None:
@@ -82,6 +85,10 @@ def open_arrays(leaf) -> dict[str, postarrays.PostingArrays]:
             opened[fieldname] = postarrays.PostingArrays(path)
         except (OSError, postarrays.PostingArraysError) as exc:
             logging.getLogger(__name__).warning("posting arrays not used: %s", exc)
+    for fieldname in keyed_fields(getattr(leaf, "_codec", None)):
+        path = Path(folder) / keyed.file_name(segment_id, fieldname)
+        if path.exists():
+            opened[fieldname] = keyed.KeyedLists(path)
     return opened
 
 

@@ -170,6 +170,8 @@ class ArrayEngine:
                     weight_parts.append(held[1])
                     blocks = None  # phrase checks read their own (see _positions)
                     continue
+                if getattr(arrays, "complete", False):  # keyed lists: the segment has
+                    continue  # no other postings of the field
             for ids, weights, values in leaf_blocks(leaf, fieldname, text):
                 docs_parts.append(ids + offset)
                 weight_parts.append(weights)

@@ -10,8 +10,15 @@ mark :data:`ARRAYS_MARK` where the postings would be. The codec's terms reader a
 whoosh's ``matcher()`` for a marked term from the arrays file, so whoosh's own search,
 merge and verification read the same postings as the array engine.
 
-A segment records its codec, so a generation built before this one (plain
-:class:`W3Codec`, every list in whoosh's blocks) still opens and serves as it was built.
+:class:`KeyedCodec` goes one step further for the fields of :data:`KEYED_FIELDS` (the
+pairs view): none of their terms is in whoosh's terms file; every list is in the
+segment's keyed lists file (:mod:`.keyed`), from which its terms reader answers whoosh
+(term infos, frequencies, matchers). Such a field's terms cannot be listed (the file
+keeps hashes of them), which no query needs.
+
+A segment records its codec, so a generation built before these (plain
+:class:`W3Codec`, every list in whoosh's blocks, or :class:`LeanCodec`) still opens and
+serves as it was built.
 """
 
 from __future__ import annotations
@@ -20,11 +27,14 @@ from pathlib import Path
 
 import numpy as np
 from whoosh.codec.whoosh3 import W3Codec
+from whoosh.codec.whoosh3 import W3TermInfo
 from whoosh.codec.whoosh3 import W3TermsReader
 from whoosh.matching import ListMatcher
+from whoosh.reading import TermNotFound
 from whoosh.system import pack_uint
 
 from indexer.engine.whoosh import arrays as postarrays
+from indexer.engine.whoosh import keyed
 from indexer.errors import IndexCorrupt
 from indexer.views import BODY
 from indexer.views import BODY_FOLDED
@@ -33,7 +43,8 @@ from indexer.views import TITLE
 from indexer.views import TITLE_FOLDED
 from indexer.views import WORDS
 
-__all__ = ["ARRAYS_MARK", "HELD_FIELDS", "LeanCodec", "held_from", "is_marked"]
+__all__ = ["ARRAYS_MARK", "HELD_FIELDS", "KEYED_FIELDS", "KeyedCodec", "LeanCodec",
+           "held_from", "is_marked", "keyed_fields"]
 
 #: What a marked term info holds in place of inlined postings. whoosh's plain codec
 #: cannot unpack it as postings, so a reader without this codec fails loudly.
@@ -41,6 +52,15 @@ ARRAYS_MARK = "vnp"
 #: The text views whose long lists are held in the posting arrays only (the keyword
 #: fields keep theirs in whoosh's blocks: the facets read them from there).
 HELD_FIELDS = frozenset({TITLE, TITLE_FOLDED, BODY, BODY_FOLDED, WORDS, PAIRS})
+#: The fields whose lists are all in the keyed lists files of :class:`KeyedCodec`'s
+#: segments: no positions, and no code that lists their terms (the ``words`` view's
+#: terms are listed to learn the accent model, so it stays in whoosh's terms file).
+KEYED_FIELDS = frozenset({PAIRS})
+
+
+def keyed_fields(codec) -> frozenset[str]:
+    """The fields a segment of ``codec`` keeps in keyed lists files only."""
+    return KEYED_FIELDS if isinstance(codec, KeyedCodec) else frozenset()
 
 
 def held_from(fieldname: str, arrays_min: int | None) -> int | None:
@@ -86,6 +106,102 @@ class LeanTermsReader(W3TermsReader):
 
     def close(self) -> None:
         self._arrays.close()
+        super().close()
+
+
+class KeyedCodec(LeanCodec):
+    """:class:`LeanCodec` whose segments keep every list of :data:`KEYED_FIELDS` in
+    keyed lists files, none in whoosh's terms file."""
+
+    def terms_reader(self, storage, segment):
+        name = segment.make_filename(self.TERMS_EXT)
+        folder = Path(storage.folder)
+        segment_id = segment.segment_id()
+        return KeyedTermsReader(self, storage.open_file(name), storage.file_length(name),
+                                segment.open_file(storage, self.POSTS_EXT),
+                                postarrays.SegmentArrays(folder, segment_id),
+                                KeyedFiles(folder, segment_id))
+
+
+class KeyedFiles:
+    """The keyed lists files of one segment, each opened when first asked for."""
+
+    def __init__(self, folder: Path, segment_id: str) -> None:
+        self._folder = Path(folder)
+        self._segment_id = segment_id
+        self._opened: dict[str, keyed.KeyedLists | None] = {}
+
+    def field(self, fieldname: str) -> keyed.KeyedLists | None:
+        """The file of ``fieldname``; None when the segment has none (no term)."""
+        if fieldname not in self._opened:
+            path = self._folder / keyed.file_name(self._segment_id, fieldname)
+            self._opened[fieldname] = keyed.KeyedLists(path) if path.exists() else None
+        return self._opened[fieldname]
+
+    def close(self) -> None:
+        for opened in self._opened.values():
+            if opened is not None:
+                opened.close()
+        self._opened = {}
+
+
+class KeyedTermsReader(LeanTermsReader):
+    """:class:`LeanTermsReader`; the terms of :data:`KEYED_FIELDS` are read from the
+    keyed lists files."""
+
+    def __init__(self, codec, dbfile, length, postfile, arrays, files: KeyedFiles) -> None:
+        super().__init__(codec, dbfile, length, postfile, arrays)
+        self._files = files
+
+    def _postings(self, fieldname, tbytes):
+        """``(docs, weights)`` of a term of a keyed field; KeyError when it has none
+        (as whoosh's own reader raises)."""
+        lists = self._files.field(fieldname)
+        found = None if lists is None else lists.get(fieldname, tbytes)
+        if found is None:
+            raise KeyError(f"{fieldname}:{tbytes!r}")
+        return found
+
+    def __contains__(self, term):
+        fieldname, tbytes = term
+        if fieldname not in KEYED_FIELDS:
+            return super().__contains__(term)
+        lists = self._files.field(fieldname)
+        return lists is not None and lists.find(fieldname, tbytes) is not None
+
+    def term_info(self, fieldname, tbytes):
+        if fieldname not in KEYED_FIELDS:
+            return super().term_info(fieldname, tbytes)
+        try:
+            docs, weights = self._postings(fieldname, tbytes)
+        except KeyError:
+            raise TermNotFound(f"No term {fieldname}:{tbytes!r}") from None
+        # lengths unknown here: 0 and the largest whoosh stores keep any bound a
+        # scorer takes from them an upper bound
+        return W3TermInfo(float(weights.sum(dtype=np.float64)), len(docs), 0, 1 << 31,
+                          float(weights.max()), int(docs[0]), int(docs[-1]))
+
+    def frequency(self, fieldname, tbytes):
+        if fieldname not in KEYED_FIELDS:
+            return super().frequency(fieldname, tbytes)
+        return float(self._postings(fieldname, tbytes)[1].sum(dtype=np.float64))
+
+    def doc_frequency(self, fieldname, tbytes):
+        if fieldname not in KEYED_FIELDS:
+            return super().doc_frequency(fieldname, tbytes)
+        return len(self._postings(fieldname, tbytes)[0])
+
+    def matcher(self, fieldname, tbytes, format_, scorer=None):
+        if fieldname not in KEYED_FIELDS:
+            return super().matcher(fieldname, tbytes, format_, scorer)
+        terminfo = self.term_info(fieldname, tbytes)
+        docs, weights, values = held_postings(self._files.field(fieldname), fieldname,
+                                              tbytes, format_)
+        return ListMatcher(docs, weights, values, format_, scorer=scorer,
+                           term=(fieldname, tbytes), terminfo=terminfo)
+
+    def close(self) -> None:
+        self._files.close()
         super().close()
 
 

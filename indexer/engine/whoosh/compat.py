@@ -37,6 +37,7 @@ PRIVATE_NAMES = (
     ("whoosh.reading", "SegmentReader._perdoc"),
     ("whoosh.reading", "SegmentReader._segment"),
     ("whoosh.reading", "SegmentReader._storage"),
+    ("whoosh.reading", "SegmentReader._codec"),
     ("whoosh.codec.whoosh3", "W3PerDocReader._cached_reader"),
     ("whoosh.columns", "FixedBytesColumn.Reader._dbfile"),
     ("whoosh.columns", "FixedBytesColumn.Reader._count"),

@@ -61,9 +61,11 @@ from whoosh.formats import Positions
 from whoosh.reading import SegmentReader
 
 from indexer.engine.whoosh import arrays as postarrays
+from indexer.engine.whoosh import keyed
 from indexer.engine.whoosh.codec import held_from
 from indexer.engine.whoosh.codec import held_postings
 from indexer.engine.whoosh.codec import is_marked
+from indexer.engine.whoosh.codec import keyed_fields
 from indexer.engine.whoosh.writer import CachedLengths
 from indexer.engine.whoosh.writer import PoolSegmentWriter
 from indexer.engine.whoosh.writer import decode_positions
@@ -146,8 +148,13 @@ class _Source:
         self.terms = reader._terms  # noqa: SLF001 - walking the terms file
         segment = reader._segment  # noqa: SLF001
         folder = Path(reader._storage.folder)  # noqa: SLF001
+        self.folder = folder
+        self.segment_id = segment.segment_id()
+        self.keyed = keyed_fields(reader._codec)  # noqa: SLF001
         self.arrays = postarrays.SegmentArrays(folder, segment.segment_id())
+        self._keyed_open: list[keyed.KeyedLists] = []
         count = reader.doc_count_all()
+        self.count = count
         if docmap is None:
             self.renumber = None
             self.base = base
@@ -173,8 +180,49 @@ class _Source:
     def array_file(self, fieldname: str) -> postarrays.PostingArrays | None:
         return self.arrays.field(fieldname)
 
+    def new_numbers(self) -> np.ndarray:
+        """Each document's number in the merged segment (-1: deleted), int64."""
+        if self.renumber is not None:
+            return self.renumber
+        return np.arange(self.base, self.base + self.count, dtype=np.int64)
+
+    def keyed_lists(self, fieldname: str, fmt):
+        """The lists of ``fieldname`` as :func:`.keyed.merge` reads them: the keyed
+        lists file of a segment that has one; else read from whoosh's files (a segment
+        of an earlier format), in memory. None when the segment has no such term."""
+        if fieldname in self.keyed:
+            path = self.folder / keyed.file_name(self.segment_id, fieldname)
+            if not path.exists():
+                return None
+            lists = keyed.KeyedLists(path)
+            self._keyed_open.append(lists)
+            return lists
+        texts: list[bytes] = []
+        numbers: list[np.ndarray] = []
+        docs: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        fixedsize = fmt.fixed_value_size()
+        for term, _, info in self.field_terms(fieldname, 0):
+            if is_marked(info):
+                ids, term_weights, _ = held_postings(self.array_file(fieldname), fieldname,
+                                                     term, fmt, encode=False)
+            else:
+                ids, term_weights, _ = read_term(self.postings, info, fixedsize)
+            numbers.append(np.full(len(ids), len(texts), dtype=np.int32))
+            texts.append(term)
+            docs.append(np.asarray(ids, dtype=np.int64))
+            weights.append(np.asarray(term_weights, dtype=np.float32))
+        if not texts:
+            return None
+        keys, counts, docs, weights = keyed.sorted_by_key(
+            fieldname, texts, np.concatenate(numbers), np.concatenate(docs),
+            np.concatenate(weights), ordered=True)
+        return keyed.InMemoryLists(keys, np.cumsum(counts), docs, weights)
+
     def close(self) -> None:
         self.arrays.close()
+        for lists in self._keyed_open:
+            lists.close()
         if isinstance(self.postings, mmap.mmap):
             self.postings.close()
 
@@ -319,6 +367,11 @@ class _WhooshMerge(PoolSegmentWriter):
 
     def add_segments(self, readers: list[SegmentReader]) -> None:
         for reader in readers:
+            if keyed_fields(reader._codec):  # noqa: SLF001
+                # whoosh's add_reader lists the terms it copies, and a keyed field's
+                # cannot be listed (builds write no compound segment: never met)
+                raise ValueError(f"cannot merge compound segment {reader._segid} "  # noqa: SLF001
+                                 "with keyed lists; rebuild the index")
             names = set(self.schema.names()) | {
                 name for name in reader.indexed_field_names() if name in self.schema
             }
@@ -341,6 +394,10 @@ class MergeWriter(PoolSegmentWriter):
         """Add every live document of ``readers`` (in order), renumbered."""
         self._check_state()
         for reader in readers:
+            lost = keyed_fields(reader._codec) - keyed_fields(self.codec)  # noqa: SLF001
+            if lost:  # their terms cannot be listed, so not written to whoosh's files
+                raise ValueError(f"cannot merge the keyed lists of {sorted(lost)} into a "
+                                 f"segment of {type(self.codec).__name__}")
             base = self.docnum
             names = set(self.schema.names()) | {
                 name for name in reader.indexed_field_names() if name in self.schema
@@ -359,22 +416,38 @@ class MergeWriter(PoolSegmentWriter):
                            min_compress=self.min_compress, protocol=self.protocol,
                            window_bits=self.window_bits, inline_limit=self.inline_limit,
                            arrays_min=self.arrays_only())
+            self.register_fields(self._merge_keyed())
         finally:
             self.fieldwriter.close()
             reader.close()
             for source in self.sources:
                 source.close()
 
+    def _field_names(self) -> set[str]:
+        return {name for source in self.sources for name in source.reader.indexed_field_names()
+                if name in self.schema}
+
+    def _merge_keyed(self) -> list[str]:
+        """Write the merged segment's keyed lists files; the fields written."""
+        folder = Path(self.storage.folder)
+        segment_id = self.newsegment.segment_id()
+        written = []
+        for fieldname in sorted(self._field_names() & keyed_fields(self.codec)):
+            fmt = self.schema[fieldname].format
+            parts = [(lists, source.new_numbers()) for source in self.sources
+                     if (lists := source.keyed_lists(fieldname, fmt)) is not None]
+            if parts and keyed.merge(folder / keyed.file_name(segment_id, fieldname), parts):
+                written.append(fieldname)
+        return written
+
     def _merged_terms(self):
         """``(fieldname, term, docnums, weights, values)`` of the merged segment, in field
-        and term order; writes each field's posting arrays when the field is done."""
+        and term order (the keyed fields aside); writes each field's posting arrays when
+        the field is done."""
         folder = Path(self.storage.folder)
         segment_id = self.newsegment.segment_id()
         minimum = self.array_min_postings
-        names = sorted({
-            name for source in self.sources for name in source.reader.indexed_field_names()
-            if name in self.schema
-        })
+        names = sorted(self._field_names() - keyed_fields(self.codec))
         for fieldname in names:
             fmt = self.schema[fieldname].format
             fixedsize = fmt.fixed_value_size()

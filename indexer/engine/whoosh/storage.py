@@ -20,6 +20,7 @@ from whoosh.index import EmptyIndexError
 from whoosh.query import Term
 
 from indexer.engine.whoosh import arrays as postarrays
+from indexer.engine.whoosh import keyed
 from indexer.engine.whoosh.schema import ID_FIELD
 from indexer.errors import IndexCorrupt
 from indexer.generations import read_manifest
@@ -88,6 +89,11 @@ def verify_generation(gen_dir: Path, *, expected_documents: int | None = None) -
             postarrays.PostingArrays(path).close()
         except (OSError, postarrays.PostingArraysError) as exc:
             raise IndexCorrupt(f"{gen_dir.name}: posting arrays unreadable: {exc}") from None
+    for path in sorted(gen_dir.glob(f"*{keyed.EXTENSION}")):
+        try:
+            keyed.KeyedLists(path).close()
+        except (OSError, postarrays.PostingArraysError) as exc:
+            raise IndexCorrupt(f"{gen_dir.name}: keyed lists unreadable: {exc}") from None
     if expected_documents is None:
         expected_documents = manifest.get("documents")
     # whoosh leaves the files of a segment it failed to read to the garbage collector;

@@ -46,10 +46,13 @@ from whoosh.writing import SegmentWriter
 
 from indexer.article import Article
 from indexer.engine.whoosh import arrays as postarrays
+from indexer.engine.whoosh import keyed
 from indexer.engine.whoosh.codec import ARRAYS_MARK
 from indexer.engine.whoosh.codec import HELD_FIELDS
+from indexer.engine.whoosh.codec import KeyedCodec
 from indexer.engine.whoosh.codec import LeanCodec
 from indexer.engine.whoosh.codec import held_from
+from indexer.engine.whoosh.codec import keyed_fields
 from indexer.engine.whoosh.schema import ID_FIELD
 from indexer.engine.whoosh.schema import Preanalysed
 from indexer.engine.whoosh.schema import article_to_fields
@@ -264,6 +267,16 @@ class _FieldPostings:
             a, b = first - start, end - start
             yield texts[number], base_docs[a:b], base_weights[a:b], base_values[a:b]
 
+    def keyed(self, fieldname: str, ordered: bool):
+        """Every term's postings as :meth:`.keyed.KeyedWriter.add` takes them; None
+        when there are none."""
+        if not self.terms:
+            return None
+        return keyed.sorted_by_key(
+            fieldname, list(self.ids), np.frombuffer(self.terms, dtype=np.int32),
+            np.frombuffer(self.docs, dtype=np.int32),
+            np.frombuffer(self.weights, dtype=np.float64), ordered=ordered)
+
     def long_lists(self, fieldname: str, ordered: bool, min_postings: int):
         """The terms with at least ``min_postings`` postings, as
         ``(keys, counts, docs, weights, with_positions, pos_counts, positions)``
@@ -383,23 +396,44 @@ class TermPool:
         fieldname, text, docnum, weight, value = item
         self.add_items(fieldname, docnum, ((text, 0, weight, value),))
 
-    def grouped(self) -> Iterator[tuple]:
-        """``(fieldname, term, docnums, weights, values)`` in field, term, doc order."""
-        for fieldname in sorted(self.fields):
+    def grouped(self, skip: frozenset[str] = frozenset()) -> Iterator[tuple]:
+        """``(fieldname, term, docnums, weights, values)`` in field, term, doc order
+        (the fields in ``skip`` left out)."""
+        for fieldname in sorted(self.fields.keys() - skip):
             for text, docs, weights, values in self.fields[fieldname].grouped(self._ordered):
                 yield fieldname, text, docs, weights, values
 
-    def write_long_lists(self, folder: Path, segment_id: str, min_postings: int) -> int:
-        """Write the posting arrays files (one per field) of the terms with at least
-        ``min_postings`` postings (see :data:`ARRAY_MIN_POSTINGS`); how many files.
+    def write_long_lists(self, folder: Path, segment_id: str, min_postings: int,
+                         skip: frozenset[str] = frozenset()) -> int:
+        """Write the posting arrays files (one per field, those in ``skip`` left out) of
+        the terms with at least ``min_postings`` postings (see
+        :data:`ARRAY_MIN_POSTINGS`); how many files.
 
         Field by field, so only one field's arrays are held at a time."""
         written = 0
-        for fieldname in sorted(self.fields):
+        for fieldname in sorted(self.fields.keys() - skip):
             found = self.fields[fieldname].long_lists(fieldname, self._ordered, min_postings)
             if found is not None:
                 postarrays.write(folder / postarrays.file_name(segment_id, fieldname), *found)
                 written += 1
+        return written
+
+    def write_keyed(self, folder: Path, segment_id: str, fields: frozenset[str]) -> list[str]:
+        """Write the keyed lists file (:mod:`.keyed`) of each of ``fields`` that has
+        postings; the fields written."""
+        written = []
+        for fieldname in sorted(self.fields.keys() & fields):
+            found = self.fields[fieldname].keyed(fieldname, self._ordered)
+            if found is None:
+                continue
+            lists = keyed.KeyedWriter(folder / keyed.file_name(segment_id, fieldname))
+            try:
+                lists.add(*found)
+            except BaseException:
+                lists.abort()
+                raise
+            lists.finish()
+            written.append(fieldname)
         return written
 
     def drop_values(self) -> None:
@@ -407,9 +441,9 @@ class TermPool:
         for postings in self.fields.values():
             postings.values = []
 
-    def iter_postings(self) -> Iterator[tuple]:
+    def iter_postings(self, skip: frozenset[str] = frozenset()) -> Iterator[tuple]:
         """The postings as whoosh's pool yields them (for whoosh's own writer)."""
-        for fieldname, text, docs, weights, values in self.grouped():
+        for fieldname, text, docs, weights, values in self.grouped(skip):
             for docnum, weight, value in zip(docs, weights, values, strict=True):
                 yield fieldname, text, docnum, weight, value
 
@@ -434,9 +468,11 @@ class PoolSegmentWriter(SegmentWriter):
     protocol = BLOCK_PROTOCOL
     window_bits = WINDOW_BITS
     inline_limit = INLINE_LIMIT
-    #: The codec of the segments written (:class:`~.codec.LeanCodec`: long lists of the
-    #: text views in the posting arrays only; whoosh's ``W3Codec``: in its blocks too).
-    codec_class = LeanCodec
+    #: The codec of the segments written (:class:`~.codec.KeyedCodec`: the pairs view in
+    #: keyed lists files, the long lists of the other text views in the posting arrays
+    #: only; :class:`~.codec.LeanCodec`: the pairs view in whoosh's files too; whoosh's
+    #: ``W3Codec``: every list in its blocks).
+    codec_class = KeyedCodec
     #: None writes no posting arrays file (whoosh's files only).
     array_min_postings: int | None = ARRAY_MIN_POSTINGS
 
@@ -495,23 +531,33 @@ class PoolSegmentWriter(SegmentWriter):
         :mod:`.codec`); None when every list goes to whoosh's blocks."""
         return self.array_min_postings if isinstance(self.codec, LeanCodec) else None
 
+    def register_fields(self, names: Iterable[str]) -> None:
+        """Name fields in the terms file's field map without writing a term of them
+        (the keyed fields: whoosh lists a segment's indexed fields from that map)."""
+        fieldmap = self.fieldwriter._fieldmap  # noqa: SLF001 - whoosh writes it at close
+        for name in sorted(names):
+            fieldmap.setdefault(name, len(fieldmap))
+
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
         reader = self.per_document_reader()
+        skip = keyed_fields(self.codec)
+        folder = Path(self.storage.folder)
+        segment_id = self.newsegment.segment_id()
         try:
             lengths = CachedLengths(reader, self.docnum)
             if _fast_postings_ok(self.fieldwriter, self.schema):
-                write_postings(self.fieldwriter, self.schema, lengths, self.pool.grouped(),
+                write_postings(self.fieldwriter, self.schema, lengths, self.pool.grouped(skip),
                                min_compress=self.min_compress, protocol=self.protocol,
                                window_bits=self.window_bits, inline_limit=self.inline_limit,
                                arrays_min=self.arrays_only())
             else:
-                self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
+                self.fieldwriter.add_postings(self.schema, lengths,
+                                              self.pool.iter_postings(skip))
+            self.pool.drop_values()  # written: room for the arrays
+            self.register_fields(self.pool.write_keyed(folder, segment_id, skip))
             if self.array_min_postings is not None:
-                self.pool.drop_values()  # written: room for the arrays
-                self.pool.write_long_lists(Path(self.storage.folder),
-                                           self.newsegment.segment_id(),
-                                           self.array_min_postings)
+                self.pool.write_long_lists(folder, segment_id, self.array_min_postings, skip)
         finally:
             self.fieldwriter.close()
             reader.close()
@@ -526,7 +572,7 @@ def _fast_postings_ok(fieldwriter, schema) -> bool:
     codec = getattr(fieldwriter, "_codec", None)
     return (
         type(fieldwriter) is W3FieldWriter
-        and type(codec) in (W3Codec, LeanCodec)
+        and type(codec) in (W3Codec, LeanCodec, KeyedCodec)
         and codec._inlinelimit <= 1
         and fieldwriter._postwriter is None
         and not fieldwriter._fieldmap

@@ -1,0 +1,307 @@
+"""Every posting list of a field without positions, in one file per segment, by key.
+
+The pairs view has most of an index's terms (neighbouring syllable pairs, most seen in
+one article of a segment) and no query ever lists them: a query names a pair and asks
+for its documents. In whoosh's terms file each costs about 81 bytes (the key, a term
+info, the inlined posting, a slot in the hash tables) -- half of a lean index. Here a
+term costs 12 bytes and a posting 3 (2 for its document number in a segment of fewer
+than 65,536 articles, 1 for its weight), and the whole field is merged with numpy.
+
+The file (``<segment id>.<field name>.vnk``) is a magic line and NumPy ``.npy``
+records:
+
+``fence``    uint64: every :data:`FENCE`-th key, read into memory when the file opens;
+``keys``     uint64: :func:`~.arrays.term_key` of every term, ascending (a hash: no term
+             text is kept, so the field's terms cannot be listed);
+``ends``     uint32 or uint64: where each term's postings end, counted from the first;
+``docs``     uint16 or uint32: segment-local document numbers, ascending per term;
+``weights``  uint8 or uint16 (whole numbers) or float32.
+
+Looking a term up reads one block of the keys (the fence says which), two ends and
+its postings, each with one ``os.pread``: an idle index holds 1/16 byte a term.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import weakref
+from pathlib import Path
+
+import numpy as np
+
+from indexer.engine.whoosh import arrays as postarrays
+from indexer.engine.whoosh.arrays import PostingArraysError
+
+__all__ = ["EXTENSION", "FENCE", "KeyedLists", "KeyedWriter", "file_name", "merge",
+           "sorted_by_key"]
+
+MAGIC = b"VNSEARCH-KEYED-1\n"
+EXTENSION = ".vnk"
+#: One key in this many is kept in memory (the block read per lookup: 1 KB of keys).
+FENCE = 128
+_NAMES = ("fence", "keys", "ends", "docs", "weights")
+#: Postings merged at a time (about 30 bytes each, while a range is sorted).
+MERGE_CHUNK = 2_000_000
+
+
+def file_name(segment_id: str, fieldname: str) -> str:
+    """The name of the keyed lists file of one field of a segment."""
+    return f"{segment_id}.{fieldname}{EXTENSION}"
+
+
+class KeyedWriter:
+    """Writes a keyed lists file from runs of terms in ascending key order (a build
+    gives one run, a merge one per range of keys); the postings wait in staged files
+    beside ``path`` until :meth:`finish`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._staged = postarrays.Staging(self.path, {"keys": np.uint64, "ends": np.uint64,
+                                                      "docs": np.uint32,
+                                                      "weights": np.float32})
+        self._fence: list[np.ndarray] = []
+        self._terms = 0
+        self._postings = 0
+        self._last_key: int | None = None
+        self._largest_doc = 0
+        self._whole = True
+        self._heaviest = 0.0
+
+    def add(self, keys: np.ndarray, counts: np.ndarray, docs: np.ndarray,
+            weights: np.ndarray) -> None:
+        """Add terms (``keys`` ascending, each above the last run's) with ``counts[i]``
+        postings each, one term's after the other in ``docs`` and ``weights``."""
+        keys = np.asarray(keys, dtype=np.uint64)
+        counts = np.asarray(counts, dtype=np.int64)
+        if not len(keys):
+            return
+        if (len(counts) != len(keys) or counts.min() < 1 or int(counts.sum()) != len(docs)
+                or len(weights) != len(docs)):
+            raise PostingArraysError(f"{self.path}: terms and postings do not match")
+        if np.any(keys[1:] <= keys[:-1]) or (
+                self._last_key is not None and int(keys[0]) <= self._last_key):
+            raise PostingArraysError(f"{self.path}: keys out of order or repeated")
+        first = (-self._terms) % FENCE  # the first key of this run that goes to the fence
+        self._fence.append(keys[first::FENCE].copy())
+        weights = np.asarray(weights, dtype=np.float32)
+        self._whole = self._whole and postarrays._whole(weights)
+        self._heaviest = max(self._heaviest, float(weights.max()))
+        self._largest_doc = max(self._largest_doc, int(np.max(docs)))
+        self._staged.add("keys", keys)
+        self._staged.add("ends", self._postings + np.cumsum(counts, dtype=np.uint64))
+        self._staged.add("docs", np.asarray(docs, dtype=np.uint32))
+        self._staged.add("weights", weights)
+        self._terms += len(keys)
+        self._postings += len(docs)
+        self._last_key = int(keys[-1])
+
+    def finish(self) -> bool:
+        """Write the file; False (and no file) when no term was added."""
+        try:
+            if not self._terms:
+                return False
+            fence = np.concatenate(self._fence)
+            kinds = {
+                "keys": np.uint64,
+                "ends": np.uint32 if self._postings < 1 << 32 else np.uint64,
+                "docs": np.uint16 if self._largest_doc < 1 << 16 else np.uint32,
+                "weights": postarrays._weight_type(self._whole, self._heaviest),
+            }
+            with open(self.path, "wb") as out:
+                out.write(MAGIC)
+                np.lib.format.write_array(out, fence, allow_pickle=False)
+                for name in ("keys", "ends", "docs", "weights"):
+                    self._staged.copy(name, np.dtype(kinds[name]), out)
+            return True
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        """Remove the staged postings (the file, if written, stays)."""
+        self._staged.close()
+
+
+def sorted_by_key(fieldname: str, texts: list[bytes], term_numbers: np.ndarray,
+                  docs: np.ndarray, weights: np.ndarray, *, ordered: bool = False):
+    """``(keys, counts, docs, weights)`` for :meth:`KeyedWriter.add`, from postings in
+    any order (``ordered``: documents already ascending): posting ``k`` is of term
+    ``texts[term_numbers[k]]``."""
+    keys = np.fromiter((postarrays.term_key(fieldname, text) for text in texts),
+                       dtype=np.uint64, count=len(texts))
+    if len(np.unique(keys)) != len(keys):
+        raise PostingArraysError(f"{fieldname}: two terms share a key")
+    if ordered:
+        order = np.argsort(keys[term_numbers], kind="stable")
+    else:
+        order = np.lexsort((docs, keys[term_numbers]))
+    posting_keys = keys[term_numbers[order]]
+    starts = np.flatnonzero(np.r_[True, posting_keys[1:] != posting_keys[:-1]])
+    counts = np.diff(np.r_[starts, len(order)])
+    return posting_keys[starts], counts, docs[order], weights[order]
+
+
+class KeyedLists:
+    """One keyed lists file, open for reading (thread-safe: reads are ``pread`` calls).
+    Answers like :class:`~.arrays.PostingArrays`; :attr:`complete` says that a term
+    it does not hold is in no other file of the segment either."""
+
+    complete = True
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        self._closer = weakref.finalize(self, os.close, self._fd)
+        try:
+            with open(self._fd, "rb", closefd=False) as file:
+                if file.read(len(MAGIC)) != MAGIC:
+                    raise PostingArraysError(f"{self.path}: not a keyed lists file")
+                self._layout = postarrays.read_layout(file, len(MAGIC), _NAMES, self.path)
+            self.fence = self._read("fence")
+            self.terms = self._layout["keys"][1]
+            self.postings = self._layout["docs"][1]
+            self._check()
+        except BaseException:
+            self.close()
+            raise
+
+    def _check(self) -> None:
+        """The records agree (a damaged file fails here, not with another term's
+        postings)."""
+        terms = self.terms
+        if (self._layout["ends"][1] != terms or self._layout["weights"][1] != self.postings
+                or len(self.fence) != math.ceil(terms / FENCE)
+                or np.any(self.fence[1:] <= self.fence[:-1])
+                or (terms and (int(self._read("ends", terms - 1, 1)[0]) != self.postings
+                               or self._read("keys", 0, 1)[0] != self.fence[0]))):
+            raise PostingArraysError(f"{self.path}: records that do not agree")
+
+    def _read(self, name: str, first: int = 0, count: int | None = None) -> np.ndarray:
+        return postarrays.pread_record(self._fd, self._layout, name, self.path, first, count)
+
+    def __len__(self) -> int:
+        return self.terms
+
+    def find(self, fieldname: str, term: bytes) -> tuple[int, int] | None:
+        """Where a term's postings are (first, end); None when it is not held."""
+        key = np.uint64(postarrays.term_key(fieldname, term))
+        block = int(np.searchsorted(self.fence, key, side="right")) - 1
+        if block < 0:
+            return None
+        first = block * FENCE
+        keys = self._read("keys", first, min(FENCE, self.terms - first))
+        at = int(np.searchsorted(keys, key))
+        if at == len(keys) or keys[at] != key:
+            return None
+        number = first + at
+        if number:
+            begin, end = (int(v) for v in self._read("ends", number - 1, 2))
+        else:
+            begin, end = 0, int(self._read("ends", 0, 1)[0])
+        if not begin < end <= self.postings:
+            raise PostingArraysError(f"{self.path}: term offsets outside the arrays")
+        return begin, end
+
+    def get(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(docs, weights)`` of a term (local docnums, ascending), None if not held."""
+        found = self.find(fieldname, term)
+        if found is None:
+            return None
+        begin, end = found
+        return self._read("docs", begin, end - begin), self._read("weights", begin, end - begin)
+
+    def whole(self, fieldname: str, term: bytes):
+        """:meth:`~.arrays.PostingArrays.whole`: ``(docs, weights, None, None)``."""
+        found = self.get(fieldname, term)
+        return None if found is None else (*found, None, None)
+
+    def positions(self, fieldname: str, term: bytes, wanted: np.ndarray) -> None:
+        """No positions are held here."""
+        return None
+
+    # -- whole records, for a merge --
+
+    def all_keys(self) -> np.ndarray:
+        return self._read("keys")
+
+    def all_ends(self) -> np.ndarray:
+        return self._read("ends").astype(np.int64)
+
+    def slice(self, begin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(docs, weights)`` of postings ``begin`` to ``end`` (several terms)."""
+        return self._read("docs", begin, end - begin), self._read("weights", begin, end - begin)
+
+    def close(self) -> None:
+        self._closer()
+
+
+class InMemoryLists:
+    """A field's lists given as arrays (``keys`` ascending, ``ends``, ``docs``,
+    ``weights``), read as a :class:`KeyedLists` file is by :func:`merge` (a source
+    segment of an earlier format, whose lists are read from whoosh's files)."""
+
+    def __init__(self, keys, ends, docs, weights) -> None:
+        self._keys, self._ends = keys, ends
+        self._docs, self._weights = docs, weights
+
+    def all_keys(self) -> np.ndarray:
+        return self._keys
+
+    def all_ends(self) -> np.ndarray:
+        return self._ends
+
+    def slice(self, begin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._docs[begin:end], self._weights[begin:end]
+
+
+def merge(path: Path, sources: list, *, chunk: int = MERGE_CHUNK) -> bool:
+    """Write the keyed lists of a merged segment to ``path``; False when no term is left.
+
+    ``sources`` are ``(lists, renumber)`` in the merged segment's document order:
+    ``lists`` a :class:`KeyedLists` or :class:`InMemoryLists`, ``renumber`` an int64
+    array from the source's document numbers to the merged segment's (-1: deleted).
+    The key space is cut in ranges of about ``chunk`` postings (keys are hashes, so
+    evenly spread); each range's postings are read from every source as one slice,
+    renumbered, sorted by key (stably: a key's documents stay ascending) and written.
+    """
+    keys = [lists.all_keys() for lists, _ in sources]
+    ends = [lists.all_ends() for lists, _ in sources]
+    total = sum(int(found[-1]) for found in ends if len(found))
+    ranges = max(1, math.ceil(total / chunk))
+    bounds = [np.uint64(min((1 << 64) * k // ranges, (1 << 64) - 1)) for k in range(ranges)]
+    writer = KeyedWriter(path)
+    try:
+        for k in range(ranges):
+            parts_keys, parts_docs, parts_weights = [], [], []
+            for (lists, renumber), source_keys, source_ends in zip(sources, keys, ends,
+                                                                   strict=True):
+                low = int(np.searchsorted(source_keys, bounds[k])) if k else 0
+                high = (int(np.searchsorted(source_keys, bounds[k + 1]))
+                        if k + 1 < ranges else len(source_keys))
+                if low == high:
+                    continue
+                begin = int(source_ends[low - 1]) if low else 0
+                end = int(source_ends[high - 1])
+                docs, weights = lists.slice(begin, end)
+                counts = np.diff(source_ends[low:high], prepend=begin)
+                posting_keys = np.repeat(source_keys[low:high], counts)
+                mapped = renumber[docs.astype(np.int64)]
+                kept = mapped >= 0
+                parts_keys.append(posting_keys[kept])
+                parts_docs.append(mapped[kept])
+                parts_weights.append(np.asarray(weights, dtype=np.float32)[kept])
+            if not parts_keys:
+                continue
+            posting_keys = np.concatenate(parts_keys)
+            order = np.argsort(posting_keys, kind="stable")
+            posting_keys = posting_keys[order]
+            if not len(posting_keys):
+                continue
+            starts = np.flatnonzero(np.r_[True, posting_keys[1:] != posting_keys[:-1]])
+            writer.add(posting_keys[starts], np.diff(np.r_[starts, len(order)]),
+                       np.concatenate(parts_docs)[order],
+                       np.concatenate(parts_weights)[order])
+        return writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
