@@ -29,6 +29,7 @@ import numpy as np
 
 from indexer import generations as gens
 from indexer.engine.whoosh import arrays as postarrays
+from indexer.engine.whoosh import keyed
 from indexer.engine.whoosh.codec import is_marked
 from indexer.engine.whoosh.merge import iter_blocks
 from indexer.engine.whoosh.storage import INDEX_NAME
@@ -132,6 +133,14 @@ def measure(gen_dir: Path) -> dict:
                 if record in ("pos_counts", "positions"):
                     fields[field]["array_position_bytes"] += record_size
             files["posting arrays (.vnp)"] += size
+        elif name.endswith(keyed.EXTENSION):  # every list of a keyed field
+            field = name.split(".")[-2]
+            lists = keyed.KeyedLists(path)
+            fields[field]["terms"] += len(lists)
+            fields[field]["postings"] += lists.postings
+            lists.close()
+            fields[field]["array_bytes"] += size
+            files["keyed lists (.vnk)"] += size
         elif name.endswith("_stored.col"):
             files["stored fields"] += size
         elif name.endswith("_len.col"):
@@ -160,12 +169,14 @@ def measure(gen_dir: Path) -> dict:
         "positions in whoosh's postings and inlined in terms (estimate)": positions,
         "posting arrays: doc numbers and weights": files["posting arrays (.vnp)"] - array_positions,
         "posting arrays: positions": array_positions,
+        "keyed lists (the pairs view: term keys, doc numbers, weights)":
+            files["keyed lists (.vnk)"],
         "columns and field lengths": files["columns (date, year, month)"]
             + files["field lengths"],
         "other (suggest model, manifest, documents list, TOC)": total - sum(
             files[k] for k in ("stored fields", "terms (.trm)", "postings (.pst)",
-                               "posting arrays (.vnp)", "columns (date, year, month)",
-                               "field lengths")),
+                               "posting arrays (.vnp)", "keyed lists (.vnk)",
+                               "columns (date, year, month)", "field lengths")),
     }
     return {
         "generation": gen_dir.name,
