@@ -699,6 +699,20 @@ def test_a_damaged_posting_arrays_file_is_refused_by_name(tmp_path):
         open_index(tmp_path)
 
 
+def test_a_damaged_keyed_lists_file_is_refused_by_name(tmp_path):
+    """The pairs view's only copy: a damaged file is never read as missing terms."""
+    from indexer.engine.whoosh.storage import verify_generation
+    from indexer.errors import IndexCorrupt
+
+    gen_dir = write_generation(tmp_path, "gen-000001", ARTICLES, array_min_postings=64)
+    damaged = sorted(gen_dir.glob("*.pairs.vnk"))[0]
+    damaged.write_bytes(damaged.read_bytes()[:-1])
+    with pytest.raises(IndexCorrupt, match=f"keyed lists unreadable: .*{damaged.name}: cut"):
+        verify_generation(gen_dir)
+    with pytest.raises(IndexCorrupt, match=damaged.name):
+        open_index(tmp_path)
+
+
 def test_search_reads_whoosh_blocks_where_posting_arrays_fail(tmp_path, caplog):
     from indexer.engine.whoosh import arrays as postarrays
     from indexer.engine.whoosh.blocks import open_arrays
@@ -709,9 +723,10 @@ def test_search_reads_whoosh_blocks_where_posting_arrays_fail(tmp_path, caplog):
     with index.engine._gen.searcher() as searcher:
         leaf = searcher.reader().leaf_readers()[0][0]
         files = postarrays.segment_files(gen_dir, leaf._segment.segment_id())
-        assert set(open_arrays(leaf)) == set(files) >= {"body", "title"}
+        # the pairs view from its keyed lists file (its only copy)
+        assert set(open_arrays(leaf)) == set(files) | {"pairs"} >= {"body", "title"}
         files["body"].write_bytes(b"garbage")
-        assert set(open_arrays(leaf)) == set(files) - {"body"}
+        assert set(open_arrays(leaf)) == (set(files) - {"body"}) | {"pairs"}
         assert "posting arrays not used" in caplog.text and "not a posting arrays" in caplog.text
         index.engine._gen._engine = None  # made again: without that file
         assert "body" not in index.engine._gen.engine(searcher)._arrays[leaf._segment.segment_id()]
