@@ -46,7 +46,8 @@ def test_every_term_reads_back_and_others_are_not_found(tmp_path, runs):
     write(tmp_path / "x.vnk", lists, runs=runs)
     found = keyed.KeyedLists(tmp_path / "x.vnk")
     assert len(found) == 1000 and len(found.fence) == 8  # one key in 128 in memory
-    assert found._layout["weights"][2] == np.uint8
+    assert found._layout["postings"][2]["weights"] == np.uint8
+    assert found._layout["postings"][2]["docs"] == np.uint32
     for term, (docs, weights) in lists.items():
         got_docs, got_weights = found.get("pairs", term)
         assert got_docs.tolist() == docs.tolist()
@@ -57,7 +58,7 @@ def test_every_term_reads_back_and_others_are_not_found(tmp_path, runs):
     assert found.get("body", b"t1_x") is None  # the key is of the field and the term
     assert found.positions("pairs", b"t1_x", np.array([1])) is None
     # a key below the first, and above the last, of the file
-    keys = found.all_keys()
+    keys = found.index()[0]
     assert keys[0] > 0 and keys[-1] < np.uint64(2**64 - 1)
     found.close()
     # both ways of writing give the same bytes
@@ -97,10 +98,10 @@ def test_a_damaged_file_is_refused(tmp_path):
     write(path, random_lists(3, 400, 1000))
     whole = path.read_bytes()
     found = keyed.KeyedLists(path)
-    ends_at = found._layout["ends"][0]
+    terms_at = found._layout["terms"][0]
     found.close()
     # same size, the last term's end changed: it no longer ends the postings
-    last = ends_at + 4 * 399
+    last = terms_at + 12 * 399 + 8
     wrong_end = whole[:last] + (1).to_bytes(4, "little") + whole[last + 4:]
     for damaged, message in [
         (whole[:-1], "cut short"),
@@ -139,8 +140,7 @@ def test_a_merge_renumbers_drops_deleted_documents_and_keeps_each_key_s_order(
         write(tmp_path / f"s{number}.vnk", lists)
         parts.append(keyed.KeyedLists(tmp_path / f"s{number}.vnk"))
     memory = parts[1]
-    parts[1] = keyed.InMemoryLists(memory.all_keys(), memory.all_ends(),
-                                   *memory.slice(0, memory.postings))
+    parts[1] = keyed.InMemoryLists(*memory.index(), *memory.slice(0, memory.postings))
     assert keyed.merge(tmp_path / "m.vnk", list(zip(parts, renumbers, strict=True)),
                        chunk=chunk)
     merged = keyed.KeyedLists(tmp_path / "m.vnk")
@@ -153,3 +153,21 @@ def test_a_merge_renumbers_drops_deleted_documents_and_keeps_each_key_s_order(
     assert not keyed.merge(tmp_path / "none.vnk", gone, chunk=chunk)
     assert not (tmp_path / "none.vnk").exists()
 
+
+
+def test_a_lookup_reads_the_file_twice_when_the_term_is_there_and_once_when_not(
+        tmp_path, monkeypatch):
+    lists = random_lists(8, 1000, 3000)
+    write(tmp_path / "x.vnk", lists)
+    found = keyed.KeyedLists(tmp_path / "x.vnk")
+    reads = []
+    pread = keyed.os.pread
+    monkeypatch.setattr(keyed.os, "pread", lambda *args: reads.append(args) or pread(*args))
+    for term in list(lists)[::50]:
+        reads.clear()
+        assert found.get("pairs", term) is not None
+        assert len(reads) == 2
+        reads.clear()
+        assert found.get("pairs", term + b"_") is None
+        assert len(reads) <= 1
+    found.close()

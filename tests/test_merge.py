@@ -245,10 +245,9 @@ def keyed_postings(reader) -> dict:
             if not path.exists():
                 continue
             lists = keyed.KeyedLists(path)
-            ends = lists.all_ends().tolist()
+            keys, ends = (part.tolist() for part in lists.index())
             docs, weights = (part.tolist() for part in lists.slice(0, ends[-1]))
-            for key, begin, end in zip(lists.all_keys().tolist(), [0, *ends[:-1]], ends,
-                                       strict=True):
+            for key, begin, end in zip(keys, [0, *ends[:-1]], ends, strict=True):
                 found.setdefault((fieldname, key), []).extend(
                     (doc + offset, weight) for doc, weight in zip(docs[begin:end],
                                                                   weights[begin:end],

@@ -188,6 +188,32 @@ class Staging:
             chunk.astype(dtype, copy=False).tofile(out)
             left -= len(chunk)
 
+    def copy_fields(self, dtype: np.dtype, out) -> None:
+        """Write the records named by the fields of the structured ``dtype``, which have
+        as many entries each, to ``out`` as one ``.npy`` array of ``dtype``: one entry
+        after the other, the fields side by side (what one read wants together)."""
+        names = dtype.names
+        length = self.lengths[names[0]]
+        if any(self.lengths[name] != length for name in names):
+            raise PostingArraysError(f"{self.path}: records {names} of different lengths")
+        header = np.lib.format.header_data_from_array_1_0(np.zeros(0, dtype=dtype))
+        header["shape"] = (length,)
+        np.lib.format.write_array_header_1_0(out, header)
+        for name in names:
+            self._files[name].flush()
+            self._files[name].seek(0)
+        left = length
+        while left:
+            count = min(left, self._CHUNK)
+            chunk = np.empty(count, dtype=dtype)
+            for name in names:
+                values = np.fromfile(self._files[name], dtype=self.kinds[name], count=count)
+                if len(values) != count:
+                    raise PostingArraysError(f"{self._file(name)}: cut short")
+                chunk[name] = values
+            chunk.tofile(out)
+            left -= count
+
     def close(self) -> None:
         """Remove the staged files."""
         for name, staged in self._files.items():

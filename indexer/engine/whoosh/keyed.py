@@ -7,18 +7,19 @@ info, the inlined posting, a slot in the hash tables) -- half of a lean index. H
 term costs 12 bytes and a posting 3 (2 for its document number in a segment of fewer
 than 65,536 articles, 1 for its weight), and the whole field is merged with numpy.
 
-The file (``<segment id>.<field name>.vnk``) is a magic line and NumPy ``.npy``
-records:
+The file (``<segment id>.<field name>.vnk``) is a magic line and three NumPy ``.npy``
+records, the last two of structured entries (the fields a lookup wants side by side):
 
-``fence``    uint64: every :data:`FENCE`-th key, read into memory when the file opens;
-``keys``     uint64: :func:`~.arrays.term_key` of every term, ascending (a hash: no term
-             text is kept, so the field's terms cannot be listed);
-``ends``     uint32 or uint64: where each term's postings end, counted from the first;
-``docs``     uint16 or uint32: segment-local document numbers, ascending per term;
-``weights``  uint8 or uint16 (whole numbers) or float32.
+``fence``     uint64: every :data:`FENCE`-th key, read into memory when the file opens;
+``terms``     ``key`` (uint64: :func:`~.arrays.term_key` of the term, ascending; a hash,
+              so the field's terms cannot be listed) and ``end`` (uint32 or uint64:
+              where its postings end, counted from the first);
+``postings``  ``doc`` (uint16 or uint32: segment-local document numbers, ascending per
+              term) and ``weight`` (uint8 or uint16 for whole numbers, else float32).
 
-Looking a term up reads one block of the keys (the fence says which), two ends and
-its postings, each with one ``os.pread``: an idle index holds 1/16 byte a term.
+Looking a term up reads one block of terms (the fence says which; it starts one entry
+early, for the end of the term before) and, when the term is there, its postings: two
+``os.pread`` calls, one when it is not. An idle index holds 1/16 byte a term.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ MAGIC = b"VNSEARCH-KEYED-1\n"
 EXTENSION = ".vnk"
 #: One key in this many is kept in memory (the block read per lookup: 1 KB of keys).
 FENCE = 128
-_NAMES = ("fence", "keys", "ends", "docs", "weights")
+_NAMES = ("fence", "terms", "postings")
 #: Postings merged at a time (about 30 bytes each, while a range is sorted).
 MERGE_CHUNK = 2_000_000
 
@@ -102,17 +103,14 @@ class KeyedWriter:
             if not self._terms:
                 return False
             fence = np.concatenate(self._fence)
-            kinds = {
-                "keys": np.uint64,
-                "ends": np.uint32 if self._postings < 1 << 32 else np.uint64,
-                "docs": np.uint16 if self._largest_doc < 1 << 16 else np.uint32,
-                "weights": postarrays._weight_type(self._whole, self._heaviest),
-            }
+            ends = np.uint32 if self._postings < 1 << 32 else np.uint64
+            docs = np.uint16 if self._largest_doc < 1 << 16 else np.uint32
+            weights = postarrays._weight_type(self._whole, self._heaviest)
             with open(self.path, "wb") as out:
                 out.write(MAGIC)
                 np.lib.format.write_array(out, fence, allow_pickle=False)
-                for name in ("keys", "ends", "docs", "weights"):
-                    self._staged.copy(name, np.dtype(kinds[name]), out)
+                self._staged.copy_fields(np.dtype([("keys", "<u8"), ("ends", ends)]), out)
+                self._staged.copy_fields(np.dtype([("docs", docs), ("weights", weights)]), out)
             return True
         finally:
             self.abort()
@@ -158,8 +156,8 @@ class KeyedLists:
                     raise PostingArraysError(f"{self.path}: not a keyed lists file")
                 self._layout = postarrays.read_layout(file, len(MAGIC), _NAMES, self.path)
             self.fence = self._read("fence")
-            self.terms = self._layout["keys"][1]
-            self.postings = self._layout["docs"][1]
+            self.terms = self._layout["terms"][1]
+            self.postings = self._layout["postings"][1]
             self._check()
         except BaseException:
             self.close()
@@ -169,12 +167,15 @@ class KeyedLists:
         """The records agree (a damaged file fails here, not with another term's
         postings)."""
         terms = self.terms
-        if (self._layout["ends"][1] != terms or self._layout["weights"][1] != self.postings
+        kinds = (self._layout["terms"][2].names, self._layout["postings"][2].names)
+        if (kinds != (("keys", "ends"), ("docs", "weights"))
                 or len(self.fence) != math.ceil(terms / FENCE)
-                or np.any(self.fence[1:] <= self.fence[:-1])
-                or (terms and (int(self._read("ends", terms - 1, 1)[0]) != self.postings
-                               or self._read("keys", 0, 1)[0] != self.fence[0]))):
+                or np.any(self.fence[1:] <= self.fence[:-1])):
             raise PostingArraysError(f"{self.path}: records that do not agree")
+        if terms:
+            first, last = self._read("terms", 0, 1)[0], self._read("terms", terms - 1, 1)[0]
+            if first["keys"] != self.fence[0] or int(last["ends"]) != self.postings:
+                raise PostingArraysError(f"{self.path}: records that do not agree")
 
     def _read(self, name: str, first: int = 0, count: int | None = None) -> np.ndarray:
         return postarrays.pread_record(self._fd, self._layout, name, self.path, first, count)
@@ -189,15 +190,14 @@ class KeyedLists:
         if block < 0:
             return None
         first = block * FENCE
-        keys = self._read("keys", first, min(FENCE, self.terms - first))
+        before = 1 if first else 0  # the entry before: where the term's postings begin
+        entries = self._read("terms", first - before, min(FENCE, self.terms - first) + before)
+        keys = entries["keys"][before:]
         at = int(np.searchsorted(keys, key))
         if at == len(keys) or keys[at] != key:
             return None
-        number = first + at
-        if number:
-            begin, end = (int(v) for v in self._read("ends", number - 1, 2))
-        else:
-            begin, end = 0, int(self._read("ends", 0, 1)[0])
+        begin = int(entries["ends"][at + before - 1]) if at + before else 0
+        end = int(entries["ends"][at + before])
         if not begin < end <= self.postings:
             raise PostingArraysError(f"{self.path}: term offsets outside the arrays")
         return begin, end
@@ -205,10 +205,7 @@ class KeyedLists:
     def get(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         """``(docs, weights)`` of a term (local docnums, ascending), None if not held."""
         found = self.find(fieldname, term)
-        if found is None:
-            return None
-        begin, end = found
-        return self._read("docs", begin, end - begin), self._read("weights", begin, end - begin)
+        return None if found is None else self.slice(*found)
 
     def whole(self, fieldname: str, term: bytes):
         """:meth:`~.arrays.PostingArrays.whole`: ``(docs, weights, None, None)``."""
@@ -221,15 +218,15 @@ class KeyedLists:
 
     # -- whole records, for a merge --
 
-    def all_keys(self) -> np.ndarray:
-        return self._read("keys")
-
-    def all_ends(self) -> np.ndarray:
-        return self._read("ends").astype(np.int64)
+    def index(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every term's key and the end of its postings (int64), for a merge."""
+        terms = self._read("terms")
+        return np.ascontiguousarray(terms["keys"]), terms["ends"].astype(np.int64)
 
     def slice(self, begin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(docs, weights)`` of postings ``begin`` to ``end`` (several terms)."""
-        return self._read("docs", begin, end - begin), self._read("weights", begin, end - begin)
+        """``(docs, weights)`` of postings ``begin`` to ``end`` (of one or more terms)."""
+        postings = self._read("postings", begin, end - begin)
+        return np.ascontiguousarray(postings["docs"]), np.ascontiguousarray(postings["weights"])
 
     def close(self) -> None:
         self._closer()
@@ -244,11 +241,8 @@ class InMemoryLists:
         self._keys, self._ends = keys, ends
         self._docs, self._weights = docs, weights
 
-    def all_keys(self) -> np.ndarray:
-        return self._keys
-
-    def all_ends(self) -> np.ndarray:
-        return self._ends
+    def index(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._keys, self._ends
 
     def slice(self, begin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
         return self._docs[begin:end], self._weights[begin:end]
@@ -264,8 +258,7 @@ def merge(path: Path, sources: list, *, chunk: int = MERGE_CHUNK) -> bool:
     evenly spread); each range's postings are read from every source as one slice,
     renumbered, sorted by key (stably: a key's documents stay ascending) and written.
     """
-    keys = [lists.all_keys() for lists, _ in sources]
-    ends = [lists.all_ends() for lists, _ in sources]
+    keys, ends = zip(*(lists.index() for lists, _ in sources), strict=True) if sources else ((), ())
     total = sum(int(found[-1]) for found in ends if len(found))
     ranges = max(1, math.ceil(total / chunk))
     bounds = [np.uint64(min((1 << 64) * k // ranges, (1 << 64) - 1)) for k in range(ranges)]

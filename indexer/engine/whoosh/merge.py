@@ -41,7 +41,10 @@ of the sources' postings files (the page cache's to reclaim). The encoded values
 (positions) are copied as they are; the positions of the arrays come from the sources'
 arrays, decoded from the values only for terms that become long in the merge. A list
 held in a source's arrays only (:mod:`.codec`) is read from them, its values encoded
-only if the merged list goes back to whoosh's blocks.
+only if the merged list goes back to whoosh's blocks. A keyed field (the pairs view,
+:mod:`.keyed`) is merged apart, by ranges of term keys with numpy; a source of an
+earlier format gives its lists from whoosh's files (the update that merges it upgrades
+it). The other way is refused: a keyed field's terms cannot be listed for whoosh.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ field              content                                        positions   st
 ``title_folded``   title syllables without diacritics             yes         no
 ``body_folded``    title and body syllables without diacritics    yes         no
 ``words``          multi-syllable pyvi words of title and body    no          no
-``pairs``          neighbouring syllable pairs, folded            no          no
+``pairs``          neighbouring syllable pairs, folded (**)       no          no
 =================  ============================================  ==========  ========
 
 The ``body`` views index the whole text, title first (as one BM25 document: a
@@ -24,6 +24,9 @@ a question); the ``title`` views add the title's own weight.
 the title, and the body *without* the title, for snippets and the article page;
 highlighting re-analyses it with the field's analyzer, whose ``startchar``/``endchar``
 point into that text.
+
+(**) kept in keyed lists files (:mod:`.keyed`), not in whoosh's terms file: its terms
+can be looked up, not listed.
 
 Metadata fields: ``id`` (unique), ``path``, ``content_hash`` (``update`` compares it),
 ``date`` (``DATETIME``, sortable; the wall-clock time as published, time zone dropped),

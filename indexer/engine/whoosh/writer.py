@@ -458,8 +458,9 @@ class PoolSegmentWriter(SegmentWriter):
     See :class:`TermPool` and :func:`write_postings`; the files are those whoosh
     would write (byte for byte with ``min_compress = 0``, ``inline_limit = 0`` and no
     posting arrays), plus the posting arrays of the long lists (:mod:`.arrays`) unless
-    ``array_min_postings`` is None; with :class:`~.codec.LeanCodec` (the default) a
-    text view's long lists are written there only.
+    ``array_min_postings`` is None; with :class:`~.codec.LeanCodec` a text view's long
+    lists are written there only, and with :class:`~.codec.KeyedCodec` (the default)
+    the pairs view's every list goes to its keyed lists file (:mod:`.keyed`) instead.
     :meth:`add_document` adds the postings of a field to the pool in one call instead
     of one call per posting.
     """
