@@ -35,7 +35,7 @@ from indexer.units import LEVELS
 from indexer.units import UnknownUnit
 from indexer.units import registry
 
-__all__ = ["facet_values", "resolve_units"]
+__all__ = ["facet_values", "resolve_units", "warm"]
 
 _UNKNOWN = len(LEVELS)
 _TREES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -98,6 +98,11 @@ def _tree(table) -> _Tree:
         tree = _Tree(table)
         _TREES[table] = tree
     return tree
+
+
+def warm(table) -> None:
+    """Build the tree of ``table`` now (what the first facet count would build)."""
+    _tree(table)
 
 
 def facet_values(table, counts: np.ndarray, chosen: tuple[str, ...],

@@ -115,11 +115,15 @@ class Generation:
 
     def warm(self) -> None:
         """Load what the first requests would otherwise load, now: the per-generation
-        arrays (facets, engine) and the suggestion model (from its file when the build
-        left one; about 0.3 s on 50k articles)."""
+        arrays (facets, engine), each segment's offsets of its stored fields and the
+        suggestion model (from its file when the build left one; about 0.3 s on 50k
+        articles)."""
         with self.searcher() as searcher:
             self.facets(searcher)
             self.engine(searcher)
+            for leaf, _ in searcher.reader().leaf_readers():
+                if leaf.doc_count_all():  # the stored fields' offsets, read on first use
+                    leaf.stored_fields(0)
         self.suggester(wait=False)
 
     def retire(self) -> None:
