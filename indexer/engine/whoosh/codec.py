@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 from whoosh.codec.whoosh3 import W3Codec
+from whoosh.codec.whoosh3 import W3PerDocReader
+from whoosh.codec.whoosh3 import W3PerDocWriter
 from whoosh.codec.whoosh3 import W3TermInfo
 from whoosh.codec.whoosh3 import W3TermsReader
 from whoosh.matching import ListMatcher
@@ -35,6 +37,7 @@ from whoosh.system import pack_uint
 
 from indexer.engine.whoosh import arrays as postarrays
 from indexer.engine.whoosh import keyed
+from indexer.engine.whoosh import stored
 from indexer.errors import IndexCorrupt
 from indexer.views import BODY
 from indexer.views import BODY_FOLDED
@@ -111,7 +114,14 @@ class LeanTermsReader(W3TermsReader):
 
 class KeyedCodec(LeanCodec):
     """:class:`LeanCodec` whose segments keep every list of :data:`KEYED_FIELDS` in
-    keyed lists files, none in whoosh's terms file."""
+    keyed lists files, none in whoosh's terms file, and their stored fields compressed
+    against a dictionary (:mod:`.stored`)."""
+
+    def per_document_writer(self, storage, segment):
+        return _PerDocWriter(self, storage, segment)
+
+    def per_document_reader(self, storage, segment):
+        return _PerDocReader(storage, segment)
 
     def terms_reader(self, storage, segment):
         name = segment.make_filename(self.TERMS_EXT)
@@ -121,6 +131,23 @@ class KeyedCodec(LeanCodec):
                                 segment.open_file(storage, self.POSTS_EXT),
                                 postarrays.SegmentArrays(folder, segment_id),
                                 KeyedFiles(folder, segment_id))
+
+
+class _PerDocWriter(W3PerDocWriter):
+    """whoosh's per-document writer; the stored fields in :data:`.stored.STORED_COLUMN`."""
+
+    def _create_column(self, fieldname, column):
+        super()._create_column(fieldname, stored.STORED_COLUMN if fieldname == "_stored"
+                               else column)
+
+
+class _PerDocReader(W3PerDocReader):
+    """whoosh's per-document reader; the stored fields in :data:`.stored.STORED_COLUMN`."""
+
+    def stored_fields(self, docnum):
+        column = self._cached_reader("_stored", stored.STORED_COLUMN)
+        found = column[docnum] if column is not None else None
+        return {} if found is None else found
 
 
 class KeyedFiles:

@@ -63,6 +63,7 @@ PRIVATE_NAMES = (
     ("whoosh.codec.whoosh3", "W3TermInfo._struct"),
     ("whoosh.filedb.filetables", "HashWriter._write_hashes"),
     ("whoosh.writing", "SegmentWriter._flush_segment"),
+    ("whoosh.codec.whoosh3", "W3PerDocWriter._create_column"),
     # the merge (merge.py)
     ("whoosh.codec.whoosh3", "W3PerDocWriter._fieldlengths"),
     ("whoosh.codec.whoosh3", "W3TermsReader.items_from"),
