@@ -134,7 +134,8 @@ class WorkerPool:
             elif kind == "done":
                 self.segments[number] = payload
             else:
-                raise IndexerError(f"build worker {number} failed: {payload}")
+                raise IndexerError(f"build worker {number} failed: {payload}; "
+                                   "the serving index is unchanged")
 
     def close(self) -> None:
         """Stop every worker that is still running (after an error) and free the queues."""

@@ -142,7 +142,7 @@ def write(path: Path, keys, counts, docs, weights, with_positions=None, pos_coun
     with open(path, "wb") as out:
         out.write(MAGIC)
         for array in columns:
-            np.lib.format.write_array(out, np.ascontiguousarray(array), allow_pickle=False)
+            write_array(out, array)
 
 
 class Staging:
@@ -169,7 +169,7 @@ class Staging:
         return self.path.with_name(f"{self.path.name}.{name}.tmp")
 
     def add(self, name: str, values: np.ndarray) -> None:
-        np.asarray(values, dtype=self.kinds[name]).tofile(self._files[name])
+        self._files[name].write(np.ascontiguousarray(values, dtype=self.kinds[name]).data)
         self.lengths[name] += len(values)
 
     def copy(self, name: str, dtype: np.dtype, out) -> None:
@@ -185,7 +185,7 @@ class Staging:
             chunk = np.fromfile(staged, dtype=self.kinds[name], count=min(left, self._CHUNK))
             if not len(chunk):
                 raise PostingArraysError(f"{self._file(name)}: cut short")
-            chunk.astype(dtype, copy=False).tofile(out)
+            out.write(np.ascontiguousarray(chunk, dtype=dtype).data)
             left -= len(chunk)
 
     def copy_fields(self, dtype: np.dtype, out) -> None:
@@ -211,7 +211,7 @@ class Staging:
                 if len(values) != count:
                     raise PostingArraysError(f"{self._file(name)}: cut short")
                 chunk[name] = values
-            chunk.tofile(out)
+            out.write(chunk.data)
             left -= count
 
     def close(self) -> None:
@@ -298,8 +298,7 @@ class ArraysWriter:
                 out.write(MAGIC)
                 for array in (keys[order], offsets(counts)[order], counts[order],
                               pos_starts[order], pos_firsts[order]):
-                    np.lib.format.write_array(out, np.ascontiguousarray(array),
-                                              allow_pickle=False)
+                    write_array(out, array)
                 for name in self._RECORDS:
                     self._staged.copy(name, np.dtype(kinds[name]), out)
         finally:
@@ -308,6 +307,15 @@ class ArraysWriter:
     def abort(self) -> None:
         """Remove the staged postings (the file, if written, stays)."""
         self._staged.close()
+
+
+def write_array(out, array: np.ndarray) -> None:
+    """Write ``array`` to the file ``out`` as a ``.npy`` record, with the file's own
+    ``write`` (a full disk fails with the system's error, "No space left on device";
+    NumPy's ``tofile`` only says how many bytes it wrote)."""
+    array = np.ascontiguousarray(array)
+    np.lib.format.write_array_header_1_0(out, np.lib.format.header_data_from_array_1_0(array))
+    out.write(array.data)
 
 
 def offsets(counts: np.ndarray) -> np.ndarray:

@@ -108,7 +108,7 @@ class KeyedWriter:
             weights = postarrays._weight_type(self._whole, self._heaviest)
             with open(self.path, "wb") as out:
                 out.write(MAGIC)
-                np.lib.format.write_array(out, fence, allow_pickle=False)
+                postarrays.write_array(out, fence)
                 self._staged.copy_fields(np.dtype([("keys", "<u8"), ("ends", ends)]), out)
                 self._staged.copy_fields(np.dtype([("docs", docs), ("weights", weights)]), out)
             return True
