@@ -5,7 +5,7 @@ metadata) alone, with zlib at level 3. A news article is a few KB: too short for
 to learn its language, so the stored fields came to half their size, the largest part
 of an index after the postings. Here each segment's first :data:`DICTIONARY_BYTES` of
 stored fields become a preset dictionary (zlib's ``zdict``) for every document of the
-segment, compressed at level 9: the stored fields of the 10k set take a quarter less.
+segment, compressed at level 6: the stored fields of the 10k set take a quarter less.
 The dictionary is kept at the end of the column, once per segment, and read with it.
 
 The column is whoosh's variable-bytes column (its offsets and lengths) with the
@@ -31,7 +31,7 @@ __all__ = ["DICTIONARY_BYTES", "STORED_COLUMN"]
 #: at most 32 KB of one).
 DICTIONARY_BYTES = 32 * 1024
 #: zlib level of each document.
-LEVEL = 9
+LEVEL = 6
 #: After the dictionary: its length and a tag.
 _TRAILER = struct.Struct("<I4s")
 _TAG = b"ZD01"
