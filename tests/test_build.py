@@ -23,6 +23,7 @@ from indexer.article import Article
 from indexer.build import build_index
 from indexer.build import update_index
 from indexer.engine.whoosh import storage
+from indexer.engine.whoosh.items import _encoded as encoded
 from indexer.engine.whoosh.items import fast_preanalyse
 from indexer.engine.whoosh.schema import preanalyse
 from indexer.errors import BuildLocked
@@ -362,7 +363,7 @@ ALPHABET = VIETNAMESE + VIETNAMESE.upper() + "0123456789 \n\t.,;:!?\"'()-_/%&+\u
 @given(st.text(alphabet=ALPHABET, max_size=300), st.text(alphabet=ALPHABET, max_size=60))
 def test_fast_preanalysis_equals_the_schema(body, title):
     article = Article(id="x", title=title, body=body)
-    assert fast_preanalyse(article) == preanalyse(article)
+    assert encoded(fast_preanalyse(article)) == preanalyse(article)
 
 
 @pytest.mark.parametrize("article", [
@@ -371,7 +372,7 @@ def test_fast_preanalysis_equals_the_schema(body, title):
     Article(id="c", title="ỦY BAN NHÂN DÂN", body="Ủy ban nhân dân quận Bình Thạnh\n\nđại hội"),
 ])
 def test_fast_preanalysis_examples(article):
-    assert fast_preanalyse(article) == preanalyse(article)
+    assert encoded(fast_preanalyse(article)) == preanalyse(article)
 
 
 # --- kill -9 -------------------------------------------------------------------------------------
@@ -837,3 +838,28 @@ def test_verification_refuses_a_damaged_copy_of_a_built_generation(tmp_path):
         handle.truncate(0)
     with pytest.raises(IndexCorrupt):
         storage.verify_generation(damaged)
+
+
+def test_the_fast_path_s_values_left_out_are_written_as_the_reference_s(tmp_path):
+    """The fast analysis leaves the positions fields' values out; the writer encodes the
+    ones its files need (lists short enough for whoosh's files) from the positions:
+    whoosh reads the same postings, values included, as from the reference analysis'
+    files, and the posting arrays and keyed lists are the same bytes; with lists held in
+    the posting arrays (64 postings or more) and without any."""
+    from indexer.engine.whoosh.writer import PoolSegmentWriter
+
+    articles = generated_articles(300)
+    assert fast_preanalyse(articles[0])["body"].items[0][3] is None
+    for arrays_min in (64, None):
+        files, postings = [], []
+        for name, analyse in (("fast", fast_preanalyse), ("reference", preanalyse)):
+            folder = tmp_path / f"{name}-{arrays_min}"
+            folder.mkdir()
+            found = write_segment_files(folder, PoolSegmentWriter, articles, analyse,
+                                        array_min_postings=arrays_min)
+            files.append({kind: data for kind, data in found.items()
+                          if kind.endswith((".vnp", ".vnk"))})
+            postings.append(all_postings(folder))
+        assert files[0] == files[1] and ("body.vnp" in files[0]) == (arrays_min is not None)
+        assert postings[0] == postings[1]
+        assert sum(len(rows) for rows in postings[0].values()) > 10_000

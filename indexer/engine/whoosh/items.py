@@ -2,16 +2,19 @@
 
 A build worker computes every view's items ahead of the writer (:func:`fast_preanalyse`):
 the tokens are :class:`indexer.views.Tokens`' (the views' one definition), encoded as
-whoosh's ``Positions`` or ``Frequency`` format encodes them, without whoosh's per-token
-generators. The reference is the schema's own path (``field.index``, through the
-analyzers); a worker checks the fast path against it on fixed texts and on its first
-documents (:class:`Analyser`), and a test compares them on many texts.
+whoosh's ``Frequency`` format encodes them, without whoosh's per-token generators; a
+``Positions`` field's items carry their positions as numbers and leave the encoded
+values out, which the writer makes only for the lists whoosh's files hold
+(:class:`~indexer.engine.whoosh.schema.PositionItems`: most postings are in long lists,
+which the posting arrays hold alone). The reference is the schema's own path
+(``field.index``, through the analyzers); a worker checks the fast path against it on
+fixed texts and on its first documents (:class:`Analyser`), and a test compares them
+on many texts.
 """
 
 from __future__ import annotations
 
 import itertools
-import pickle
 from array import array
 from collections import Counter
 
@@ -19,33 +22,21 @@ from whoosh import formats
 from whoosh.system import pack_uint
 
 from indexer.article import Article
+from indexer.engine.whoosh.schema import PositionItems
 from indexer.engine.whoosh.schema import Preanalysed
 from indexer.engine.whoosh.schema import make_schema
 from indexer.engine.whoosh.schema import preanalyse
+from indexer.engine.whoosh.schema import with_values
 from indexer.views import RECIPES
 from indexer.views import Tokens
 from indexer.views import view_texts
 
 __all__ = ["Analyser", "fast_preanalyse"]
 
-_SINGLE_POSITION: dict[int, bytes] = {}
-
-
-def _single_position(position: int) -> bytes:
-    """The encoded value of a term seen once, at ``position`` (cached: most terms)."""
-    value = _SINGLE_POSITION.get(position)
-    if value is None:
-        value = pack_uint(1) + pickle.dumps([position], 2)
-        if position < 4096:
-            _SINGLE_POSITION[position] = value
-    return value
-
-
-def _positions_items(terms: list[str]) -> tuple:
-    """Posting items of a positions field (``whoosh.formats.Positions``) for ``terms``.
-
-    ``Positions.encode``: the count, then a protocol-2 pickle of the position deltas.
-    """
+def _positions_items(terms: list[str]) -> PositionItems:
+    """Posting items of a positions field (``whoosh.formats.Positions``) for ``terms``:
+    their values left out (None), the positions carried as numbers (see
+    :class:`~indexer.engine.whoosh.schema.PositionItems`)."""
     positions: dict[str, list[int]] = {}
     for position, term in enumerate(terms):
         found = positions.get(term)
@@ -53,29 +44,12 @@ def _positions_items(terms: list[str]) -> tuple:
             positions[term] = [position]
         else:
             found.append(position)
-    items = []
-    for term, found in positions.items():
-        count = len(found)
-        if count == 1:
-            items.append((term.encode("utf-8"), 1, 1.0, _single_position(found[0])))
-            continue
-        deltas = []
-        base = 0
-        for position in found:
-            deltas.append(position - base)
-            base = position
-        value = pack_uint(count) + pickle.dumps(deltas, 2)
-        items.append((term.encode("utf-8"), count, float(count), value))
-    result = _PositionItems(items)
+    result = PositionItems(
+        (term.encode("utf-8"), len(found), float(len(found)), None)
+        for term, found in positions.items()
+    )
     result.positions = array("I", itertools.chain.from_iterable(positions.values()))
     return result
-
-
-class _PositionItems(tuple):
-    """Posting items (a tuple, equal to the same items in a plain one) that also carry
-    their positions as numbers, in item order, for the posting arrays."""
-
-    positions: array
 
 
 def _frequency_items(terms: list[str]) -> tuple:
@@ -134,6 +108,12 @@ def fast_preanalyse(article: Article) -> dict[str, Preanalysed]:
     return result
 
 
+def _encoded(result: dict[str, Preanalysed]) -> dict[str, Preanalysed]:
+    """The fast path's items with the values it leaves out encoded, as the reference
+    gives them."""
+    return {name: Preanalysed(with_values(value.items)) for name, value in result.items()}
+
+
 _CHECK_TEXTS = (
     Article(
         id="check-1",
@@ -167,7 +147,7 @@ class Analyser:
     CHECKED = 20
 
     def __init__(self):
-        self.fast = all(fast_preanalyse(a) == preanalyse(a) for a in _CHECK_TEXTS)
+        self.fast = all(_encoded(fast_preanalyse(a)) == preanalyse(a) for a in _CHECK_TEXTS)
         self.left_to_check = self.CHECKED
 
     def __call__(self, article: Article) -> dict[str, Preanalysed]:
@@ -177,7 +157,7 @@ class Analyser:
         if self.left_to_check:
             self.left_to_check -= 1
             reference = preanalyse(article)
-            if reference != result:
+            if reference != _encoded(result):
                 self.fast = False
                 return reference
         return result

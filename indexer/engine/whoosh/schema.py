@@ -59,6 +59,8 @@ analyses them in the writer process (simple, slower; fine for tests and small se
 
 from __future__ import annotations
 
+import pickle
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -68,6 +70,7 @@ from whoosh.fields import KEYWORD
 from whoosh.fields import STORED
 from whoosh.fields import TEXT
 from whoosh.fields import Schema
+from whoosh.system import pack_uint
 
 from indexer.article import Article
 from indexer.article_facets import clean_values as _values
@@ -122,13 +125,59 @@ class Preanalysed:
     items: tuple[tuple[bytes, int, float, bytes], ...]
 
 
+class PositionItems(tuple):
+    """Posting items of a positions field (a tuple, equal to the same items in a plain
+    one) that also carry their positions as numbers, in item order: ``positions``.
+    The fast path leaves their values out (None): a build encodes a value only for a
+    list that goes to whoosh's files (:func:`with_values`), not for the long lists the
+    posting arrays hold alone."""
+
+    positions: array
+
+
+_SINGLE_POSITION: dict[int, bytes] = {}
+
+
+def position_value(positions) -> bytes:
+    """whoosh's ``Positions.encode`` of ascending ``positions``: their count, then a
+    protocol-2 pickle of their deltas (a term seen once: cached, most of them)."""
+    if len(positions) == 1:
+        position = positions[0]
+        value = _SINGLE_POSITION.get(position)
+        if value is None:
+            value = pack_uint(1) + pickle.dumps([position], 2)
+            if position < 4096:
+                _SINGLE_POSITION[position] = value
+        return value
+    deltas = [b - a for a, b in zip((0, *positions[:-1]), positions, strict=True)]
+    return pack_uint(len(positions)) + pickle.dumps(deltas, 2)
+
+
+def with_values(items):
+    """``items`` with the values the fast path left out encoded (see
+    :class:`PositionItems`); other items as they are."""
+    flat = getattr(items, "positions", None)
+    if flat is None or all(item[3] is not None for item in items):
+        return items
+    filled = []
+    at = 0
+    for term, count, weight, value in items:
+        if value is None:
+            value = position_value(flat[at : at + count])
+        filled.append((term, count, weight, value))
+        at += count
+    result = PositionItems(filled)
+    result.positions = flat
+    return result
+
+
 class AnalysedText(TEXT):
     """A ``TEXT`` field that also accepts a :class:`Preanalysed` value (then skips analysis)."""
 
     def index(self, value, **kwargs) -> Iterator[tuple[bytes, int, float, bytes]]:
-        """Posting items of ``value``: taken as they are from a :class:`Preanalysed`."""
+        """Posting items of ``value``: taken from a :class:`Preanalysed` (with values)."""
         if isinstance(value, Preanalysed):
-            return iter(value.items)
+            return iter(with_values(value.items))
         return super().index(value, **kwargs)
 
 

@@ -57,6 +57,7 @@ from indexer.engine.whoosh.schema import ID_FIELD
 from indexer.engine.whoosh.schema import Preanalysed
 from indexer.engine.whoosh.schema import article_to_fields
 from indexer.engine.whoosh.schema import make_schema
+from indexer.engine.whoosh.schema import position_value
 from indexer.engine.whoosh.storage import INDEX_NAME
 
 __all__ = [
@@ -215,7 +216,8 @@ class _FieldPostings:
     a position).
     """
 
-    __slots__ = ("ids", "terms", "docs", "weights", "values", "pos_counts", "positions")
+    __slots__ = ("ids", "terms", "docs", "weights", "values", "pos_counts", "positions",
+                 "_begins")
 
     def __init__(self, with_positions: bool = False):
         self.ids: dict[bytes, int] = defaultdict(itertools.count().__next__)
@@ -225,13 +227,19 @@ class _FieldPostings:
         self.values: list = []
         self.pos_counts = array("I") if with_positions else None
         self.positions = array("I") if with_positions else None
+        self._begins: np.ndarray | None = None  # where each posting's positions begin
 
-    def grouped(self, ordered: bool, chunk: int = 1 << 17) -> Iterator[tuple]:
+    def grouped(self, ordered: bool, chunk: int = 1 << 17,
+                held_min: int | None = None) -> Iterator[tuple]:
         """``(term, docnums, weights, values)`` per term, in term order, documents in order.
 
         The postings are put in that order with one stable sort of the term numbers
         (ranked by term) and materialised as Python lists ``chunk`` postings at a
-        time, so finishing a segment needs little memory beyond the arrays.
+        time, so finishing a segment needs little memory beyond the arrays. Values the
+        analysis left out (None in a positions field, see
+        :class:`~.schema.PositionItems`) are encoded from the positions here, except
+        for a list of ``held_min`` postings or more (the posting arrays hold it alone,
+        and its values are not written).
         """
         if not self.terms:
             return
@@ -265,7 +273,28 @@ class _FieldPostings:
                 base_weights = weights[picked].tolist()
                 base_values = list(map(values.__getitem__, picked.tolist()))
             a, b = first - start, end - start
-            yield texts[number], base_docs[a:b], base_weights[a:b], base_values[a:b]
+            term_values = base_values[a:b]
+            if (self.positions is not None and (held_min is None or b - a < held_min)
+                    and None in term_values):
+                term_values = self._encode(term_values, picked[a:b])
+            yield texts[number], base_docs[a:b], base_weights[a:b], term_values
+
+    def _encode(self, values: list, postings: np.ndarray) -> list:
+        """``values`` of postings number ``postings`` (of a field with positions), those
+        left out encoded from the positions."""
+        if self._begins is None:
+            sizes = np.frombuffer(self.pos_counts, dtype=np.uint32)
+            self._begins = np.cumsum(sizes, dtype=np.int64) - sizes
+        flat = self.positions
+        sizes = self.pos_counts
+        begins = self._begins
+        filled = []
+        for value, posting in zip(values, postings.tolist(), strict=True):
+            if value is None:
+                begin = int(begins[posting])
+                value = position_value(flat[begin : begin + sizes[posting]])
+            filled.append(value)
+        return filled
 
     def keyed(self, fieldname: str, ordered: bool):
         """Every term's postings as :meth:`.keyed.KeyedWriter.add` takes them; None
@@ -396,11 +425,14 @@ class TermPool:
         fieldname, text, docnum, weight, value = item
         self.add_items(fieldname, docnum, ((text, 0, weight, value),))
 
-    def grouped(self, skip: frozenset[str] = frozenset()) -> Iterator[tuple]:
+    def grouped(self, skip: frozenset[str] = frozenset(),
+                arrays_min: int | None = None) -> Iterator[tuple]:
         """``(fieldname, term, docnums, weights, values)`` in field, term, doc order
-        (the fields in ``skip`` left out)."""
+        (the fields in ``skip`` left out; the values of lists held in the posting arrays
+        only, by :func:`~.codec.held_from` of ``arrays_min``, may be left out)."""
         for fieldname in sorted(self.fields.keys() - skip):
-            for text, docs, weights, values in self.fields[fieldname].grouped(self._ordered):
+            for text, docs, weights, values in self.fields[fieldname].grouped(
+                    self._ordered, held_min=held_from(fieldname, arrays_min)):
                 yield fieldname, text, docs, weights, values
 
     def write_long_lists(self, folder: Path, segment_id: str, min_postings: int,
@@ -548,7 +580,8 @@ class PoolSegmentWriter(SegmentWriter):
         try:
             lengths = CachedLengths(reader, self.docnum)
             if _fast_postings_ok(self.fieldwriter, self.schema):
-                write_postings(self.fieldwriter, self.schema, lengths, self.pool.grouped(skip),
+                write_postings(self.fieldwriter, self.schema, lengths,
+                               self.pool.grouped(skip, self.arrays_only()),
                                min_compress=self.min_compress, protocol=self.protocol,
                                window_bits=self.window_bits, inline_limit=self.inline_limit,
                                arrays_min=self.arrays_only())
