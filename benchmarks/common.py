@@ -173,13 +173,17 @@ def analysis_fingerprint() -> str:
 
     A cached index is reused only when this is unchanged (edits to comments don't count).
     """
+    from indexer.engine.whoosh import arrays
+    from indexer.engine.whoosh import keyed
+    from indexer.engine.whoosh import stored
     from indexer.engine.whoosh import writer
     from indexer.engine.whoosh.schema import make_schema
     from indexer.engine.whoosh.schema import preanalyse
 
     digest = hashlib.sha256(repr(make_schema()).encode())
     digest.update(repr((writer.PoolSegmentWriter.codec_class.__name__, writer.INLINE_LIMIT,
-                        writer.ARRAY_MIN_POSTINGS)).encode())
+                        writer.ARRAY_MIN_POSTINGS, arrays.MAGIC, keyed.MAGIC, keyed.FENCE,
+                        keyed._NAMES, stored._TAG)).encode())
     for name, value in sorted(preanalyse(_PROBE).items()):
         digest.update(name.encode())
         digest.update(repr(value.items).encode())
