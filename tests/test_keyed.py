@@ -3,6 +3,8 @@ looked up by a hash of the term, merged with numpy."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -161,8 +163,8 @@ def test_a_lookup_reads_the_file_twice_when_the_term_is_there_and_once_when_not(
     write(tmp_path / "x.vnk", lists)
     found = keyed.KeyedLists(tmp_path / "x.vnk")
     reads = []
-    pread = keyed.os.pread
-    monkeypatch.setattr(keyed.os, "pread", lambda *args: reads.append(args) or pread(*args))
+    pread = os.pread
+    monkeypatch.setattr(os, "pread", lambda *args: reads.append(args) or pread(*args))
     for term in list(lists)[::50]:
         reads.clear()
         assert found.get("pairs", term) is not None

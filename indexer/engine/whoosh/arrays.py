@@ -63,21 +63,25 @@ def segment_files(folder: Path, segment_id: str) -> dict[str, Path]:
     }
 
 
-class SegmentArrays:
-    """The posting arrays files of one segment, each opened the first time it is asked
-    for (a merge's source segment, a lean segment's terms reader)."""
+class SegmentFiles:
+    """Files of one kind of one segment, one per field, each opened the first time it is
+    asked for (a merge's source segment, a segment's terms reader): the posting arrays
+    by default; ``name_of(segment_id, fieldname)`` and ``opener(path)`` for another
+    kind."""
 
-    def __init__(self, folder: Path, segment_id: str) -> None:
+    def __init__(self, folder: Path, segment_id: str, name_of=None, opener=None) -> None:
         self._folder = Path(folder)
         self._segment_id = segment_id
-        self._opened: dict[str, PostingArrays | None] = {}
+        self._name_of = name_of or file_name
+        self._opener = opener or PostingArrays
+        self._opened: dict = {}
 
-    def field(self, fieldname: str) -> PostingArrays | None:
-        """The file of ``fieldname``; None when the segment has none. (Nothing is looked
-        up before: opening a segment's reader lists no directory.)"""
+    def field(self, fieldname: str):
+        """The file of ``fieldname``, opened; None when the segment has none. (Nothing
+        is looked up before: opening a segment's reader lists no directory.)"""
         if fieldname not in self._opened:
-            path = self._folder / file_name(self._segment_id, fieldname)
-            self._opened[fieldname] = PostingArrays(path) if path.exists() else None
+            path = self._folder / self._name_of(self._segment_id, fieldname)
+            self._opened[fieldname] = self._opener(path) if path.exists() else None
         return self._opened[fieldname]
 
     def close(self) -> None:
@@ -353,8 +357,9 @@ def _unsigned(values) -> np.ndarray:
     return values.astype(np.uint16 if small else np.uint32)
 
 
-class PostingArrays:
-    """One segment's file, open for reading (thread-safe: reads are ``pread`` calls)."""
+class RecordFile:
+    """A file of ``.npy`` records after a magic line, open for reading (thread-safe:
+    reads are ``pread`` calls); :meth:`_read_header` reads what a subclass keeps."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -367,6 +372,19 @@ class PostingArrays:
         except BaseException:
             self.close()
             raise
+
+    def _read_header(self, file) -> None:
+        raise NotImplementedError
+
+    def _read(self, name: str, first: int = 0, count: int | None = None) -> np.ndarray:
+        return pread_record(self._fd, self._layout, name, self.path, first, count)
+
+    def close(self) -> None:
+        self._closer()
+
+
+class PostingArrays(RecordFile):
+    """One segment's posting arrays file of one field, open for reading."""
 
     def _read_header(self, file) -> None:
         if file.read(len(MAGIC)) not in (MAGIC, MAGIC_V1):
@@ -406,9 +424,6 @@ class PostingArrays:
             or np.any((self._pos_firsts >= 0) != with_positions)
         ):
             raise PostingArraysError(f"{self.path}: term offsets outside the arrays")
-
-    def _read(self, name: str, first: int = 0, count: int | None = None) -> np.ndarray:
-        return pread_record(self._fd, self._layout, name, self.path, first, count)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -475,9 +490,6 @@ class PostingArrays:
                 weights = self._read("weights", first, count)
             return weights.astype(np.uint32)
         return self._read("pos_counts", int(self._pos_starts[at]), count)
-
-    def close(self) -> None:
-        self._closer()
 
 
 def read_layout(file, position: int, names: tuple[str, ...], path: Path) -> dict:

@@ -83,7 +83,7 @@ class LeanCodec(W3Codec):
 
     def terms_reader(self, storage, segment):
         name = segment.make_filename(self.TERMS_EXT)
-        arrays = postarrays.SegmentArrays(Path(storage.folder), segment.segment_id())
+        arrays = postarrays.SegmentFiles(Path(storage.folder), segment.segment_id())
         return LeanTermsReader(self, storage.open_file(name), storage.file_length(name),
                                segment.open_file(storage, self.POSTS_EXT), arrays)
 
@@ -92,7 +92,7 @@ class LeanTermsReader(W3TermsReader):
     """whoosh's terms reader; a marked term's postings come from the posting arrays."""
 
     def __init__(self, codec, dbfile, length, postfile,
-                 arrays: postarrays.SegmentArrays) -> None:
+                 arrays: postarrays.SegmentFiles) -> None:
         super().__init__(codec, dbfile, length, postfile)
         self._arrays = arrays
 
@@ -129,8 +129,9 @@ class KeyedCodec(LeanCodec):
         segment_id = segment.segment_id()
         return KeyedTermsReader(self, storage.open_file(name), storage.file_length(name),
                                 segment.open_file(storage, self.POSTS_EXT),
-                                postarrays.SegmentArrays(folder, segment_id),
-                                KeyedFiles(folder, segment_id))
+                                postarrays.SegmentFiles(folder, segment_id),
+                                postarrays.SegmentFiles(folder, segment_id, keyed.file_name,
+                                                        keyed.KeyedLists))
 
 
 class _PerDocWriter(W3PerDocWriter):
@@ -150,33 +151,12 @@ class _PerDocReader(W3PerDocReader):
         return {} if found is None else found
 
 
-class KeyedFiles:
-    """The keyed lists files of one segment, each opened when first asked for."""
-
-    def __init__(self, folder: Path, segment_id: str) -> None:
-        self._folder = Path(folder)
-        self._segment_id = segment_id
-        self._opened: dict[str, keyed.KeyedLists | None] = {}
-
-    def field(self, fieldname: str) -> keyed.KeyedLists | None:
-        """The file of ``fieldname``; None when the segment has none (no term)."""
-        if fieldname not in self._opened:
-            path = self._folder / keyed.file_name(self._segment_id, fieldname)
-            self._opened[fieldname] = keyed.KeyedLists(path) if path.exists() else None
-        return self._opened[fieldname]
-
-    def close(self) -> None:
-        for opened in self._opened.values():
-            if opened is not None:
-                opened.close()
-        self._opened = {}
-
-
 class KeyedTermsReader(LeanTermsReader):
     """:class:`LeanTermsReader`; the terms of :data:`KEYED_FIELDS` are read from the
     keyed lists files."""
 
-    def __init__(self, codec, dbfile, length, postfile, arrays, files: KeyedFiles) -> None:
+    def __init__(self, codec, dbfile, length, postfile, arrays,
+                 files: postarrays.SegmentFiles) -> None:
         super().__init__(codec, dbfile, length, postfile, arrays)
         self._files = files
 

@@ -25,8 +25,6 @@ early, for the end of the term before) and, when the term is there, its postings
 from __future__ import annotations
 
 import math
-import os
-import weakref
 from pathlib import Path
 
 import numpy as np
@@ -139,29 +137,21 @@ def sorted_by_key(fieldname: str, texts: list[bytes], term_numbers: np.ndarray,
     return posting_keys[starts], counts, docs[order], weights[order]
 
 
-class KeyedLists:
+class KeyedLists(postarrays.RecordFile):
     """One keyed lists file, open for reading (thread-safe: reads are ``pread`` calls).
     Answers like :class:`~.arrays.PostingArrays`; :attr:`complete` says that a term
     it does not hold is in no other file of the segment either."""
 
     complete = True
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        self._closer = weakref.finalize(self, os.close, self._fd)
-        try:
-            with open(self._fd, "rb", closefd=False) as file:
-                if file.read(len(MAGIC)) != MAGIC:
-                    raise PostingArraysError(f"{self.path}: not a keyed lists file")
-                self._layout = postarrays.read_layout(file, len(MAGIC), _NAMES, self.path)
-            self.fence = self._read("fence")
-            self.terms = self._layout["terms"][1]
-            self.postings = self._layout["postings"][1]
-            self._check()
-        except BaseException:
-            self.close()
-            raise
+    def _read_header(self, file) -> None:
+        if file.read(len(MAGIC)) != MAGIC:
+            raise PostingArraysError(f"{self.path}: not a keyed lists file")
+        self._layout = postarrays.read_layout(file, len(MAGIC), _NAMES, self.path)
+        self.fence = self._read("fence")
+        self.terms = self._layout["terms"][1]
+        self.postings = self._layout["postings"][1]
+        self._check()
 
     def _check(self) -> None:
         """The records agree (a damaged file fails here, not with another term's
@@ -176,9 +166,6 @@ class KeyedLists:
             first, last = self._read("terms", 0, 1)[0], self._read("terms", terms - 1, 1)[0]
             if first["keys"] != self.fence[0] or int(last["ends"]) != self.postings:
                 raise PostingArraysError(f"{self.path}: records that do not agree")
-
-    def _read(self, name: str, first: int = 0, count: int | None = None) -> np.ndarray:
-        return postarrays.pread_record(self._fd, self._layout, name, self.path, first, count)
 
     def __len__(self) -> int:
         return self.terms
@@ -227,10 +214,6 @@ class KeyedLists:
         """``(docs, weights)`` of postings ``begin`` to ``end`` (of one or more terms)."""
         postings = self._read("postings", begin, end - begin)
         return np.ascontiguousarray(postings["docs"]), np.ascontiguousarray(postings["weights"])
-
-    def close(self) -> None:
-        self._closer()
-
 
 class InMemoryLists:
     """A field's lists given as arrays (``keys`` ascending, ``ends``, ``docs``,

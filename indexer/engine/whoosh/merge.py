@@ -154,7 +154,7 @@ class _Source:
         self.folder = folder
         self.segment_id = segment.segment_id()
         self.keyed = keyed_fields(reader._codec)  # noqa: SLF001
-        self.arrays = postarrays.SegmentArrays(folder, segment.segment_id())
+        self.arrays = postarrays.SegmentFiles(folder, segment.segment_id())
         self._keyed_open: list[keyed.KeyedLists] = []
         count = reader.doc_count_all()
         self.count = count
