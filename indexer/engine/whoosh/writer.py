@@ -208,23 +208,27 @@ class _FieldPostings:
     """The postings of one field of a segment, in arrival order, in flat arrays.
 
     ``ids`` gives each distinct term a number in order of first arrival; posting
-    ``k`` is term ``terms[k]`` in document ``docs[k]`` with ``weights[k]`` and the
-    encoded ``values[k]``. About 37 bytes a posting held (the value objects are mostly
-    shared), against about 90 for a tuple per posting in a list per term. A field with
-    positions also holds them as numbers, for the posting arrays: ``pos_counts[k]``
-    positions of posting ``k`` in ``positions``, one posting after the other (4 bytes
-    a position).
+    ``k`` is term ``terms[k]`` in document ``docs[k]`` with ``weights[k]`` (float32:
+    what whoosh's files and the posting arrays keep) and the encoded ``values[k]``.
+    ``values`` is None while every value is left out: a positions field's from the fast
+    analysis (encoded when written, see :meth:`grouped`), and every value of a
+    ``valueless`` field (one the codec keeps in keyed lists, without values). About 12
+    bytes a posting held, 20 with values (the value objects are mostly shared), against
+    about 90 for a tuple per posting in a list per term. A field with positions also
+    holds them as numbers, for the posting arrays: ``pos_counts[k]`` positions of
+    posting ``k`` in ``positions``, one posting after the other (4 bytes a position).
     """
 
-    __slots__ = ("ids", "terms", "docs", "weights", "values", "pos_counts", "positions",
-                 "_begins")
+    __slots__ = ("ids", "terms", "docs", "weights", "values", "valueless", "pos_counts",
+                 "positions", "_begins")
 
-    def __init__(self, with_positions: bool = False):
+    def __init__(self, with_positions: bool = False, valueless: bool = False):
         self.ids: dict[bytes, int] = defaultdict(itertools.count().__next__)
         self.terms = array("i")
         self.docs = array("i")
-        self.weights = array("d")
-        self.values: list = []
+        self.weights = array("f")
+        self.values: list | None = None
+        self.valueless = valueless
         self.pos_counts = array("I") if with_positions else None
         self.positions = array("I") if with_positions else None
         self._begins: np.ndarray | None = None  # where each posting's positions begin
@@ -253,7 +257,7 @@ class _FieldPostings:
             order = np.argsort(term_ranks, kind="stable")
         else:
             order = np.lexsort((docs, term_ranks))
-        weights = np.frombuffer(self.weights, dtype=np.float64)
+        weights = np.frombuffer(self.weights, dtype=np.float32)
         values = self.values
         counts = np.bincount(term_ranks, minlength=len(texts))
         ends = np.cumsum(counts).tolist()
@@ -271,7 +275,8 @@ class _FieldPostings:
                 picked = order[start:stop]
                 base_docs = docs[picked].tolist()
                 base_weights = weights[picked].tolist()
-                base_values = list(map(values.__getitem__, picked.tolist()))
+                base_values = ([None] * len(picked) if values is None
+                               else list(map(values.__getitem__, picked.tolist())))
             a, b = first - start, end - start
             term_values = base_values[a:b]
             if (self.positions is not None and (held_min is None or b - a < held_min)
@@ -304,7 +309,7 @@ class _FieldPostings:
         return keyed.sorted_by_key(
             fieldname, list(self.ids), np.frombuffer(self.terms, dtype=np.int32),
             np.frombuffer(self.docs, dtype=np.int32),
-            np.frombuffer(self.weights, dtype=np.float64), ordered=ordered)
+            np.frombuffer(self.weights, dtype=np.float32), ordered=ordered)
 
     def long_lists(self, fieldname: str, ordered: bool, min_postings: int):
         """The terms with at least ``min_postings`` postings, as
@@ -334,7 +339,7 @@ class _FieldPostings:
         del ranks
         picked = picked[order]
         docs = docs[order]
-        weights = np.frombuffer(self.weights, dtype=np.float64)[picked].astype(np.float32)
+        weights = np.frombuffer(self.weights, dtype=np.float32)[picked]
         if self.positions is None:
             return keys, counts[chosen], docs, weights, np.zeros(len(chosen), bool), (), ()
         sizes = np.frombuffer(self.pos_counts, dtype=np.uint32)
@@ -376,9 +381,11 @@ class TermPool:
     instead (:attr:`size` is what it watches).
     """
 
-    def __init__(self, position_fields: Iterable[str] = ()):
+    def __init__(self, position_fields: Iterable[str] = (),
+                 valueless_fields: Iterable[str] = ()):
         self.fields: dict[str, _FieldPostings] = {}
         self.position_fields = frozenset(position_fields)
+        self.valueless_fields = frozenset(valueless_fields)
         self.postings = 0
         self.terms = 0
         self._last_docnum = -1
@@ -386,7 +393,9 @@ class TermPool:
 
     @property
     def size(self) -> int:
-        """An estimate of the memory held, in bytes (calibrated on news articles)."""
+        """An estimate of the memory held, in bytes (calibrated on news articles when
+        every posting held its value and a double weight; kept since, so that segments
+        keep their size and the memory they take is less)."""
         return 36 * self.postings + 170 * self.terms
 
     def add_items(self, fieldname: str, docnum: int, items, boost: float = 1.0) -> int:
@@ -401,7 +410,8 @@ class TermPool:
         postings = self.fields.get(fieldname)
         if postings is None:
             postings = self.fields[fieldname] = _FieldPostings(
-                with_positions=fieldname in self.position_fields
+                with_positions=fieldname in self.position_fields,
+                valueless=fieldname in self.valueless_fields,
             )
         if postings.positions is not None:
             flat = getattr(items, "positions", None)
@@ -411,11 +421,15 @@ class TermPool:
             else:  # _positions_items: the frequency is the count of positions
                 postings.pos_counts.extend(freqs)
             postings.positions.extend(flat)
+        if postings.values is not None:
+            postings.values.extend(values)
+        elif values[0] is not None and not postings.valueless:  # the first values held
+            postings.values = [None] * len(postings.docs)
+            postings.values.extend(values)
         before = len(postings.ids)
         postings.terms.extend(map(postings.ids.__getitem__, texts))
         postings.docs.extend(itertools.repeat(docnum, len(texts)))
         postings.weights.extend([w * boost for w in weights] if boost != 1.0 else weights)
-        postings.values.extend(values)
         self.postings += len(texts)
         self.terms += len(postings.ids) - before
         return sum(freqs)
@@ -471,7 +485,7 @@ class TermPool:
     def drop_values(self) -> None:
         """Let go of the encoded values (once the postings are written)."""
         for postings in self.fields.values():
-            postings.values = []
+            postings.values = None
 
     def iter_postings(self, skip: frozenset[str] = frozenset()) -> Iterator[tuple]:
         """The postings as whoosh's pool yields them (for whoosh's own writer)."""
@@ -513,7 +527,8 @@ class PoolSegmentWriter(SegmentWriter):
         kwargs.setdefault("codec", self.codec_class())
         super().__init__(*args, **kwargs)
         self.pool = TermPool(
-            name for name, field in self.schema.items() if type(field.format) is Positions
+            (name for name, field in self.schema.items() if type(field.format) is Positions),
+            keyed_fields(self.codec),
         )
         self._plain = not any(
             field.separate_spelling() or field.vector for _, field in self.schema.items()
