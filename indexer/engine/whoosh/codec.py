@@ -169,6 +169,13 @@ class KeyedTermsReader(LeanTermsReader):
             raise KeyError(f"{fieldname}:{tbytes!r}")
         return found
 
+    def _found(self, fieldname, tbytes):
+        """:meth:`_postings`, TermNotFound when the term has none."""
+        try:
+            return self._postings(fieldname, tbytes)
+        except KeyError:
+            raise TermNotFound(f"No term {fieldname}:{tbytes!r}") from None
+
     def __contains__(self, term):
         fieldname, tbytes = term
         if fieldname not in KEYED_FIELDS:
@@ -179,14 +186,7 @@ class KeyedTermsReader(LeanTermsReader):
     def term_info(self, fieldname, tbytes):
         if fieldname not in KEYED_FIELDS:
             return super().term_info(fieldname, tbytes)
-        try:
-            docs, weights = self._postings(fieldname, tbytes)
-        except KeyError:
-            raise TermNotFound(f"No term {fieldname}:{tbytes!r}") from None
-        # lengths unknown here: 0 and the largest whoosh stores keep any bound a
-        # scorer takes from them an upper bound
-        return W3TermInfo(float(weights.sum(dtype=np.float64)), len(docs), 0, 1 << 31,
-                          float(weights.max()), int(docs[0]), int(docs[-1]))
+        return _keyed_info(*self._found(fieldname, tbytes))
 
     def frequency(self, fieldname, tbytes):
         if fieldname not in KEYED_FIELDS:
@@ -201,15 +201,21 @@ class KeyedTermsReader(LeanTermsReader):
     def matcher(self, fieldname, tbytes, format_, scorer=None):
         if fieldname not in KEYED_FIELDS:
             return super().matcher(fieldname, tbytes, format_, scorer)
-        terminfo = self.term_info(fieldname, tbytes)
-        docs, weights, values = held_postings(self._files.field(fieldname), fieldname,
-                                              tbytes, format_)
-        return ListMatcher(docs, weights, values, format_, scorer=scorer,
-                           term=(fieldname, tbytes), terminfo=terminfo)
+        docs, weights = self._found(fieldname, tbytes)  # read once, for both
+        ids, listed, values = as_whoosh(docs, weights, None, None, format_)
+        return ListMatcher(ids, listed, values, format_, scorer=scorer,
+                           term=(fieldname, tbytes), terminfo=_keyed_info(docs, weights))
 
     def close(self) -> None:
         self._files.close()
         super().close()
+
+
+def _keyed_info(docs: np.ndarray, weights: np.ndarray) -> W3TermInfo:
+    """The term info of a keyed field's term. The field lengths are unknown here: 0 and
+    the largest whoosh stores keep any bound a scorer takes from them an upper bound."""
+    return W3TermInfo(float(weights.sum(dtype=np.float64)), len(docs), 0, 1 << 31,
+                      float(weights.max()), int(docs[0]), int(docs[-1]))
 
 
 def held_postings(arrays: postarrays.PostingArrays | None, fieldname: str, term: bytes,
@@ -225,7 +231,13 @@ def held_postings(arrays: postarrays.PostingArrays | None, fieldname: str, term:
         raise IndexCorrupt(f"{fieldname}:{term!r} is marked as held in "
                            f"{Path(arrays.path).name}, which does not hold it; "
                            "rebuild the index")
-    docs, weights, sizes, positions = held
+    return as_whoosh(*held, format_, encode=encode)
+
+
+def as_whoosh(docs: np.ndarray, weights: np.ndarray, sizes: np.ndarray | None,
+              positions: np.ndarray | None, format_, *, encode: bool = True):
+    """``(docnums, weights, encoded values)`` as whoosh's blocks give them, of postings
+    read as arrays (with their position counts and positions, or None)."""
     weights = weights.astype(np.float64).tolist()
     if not encode:
         values = None
