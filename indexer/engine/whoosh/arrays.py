@@ -176,45 +176,33 @@ class Staging:
         self._files[name].write(np.ascontiguousarray(values, dtype=self.kinds[name]).data)
         self.lengths[name] += len(values)
 
-    def copy(self, name: str, dtype: np.dtype, out) -> None:
-        """Write record ``name`` to ``out`` as a ``.npy`` array of ``dtype``."""
-        header = np.lib.format.header_data_from_array_1_0(np.zeros(0, dtype=dtype))
-        header["shape"] = (self.lengths[name],)
-        np.lib.format.write_array_header_1_0(out, header)
-        staged = self._files[name]
-        staged.flush()
-        staged.seek(0)
-        left = self.lengths[name]
-        while left:
-            chunk = np.fromfile(staged, dtype=self.kinds[name], count=min(left, self._CHUNK))
-            if not len(chunk):
-                raise PostingArraysError(f"{self._file(name)}: cut short")
-            out.write(np.ascontiguousarray(chunk, dtype=dtype).data)
-            left -= len(chunk)
-
-    def copy_fields(self, dtype: np.dtype, out) -> None:
-        """Write the records named by the fields of the structured ``dtype``, which have
-        as many entries each, to ``out`` as one ``.npy`` array of ``dtype``: one entry
-        after the other, the fields side by side (what one read wants together)."""
-        names = dtype.names
+    def copy(self, dtype: np.dtype, out, name: str | None = None) -> None:
+        """Write staged records to ``out`` as one ``.npy`` array of ``dtype``: record
+        ``name``, narrowed to a plain ``dtype``; or, for a structured ``dtype``, the
+        records its fields name (as many entries each) side by side, one entry after the
+        other (what one read wants together)."""
+        names = dtype.names or (name,)
         length = self.lengths[names[0]]
-        if any(self.lengths[name] != length for name in names):
+        if any(self.lengths[field] != length for field in names):
             raise PostingArraysError(f"{self.path}: records {names} of different lengths")
         header = np.lib.format.header_data_from_array_1_0(np.zeros(0, dtype=dtype))
         header["shape"] = (length,)
         np.lib.format.write_array_header_1_0(out, header)
-        for name in names:
-            self._files[name].flush()
-            self._files[name].seek(0)
+        for field in names:
+            self._files[field].flush()
+            self._files[field].seek(0)
         left = length
         while left:
             count = min(left, self._CHUNK)
             chunk = np.empty(count, dtype=dtype)
-            for name in names:
-                values = np.fromfile(self._files[name], dtype=self.kinds[name], count=count)
+            for field in names:
+                values = np.fromfile(self._files[field], dtype=self.kinds[field], count=count)
                 if len(values) != count:
-                    raise PostingArraysError(f"{self._file(name)}: cut short")
-                chunk[name] = values
+                    raise PostingArraysError(f"{self._file(field)}: cut short")
+                if dtype.names:
+                    chunk[field] = values
+                else:
+                    chunk[:] = values
             out.write(chunk.data)
             left -= count
 
@@ -304,7 +292,7 @@ class ArraysWriter:
                               pos_starts[order], pos_firsts[order]):
                     write_array(out, array)
                 for name in self._RECORDS:
-                    self._staged.copy(name, np.dtype(kinds[name]), out)
+                    self._staged.copy(np.dtype(kinds[name]), out, name)
         finally:
             self.abort()
 

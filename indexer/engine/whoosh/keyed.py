@@ -107,8 +107,8 @@ class KeyedWriter:
             with open(self.path, "wb") as out:
                 out.write(MAGIC)
                 postarrays.write_array(out, fence)
-                self._staged.copy_fields(np.dtype([("keys", "<u8"), ("ends", ends)]), out)
-                self._staged.copy_fields(np.dtype([("docs", docs), ("weights", weights)]), out)
+                self._staged.copy(np.dtype([("keys", "<u8"), ("ends", ends)]), out)
+                self._staged.copy(np.dtype([("docs", docs), ("weights", weights)]), out)
             return True
         finally:
             self.abort()
