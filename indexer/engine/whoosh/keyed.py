@@ -131,10 +131,13 @@ def sorted_by_key(fieldname: str, texts: list[bytes], term_numbers: np.ndarray,
         order = np.argsort(keys[term_numbers], kind="stable")
     else:
         order = np.lexsort((docs, keys[term_numbers]))
-    posting_keys = keys[term_numbers[order]]
+    return (*_runs(keys[term_numbers[order]]), docs[order], weights[order])
+
+
+def _runs(posting_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys of sorted ``posting_keys`` and how many postings each has."""
     starts = np.flatnonzero(np.r_[True, posting_keys[1:] != posting_keys[:-1]])
-    counts = np.diff(np.r_[starts, len(order)])
-    return posting_keys[starts], counts, docs[order], weights[order]
+    return posting_keys[starts], np.diff(np.r_[starts, len(posting_keys)])
 
 
 class KeyedLists(postarrays.RecordFile):
@@ -269,13 +272,10 @@ def merge(path: Path, sources: list, *, chunk: int = MERGE_CHUNK) -> bool:
             if not parts_keys:
                 continue
             posting_keys = np.concatenate(parts_keys)
-            order = np.argsort(posting_keys, kind="stable")
-            posting_keys = posting_keys[order]
             if not len(posting_keys):
                 continue
-            starts = np.flatnonzero(np.r_[True, posting_keys[1:] != posting_keys[:-1]])
-            writer.add(posting_keys[starts], np.diff(np.r_[starts, len(order)]),
-                       np.concatenate(parts_docs)[order],
+            order = np.argsort(posting_keys, kind="stable")
+            writer.add(*_runs(posting_keys[order]), np.concatenate(parts_docs)[order],
                        np.concatenate(parts_weights)[order])
         return writer.finish()
     except BaseException:
