@@ -151,11 +151,10 @@ class _Source:
         self.terms = reader._terms  # noqa: SLF001 - walking the terms file
         segment = reader._segment  # noqa: SLF001
         folder = Path(reader._storage.folder)  # noqa: SLF001
-        self.folder = folder
-        self.segment_id = segment.segment_id()
         self.keyed = keyed_fields(reader._codec)  # noqa: SLF001
         self.arrays = postarrays.SegmentFiles(folder, segment.segment_id())
-        self._keyed_open: list[keyed.KeyedLists] = []
+        self.keyed_files = postarrays.SegmentFiles(folder, segment.segment_id(),
+                                                   keyed.file_name, keyed.KeyedLists)
         count = reader.doc_count_all()
         self.count = count
         if docmap is None:
@@ -194,12 +193,7 @@ class _Source:
         lists file of a segment that has one; else read from whoosh's files (a segment
         of an earlier format), in memory. None when the segment has no such term."""
         if fieldname in self.keyed:
-            path = self.folder / keyed.file_name(self.segment_id, fieldname)
-            if not path.exists():
-                return None
-            lists = keyed.KeyedLists(path)
-            self._keyed_open.append(lists)
-            return lists
+            return self.keyed_files.field(fieldname)
         texts: list[bytes] = []
         numbers: list[np.ndarray] = []
         docs: list[np.ndarray] = []
@@ -224,8 +218,7 @@ class _Source:
 
     def close(self) -> None:
         self.arrays.close()
-        for lists in self._keyed_open:
-            lists.close()
+        self.keyed_files.close()
         if isinstance(self.postings, mmap.mmap):
             self.postings.close()
 

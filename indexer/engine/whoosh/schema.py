@@ -59,7 +59,6 @@ analyses them in the writer process (simple, slower; fine for tests and small se
 
 from __future__ import annotations
 
-import pickle
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -70,7 +69,7 @@ from whoosh.fields import KEYWORD
 from whoosh.fields import STORED
 from whoosh.fields import TEXT
 from whoosh.fields import Schema
-from whoosh.system import pack_uint
+from whoosh.formats import Positions
 
 from indexer.article import Article
 from indexer.article_facets import clean_values as _values
@@ -138,19 +137,21 @@ class PositionItems(tuple):
 _SINGLE_POSITION: dict[int, bytes] = {}
 
 
+_POSITIONS = Positions()
+
+
 def position_value(positions) -> bytes:
-    """whoosh's ``Positions.encode`` of ascending ``positions``: their count, then a
-    protocol-2 pickle of their deltas (a term seen once: cached, most of them)."""
-    if len(positions) == 1:
-        position = positions[0]
-        value = _SINGLE_POSITION.get(position)
-        if value is None:
-            value = pack_uint(1) + pickle.dumps([position], 2)
-            if position < 4096:
-                _SINGLE_POSITION[position] = value
-        return value
-    deltas = [b - a for a, b in zip((0, *positions[:-1]), positions, strict=True)]
-    return pack_uint(len(positions)) + pickle.dumps(deltas, 2)
+    """whoosh's ``Positions.encode`` of ascending ``positions`` (the value of a term
+    seen once, most of them, cached by its position)."""
+    if len(positions) != 1:
+        return _POSITIONS.encode(positions)
+    position = positions[0]
+    value = _SINGLE_POSITION.get(position)
+    if value is None:
+        value = _POSITIONS.encode((position,))
+        if position < 4096:
+            _SINGLE_POSITION[position] = value
+    return value
 
 
 def with_values(items):

@@ -84,16 +84,14 @@ def verify_generation(gen_dir: Path, *, expected_documents: int | None = None) -
             raise IndexCorrupt(f"{gen_dir.name}: file {name} is missing") from None
         if actual != size:
             raise IndexCorrupt(f"{gen_dir.name}: file {name} has {actual} bytes, expected {size}")
-    for path in sorted(gen_dir.glob(f"*{postarrays.EXTENSION}")):
-        try:
-            postarrays.PostingArrays(path).close()
-        except (OSError, postarrays.PostingArraysError) as exc:
-            raise IndexCorrupt(f"{gen_dir.name}: posting arrays unreadable: {exc}") from None
-    for path in sorted(gen_dir.glob(f"*{keyed.EXTENSION}")):
-        try:
-            keyed.KeyedLists(path).close()
-        except (OSError, postarrays.PostingArraysError) as exc:
-            raise IndexCorrupt(f"{gen_dir.name}: keyed lists unreadable: {exc}") from None
+    for extension, opener, kind in ((postarrays.EXTENSION, postarrays.PostingArrays,
+                                     "posting arrays"),
+                                    (keyed.EXTENSION, keyed.KeyedLists, "keyed lists")):
+        for path in sorted(gen_dir.glob(f"*{extension}")):
+            try:
+                opener(path).close()
+            except (OSError, postarrays.PostingArraysError) as exc:
+                raise IndexCorrupt(f"{gen_dir.name}: {kind} unreadable: {exc}") from None
     if expected_documents is None:
         expected_documents = manifest.get("documents")
     # whoosh leaves the files of a segment it failed to read to the garbage collector;
