@@ -176,12 +176,13 @@ def analysis_fingerprint() -> str:
     from indexer.engine.whoosh import arrays
     from indexer.engine.whoosh import keyed
     from indexer.engine.whoosh import stored
+    from indexer.engine.whoosh import w3files
     from indexer.engine.whoosh import writer
     from indexer.engine.whoosh.schema import make_schema
     from indexer.engine.whoosh.schema import preanalyse
 
     digest = hashlib.sha256(repr(make_schema()).encode())
-    digest.update(repr((writer.PoolSegmentWriter.codec_class.__name__, writer.INLINE_LIMIT,
+    digest.update(repr((writer.PoolSegmentWriter.codec_class.__name__, w3files.INLINE_LIMIT,
                         writer.ARRAY_MIN_POSTINGS, arrays.MAGIC, keyed.MAGIC, keyed.FENCE,
                         keyed._NAMES, stored._TAG)).encode())
     for name, value in sorted(preanalyse(_PROBE).items()):

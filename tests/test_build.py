@@ -759,7 +759,7 @@ def test_posting_writer_default_mode_reads_back_the_same(tmp_path):
 
 
 def test_term_pool_sorts_postings_that_arrive_out_of_order():
-    from indexer.engine.whoosh.writer import TermPool
+    from indexer.engine.whoosh.pool import TermPool
 
     pool = TermPool()
     pool.add(("body", b"dan", 5, 1.0, b"x"))

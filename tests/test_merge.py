@@ -24,6 +24,7 @@ from indexer import generations as gens
 from indexer.build import build_index
 from indexer.build import update_index
 from indexer.engine.whoosh import storage
+from indexer.engine.whoosh import w3files
 from indexer.engine.whoosh import writer
 from indexer.engine.whoosh.merge import pick_merge
 from indexer.engine.whoosh.merge import tier
@@ -583,7 +584,7 @@ def term_kinds(gen_dir: Path) -> dict[str, int]:
                     kinds[kind] += 1
                     if info.doc_frequency() >= writer.ARRAY_MIN_POSTINGS:
                         kinds["long"] += kind == "marked"
-                    elif info.doc_frequency() <= writer.INLINE_LIMIT:
+                    elif info.doc_frequency() <= w3files.INLINE_LIMIT:
                         kinds["short"] += kind == "inlined"
     index.close()
     kinds["bytes"] = sum(path.stat().st_size for path in gen_dir.iterdir())

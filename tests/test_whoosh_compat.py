@@ -20,7 +20,7 @@ from whoosh.scoring import BM25F
 from indexer.engine.whoosh import compat
 from indexer.engine.whoosh.storage import INDEX_NAME
 from indexer.engine.whoosh.storage import open_storage
-from indexer.engine.whoosh.writer import INLINE_LIMIT
+from indexer.engine.whoosh.w3files import INLINE_LIMIT
 from indexer.errors import IndexerError
 from indexer.generations import current_generation
 

@@ -104,7 +104,7 @@ def leaf_blocks(leaf, fieldname: str, text: str):
 def _leaf_matcher(matcher):
     """The matcher that reads a term's postings, under whoosh's deletion filters: a W3
     leaf matcher (blocks in the postings file) or a list matcher (postings inlined in
-    the terms file, see :data:`~indexer.engine.whoosh.writer.INLINE_LIMIT`)."""
+    the terms file, see :data:`~indexer.engine.whoosh.w3files.INLINE_LIMIT`)."""
     while not isinstance(matcher, W3LeafMatcher | ListMatcher):
         child = getattr(matcher, "child", None)
         if child is None:

@@ -46,7 +46,7 @@ PRIVATE_NAMES = (
     ("whoosh.columns", "FixedBytesColumn.Reader._default"),
     ("whoosh.scoring", "BM25F._field_B"),
     ("whoosh.index", "FileIndex._segments"),
-    # the segment writer (writer.py)
+    # the segment writer (writer.py, w3files.py)
     ("whoosh.writing", "SegmentWriter._added"),
     ("whoosh.writing", "SegmentWriter._check_state"),
     ("whoosh.writing", "SegmentWriter._check_fields"),

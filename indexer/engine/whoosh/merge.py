@@ -34,7 +34,7 @@ a ``kill -9`` leaves the temporary directory for the next build to remove). The 
 is streamed: the documents' stored fields and lengths are copied by whoosh's per-document
 writer; the postings are read term by term from each source's terms and postings files
 in key order (a k-way merge), renumbered, and written by
-:func:`indexer.engine.whoosh.writer.write_postings` as they come; the merged segment's
+:func:`indexer.engine.whoosh.w3files.write_postings` as they come; the merged segment's
 long lists go to its posting arrays (:mod:`.arrays`) through files staged on disk. So
 the memory held is one term's postings, 40 bytes per long list, and the mapped pages
 of the sources' postings files (the page cache's to reclaim). The encoded values
@@ -69,10 +69,10 @@ from indexer.engine.whoosh.codec import held_from
 from indexer.engine.whoosh.codec import held_postings
 from indexer.engine.whoosh.codec import is_marked
 from indexer.engine.whoosh.codec import keyed_fields
+from indexer.engine.whoosh.pool import decode_positions
+from indexer.engine.whoosh.w3files import write_postings
 from indexer.engine.whoosh.writer import CachedLengths
 from indexer.engine.whoosh.writer import PoolSegmentWriter
-from indexer.engine.whoosh.writer import decode_positions
-from indexer.engine.whoosh.writer import write_postings
 from indexer.settings import value
 
 __all__ = ["MAX_SEGMENTS", "MERGE_FACTOR", "SMALL_SEGMENT", "MergeWriter", "apply_policy",
