@@ -665,8 +665,7 @@ def test_posting_arrays_hold_the_long_lists_as_whoosh_reads_them(tmp_path, analy
 
 def test_posting_arrays_leave_out_position_counts_the_weights_give(tmp_path):
     """In the text views a posting's weight is its count of positions: the file keeps
-    one of the two (and whole weights under 256 in a byte), both writers alike; a file
-    of the first version, which keeps both, still reads."""
+    one of the two (and whole weights under 256 in a byte), both writers alike."""
     from indexer.engine.whoosh import arrays as postarrays
 
     keys = [postarrays.term_key("body", b"a"), postarrays.term_key("body", b"b")]
@@ -688,17 +687,79 @@ def test_posting_arrays_leave_out_position_counts_the_weights_give(tmp_path):
     at_docs, at_positions = arrays.positions("body", b"a", np.array([4, 9]))
     assert at_docs.tolist() == [4, 9, 9, 9] and at_positions.tolist() == [0, 5, 6, 7]
     arrays.close()
-    # counts that are not the weights are kept; a version 1 file reads the same
+    # counts that are not the weights are kept
     postarrays.write(tmp_path / "z.vnp", keys, [3, 1], docs, weights, [True, True],
-                     [1, 2, 3, 1], positions)
-    whole = (tmp_path / "z.vnp").read_bytes()
-    assert whole.startswith(postarrays.MAGIC)
-    (tmp_path / "v1.vnp").write_bytes(postarrays.MAGIC_V1 + whole[len(postarrays.MAGIC):])
-    for name in ("z.vnp", "v1.vnp"):
-        arrays = postarrays.PostingArrays(tmp_path / name)
-        assert arrays.whole("body", b"a")[2].tolist() == [1, 2, 3]
-        assert arrays.positions("body", b"a", np.array([4]))[1].tolist() == [8, 0]
-        arrays.close()
+                     [1, 2, 3, 1], [3, 0, 8, 5, 6, 7, 11])
+    arrays = postarrays.PostingArrays(tmp_path / "z.vnp")
+    assert arrays.whole("body", b"a")[2].tolist() == [1, 2, 3]
+    assert arrays.positions("body", b"a", np.array([4]))[1].tolist() == [0, 8]
+    arrays.close()
+    # positions out of order would not survive the gap coding: refused
+    with pytest.raises(postarrays.PostingArraysError, match="not ascending"):
+        postarrays.write(tmp_path / "w.vnp", keys, [3, 1], docs, weights, [True, True],
+                         [1, 2, 3, 1], positions)
+
+
+def _former_arrays_file(path, magic, keys, counts, docs, weights, pos_counts, positions):
+    """A posting arrays file of version 1 or 2 (plain arrays, no size records), every
+    term with positions, laid out as those versions' writers did."""
+    from indexer.engine.whoosh import arrays as postarrays
+
+    keys, counts = np.asarray(keys, dtype=np.uint64), np.asarray(counts, dtype=np.int64)
+    order = np.argsort(keys)
+    per_term = np.add.reduceat(np.asarray(pos_counts, dtype=np.int64),
+                               postarrays.offsets(counts))
+    starts = postarrays.offsets(counts)
+    records = (keys, starts, counts, starts, postarrays.offsets(per_term))
+    with open(path, "wb") as out:
+        out.write(magic)
+        for array in (*(column[order] for column in records), np.asarray(docs, np.uint16),
+                      np.asarray(weights, np.uint16), np.asarray(pos_counts, np.uint16),
+                      np.asarray(positions, np.uint16)):
+            postarrays.write_array(out, array)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_posting_arrays_of_former_versions_still_read(tmp_path, version):
+    """Files from before the gap coding (version 2) and before the position counts
+    could be left out (version 1) read as they did: a generation built before serves."""
+    from indexer.engine.whoosh import arrays as postarrays
+
+    keys = [postarrays.term_key("body", b"a"), postarrays.term_key("body", b"b")]
+    magic = postarrays.MAGIC_V1 if version == 1 else postarrays.MAGIC_V2
+    _former_arrays_file(tmp_path / "old.vnp", magic, keys, [3, 1], [1, 4, 9, 2],
+                        [1, 2, 3, 1], [1, 2, 3, 1], [3, 8, 0, 5, 6, 7, 11])
+    arrays = postarrays.PostingArrays(tmp_path / "old.vnp")
+    assert [part.tolist() for part in arrays.whole("body", b"a")] == [
+        [1, 4, 9], [1, 2, 3], [1, 2, 3], [3, 8, 0, 5, 6, 7]]
+    assert arrays.get("body", b"b")[0].tolist() == [2]
+    at_docs, at_positions = arrays.positions("body", b"a", np.array([4, 9]))
+    assert at_docs.tolist() == [4, 4, 9, 9, 9] and at_positions.tolist() == [8, 0, 5, 6, 7]
+    arrays.close()
+
+
+def test_gap_coding_round_trips():
+    """Document numbers and positions are kept as varint gaps: every width (one to five
+    bytes) reads back, runs restart their gaps, and bytes that do not hold the count
+    asked for are refused."""
+    from indexer.engine.whoosh import arrays as postarrays
+
+    values = np.array([0, 5, 127, 128, 16_383, 16_384, 2**21, 2**28 + 7, 2**32 - 1, 3, 3, 900],
+                      dtype=np.int64)
+    sizes = np.array([9, 0, 2, 1], dtype=np.int64)
+    data, widths = postarrays.varint(values)
+    assert widths.tolist() == [1, 1, 1, 2, 2, 3, 4, 5, 5, 1, 1, 2]
+    assert postarrays.unvarint(data, len(values), "x").tolist() == values.tolist()
+    ascending = np.array([2, 9, 300, 301, 70_000, 4, 4, 1, 8], dtype=np.int64)
+    runs = np.array([5, 0, 2, 2], dtype=np.int64)
+    found = postarrays.gaps(ascending, runs)
+    assert found.tolist() == [2, 7, 291, 1, 69_699, 4, 0, 1, 7]
+    assert postarrays.ungap(found, runs).tolist() == ascending.tolist()
+    assert postarrays.run_sums(values, sizes).tolist() == [
+        int(values[:9].sum()), 0, 6, 900]
+    for damaged, count in ((data[:-1], len(values)), (data, len(values) - 1)):
+        with pytest.raises(postarrays.PostingArraysError, match="numbers expected"):
+            postarrays.unvarint(damaged, count, "x")
 
 
 def test_posting_arrays_read_back_what_was_written_and_refuse_damage(tmp_path):

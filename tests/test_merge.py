@@ -172,7 +172,9 @@ def test_posting_arrays_written_term_by_term_are_those_written_at_once(tmp_path,
             weights[0] = 1.5  # one weight that is not whole: the file keeps float32
         if number % 3:
             pos_counts = rng.integers(0, 6, size=count)
-            positions = rng.integers(0, 70_000 if large else 900, size=int(pos_counts.sum()))
+            positions = np.concatenate([np.zeros(0, dtype=np.int64)] + [
+                np.sort(rng.choice(70_000 if large else 900, size=size, replace=False))
+                for size in pos_counts.tolist()])  # ascending in each posting
         else:
             pos_counts = positions = None
         terms.append((postarrays.term_key("body", f"t{number}".encode()), docs, weights,

@@ -8,24 +8,37 @@ term with many postings in one field of a segment, so reading a term is one look
 a sorted key array and one read of a contiguous slice per array.
 
 The layout is a magic line followed by NumPy ``.npy`` records, in this order; the first
-five have one entry per term held, sorted by key:
+eight have one entry per term held, sorted by key:
 
 ``keys``        uint64: :func:`term_key` of the term;
-``starts``      int64: where its postings start in ``docs``/``weights``;
+``starts``      int64: where its postings start in ``weights``;
 ``counts``      int64: how many postings it has;
 ``pos_starts``  int64: where its postings start in ``pos_counts``, -1 without positions;
-``pos_firsts``  int64: where its positions start in ``positions``, -1 without;
-``docs``        uint16 or uint32: segment-local document numbers, ascending per term;
+``doc_firsts``  int64: where its document numbers start in ``docs`` (a byte offset);
+``doc_sizes``   int64: how many bytes they take;
+``pos_firsts``  int64: where its positions start in ``positions`` (a byte offset), -1
+                without positions;
+``pos_sizes``   int64: how many bytes they take, 0 without;
+``docs``        uint8: segment-local document numbers, ascending per term, as
+                :func:`varint` gaps (the first of a term as it is);
 ``weights``     uint8 or uint16 (whole numbers) or float32: the weights the engine stores;
 ``pos_counts``  uint16 or uint32: positions per posting (postings with positions only);
                 empty when every such posting's weight is its count of positions (as
                 in the text views), which then stands for it;
-``positions``   uint16 or uint32: each posting's positions, ascending.
+``positions``   uint8: each posting's positions, ascending, as :func:`varint` gaps (the
+                first of a posting as it is).
 
-Files of version 1 (``VNSEARCH-POSTINGS-1``) always hold ``pos_counts`` and keep whole
-weights in uint16; they are read as they are.
+Most gaps take one byte, where a document number took two (four past 65,535 documents
+in a segment) and a position two: the files are about 40 % smaller than in version 2
+(``VNSEARCH-POSTINGS-2``), which kept both as plain uint16/uint32 arrays with
+``pos_firsts`` counting positions and had no size records. Files of versions 2 and 1
+(``VNSEARCH-POSTINGS-1``, which always held ``pos_counts`` and kept whole weights in
+uint16) are read as they are.
 
-The per-term arrays are read into memory when a file is opened (40 bytes a term, for
+A term's document numbers or positions are read whole, one ``pread`` each, and decoded
+with a few NumPy passes.
+
+The per-term arrays are read into memory when a file is opened (64 bytes a term, for
 the few tens of thousands of terms long enough to be held); the rest is read with
 ``os.pread`` when asked for, so an idle index costs no memory.
 """
@@ -40,13 +53,18 @@ from pathlib import Path
 
 import numpy as np
 
-MAGIC = b"VNSEARCH-POSTINGS-2\n"
+MAGIC = b"VNSEARCH-POSTINGS-3\n"
+#: Files written before document numbers and positions were gap-coded (read as well).
+MAGIC_V2 = b"VNSEARCH-POSTINGS-2\n"
 #: Files written before the position counts could be left out (read as well).
 MAGIC_V1 = b"VNSEARCH-POSTINGS-1\n"
 #: File name suffix: ``<segment id>.<field name>.vnp``, one file per field.
 EXTENSION = ".vnp"
-_NAMES = ("keys", "starts", "counts", "pos_starts", "pos_firsts", "docs", "weights",
-          "pos_counts", "positions")
+_NAMES = ("keys", "starts", "counts", "pos_starts", "doc_firsts", "doc_sizes", "pos_firsts",
+          "pos_sizes", "docs", "weights", "pos_counts", "positions")
+#: The records of versions 1 and 2.
+_NAMES_V2 = ("keys", "starts", "counts", "pos_starts", "pos_firsts", "docs", "weights",
+             "pos_counts", "positions")
 
 
 def file_name(segment_id: str, fieldname: str) -> str:
@@ -116,37 +134,117 @@ def write(path: Path, keys, counts, docs, weights, with_positions=None, pos_coun
     counts = np.asarray(counts, dtype=np.int64)
     if len(counts) != len(keys) or (len(counts) and counts.min() < 1):
         raise PostingArraysError(f"{path}: every term needs a count of 1 or more")
-    starts = offsets(counts)
     if with_positions is None:
         with_positions = np.zeros(len(keys), dtype=bool)
     with_positions = np.asarray(with_positions, dtype=bool)
     pos_counts = np.asarray(pos_counts, dtype=np.int64)
-    pos_starts = np.full(len(keys), -1, dtype=np.int64)
-    pos_firsts = np.full(len(keys), -1, dtype=np.int64)
     held = counts[with_positions]
     if int(held.sum()) != len(pos_counts):
         raise PostingArraysError(f"{path}: {len(pos_counts)} position counts for "
                                  f"{int(held.sum())} postings")
+    doc_bytes, widths = _gap_coded(path, docs, counts)
+    doc_sizes = run_sums(widths, counts)
+    pos_sizes = np.zeros(len(keys), dtype=np.int64)
+    position_bytes = np.zeros(0, dtype=np.uint8)
     if len(held):
-        pos_starts[with_positions] = offsets(held)
-        per_term = np.add.reduceat(pos_counts, pos_starts[with_positions])
-        pos_firsts[with_positions] = offsets(per_term)
-    order = np.argsort(keys, kind="stable")
-    if len(keys) > 1 and np.any(keys[order][1:] == keys[order][:-1]):
-        raise PostingArraysError(f"{path}: two terms share a key")
+        position_bytes, widths = _gap_coded(path, positions, pos_counts)
+        per_term = run_sums(pos_counts, held)
+        pos_sizes[with_positions] = run_sums(widths, per_term)
     weights = np.asarray(weights)
     if len(held) and np.array_equal(weights[np.repeat(with_positions, counts)], pos_counts):
         pos_counts = pos_counts[:0]  # the weights say it
-    columns = (
-        keys[order], starts[order], counts[order], pos_starts[order], pos_firsts[order],
-        _unsigned(docs),
-        weights.astype(_weight_type(_whole(weights), weights.max() if len(weights) else 0)),
-        _unsigned(pos_counts), _unsigned(positions),
-    )
+    weight_type = _weight_type(_whole(weights), weights.max() if len(weights) else 0)
     with open(path, "wb") as out:
         out.write(MAGIC)
-        for array in columns:
+        for array in _term_records(path, keys, counts, with_positions, doc_sizes, pos_sizes):
             write_array(out, array)
+        for array in (doc_bytes, weights.astype(weight_type), _unsigned(pos_counts),
+                      position_bytes):
+            write_array(out, array)
+
+
+def _gap_coded(path: Path, values, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`varint` of the :func:`gaps` of ``values``, ascending in each run."""
+    found = gaps(np.asarray(values, dtype=np.int64), sizes)
+    if len(found) and found.min() < 0:
+        raise PostingArraysError(f"{path}: document numbers or positions not ascending")
+    return varint(found)
+
+
+def _term_records(path: Path, keys: np.ndarray, counts: np.ndarray,
+                  with_positions: np.ndarray, doc_sizes: np.ndarray,
+                  pos_sizes: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The per-term records of the file, sorted by key, of terms given in the order
+    their postings follow each other."""
+    order = np.argsort(keys, kind="stable")
+    if len(keys) > 1 and np.any(keys[order][1:] == keys[order][:-1]):
+        raise PostingArraysError(f"{path}: two terms share a key")
+    pos_starts = np.full(len(keys), -1, dtype=np.int64)
+    pos_starts[with_positions] = offsets(counts[with_positions])
+    pos_firsts = np.where(with_positions, offsets(pos_sizes), -1)
+    others = (offsets(counts), counts, pos_starts, offsets(doc_sizes), doc_sizes, pos_firsts,
+              pos_sizes)
+    return (keys[order], *(np.asarray(column, dtype=np.int64)[order] for column in others))
+
+
+def gaps(values: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Each of ``values`` (int64) less the one before it in its run, the first of each
+    run as it is; runs of ``sizes[i]`` consecutive values."""
+    found = np.diff(values, prepend=0)
+    firsts = offsets(sizes)[sizes > 0]
+    found[firsts] = values[firsts]
+    return found
+
+
+def ungap(found: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The values :func:`gaps` took ``found`` from (int64)."""
+    sums = np.cumsum(found, dtype=np.int64)
+    sizes = sizes[sizes > 0]
+    firsts = offsets(sizes)
+    sums -= np.repeat(sums[firsts] - found[firsts], sizes)
+    return sums
+
+
+def run_sums(values: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The sum of each run of ``sizes[i]`` consecutive ``values`` (int64)."""
+    sums = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(values, out=sums[1:])
+    ends = np.cumsum(sizes, dtype=np.int64)
+    return sums[ends] - sums[ends - sizes]
+
+
+def varint(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` (whole numbers from 0 to 2**35) as bytes, seven bits a byte, lowest
+    first, the high bit set on every byte but a value's last; and how many bytes each
+    value took."""
+    values = np.asarray(values, dtype=np.int64)
+    widths = np.ones(len(values), dtype=np.int64)
+    for shift in (7, 14, 21, 28):
+        widths += values >= 1 << shift
+    data = np.empty(int(widths.sum()), dtype=np.uint8)
+    at = offsets(widths)
+    for byte in range(int(widths.max()) if len(widths) else 0):
+        chosen = widths > byte
+        part = (values[chosen] >> 7 * byte) & 0x7F
+        part |= (widths[chosen] > byte + 1).astype(np.int64) << 7
+        data[at[chosen] + byte] = part
+    return data, widths
+
+
+def unvarint(data: np.ndarray, count: int, path: Path) -> np.ndarray:
+    """The ``count`` values (int64) :func:`varint` wrote as ``data``."""
+    data = np.asarray(data, dtype=np.uint8)
+    ends = np.flatnonzero(data < 0x80)
+    if len(ends) != count or (count and ends[-1] != len(data) - 1):
+        raise PostingArraysError(f"{path}: {count} numbers expected, the bytes differ")
+    if len(data) == count:
+        return data.astype(np.int64)
+    begins = np.zeros(count, dtype=np.int64)
+    begins[1:] = ends[:-1] + 1
+    shifts = np.arange(len(data), dtype=np.int64)
+    shifts -= np.repeat(begins, ends - begins + 1)
+    shifts *= 7
+    return np.add.reduceat((data & 0x7F).astype(np.int64) << shifts, begins)
 
 
 class Staging:
@@ -216,83 +314,76 @@ class Staging:
 
 class ArraysWriter:
     """Writes a posting arrays file term by term: the file :func:`write` writes, byte
-    for byte, holding in memory only the per-term entries (40 bytes a term). The
-    postings wait in temporary files beside ``path`` (:class:`Staging`) until
-    :meth:`finish`, so a merge of large segments does not hold their long lists."""
-
-    _RECORDS = ("docs", "weights", "pos_counts", "positions")
+    for byte, holding in memory only the per-term entries. The postings wait in
+    temporary files beside ``path`` (:class:`Staging`) until :meth:`finish`, so a merge
+    of large segments does not hold their long lists."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.keys: list[int] = []
         self.counts: list[int] = []
         self.with_positions: list[bool] = []
-        self.position_totals: list[int] = []
-        self._largest = dict.fromkeys(self._RECORDS, 0)
+        self.doc_sizes: list[int] = []
+        self.pos_sizes: list[int] = []
+        self._most_positions = 0
         self._whole = True
         self._heaviest = 0.0
         self._counts_are_weights = True
-        self._staged = Staging(self.path, {"docs": np.uint32, "weights": np.float32,
-                                           "pos_counts": np.uint32, "positions": np.uint32})
+        self._staged = Staging(self.path, {"docs": np.uint8, "weights": np.float32,
+                                           "pos_counts": np.uint32, "positions": np.uint8})
 
     def add(self, key: int, docs, weights, pos_counts=None, positions=None) -> None:
         """Add a term's postings (and, for a term with positions, their counts and
         the positions one posting after the other)."""
-        docs = np.asarray(docs, dtype=np.uint32)
+        docs = np.asarray(docs, dtype=np.int64)
         weights = np.asarray(weights, dtype=np.float32)
         if not len(docs) or len(weights) != len(docs):
             raise PostingArraysError(f"{self.path}: {len(docs)} postings, {len(weights)} weights")
         self._whole = self._whole and _whole(weights)
         self._heaviest = max(self._heaviest, float(weights.max()))
         held = pos_counts is not None
+        pos_bytes = np.zeros(0, dtype=np.uint8)
         if held:
-            pos_counts = np.asarray(pos_counts, dtype=np.uint32)
-            positions = np.asarray(positions, dtype=np.uint32)
+            pos_counts = np.asarray(pos_counts, dtype=np.int64)
+            positions = np.asarray(positions, dtype=np.int64)
             if len(pos_counts) != len(docs) or int(pos_counts.sum()) != len(positions):
                 raise PostingArraysError(f"{self.path}: positions do not match the postings")
             if self._counts_are_weights:
                 self._counts_are_weights = bool(np.array_equal(pos_counts, weights))
-            self._stage("pos_counts", pos_counts)
-            self._stage("positions", positions)
-            self.position_totals.append(len(positions))
-        self._stage("docs", docs)
-        self._stage("weights", weights)
+            self._most_positions = max(self._most_positions, int(pos_counts.max()))
+            pos_bytes = _gap_coded(self.path, positions, pos_counts)[0]
+            self._staged.add("pos_counts", pos_counts)
+            self._staged.add("positions", pos_bytes)
+        doc_bytes = _gap_coded(self.path, docs, np.array([len(docs)]))[0]
+        self._staged.add("docs", doc_bytes)
+        self._staged.add("weights", weights)
         self.keys.append(int(key))
         self.counts.append(len(docs))
         self.with_positions.append(held)
-
-    def _stage(self, name: str, values: np.ndarray) -> None:
-        self._staged.add(name, values)
-        if len(values) and name != "weights":
-            self._largest[name] = max(self._largest[name], int(values.max()))
+        self.doc_sizes.append(len(doc_bytes))
+        self.pos_sizes.append(len(pos_bytes))
 
     def finish(self) -> None:
         """Write the file (the staged postings copied a chunk at a time)."""
         try:
-            keys = np.asarray(self.keys, dtype=np.uint64)
-            counts = np.asarray(self.counts, dtype=np.int64)
-            with_positions = np.asarray(self.with_positions, dtype=bool)
-            pos_starts = np.full(len(keys), -1, dtype=np.int64)
-            pos_firsts = np.full(len(keys), -1, dtype=np.int64)
-            if with_positions.any():
-                pos_starts[with_positions] = offsets(counts[with_positions])
-                pos_firsts[with_positions] = offsets(
-                    np.asarray(self.position_totals, dtype=np.int64))
-            order = np.argsort(keys, kind="stable")
-            if len(keys) > 1 and np.any(keys[order][1:] == keys[order][:-1]):
-                raise PostingArraysError(f"{self.path}: two terms share a key")
-            kinds = {name: np.uint16 if self._largest[name] < 1 << 16 else np.uint32
-                     for name in self._RECORDS}
-            kinds["weights"] = _weight_type(self._whole, self._heaviest)
+            records = _term_records(
+                self.path, np.asarray(self.keys, dtype=np.uint64),
+                np.asarray(self.counts, dtype=np.int64),
+                np.asarray(self.with_positions, dtype=bool),
+                np.asarray(self.doc_sizes, dtype=np.int64),
+                np.asarray(self.pos_sizes, dtype=np.int64))
+            kinds = {"docs": np.uint8, "weights": _weight_type(self._whole, self._heaviest),
+                     "pos_counts": np.uint16 if self._most_positions < 1 << 16 else np.uint32,
+                     "positions": np.uint8}
             if self._counts_are_weights:
                 self._staged.lengths["pos_counts"] = 0  # the weights say it
+                kinds["pos_counts"] = np.uint16
             with open(self.path, "wb") as out:
                 out.write(MAGIC)
-                for array in (keys[order], offsets(counts)[order], counts[order],
-                              pos_starts[order], pos_firsts[order]):
+                for array in records:
                     write_array(out, array)
-                for name in self._RECORDS:
-                    self._staged.copy(np.dtype(kinds[name]), out, name)
+                for name, kind in kinds.items():
+                    self._staged.copy(np.dtype(kind), out, name)
         finally:
             self.abort()
 
@@ -375,16 +466,22 @@ class PostingArrays(RecordFile):
     """One segment's posting arrays file of one field, open for reading."""
 
     def _read_header(self, file) -> None:
-        if file.read(len(MAGIC)) not in (MAGIC, MAGIC_V1):
+        magic = file.read(len(MAGIC))
+        if magic not in (MAGIC, MAGIC_V2, MAGIC_V1):
             raise PostingArraysError(f"{self.path}: not a posting arrays file")
-        layout = read_layout(file, len(MAGIC), _NAMES, self.path)
+        self._coded = magic == MAGIC  # gap-coded, with size records
+        layout = read_layout(file, len(MAGIC), _NAMES if self._coded else _NAMES_V2, self.path)
         self._layout = layout
         self.keys = self._read("keys")
         self._starts = self._read("starts")
         self._counts = self._read("counts")
         self._pos_starts = self._read("pos_starts")
         self._pos_firsts = self._read("pos_firsts")
-        self.postings = layout["docs"][1]
+        if self._coded:
+            self._doc_firsts = self._read("doc_firsts")
+            self._doc_sizes = self._read("doc_sizes")
+            self._pos_sizes = self._read("pos_sizes")
+        self.postings = layout["weights"][1]
         # the position counts are the weights (see the module)
         self._counted_by_weights = not layout["pos_counts"][1] and bool(
             np.any(self._pos_starts >= 0))
@@ -393,22 +490,36 @@ class PostingArrays(RecordFile):
     def _check_offsets(self) -> None:
         """Every term's slices lie inside the arrays (a file damaged without a change
         of size would otherwise answer with another term's postings)."""
+        per_term = [self._starts, self._counts, self._pos_starts, self._pos_firsts]
+        if self._coded:
+            per_term += [self._doc_firsts, self._doc_sizes, self._pos_sizes]
         size = len(self.keys)
-        if any(len(array) != size for array in (self._starts, self._counts,
-                                                 self._pos_starts, self._pos_firsts)):
+        if any(len(array) != size for array in per_term):
             raise PostingArraysError(f"{self.path}: per-term arrays of different lengths")
         if not size:
             return
-        ends = self._starts + self._counts
         with_positions = self._pos_starts >= 0
+        if self._coded:
+            outside = (
+                np.any(self._doc_sizes < self._counts)
+                or self._doc_firsts.min() < 0
+                or np.any(self._doc_firsts + self._doc_sizes > self._layout["docs"][1])
+                or np.any((self._pos_sizes > 0) != with_positions)
+                or np.any(self._pos_firsts[with_positions] + self._pos_sizes[with_positions]
+                          > self._layout["positions"][1])
+            )
+        else:
+            outside = (self._layout["docs"][1] != self.postings
+                       or np.any(self._pos_firsts[with_positions]
+                                 > self._layout["positions"][1]))
         if (
-            np.any(self.keys[1:] <= self.keys[:-1])
+            outside
+            or np.any(self.keys[1:] <= self.keys[:-1])
             or self._starts.min() < 0 or self._counts.min() < 1
-            or ends.max() > self.postings
+            or (self._starts + self._counts).max() > self.postings
             or (not self._counted_by_weights
                 and np.any(self._pos_starts[with_positions] + self._counts[with_positions]
                            > self._layout["pos_counts"][1]))
-            or np.any(self._pos_firsts[with_positions] > self._layout["positions"][1])
             or np.any((self._pos_firsts >= 0) != with_positions)
         ):
             raise PostingArraysError(f"{self.path}: term offsets outside the arrays")
@@ -423,13 +534,34 @@ class PostingArrays(RecordFile):
             return None
         return at
 
+    def _postings(self, at: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(docs, weights)`` of term number ``at``."""
+        first, count = int(self._starts[at]), int(self._counts[at])
+        weights = self._read("weights", first, count)
+        if not self._coded:
+            return self._read("docs", first, count), weights
+        data = self._read("docs", int(self._doc_firsts[at]), int(self._doc_sizes[at]))
+        return np.cumsum(unvarint(data, count, self.path)), weights
+
+    def _positions(self, at: int, sizes: np.ndarray, low: int = 0,
+                   high: int | None = None) -> np.ndarray:
+        """Positions ``low`` to ``high`` (default: all) of term number ``at``, whose
+        postings have ``sizes`` positions each; the slice begins and ends on a
+        posting. (A gap-coded file decodes the term's every position up to ``high``.)"""
+        if high is None:
+            high = int(sizes.sum(dtype=np.int64))
+        first = int(self._pos_firsts[at])
+        if not self._coded:
+            return self._read("positions", first + low, high - low)
+        data = self._read("positions", first, int(self._pos_sizes[at]))
+        total = int(sizes.sum(dtype=np.int64))
+        found = ungap(unvarint(data, total, self.path), sizes.astype(np.int64))
+        return found[low:high]
+
     def get(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         """``(docs, weights)`` of a term (local docnums, ascending), None if not held."""
         at = self._find(fieldname, term)
-        if at is None:
-            return None
-        first, count = int(self._starts[at]), int(self._counts[at])
-        return self._read("docs", first, count), self._read("weights", first, count)
+        return None if at is None else self._postings(at)
 
     def whole(self, fieldname: str, term: bytes):
         """``(docs, weights, pos_counts, positions)`` of every posting of a term (the
@@ -437,13 +569,11 @@ class PostingArrays(RecordFile):
         at = self._find(fieldname, term)
         if at is None:
             return None
-        first, count = int(self._starts[at]), int(self._counts[at])
-        docs, weights = self._read("docs", first, count), self._read("weights", first, count)
+        docs, weights = self._postings(at)
         if self._pos_starts[at] < 0:
             return docs, weights, None, None
         sizes = self._sizes(at, weights)
-        total = int(sizes.sum(dtype=np.int64))
-        return docs, weights, sizes, self._read("positions", int(self._pos_firsts[at]), total)
+        return docs, weights, sizes, self._positions(at, sizes)
 
     def positions(self, fieldname: str, term: bytes, wanted: np.ndarray):
         """``(docs, positions)`` of a term in the (sorted, local) ``wanted`` documents,
@@ -452,8 +582,8 @@ class PostingArrays(RecordFile):
         at = self._find(fieldname, term)
         if at is None or self._pos_starts[at] < 0:
             return None
-        first, count = int(self._starts[at]), int(self._counts[at])
-        docs = self._read("docs", first, count)
+        docs, weights = self._postings(at)
+        count = len(docs)
         spot = np.searchsorted(docs, wanted)
         inside = spot < count
         spot = spot[inside]
@@ -461,23 +591,22 @@ class PostingArrays(RecordFile):
         if not len(hit):
             nothing = np.zeros(0, dtype=np.int64)
             return nothing, nothing
-        sizes = self._sizes(at).astype(np.int64)
+        sizes = self._sizes(at, weights).astype(np.int64)
         ends = np.cumsum(sizes)
         begins = ends - sizes
         low, high = int(begins[hit[0]]), int(ends[hit[-1]])
-        found = self._read("positions", int(self._pos_firsts[at]) + low, high - low)
+        found = self._positions(at, sizes, low, high)
         picked = sizes[hit]
         index = run_index(begins[hit] - low, picked)
         return np.repeat(docs[hit].astype(np.int64), picked), found[index].astype(np.int64)
 
-    def _sizes(self, at: int, weights: np.ndarray | None = None) -> np.ndarray:
-        """How many positions each posting of term number ``at`` has."""
-        first, count = int(self._starts[at]), int(self._counts[at])
+    def _sizes(self, at: int, weights: np.ndarray) -> np.ndarray:
+        """How many positions each posting of term number ``at`` (whose ``weights``
+        are given) has."""
         if self._counted_by_weights:
-            if weights is None:
-                weights = self._read("weights", first, count)
             return weights.astype(np.uint32)
-        return self._read("pos_counts", int(self._pos_starts[at]), count)
+        first, count = int(self._pos_starts[at]), int(self._counts[at])
+        return self._read("pos_counts", first, count)
 
 
 def read_layout(file, position: int, names: tuple[str, ...], path: Path) -> dict:
