@@ -750,6 +750,9 @@ def test_gap_coding_round_trips():
     data, widths = postarrays.varint(values)
     assert widths.tolist() == [1, 1, 1, 2, 2, 3, 4, 5, 5, 1, 1, 2]
     assert postarrays.unvarint(data, len(values), "x").tolist() == values.tolist()
+    for low, high in ((3, 9), (0, 1), (11, 12), (5, 5)):
+        assert postarrays.unvarint(data, len(values), "x", low, high).tolist() == (
+            values[low:high].tolist())
     ascending = np.array([2, 9, 300, 301, 70_000, 4, 4, 1, 8], dtype=np.int64)
     runs = np.array([5, 0, 2, 2], dtype=np.int64)
     found = postarrays.gaps(ascending, runs)

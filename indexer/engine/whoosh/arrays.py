@@ -231,20 +231,28 @@ def varint(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return data, widths
 
 
-def unvarint(data: np.ndarray, count: int, path: Path) -> np.ndarray:
-    """The ``count`` values (int64) :func:`varint` wrote as ``data``."""
+def unvarint(data: np.ndarray, count: int, path: Path, low: int = 0,
+             high: int | None = None) -> np.ndarray:
+    """Values ``low`` to ``high`` (default: all; int64) of the ``count`` values
+    :func:`varint` wrote as ``data``."""
     data = np.asarray(data, dtype=np.uint8)
-    ends = np.flatnonzero(data < 0x80)
+    ends = np.flatnonzero(data < 0x80)  # the last byte of each value
     if len(ends) != count or (count and ends[-1] != len(data) - 1):
         raise PostingArraysError(f"{path}: {count} numbers expected, the bytes differ")
-    if len(data) == count:
-        return data.astype(np.int64)
-    begins = np.zeros(count, dtype=np.int64)
-    begins[1:] = ends[:-1] + 1
-    shifts = np.arange(len(data), dtype=np.int64)
-    shifts -= np.repeat(begins, ends - begins + 1)
-    shifts *= 7
-    return np.add.reduceat((data & 0x7F).astype(np.int64) << shifts, begins)
+    high = count if high is None else high
+    if len(data) == count:  # one byte each
+        return data[low:high].astype(np.int64)
+    if high <= low:
+        return np.zeros(0, dtype=np.int64)
+    begins = np.empty(high - low, dtype=np.int64)
+    begins[0] = ends[low - 1] + 1 if low else 0
+    begins[1:] = ends[low:high - 1] + 1
+    values = (data[begins] & 0x7F).astype(np.int64)
+    extra = ends[low:high] - begins  # bytes after a value's first
+    for byte in range(1, int(extra.max()) + 1):
+        more = np.flatnonzero(extra >= byte)
+        values[more] |= (data[begins[more] + byte] & 0x7F).astype(np.int64) << 7 * byte
+    return values
 
 
 class Staging:
@@ -547,16 +555,18 @@ class PostingArrays(RecordFile):
                    high: int | None = None) -> np.ndarray:
         """Positions ``low`` to ``high`` (default: all) of term number ``at``, whose
         postings have ``sizes`` positions each; the slice begins and ends on a
-        posting. (A gap-coded file decodes the term's every position up to ``high``.)"""
-        if high is None:
-            high = int(sizes.sum(dtype=np.int64))
+        posting. (A gap-coded file reads the term's every position, and decodes the
+        slice.)"""
+        total = int(sizes.sum(dtype=np.int64))
+        high = total if high is None else high
         first = int(self._pos_firsts[at])
         if not self._coded:
             return self._read("positions", first + low, high - low)
         data = self._read("positions", first, int(self._pos_sizes[at]))
-        total = int(sizes.sum(dtype=np.int64))
-        found = ungap(unvarint(data, total, self.path), sizes.astype(np.int64))
-        return found[low:high]
+        found = unvarint(data, total, self.path, low, high)
+        begins = np.cumsum(sizes, dtype=np.int64) - sizes
+        inside = (begins >= low) & (begins < high)
+        return ungap(found, sizes[inside].astype(np.int64))
 
     def get(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         """``(docs, weights)`` of a term (local docnums, ascending), None if not held."""
