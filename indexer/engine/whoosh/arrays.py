@@ -142,14 +142,13 @@ def write(path: Path, keys, counts, docs, weights, with_positions=None, pos_coun
     if int(held.sum()) != len(pos_counts):
         raise PostingArraysError(f"{path}: {len(pos_counts)} position counts for "
                                  f"{int(held.sum())} postings")
-    doc_bytes, widths = _gap_coded(path, docs, counts)
-    doc_sizes = run_sums(widths, counts)
+    docs, positions = np.asarray(docs), np.asarray(positions)
+    doc_bytes, doc_sizes = _coded_by_term(path, docs, counts, np.ones(len(counts), np.int64))
     pos_sizes = np.zeros(len(keys), dtype=np.int64)
     position_bytes = np.zeros(0, dtype=np.uint8)
     if len(held):
-        position_bytes, widths = _gap_coded(path, positions, pos_counts)
-        per_term = run_sums(pos_counts, held)
-        pos_sizes[with_positions] = run_sums(widths, per_term)
+        position_bytes, pos_sizes[with_positions] = _coded_by_term(path, positions,
+                                                                   pos_counts, held)
     weights = np.asarray(weights)
     if len(held) and np.array_equal(weights[np.repeat(with_positions, counts)], pos_counts):
         pos_counts = pos_counts[:0]  # the weights say it
@@ -161,6 +160,28 @@ def write(path: Path, keys, counts, docs, weights, with_positions=None, pos_coun
         for array in (doc_bytes, weights.astype(weight_type), _unsigned(pos_counts),
                       position_bytes):
             write_array(out, array)
+
+
+def _coded_by_term(path: Path, values, sizes: np.ndarray, runs: np.ndarray,
+                   chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_gap_coded` ``values`` (runs of ``sizes[i]``, ``runs[t]`` runs a term) and
+    the bytes each term takes; about ``chunk`` values at a time, so the coding's
+    int64 work arrays stay small whatever the field holds."""
+    per_term = run_sums(sizes, runs)
+    value_ends = np.cumsum(per_term)
+    run_ends = np.cumsum(runs)
+    parts = []
+    term_bytes = np.zeros(len(runs), dtype=np.int64)
+    term = 0
+    while term < len(runs):
+        value, run = (int(value_ends[term - 1]), int(run_ends[term - 1])) if term else (0, 0)
+        stop = max(term + 1, int(np.searchsorted(value_ends, value + chunk, side="right")))
+        data, widths = _gap_coded(path, values[value:int(value_ends[stop - 1])],
+                                  sizes[run:int(run_ends[stop - 1])])
+        term_bytes[term:stop] = run_sums(widths, per_term[term:stop])
+        parts.append(data)
+        term = stop
+    return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)), term_bytes
 
 
 def _gap_coded(path: Path, values, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
