@@ -11,6 +11,7 @@ import threading
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 from whoosh.index import create_in
 
@@ -684,6 +685,41 @@ def test_posting_arrays_give_the_postings_whoosh_blocks_give(arrays_index):
             assert weights.tolist() == pytest.approx(expected_weights)
             held += sum(found.get(fieldname, term) is not None for found in files)
         assert held > 50
+
+
+@pytest.mark.parametrize("which", ["whoosh files", "posting arrays"])
+def test_phrase_check_finds_what_a_scan_of_positions_finds(index, arrays_index, which):
+    """Every two- and three-word run of the articles, forwards and backwards and with a
+    word repeated, matches where a plain scan of each document's positions says it
+    does (the check starts from the rarest word and reads fewer documents as it goes)."""
+    gen = (index if which == "whoosh files" else arrays_index).engine._gen
+    with gen.searcher() as searcher:
+        engine = gen.engine(searcher)
+        everything = np.arange(searcher.doc_count_all(), dtype=np.int64)
+        words = [searcher.schema["body"].from_bytes(term)
+                 for fieldname, term in searcher.reader().all_terms() if fieldname == "body"]
+        at: dict[int, dict[int, str]] = {}  # document -> position -> word
+        for word in words:
+            engine.postings(searcher, "body", word)  # known frequencies: rarest first
+            docs, positions = engine._positions(searcher, "body", word, everything, None)
+            for doc, position in zip(docs.tolist(), positions.tolist(), strict=True):
+                at.setdefault(doc, {})[position] = word
+        phrases = set()
+        for by_position in at.values():
+            run = [by_position[position] for position in sorted(by_position)]
+            for size in (2, 3):
+                for first in range(len(run) - size + 1):
+                    phrase = tuple(run[first:first + size])
+                    phrases |= {phrase, phrase[::-1], (*phrase, phrase[0])}
+        matched = 0
+        for phrase in sorted(phrases):
+            expected = {doc for doc, by_position in at.items() if any(
+                all(by_position.get(start + j) == word for j, word in enumerate(phrase))
+                for start in by_position)}
+            found = engine._check_phrase(searcher, "body", list(phrase), everything)
+            assert set(everything[found].tolist()) == expected, phrase
+            matched += bool(expected)
+        assert matched > 100 and len(phrases) > 2 * matched
 
 
 @pytest.mark.parametrize(("pattern", "kind"), [

@@ -266,14 +266,27 @@ class ArrayEngine:
         of that word's pairs.
         """
         scratch = getattr(self._scratch, "blocks", None)
-        starts = np.zeros(0, dtype=np.int64)
-        for j, word in enumerate(words):
-            at_docs, at_positions = self._positions(searcher, fieldname, word, docs, scratch)
+        starts = None
+        alive = docs  # the documents where a phrase start survives
+        # the rarest word first: the fewer starts survive it, the fewer positions the
+        # other words read
+        rare_first = sorted(range(len(words)), key=lambda j: self._frequency.get(
+            (fieldname, words[j]), math.inf))
+        for j in rare_first:
+            at_docs, at_positions = self._positions(searcher, fieldname, words[j], alive,
+                                                    scratch)
             # sorted and distinct: segments in order, documents and positions ascending
             pairs = (at_docs << 32) | at_positions
-            starts = pairs if j == 0 else starts[_sorted_members(pairs, starts + j)]
+            if starts is None:
+                starts = pairs[at_positions >= j] - j
+            else:
+                starts = starts[_sorted_members(pairs, starts + j)]
             if not len(starts):
                 break
+            alive = starts >> 32
+            alive = alive[np.concatenate(([True], alive[1:] != alive[:-1]))]
+        if starts is None:  # no words
+            return np.zeros(len(docs), dtype=bool)
         return _sorted_members(starts >> 32, docs)
 
     def _positions(self, searcher: Searcher, fieldname: str, word: str, docs: np.ndarray,
