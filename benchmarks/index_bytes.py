@@ -137,7 +137,7 @@ def measure(gen_dir: Path) -> dict:
             field = name.split(".")[-2]
             lists = keyed.KeyedLists(path)
             fields[field]["terms"] += len(lists)
-            fields[field]["postings"] += lists.postings
+            fields[field]["postings"] += lists.count_postings()
             lists.close()
             fields[field]["array_bytes"] += size
             files["keyed lists (.vnk)"] += size

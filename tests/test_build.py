@@ -762,9 +762,9 @@ def test_gap_coding_round_trips():
         int(values[:9].sum()), 0, 6, 900]
     # a field's lists coded a few values at a time (bounded work arrays) come out alike
     terms = np.array([2, 1, 1], dtype=np.int64)  # runs per term
-    whole = postarrays._coded_by_term("x", ascending, runs, terms)
+    whole = postarrays.coded_by_term("x", ascending, runs, terms)
     for chunk in (1, 3, 4):
-        pieces = postarrays._coded_by_term("x", ascending, runs, terms, chunk=chunk)
+        pieces = postarrays.coded_by_term("x", ascending, runs, terms, chunk=chunk)
         assert pieces[0].tobytes() == whole[0].tobytes()
         assert pieces[1].tolist() == whole[1].tolist() == [8, 2, 2]
     for damaged, count in ((data[:-1], len(values)), (data, len(values) - 1)):

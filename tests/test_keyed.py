@@ -48,8 +48,7 @@ def test_every_term_reads_back_and_others_are_not_found(tmp_path, runs):
     write(tmp_path / "x.vnk", lists, runs=runs)
     found = keyed.KeyedLists(tmp_path / "x.vnk")
     assert len(found) == 1000 and len(found.fence) == 8  # one key in 128 in memory
-    assert found._layout["postings"][2]["weights"] == np.uint8
-    assert found._layout["postings"][2]["docs"] == np.uint32
+    assert found._layout["postings"][2] == np.uint8  # gap-coded bytes
     for term, (docs, weights) in lists.items():
         got_docs, got_weights = found.get("pairs", term)
         assert got_docs.tolist() == docs.tolist()
@@ -69,14 +68,58 @@ def test_every_term_reads_back_and_others_are_not_found(tmp_path, runs):
         assert (tmp_path / "one.vnk").read_bytes() == (tmp_path / "x.vnk").read_bytes()
 
 
-def test_small_segments_keep_two_bytes_a_document_and_one_a_weight(tmp_path):
-    lists = random_lists(2, 300, 5000)
+@pytest.mark.parametrize("documents", [5000, 70_000])
+def test_a_posting_takes_its_gap_and_its_weight_whatever_the_segment_size(tmp_path, documents):
+    """Each posting is its document's gap from the one before and its weight, a varint
+    each: no more than version 1 took (three bytes in a small segment), and less past
+    65,535 documents (where it took five)."""
+    from indexer.engine.whoosh.arrays import varint
+
+    lists = random_lists(2, 300, documents)
     write(tmp_path / "x.vnk", lists)
     postings = sum(len(docs) for docs, _ in lists.values())
+    coded = sum(len(varint(np.diff(docs, prepend=0))[0]) + len(weights)  # weights < 128
+                for docs, weights in lists.values())
+    found = keyed.KeyedLists(tmp_path / "x.vnk")
+    version_1 = (3 if documents < 1 << 16 else 5) * postings
+    assert found.postings == coded <= version_1
+    assert found.count_postings() == found.count_postings(chunk=7) == postings
+    assert documents < 1 << 16 or coded < 0.85 * version_1
+    found.close()
     size = (tmp_path / "x.vnk").stat().st_size
-    # 8 + 4 bytes a term, 2 + 1 a posting, the fence and the headers
-    assert size <= 12 * 300 + 3 * postings + 8 * 3 + 5 * 128 + len(keyed.MAGIC)
+    # 8 + 4 bytes a term, the postings, the fence and the headers
+    assert size <= 12 * 300 + coded + 8 * 3 + 5 * 128 + len(keyed.MAGIC)
     assert not list(tmp_path.glob("*.tmp"))  # the staged records are gone
+
+
+def test_a_file_of_the_first_version_still_reads(tmp_path):
+    """Version 1 kept ``(doc, weight)`` entries and ends counted in postings: a
+    generation built with it serves, and merges, as before."""
+    from indexer.engine.whoosh.arrays import write_array
+
+    lists = random_lists(9, 300, 70_000)
+    write(tmp_path / "new.vnk", lists)
+    new = keyed.KeyedLists(tmp_path / "new.vnk")
+    keys, ends = new.index()
+    counts, docs, weights = new.span(0, new.postings, ends)
+    entries = np.zeros(len(keys), dtype=[("keys", "<u8"), ("ends", "<u4")])
+    entries["keys"], entries["ends"] = keys, np.cumsum(counts)
+    postings = np.zeros(len(docs), dtype=[("docs", "<u4"), ("weights", "u1")])
+    postings["docs"], postings["weights"] = docs, weights
+    with open(tmp_path / "old.vnk", "wb") as out:
+        out.write(keyed.MAGIC_V1)
+        for array in (new.fence, entries, postings):
+            write_array(out, array)
+    old = keyed.KeyedLists(tmp_path / "old.vnk")
+    assert old.count_postings() == new.count_postings() == len(docs)
+    for term, (term_docs, term_weights) in lists.items():
+        got_docs, got_weights = old.get("pairs", term)
+        assert got_docs.tolist() == term_docs.tolist()
+        assert got_weights.tolist() == term_weights.tolist()
+    assert keyed.merge(tmp_path / "m.vnk", [(old, np.arange(70_000, dtype=np.int64))])
+    assert (tmp_path / "m.vnk").read_bytes() == (tmp_path / "new.vnk").read_bytes()
+    for opened in (old, new):
+        opened.close()
 
 
 def test_the_writer_refuses_keys_out_of_order_and_mismatched_postings(tmp_path):
@@ -89,6 +132,12 @@ def test_the_writer_refuses_keys_out_of_order_and_mismatched_postings(tmp_path):
     with pytest.raises(PostingArraysError, match="out of order"):
         writer.add(np.array([9], dtype=np.uint64), np.array([1]), np.array([3]),
                    np.array([1.0]))
+    with pytest.raises(PostingArraysError, match="not whole numbers"):
+        writer.add(np.array([12], dtype=np.uint64), np.array([1]), np.array([3]),
+                   np.array([1.5]))
+    with pytest.raises(PostingArraysError, match="not ascending"):
+        writer.add(np.array([12], dtype=np.uint64), np.array([2]), np.array([3, 2]),
+                   np.array([1.0, 1.0]))
     writer.abort()
     assert not list(tmp_path.iterdir())
     assert not keyed.KeyedWriter(tmp_path / "y.vnk").finish()  # no term: no file
@@ -142,7 +191,9 @@ def test_a_merge_renumbers_drops_deleted_documents_and_keeps_each_key_s_order(
         write(tmp_path / f"s{number}.vnk", lists)
         parts.append(keyed.KeyedLists(tmp_path / f"s{number}.vnk"))
     memory = parts[1]
-    parts[1] = keyed.InMemoryLists(*memory.index(), *memory.slice(0, memory.postings))
+    keys, ends = memory.index()
+    counts, docs, weights = memory.span(0, memory.postings, ends)
+    parts[1] = keyed.InMemoryLists(keys, np.cumsum(counts), docs, weights)
     assert keyed.merge(tmp_path / "m.vnk", list(zip(parts, renumbers, strict=True)),
                        chunk=chunk)
     merged = keyed.KeyedLists(tmp_path / "m.vnk")

@@ -237,6 +237,8 @@ def term_postings(gen_dir: Path) -> dict:
 def keyed_postings(reader) -> dict:
     """(field, term key) -> [(global docnum, weight)] of the live documents, from the
     keyed lists files of a reader's segments."""
+    import numpy as np
+
     from indexer.engine.whoosh import keyed
     from indexer.engine.whoosh.codec import keyed_fields
 
@@ -248,9 +250,10 @@ def keyed_postings(reader) -> dict:
             if not path.exists():
                 continue
             lists = keyed.KeyedLists(path)
-            keys, ends = (part.tolist() for part in lists.index())
-            docs, weights = (part.tolist() for part in lists.slice(0, ends[-1]))
-            for key, begin, end in zip(keys, [0, *ends[:-1]], ends, strict=True):
+            keys, ends = lists.index()
+            counts, docs, weights = (part.tolist() for part in lists.span(0, ends[-1], ends))
+            ends = np.cumsum(counts).tolist()
+            for key, begin, end in zip(keys.tolist(), [0, *ends[:-1]], ends, strict=True):
                 found.setdefault((fieldname, key), []).extend(
                     (doc + offset, weight) for doc, weight in zip(docs[begin:end],
                                                                   weights[begin:end],

@@ -143,11 +143,11 @@ def write(path: Path, keys, counts, docs, weights, with_positions=None, pos_coun
         raise PostingArraysError(f"{path}: {len(pos_counts)} position counts for "
                                  f"{int(held.sum())} postings")
     docs, positions = np.asarray(docs), np.asarray(positions)
-    doc_bytes, doc_sizes = _coded_by_term(path, docs, counts, np.ones(len(counts), np.int64))
+    doc_bytes, doc_sizes = coded_by_term(path, docs, counts, np.ones(len(counts), np.int64))
     pos_sizes = np.zeros(len(keys), dtype=np.int64)
     position_bytes = np.zeros(0, dtype=np.uint8)
     if len(held):
-        position_bytes, pos_sizes[with_positions] = _coded_by_term(path, positions,
+        position_bytes, pos_sizes[with_positions] = coded_by_term(path, positions,
                                                                    pos_counts, held)
     weights = np.asarray(weights)
     if len(held) and np.array_equal(weights[np.repeat(with_positions, counts)], pos_counts):
@@ -162,11 +162,13 @@ def write(path: Path, keys, counts, docs, weights, with_positions=None, pos_coun
             write_array(out, array)
 
 
-def _coded_by_term(path: Path, values, sizes: np.ndarray, runs: np.ndarray,
-                   chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_gap_coded` ``values`` (runs of ``sizes[i]``, ``runs[t]`` runs a term) and
-    the bytes each term takes; about ``chunk`` values at a time, so the coding's
-    int64 work arrays stay small whatever the field holds."""
+def coded_by_term(path: Path, values, sizes: np.ndarray, runs: np.ndarray,
+                  weights=None, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`varint` gaps of ``values`` (ascending in runs of ``sizes[i]``, ``runs[t]``
+    runs a term; with ``weights``, each gap followed by its value's weight, a whole
+    number) and the bytes each term takes. About ``chunk`` values at a time, so the
+    coding's int64 work arrays stay small whatever the field holds."""
+    values = np.asarray(values)
     per_term = run_sums(sizes, runs)
     value_ends = np.cumsum(per_term)
     run_ends = np.cumsum(runs)
@@ -176,20 +178,20 @@ def _coded_by_term(path: Path, values, sizes: np.ndarray, runs: np.ndarray,
     while term < len(runs):
         value, run = (int(value_ends[term - 1]), int(run_ends[term - 1])) if term else (0, 0)
         stop = max(term + 1, int(np.searchsorted(value_ends, value + chunk, side="right")))
-        data, widths = _gap_coded(path, values[value:int(value_ends[stop - 1])],
-                                  sizes[run:int(run_ends[stop - 1])])
-        term_bytes[term:stop] = run_sums(widths, per_term[term:stop])
+        end = int(value_ends[stop - 1])
+        found = gaps(values[value:end].astype(np.int64), sizes[run:int(run_ends[stop - 1])])
+        if len(found) and found.min() < 0:
+            raise PostingArraysError(f"{path}: document numbers or positions not ascending")
+        if weights is not None:  # (gap, weight) pairs
+            paired = np.empty(2 * len(found), dtype=np.int64)
+            paired[0::2] = found
+            paired[1::2] = weights[value:end]
+            found = paired
+        data, widths = varint(found)
+        term_bytes[term:stop] = run_sums(widths, per_term[term:stop] * (1 + (weights is not None)))
         parts.append(data)
         term = stop
     return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)), term_bytes
-
-
-def _gap_coded(path: Path, values, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`varint` of the :func:`gaps` of ``values``, ascending in each run."""
-    found = gaps(np.asarray(values, dtype=np.int64), sizes)
-    if len(found) and found.min() < 0:
-        raise PostingArraysError(f"{path}: document numbers or positions not ascending")
-    return varint(found)
 
 
 def _term_records(path: Path, keys: np.ndarray, counts: np.ndarray,
@@ -252,12 +254,13 @@ def varint(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return data, widths
 
 
-def unvarint(data: np.ndarray, count: int, path: Path, low: int = 0,
+def unvarint(data: np.ndarray, count: int | None, path: Path, low: int = 0,
              high: int | None = None) -> np.ndarray:
-    """Values ``low`` to ``high`` (default: all; int64) of the ``count`` values
-    :func:`varint` wrote as ``data``."""
+    """Values ``low`` to ``high`` (default: all; int64) of the ``count`` values (None:
+    however many) :func:`varint` wrote as ``data``."""
     data = np.asarray(data, dtype=np.uint8)
     ends = np.flatnonzero(data < 0x80)  # the last byte of each value
+    count = len(ends) if count is None else count
     if len(ends) != count or (count and ends[-1] != len(data) - 1):
         raise PostingArraysError(f"{path}: {count} numbers expected, the bytes differ")
     high = count if high is None else high
@@ -380,10 +383,10 @@ class ArraysWriter:
             if self._counts_are_weights:
                 self._counts_are_weights = bool(np.array_equal(pos_counts, weights))
             self._most_positions = max(self._most_positions, int(pos_counts.max()))
-            pos_bytes = _gap_coded(self.path, positions, pos_counts)[0]
+            pos_bytes = coded_by_term(self.path, positions, pos_counts, np.array([len(docs)]))[0]
             self._staged.add("pos_counts", pos_counts)
             self._staged.add("positions", pos_bytes)
-        doc_bytes = _gap_coded(self.path, docs, np.array([len(docs)]))[0]
+        doc_bytes = coded_by_term(self.path, docs, np.array([len(docs)]), np.ones(1, np.int64))[0]
         self._staged.add("docs", doc_bytes)
         self._staged.add("weights", weights)
         self.keys.append(int(key))

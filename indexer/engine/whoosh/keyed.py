@@ -4,18 +4,25 @@ The pairs view has most of an index's terms (neighbouring syllable pairs, most s
 one article of a segment) and no query ever lists them: a query names a pair and asks
 for its documents. In whoosh's terms file each costs about 81 bytes (the key, a term
 info, the inlined posting, a slot in the hash tables) -- half of a lean index. Here a
-term costs 12 bytes and a posting 3 (2 for its document number in a segment of fewer
-than 65,536 articles, 1 for its weight), and the whole field is merged with numpy.
+term costs 12 bytes and a posting 2 or 3 (its document number as a gap from the one
+before, and its weight), and the whole field is merged with numpy.
 
 The file (``<segment id>.<field name>.vnk``) is a magic line and three NumPy ``.npy``
-records, the last two of structured entries (the fields a lookup wants side by side):
+records:
 
 ``fence``     uint64: every :data:`FENCE`-th key, read into memory when the file opens;
-``terms``     ``key`` (uint64: :func:`~.arrays.term_key` of the term, ascending; a hash,
-              so the field's terms cannot be listed) and ``end`` (uint32 or uint64:
-              where its postings end, counted from the first);
-``postings``  ``doc`` (uint16 or uint32: segment-local document numbers, ascending per
-              term) and ``weight`` (uint8 or uint16 for whole numbers, else float32).
+``terms``     structured entries, ``key`` (uint64: :func:`~.arrays.term_key` of the
+              term, ascending; a hash, so the field's terms cannot be listed) and
+              ``end`` (uint32 or uint64: where its postings end in ``postings``, a byte
+              offset);
+``postings``  uint8: each term's postings, documents ascending, as
+              :func:`~.arrays.varint` pairs: the gap from the document before (the first
+              as it is) and the weight (a whole number: the pairs view counts).
+
+A posting takes two or three bytes whatever the segment's size, where version 1
+(``VNSEARCH-KEYED-1``, still read) kept a document number in two bytes, four past
+65,535 articles, and a weight in one or two, as a structured ``(doc, weight)`` entry,
+with ``end`` counting postings.
 
 Looking a term up reads one block of terms (the fence says which; it starts one entry
 early, for the end of the term before) and, when the term is there, its postings: two
@@ -35,13 +42,15 @@ from indexer.engine.whoosh.arrays import PostingArraysError
 __all__ = ["EXTENSION", "FENCE", "KeyedLists", "KeyedWriter", "file_name", "merge",
            "sorted_by_key"]
 
-MAGIC = b"VNSEARCH-KEYED-1\n"
+MAGIC = b"VNSEARCH-KEYED-2\n"
+#: Files written before the postings were gap-coded (read as well).
+MAGIC_V1 = b"VNSEARCH-KEYED-1\n"
 EXTENSION = ".vnk"
 #: One key in this many is kept in memory (the block read per lookup: 1 KB of keys).
 FENCE = 128
 _NAMES = ("fence", "terms", "postings")
-#: Postings merged at a time (about 30 bytes each, while a range is sorted).
-MERGE_CHUNK = 2_000_000
+#: Postings merged at a time (about 50 bytes each, while a range is sorted and coded).
+MERGE_CHUNK = 1_000_000
 
 
 def file_name(segment_id: str, fieldname: str) -> str:
@@ -57,20 +66,17 @@ class KeyedWriter:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._staged = postarrays.Staging(self.path, {"keys": np.uint64, "ends": np.uint64,
-                                                      "docs": np.uint32,
-                                                      "weights": np.float32})
+                                                      "postings": np.uint8})
         self._fence: list[np.ndarray] = []
         self._terms = 0
-        self._postings = 0
+        self._bytes = 0
         self._last_key: int | None = None
-        self._largest_doc = 0
-        self._whole = True
-        self._heaviest = 0.0
 
     def add(self, keys: np.ndarray, counts: np.ndarray, docs: np.ndarray,
             weights: np.ndarray) -> None:
         """Add terms (``keys`` ascending, each above the last run's) with ``counts[i]``
-        postings each, one term's after the other in ``docs`` and ``weights``."""
+        postings each, one term's after the other in ``docs`` (ascending per term) and
+        ``weights`` (whole numbers)."""
         keys = np.asarray(keys, dtype=np.uint64)
         counts = np.asarray(counts, dtype=np.int64)
         if not len(keys):
@@ -81,18 +87,18 @@ class KeyedWriter:
         if np.any(keys[1:] <= keys[:-1]) or (
                 self._last_key is not None and int(keys[0]) <= self._last_key):
             raise PostingArraysError(f"{self.path}: keys out of order or repeated")
+        if not postarrays._whole(np.asarray(weights)):
+            raise PostingArraysError(f"{self.path}: weights that are not whole numbers")
         first = (-self._terms) % FENCE  # the first key of this run that goes to the fence
         self._fence.append(keys[first::FENCE].copy())
-        weights = np.asarray(weights, dtype=np.float32)
-        self._whole = self._whole and postarrays._whole(weights)
-        self._heaviest = max(self._heaviest, float(weights.max()))
-        self._largest_doc = max(self._largest_doc, int(np.max(docs)))
+        data, term_bytes = postarrays.coded_by_term(
+            self.path, docs, counts, np.ones(len(counts), dtype=np.int64),
+            weights=np.asarray(weights).astype(np.int64))
         self._staged.add("keys", keys)
-        self._staged.add("ends", self._postings + np.cumsum(counts, dtype=np.uint64))
-        self._staged.add("docs", np.asarray(docs, dtype=np.uint32))
-        self._staged.add("weights", weights)
+        self._staged.add("ends", self._bytes + np.cumsum(term_bytes, dtype=np.uint64))
+        self._staged.add("postings", data)
         self._terms += len(keys)
-        self._postings += len(docs)
+        self._bytes += len(data)
         self._last_key = int(keys[-1])
 
     def finish(self) -> bool:
@@ -101,14 +107,12 @@ class KeyedWriter:
             if not self._terms:
                 return False
             fence = np.concatenate(self._fence)
-            ends = np.uint32 if self._postings < 1 << 32 else np.uint64
-            docs = np.uint16 if self._largest_doc < 1 << 16 else np.uint32
-            weights = postarrays._weight_type(self._whole, self._heaviest)
+            ends = np.uint32 if self._bytes < 1 << 32 else np.uint64
             with open(self.path, "wb") as out:
                 out.write(MAGIC)
                 postarrays.write_array(out, fence)
                 self._staged.copy(np.dtype([("keys", "<u8"), ("ends", ends)]), out)
-                self._staged.copy(np.dtype([("docs", docs), ("weights", weights)]), out)
+                self._staged.copy(np.dtype(np.uint8), out, "postings")
             return True
         finally:
             self.abort()
@@ -148,11 +152,14 @@ class KeyedLists(postarrays.RecordFile):
     complete = True
 
     def _read_header(self, file) -> None:
-        if file.read(len(MAGIC)) != MAGIC:
+        magic = file.read(len(MAGIC))
+        if magic not in (MAGIC, MAGIC_V1):
             raise PostingArraysError(f"{self.path}: not a keyed lists file")
+        self._coded = magic == MAGIC  # gap-coded bytes, ends in bytes
         self._layout = postarrays.read_layout(file, len(MAGIC), _NAMES, self.path)
         self.fence = self._read("fence")
         self.terms = self._layout["terms"][1]
+        #: How long the postings record is: bytes (entries in version 1).
         self.postings = self._layout["postings"][1]
         self._check()
 
@@ -160,8 +167,10 @@ class KeyedLists(postarrays.RecordFile):
         """The records agree (a damaged file fails here, not with another term's
         postings)."""
         terms = self.terms
-        kinds = (self._layout["terms"][2].names, self._layout["postings"][2].names)
-        if (kinds != (("keys", "ends"), ("docs", "weights"))
+        postings = self._layout["postings"][2]
+        kinds = (self._layout["terms"][2].names,
+                 postings == np.uint8 if self._coded else postings.names)
+        if (kinds != (("keys", "ends"), True if self._coded else ("docs", "weights"))
                 or len(self.fence) != math.ceil(terms / FENCE)
                 or np.any(self.fence[1:] <= self.fence[:-1])):
             raise PostingArraysError(f"{self.path}: records that do not agree")
@@ -195,7 +204,10 @@ class KeyedLists(postarrays.RecordFile):
     def get(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         """``(docs, weights)`` of a term (local docnums, ascending), None if not held."""
         found = self.find(fieldname, term)
-        return None if found is None else self.slice(*found)
+        if found is None:
+            return None
+        begin, end = found
+        return self.span(begin, end, np.array([end]))[1:]
 
     def whole(self, fieldname: str, term: bytes):
         """:meth:`~.arrays.PostingArrays.whole`: ``(docs, weights, None, None)``."""
@@ -206,6 +218,16 @@ class KeyedLists(postarrays.RecordFile):
         """No positions are held here."""
         return None
 
+    def count_postings(self, chunk: int = 1 << 24) -> int:
+        """How many postings the file holds (read through, ``chunk`` bytes at a time)."""
+        if not self._coded:
+            return self.postings
+        values = 0
+        for first in range(0, self.postings, chunk):
+            data = self._read("postings", first, min(chunk, self.postings - first))
+            values += int(np.count_nonzero(data < 0x80))
+        return values // 2
+
     # -- whole records, for a merge --
 
     def index(self) -> tuple[np.ndarray, np.ndarray]:
@@ -213,10 +235,24 @@ class KeyedLists(postarrays.RecordFile):
         terms = self._read("terms")
         return np.ascontiguousarray(terms["keys"]), terms["ends"].astype(np.int64)
 
-    def slice(self, begin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(docs, weights)`` of postings ``begin`` to ``end`` (of one or more terms)."""
-        postings = self._read("postings", begin, end - begin)
-        return np.ascontiguousarray(postings["docs"]), np.ascontiguousarray(postings["weights"])
+    def span(self, begin: int, end: int, ends: np.ndarray):
+        """``(counts, docs, weights)`` of the terms whose postings lie from ``begin`` to
+        ``end`` and end at ``ends`` (as :meth:`index` gives them); docs and weights
+        int64, the counts of postings per term."""
+        if not self._coded:
+            postings = self._read("postings", begin, end - begin)
+            return (np.diff(ends, prepend=begin), postings["docs"].astype(np.int64),
+                    postings["weights"].astype(np.int64))
+        data = self._read("postings", begin, end - begin)
+        values = postarrays.unvarint(data, None, self.path)
+        # values per term: those whose last byte lies before the term's end
+        closed = np.searchsorted(np.flatnonzero(data < 0x80), ends - begin)
+        counts = np.diff(closed, prepend=0)
+        if len(values) % 2 or np.any(counts % 2) or not np.all(counts):
+            raise PostingArraysError(f"{self.path}: postings that do not decode")
+        counts //= 2
+        return counts, postarrays.ungap(values[0::2], counts), values[1::2]
+
 
 class InMemoryLists:
     """A field's lists given as arrays (``keys`` ascending, ``ends``, ``docs``,
@@ -230,8 +266,9 @@ class InMemoryLists:
     def index(self) -> tuple[np.ndarray, np.ndarray]:
         return self._keys, self._ends
 
-    def slice(self, begin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
-        return self._docs[begin:end], self._weights[begin:end]
+    def span(self, begin: int, end: int, ends: np.ndarray):
+        return (np.diff(ends, prepend=begin), np.asarray(self._docs[begin:end], np.int64),
+                np.asarray(self._weights[begin:end]))
 
 
 def merge(path: Path, sources: list, *, chunk: int = MERGE_CHUNK) -> bool:
@@ -240,9 +277,10 @@ def merge(path: Path, sources: list, *, chunk: int = MERGE_CHUNK) -> bool:
     ``sources`` are ``(lists, renumber)`` in the merged segment's document order:
     ``lists`` a :class:`KeyedLists` or :class:`InMemoryLists`, ``renumber`` an int64
     array from the source's document numbers to the merged segment's (-1: deleted).
-    The key space is cut in ranges of about ``chunk`` postings (keys are hashes, so
-    evenly spread); each range's postings are read from every source as one slice,
-    renumbered, sorted by key (stably: a key's documents stay ascending) and written.
+    The key space is cut in ranges of about ``chunk`` postings, or bytes of coded
+    postings (keys are hashes, so evenly spread); each range's postings are read from
+    every source as one slice, renumbered, sorted by key (stably: a key's documents
+    stay ascending) and written.
     """
     keys, ends = zip(*(lists.index() for lists, _ in sources), strict=True) if sources else ((), ())
     total = sum(int(found[-1]) for found in ends if len(found))
@@ -261,8 +299,7 @@ def merge(path: Path, sources: list, *, chunk: int = MERGE_CHUNK) -> bool:
                     continue
                 begin = int(source_ends[low - 1]) if low else 0
                 end = int(source_ends[high - 1])
-                docs, weights = lists.slice(begin, end)
-                counts = np.diff(source_ends[low:high], prepend=begin)
+                counts, docs, weights = lists.span(begin, end, source_ends[low:high])
                 posting_keys = np.repeat(source_keys[low:high], counts)
                 mapped = renumber[docs.astype(np.int64)]
                 kept = mapped >= 0
