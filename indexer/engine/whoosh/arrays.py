@@ -29,7 +29,7 @@ eight have one entry per term held, sorted by key:
                 first of a posting as it is).
 
 Most gaps take one byte, where a document number took two (four past 65,535 documents
-in a segment) and a position two: the files are about 40 % smaller than in version 2
+in a segment) and a position two: the files are about 30 % smaller than in version 2
 (``VNSEARCH-POSTINGS-2``), which kept both as plain uint16/uint32 arrays with
 ``pos_firsts`` counting positions and had no size records. Files of versions 2 and 1
 (``VNSEARCH-POSTINGS-1``, which always held ``pos_counts`` and kept whole weights in

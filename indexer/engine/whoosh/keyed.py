@@ -4,7 +4,7 @@ The pairs view has most of an index's terms (neighbouring syllable pairs, most s
 one article of a segment) and no query ever lists them: a query names a pair and asks
 for its documents. In whoosh's terms file each costs about 81 bytes (the key, a term
 info, the inlined posting, a slot in the hash tables) -- half of a lean index. Here a
-term costs 12 bytes and a posting 2 or 3 (its document number as a gap from the one
+term costs 12 bytes and a posting 2 to 4 (its document number as a gap from the one
 before, and its weight), and the whole field is merged with numpy.
 
 The file (``<segment id>.<field name>.vnk``) is a magic line and three NumPy ``.npy``
@@ -19,10 +19,10 @@ records:
               :func:`~.arrays.varint` pairs: the gap from the document before (the first
               as it is) and the weight (a whole number: the pairs view counts).
 
-A posting takes two or three bytes whatever the segment's size, where version 1
-(``VNSEARCH-KEYED-1``, still read) kept a document number in two bytes, four past
-65,535 articles, and a weight in one or two, as a structured ``(doc, weight)`` entry,
-with ``end`` counting postings.
+A posting takes two to four bytes whatever the segment's size (2.2 on average in the
+102k set's segments), where version 1 (``VNSEARCH-KEYED-1``, still read) kept a document
+number in two bytes, four past 65,535 articles, and a weight in one or two, as a
+structured ``(doc, weight)`` entry, with ``end`` counting postings.
 
 Looking a term up reads one block of terms (the fence says which; it starts one entry
 early, for the end of the term before) and, when the term is there, its postings: two
