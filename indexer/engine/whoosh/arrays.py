@@ -142,7 +142,6 @@ def write(path: Path, keys, counts, docs, weights, with_positions=None, pos_coun
     if int(held.sum()) != len(pos_counts):
         raise PostingArraysError(f"{path}: {len(pos_counts)} position counts for "
                                  f"{int(held.sum())} postings")
-    docs, positions = np.asarray(docs), np.asarray(positions)
     doc_bytes, doc_sizes = coded_by_term(path, docs, counts, np.ones(len(counts), np.int64))
     pos_sizes = np.zeros(len(keys), dtype=np.int64)
     position_bytes = np.zeros(0, dtype=np.uint8)
@@ -254,15 +253,27 @@ def varint(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return data, widths
 
 
-def unvarint(data: np.ndarray, count: int | None, path: Path, low: int = 0,
-             high: int | None = None) -> np.ndarray:
-    """Values ``low`` to ``high`` (default: all; int64) of the ``count`` values (None:
-    however many) :func:`varint` wrote as ``data``."""
+def value_ends(data: np.ndarray, count: int | None, path: Path) -> np.ndarray:
+    """Where each of the ``count`` values (None: however many) :func:`varint` wrote as
+    ``data`` ends (its last byte), checked: the bytes must hold that many values, the
+    last one whole."""
     data = np.asarray(data, dtype=np.uint8)
-    ends = np.flatnonzero(data < 0x80)  # the last byte of each value
-    count = len(ends) if count is None else count
-    if len(ends) != count or (count and ends[-1] != len(data) - 1):
+    ends = np.flatnonzero(data < 0x80)
+    if (count is not None and len(ends) != count) or (
+            len(data) and (not len(ends) or ends[-1] != len(data) - 1)):
         raise PostingArraysError(f"{path}: {count} numbers expected, the bytes differ")
+    return ends
+
+
+def unvarint(data: np.ndarray, count: int | None, path: Path, low: int = 0,
+             high: int | None = None, *, ends: np.ndarray | None = None) -> np.ndarray:
+    """Values ``low`` to ``high`` (default: all; int64) of the ``count`` values (None:
+    however many) :func:`varint` wrote as ``data``; ``ends``: their
+    :func:`value_ends`, when the caller has them."""
+    data = np.asarray(data, dtype=np.uint8)
+    if ends is None:
+        ends = value_ends(data, count, path)
+    count = len(ends)
     high = count if high is None else high
     if len(data) == count:  # one byte each
         return data[low:high].astype(np.int64)
@@ -575,22 +586,21 @@ class PostingArrays(RecordFile):
         data = self._read("docs", int(self._doc_firsts[at]), int(self._doc_sizes[at]))
         return np.cumsum(unvarint(data, count, self.path)), weights
 
-    def _positions(self, at: int, sizes: np.ndarray, low: int = 0,
-                   high: int | None = None) -> np.ndarray:
-        """Positions ``low`` to ``high`` (default: all) of term number ``at``, whose
-        postings have ``sizes`` positions each; the slice begins and ends on a
-        posting. (A gap-coded file reads the term's every position, and decodes the
-        slice.)"""
-        total = int(sizes.sum(dtype=np.int64))
-        high = total if high is None else high
-        first = int(self._pos_firsts[at])
+    def _positions(self, at: int, sizes: np.ndarray, ends: np.ndarray, first: int = 0,
+                   stop: int | None = None) -> np.ndarray:
+        """The positions of postings ``first`` to ``stop`` (default: all) of term number
+        ``at``, whose postings have ``sizes`` positions each, ending at ``ends`` (their
+        running sum). (A gap-coded file reads the term's every position, and decodes
+        those.)"""
+        stop = len(sizes) if stop is None else stop
+        low = int(ends[first - 1]) if first else 0
+        high = int(ends[stop - 1]) if stop else 0
+        begin = int(self._pos_firsts[at])
         if not self._coded:
-            return self._read("positions", first + low, high - low)
-        data = self._read("positions", first, int(self._pos_sizes[at]))
-        found = unvarint(data, total, self.path, low, high)
-        begins = np.cumsum(sizes, dtype=np.int64) - sizes
-        inside = (begins >= low) & (begins < high)
-        return ungap(found, sizes[inside].astype(np.int64))
+            return self._read("positions", begin + low, high - low)
+        data = self._read("positions", begin, int(self._pos_sizes[at]))
+        found = unvarint(data, int(ends[-1]) if len(ends) else 0, self.path, low, high)
+        return ungap(found, sizes[first:stop].astype(np.int64))
 
     def get(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         """``(docs, weights)`` of a term (local docnums, ascending), None if not held."""
@@ -607,7 +617,7 @@ class PostingArrays(RecordFile):
         if self._pos_starts[at] < 0:
             return docs, weights, None, None
         sizes = self._sizes(at, weights)
-        return docs, weights, sizes, self._positions(at, sizes)
+        return docs, weights, sizes, self._positions(at, sizes, np.cumsum(sizes, dtype=np.int64))
 
     def positions(self, fieldname: str, term: bytes, wanted: np.ndarray):
         """``(docs, positions)`` of a term in the (sorted, local) ``wanted`` documents,
@@ -628,10 +638,9 @@ class PostingArrays(RecordFile):
         sizes = self._sizes(at, weights).astype(np.int64)
         ends = np.cumsum(sizes)
         begins = ends - sizes
-        low, high = int(begins[hit[0]]), int(ends[hit[-1]])
-        found = self._positions(at, sizes, low, high)
+        found = self._positions(at, sizes, ends, int(hit[0]), int(hit[-1]) + 1)
         picked = sizes[hit]
-        index = run_index(begins[hit] - low, picked)
+        index = run_index(begins[hit] - begins[hit[0]], picked)
         return np.repeat(docs[hit].astype(np.int64), picked), found[index].astype(np.int64)
 
     def _sizes(self, at: int, weights: np.ndarray) -> np.ndarray:

@@ -244,10 +244,10 @@ class KeyedLists(postarrays.RecordFile):
             return (np.diff(ends, prepend=begin), postings["docs"].astype(np.int64),
                     postings["weights"].astype(np.int64))
         data = self._read("postings", begin, end - begin)
-        values = postarrays.unvarint(data, None, self.path)
+        last = postarrays.value_ends(data, None, self.path)  # of each value
+        values = postarrays.unvarint(data, None, self.path, ends=last)
         # values per term: those whose last byte lies before the term's end
-        closed = np.searchsorted(np.flatnonzero(data < 0x80), ends - begin)
-        counts = np.diff(closed, prepend=0)
+        counts = np.diff(np.searchsorted(last, ends - begin), prepend=0)
         if len(values) % 2 or np.any(counts % 2) or not np.all(counts):
             raise PostingArraysError(f"{self.path}: postings that do not decode")
         counts //= 2
