@@ -1,7 +1,8 @@
 """Where the bytes of a generation go: per file kind and per field, against the text held.
 
 For each field of every segment: the bytes of its entries in the terms file (key,
-term info, the hash tables' share), of its postings in the postings file, and of its
+term info, the hash tables' share in whoosh's ``.trm``; the entry itself in a compact
+``.vnt``), of its postings in the postings file, and of its
 posting arrays file; then the stored fields, the length columns, the other files; and
 the article text the generation holds (title and body, UTF-8) for the ratio
 ``index / text``. Terms are also counted by how many postings they have in their
@@ -30,6 +31,7 @@ import numpy as np
 from indexer import generations as gens
 from indexer.engine.whoosh import arrays as postarrays
 from indexer.engine.whoosh import keyed
+from indexer.engine.whoosh import terms as compact
 from indexer.engine.whoosh.codec import is_marked
 from indexer.engine.whoosh.merge import iter_blocks
 from indexer.engine.whoosh.storage import INDEX_NAME
@@ -62,6 +64,38 @@ def array_records(path: Path) -> dict[str, int]:
     return sizes
 
 
+def coded_positions(values) -> int:
+    """The bytes a compact terms file keeps the positions of inline ``values`` in
+    (varint count and gaps, :mod:`indexer.engine.whoosh.terms`)."""
+    decode = compact.Positions().decode_positions
+    out = bytearray()
+    for value in values:
+        positions = decode(value)
+        compact._put(out, len(positions))  # noqa: SLF001 - the file's own coding
+        for gap in np.diff(positions, prepend=0).tolist():
+            compact._put(out, gap)  # noqa: SLF001
+    return len(out)
+
+
+def entry_bytes(terms, fieldname: str):
+    """``((field, term), info, bytes of its entry in the terms file)`` of every term of
+    ``fieldname`` (whoosh's entries estimated: key, 35-byte value, overhead)."""
+    file = getattr(terms, "_file", None)
+    if isinstance(file, compact.TermsFile):
+        start = terms._keycoder(fieldname, b"")  # noqa: SLF001
+        for key, info, size in file.entries_from(start):
+            term = terms._keydecoder(key)  # noqa: SLF001
+            if term[0] != fieldname:
+                return
+            yield term, file.info(key, info), size
+        return
+    for (name, term), info in terms.items_from(fieldname, b""):
+        if name != fieldname:
+            return
+        key = terms._keycoder(name, term)  # noqa: SLF001
+        yield (name, term), info, len(key) + 35 + TERM_OVERHEAD
+
+
 def positions_share(postings, info) -> int:
     """The bytes of a term's postings blocks taken by encoded positions: each stored
     block's size times the share of its values in the block's pickle (blocks are
@@ -91,26 +125,26 @@ def measure(gen_dir: Path) -> dict:
             for fieldname in leaf.indexed_field_names():
                 row = fields[fieldname]
                 with_positions = leaf.schema[fieldname].format.supports("positions")
-                for (name, term), info in terms.items_from(fieldname, b""):
-                    if name != fieldname:
-                        break
-                    key = terms._keycoder(name, term)  # noqa: SLF001
+                is_compact = isinstance(getattr(terms, "_file", None), compact.TermsFile)
+                for _, info, size in entry_bytes(terms, fieldname):
                     row["terms"] += 1
-                    row["term_bytes"] += len(key) + 35 + TERM_OVERHEAD
+                    row["term_bytes"] += size
                     extent = 0 if info.is_inlined() else _length(info)
                     row["posting_bytes"] += extent
                     if is_marked(info):  # in the posting arrays only
                         row["marked_terms"] += 1
                     elif with_positions and info.is_inlined():
-                        row["inline_position_bytes"] += sum(
-                            len(value) for value in info.inlined_postings()[2])
+                        values = info.inlined_postings()[2]
+                        row["inline_position_bytes"] += (
+                            coded_positions(values) if is_compact
+                            else sum(len(value) for value in values))
                     elif with_positions:
                         row["position_bytes"] += positions_share(postings, info)
                     df = info.doc_frequency()
                     row["postings"] += df
                     band = "df1" if df == 1 else ("df2_63" if df < 64 else "df64")
                     row[f"{band}_terms"] += 1
-                    row[f"{band}_bytes"] += len(key) + 35 + TERM_OVERHEAD + extent
+                    row[f"{band}_bytes"] += size + extent
             for docnum in range(leaf.doc_count_all()):
                 if leaf.is_deleted(docnum):
                     continue
@@ -149,8 +183,8 @@ def measure(gen_dir: Path) -> dict:
             files["columns (date, year, month)"] += size
         elif name.endswith(".pst"):
             files["postings (.pst)"] += size
-        elif name.endswith(".trm"):
-            files["terms (.trm)"] += size
+        elif name.endswith((".trm", compact.EXTENSION)):
+            files["terms (.trm, .vnt)"] += size
         else:
             files[f"other: {name}" if size > 1 << 20 else "other"] += size
     total = sum(files.values())
@@ -163,7 +197,7 @@ def measure(gen_dir: Path) -> dict:
     kinds = {
         "stored fields (title, body, metadata; whoosh-compressed)": files["stored fields"],
         "terms file: keys, term infos, inlined postings (positions aside)":
-            files["terms (.trm)"] - summed("inline_position_bytes"),
+            files["terms (.trm, .vnt)"] - summed("inline_position_bytes"),
         "postings blocks: doc numbers and weights (estimate)":
             files["postings (.pst)"] - summed("position_bytes"),
         "positions in whoosh's postings and inlined in terms (estimate)": positions,
@@ -174,7 +208,7 @@ def measure(gen_dir: Path) -> dict:
         "columns and field lengths": files["columns (date, year, month)"]
             + files["field lengths"],
         "other (suggest model, manifest, documents list, TOC)": total - sum(
-            files[k] for k in ("stored fields", "terms (.trm)", "postings (.pst)",
+            files[k] for k in ("stored fields", "terms (.trm, .vnt)", "postings (.pst)",
                                "posting arrays (.vnp)", "keyed lists (.vnk)",
                                "columns (date, year, month)", "field lengths")),
     }

@@ -898,7 +898,7 @@ def test_verification_refuses_a_damaged_copy_of_a_built_generation(tmp_path):
     damaged = index_dir / "gen-000002.tmp-1"
     shutil.copytree(built, damaged)
     # the file holding most postings: short lists are inlined in the terms file
-    postings = max([*damaged.glob("MAIN_*.pst"), *damaged.glob("MAIN_*.trm")],
+    postings = max([*damaged.glob("MAIN_*.pst"), *damaged.glob("MAIN_*.vnt")],
                    key=lambda p: p.stat().st_size)
     with open(postings, "r+b") as handle:
         handle.truncate(postings.stat().st_size - 10)

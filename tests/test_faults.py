@@ -331,8 +331,8 @@ def test_rollback_to_a_truncated_generation_is_refused(tmp_path, web_corpus):
     index_dir = tmp_path / "index"
     build_index([web_corpus], index_dir, workers=1)
     build_index([web_corpus], index_dir, workers=1)
-    truncate_half(next((index_dir / "gen-000001").glob("MAIN_*.trm")))
-    with pytest.raises(IndexCorrupt, match=r"gen-000001: file MAIN_.*\.trm has"):
+    truncate_half(next((index_dir / "gen-000001").glob("MAIN_*.vnt")))
+    with pytest.raises(IndexCorrupt, match=r"gen-000001: file MAIN_.*\.vnt has"):
         gens.rollback(index_dir, verify_generation)
     assert gens.current_generation(index_dir).name == "gen-000002"
 

@@ -646,23 +646,27 @@ def build_and_merge(monkeypatch, corpus: Path, index_dir: Path, built_as: dict,
 
 def test_the_lean_codec_keeps_long_lists_once_and_answers_as_whoosh_s_blocks(
         tmp_path, monkeypatch):
-    """One corpus built (one worker: the same numbering) and merged in three formats:
-    the default (the pairs view in keyed lists files, the other text views' long lists
-    in the posting arrays only, short ones inlined in the terms file); the lean format
-    before keyed lists, merged by the default writer (how an update upgrades a
-    generation); and the former format (every list in whoosh's blocks, as generations
-    built before both), merged by its own writer. whoosh reads the same postings from
-    all three, the engine gives the same answers, and the former generation still
-    serves."""
+    """One corpus built (one worker: the same numbering) and merged in four formats:
+    the default (terms in a compact terms file, the pairs view in keyed lists files,
+    the other text views' long lists in the posting arrays only, short ones inlined in
+    the terms file); the lean format before keyed lists, merged by the default writer
+    (how an update upgrades a generation); the keyed format (terms in whoosh's terms
+    file), merged by its own writer; and the former format (every list in whoosh's
+    blocks, as generations built before all three), merged by its own writer. whoosh
+    reads the same postings and term statistics from all four, the engine gives the
+    same answers, and the generations of earlier formats still serve."""
     from whoosh.codec.whoosh3 import W3Codec
 
     from indexer.engine.whoosh.codec import KEYED_FIELDS
+    from indexer.engine.whoosh.codec import CompactCodec
+    from indexer.engine.whoosh.codec import KeyedCodec
     from indexer.engine.whoosh.codec import LeanCodec
 
     monkeypatch.setenv("VNSEARCH_MP_START", "fork")  # the workers see the patched class
     corpus = write_corpus(tmp_path / "corpus", 400)
     lean_dir, upgraded_dir, former_dir = (tmp_path / "lean", tmp_path / "upgraded",
                                           tmp_path / "former")
+    keyed_dir = tmp_path / "keyed"
 
     def merged(index_dir: Path, built_as: dict, merged_as: dict) -> None:
         build_and_merge(monkeypatch, corpus, index_dir, built_as, merged_as, ["tin-7"])
@@ -674,8 +678,23 @@ def test_the_lean_codec_keeps_long_lists_once_and_answers_as_whoosh_s_blocks(
 
     merged(lean_dir, {}, {})
     merged(upgraded_dir, {"codec_class": LeanCodec}, {})
+    merged(keyed_dir, {"codec_class": KeyedCodec}, {"codec_class": KeyedCodec})
     former = {"codec_class": W3Codec, "inline_limit": 0}
     merged(former_dir, former, former)
+    codecs = {name: {type(segment.codec()) for segment in
+                     storage.open_storage(gens.current_generation(folder))
+                     .open_index(storage.INDEX_NAME)._segments()}
+              for name, folder in (("lean", lean_dir), ("upgraded", upgraded_dir),
+                                   ("keyed", keyed_dir), ("former", former_dir))}
+    assert codecs == {"lean": {CompactCodec}, "upgraded": {CompactCodec},
+                      "keyed": {KeyedCodec}, "former": {W3Codec}}
+    # the same terms, in a compact terms file instead of whoosh's: under a third
+    compact_terms = sum(p.stat().st_size for p in gens.current_generation(lean_dir)
+                        .glob("*.vnt"))
+    whoosh_terms = sum(p.stat().st_size for p in gens.current_generation(keyed_dir)
+                       .glob("*.trm"))
+    assert 0 < compact_terms < whoosh_terms / 3
+    assert not list(gens.current_generation(lean_dir).glob("*.trm"))
 
     lean = term_kinds(gens.current_generation(lean_dir))
     former = term_kinds(gens.current_generation(former_dir))
@@ -688,6 +707,7 @@ def test_the_lean_codec_keeps_long_lists_once_and_answers_as_whoosh_s_blocks(
     expected = term_postings(gens.current_generation(former_dir))
     assert term_postings(gens.current_generation(lean_dir)) == expected
     assert term_postings(gens.current_generation(upgraded_dir)) == expected
+    assert term_postings(gens.current_generation(keyed_dir)) == expected
     assert list(gens.current_generation(upgraded_dir).glob("*.pairs.vnk"))
     lean_stats = term_stats(gens.current_generation(lean_dir))
     former_stats = term_stats(gens.current_generation(former_dir))
@@ -695,12 +715,14 @@ def test_the_lean_codec_keeps_long_lists_once_and_answers_as_whoosh_s_blocks(
     assert len(keyed_terms) > 1000 and not set(keyed_terms) & set(lean_stats)
     assert lean_stats == {key: stats for key, stats in former_stats.items()
                           if key[0] not in KEYED_FIELDS}
+    assert term_stats(gens.current_generation(keyed_dir)) == lean_stats
     assert (keyed_stats(gens.current_generation(lean_dir), keyed_terms)
             == {key: former_stats[key] for key in keyed_terms})
     expected = answers(former_dir)
     assert sum(entry[2] for entry in expected) > 0
     assert answers(lean_dir) == expected
     assert answers(upgraded_dir) == expected
+    assert answers(keyed_dir) == expected
 
 
 def postings_by_id(gen_dir: Path) -> dict:

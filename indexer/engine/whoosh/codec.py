@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 from whoosh.codec.whoosh3 import W3Codec
+from whoosh.codec.whoosh3 import W3FieldWriter
 from whoosh.codec.whoosh3 import W3PerDocReader
 from whoosh.codec.whoosh3 import W3PerDocWriter
 from whoosh.codec.whoosh3 import W3TermInfo
@@ -38,6 +39,8 @@ from whoosh.system import pack_uint
 from indexer.engine.whoosh import arrays as postarrays
 from indexer.engine.whoosh import keyed
 from indexer.engine.whoosh import stored
+from indexer.engine.whoosh import terms as compact
+from indexer.engine.whoosh.terms import ARRAYS_MARK
 from indexer.errors import IndexCorrupt
 from indexer.views import BODY
 from indexer.views import BODY_FOLDED
@@ -46,12 +49,10 @@ from indexer.views import TITLE
 from indexer.views import TITLE_FOLDED
 from indexer.views import WORDS
 
-__all__ = ["ARRAYS_MARK", "HELD_FIELDS", "KEYED_FIELDS", "KeyedCodec", "LeanCodec",
+__all__ = ["ARRAYS_MARK", "HELD_FIELDS", "KEYED_FIELDS", "CompactCodec", "KeyedCodec",
+           "LeanCodec",
            "held_from", "is_marked", "keyed_fields"]
 
-#: What a marked term info holds in place of inlined postings. whoosh's plain codec
-#: cannot unpack it as postings, so a reader without this codec fails loudly.
-ARRAYS_MARK = "vnp"
 #: The text views whose long lists are held in the posting arrays only (the keyword
 #: fields keep theirs in whoosh's blocks: the facets read them from there).
 HELD_FIELDS = frozenset({TITLE, TITLE_FOLDED, BODY, BODY_FOLDED, WORDS, PAIRS})
@@ -209,6 +210,122 @@ class KeyedTermsReader(LeanTermsReader):
     def close(self) -> None:
         self._files.close()
         super().close()
+
+
+class CompactCodec(KeyedCodec):
+    """:class:`KeyedCodec` whose segments keep their terms in a compact terms file
+    (:mod:`.terms`, ``.vnt``) instead of whoosh's (``.trm``): the same term infos in
+    about a fifth of the bytes, found with one read instead of two or three."""
+
+    TERMS_EXT = compact.EXTENSION
+
+    def field_writer(self, storage, segment):
+        return CompactFieldWriter(self, storage, segment)
+
+    def terms_reader(self, storage, segment):
+        folder = Path(storage.folder)
+        segment_id = segment.segment_id()
+        return CompactTermsReader(self, compact.TermsFile(
+                                      folder / segment.make_filename(self.TERMS_EXT)),
+                                  None, segment.open_file(storage, self.POSTS_EXT),
+                                  postarrays.SegmentFiles(folder, segment_id),
+                                  postarrays.SegmentFiles(folder, segment_id,
+                                                          keyed.file_name, keyed.KeyedLists))
+
+
+class CompactFieldWriter(W3FieldWriter):
+    """whoosh's field writer, writing a compact terms file (:mod:`.terms`).
+
+    Only :func:`.w3files.write_postings` writes through it (it adds each term's
+    compact info to :attr:`terms`); whoosh's own term-by-term path is refused."""
+
+    def __init__(self, codec, storage, segment):  # noqa: D107 - whoosh's, another file
+        self._codec = codec
+        self._storage = storage
+        self._segment = segment
+        self._fieldname = None
+        self._fieldid = None
+        self._btext = None
+        self._fieldobj = None
+        self._format = None
+        self.terms = compact.TermsWriter(self._create_file(codec.TERMS_EXT))
+        self._tindex = None  # whoosh's terms table: not written
+        self._fieldmap: dict[str, int] = {}
+        self.codings: dict[str, str] = {}
+        self._postfile = self._create_file(codec.POSTS_EXT)
+        self._postwriter = None
+        self._infield = False
+        self.is_closed = False
+
+    def start_term(self, btext):
+        raise NotImplementedError("a compact terms file is written by write_postings")
+
+    def close(self):
+        self.terms.close(self._fieldmap, self.codings)
+        self._postfile.close()
+        self.is_closed = True
+
+
+class _CompactLookup(LeanTermsReader):
+    """The lookups of whoosh's terms reader, answered from a compact terms file."""
+
+    def __init__(self, codec, dbfile, length, postfile, arrays) -> None:
+        self._codec = codec
+        self._postfile = postfile
+        self._arrays = arrays
+        self._file = dbfile
+        self._tindex = dbfile  # closed by whoosh's close()
+        self._fieldmap = dbfile.fieldmap
+        self._fieldunmap = [None] * (max(self._fieldmap.values(), default=-1) + 1)
+        for fieldname, number in self._fieldmap.items():
+            self._fieldunmap[number] = fieldname
+        self._dbfile = None
+
+    def _info(self, fieldname, tbytes, missing=KeyError):
+        """The term info of a term; ``missing`` raised when there is none (whoosh's
+        reader raises KeyError for frequencies, TermNotFound for a term info)."""
+        found = self._file.get(self._keycoder(fieldname, tbytes))
+        if found is None:
+            raise missing(f"No term {fieldname}:{tbytes!r}")
+        return compact.CompactTermInfo.decode(found, self._file.codings.get(fieldname,
+                                                                             compact.RAW))
+
+    def __contains__(self, term):
+        return self._file.get(self._keycoder(*term)) is not None
+
+    def cursor(self, fieldname, fieldobj):
+        raise NotImplementedError("no cursor over a compact terms file: walk terms_from()")
+
+    def terms(self):
+        return (self._keydecoder(key) for key, _ in self._file.items_from(b""))
+
+    def terms_from(self, fieldname, prefix):
+        return (self._keydecoder(key)
+                for key, _ in self._file.items_from(self._keycoder(fieldname, prefix)))
+
+    def items(self):
+        return self._items(b"")
+
+    def items_from(self, fieldname, prefix):
+        return self._items(self._keycoder(fieldname, prefix))
+
+    def _items(self, start):
+        info = self._file.info
+        decode = self._keydecoder
+        return ((decode(key), info(key, found)) for key, found in self._file.items_from(start))
+
+    def term_info(self, fieldname, tbytes):
+        return self._info(fieldname, tbytes, TermNotFound)
+
+    def frequency(self, fieldname, tbytes):
+        return self._info(fieldname, tbytes).weight()
+
+    def doc_frequency(self, fieldname, tbytes):
+        return self._info(fieldname, tbytes).doc_frequency()
+
+
+class CompactTermsReader(KeyedTermsReader, _CompactLookup):
+    """:class:`KeyedTermsReader` over a compact terms file (:class:`CompactCodec`)."""
 
 
 def _keyed_info(docs: np.ndarray, weights: np.ndarray) -> W3TermInfo:

@@ -6,7 +6,9 @@ steps: each term's postings cut into blocks, a one-posting term by a short path,
 files written in large chunks, and whoosh's on-disk hash tables built from arrays
 (:class:`HashBucket`). The lean codecs' choices are made here too: a text view's short
 lists inlined in the terms file (:data:`INLINE_LIMIT`), its long lists written as a term
-info and :data:`~.codec.ARRAYS_MARK` only (the posting arrays hold them).
+info and :data:`~.codec.ARRAYS_MARK` only (the posting arrays hold them). For
+:class:`~.codec.CompactCodec` the same term infos go to a compact terms file
+(:mod:`.terms`) in its own coding, and whoosh's hash tables are not written.
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ from whoosh.system import pack_long
 from whoosh.system import pack_ushort
 from whoosh.util.numeric import length_to_byte
 
+from indexer.engine.whoosh import terms as compact
 from indexer.engine.whoosh.codec import ARRAYS_MARK
 from indexer.engine.whoosh.codec import HELD_FIELDS
+from indexer.engine.whoosh.codec import CompactCodec
+from indexer.engine.whoosh.codec import CompactFieldWriter
 from indexer.engine.whoosh.codec import KeyedCodec
 from indexer.engine.whoosh.codec import LeanCodec
 from indexer.engine.whoosh.codec import held_from
@@ -69,8 +74,8 @@ def fast_postings_ok(fieldwriter, schema) -> bool:
     """
     codec = getattr(fieldwriter, "_codec", None)
     return (
-        type(fieldwriter) is W3FieldWriter
-        and type(codec) in (W3Codec, LeanCodec, KeyedCodec)
+        (type(fieldwriter) is W3FieldWriter and type(codec) in (W3Codec, LeanCodec, KeyedCodec)
+         or type(fieldwriter) is CompactFieldWriter and type(codec) is CompactCodec)
         and codec._inlinelimit <= 1
         and fieldwriter._postwriter is None
         and not fieldwriter._fieldmap
@@ -110,6 +115,8 @@ def write_postings(
     :data:`~.codec.ARRAYS_MARK` only (the caller writes them to the posting arrays).
     """
     codec = fieldwriter._codec
+    # a compact terms file (:mod:`.terms`) takes the term infos in its own coding
+    compact_file = fieldwriter.terms if type(fieldwriter) is CompactFieldWriter else None
     blocklimit = codec._blocklimit
     compression = codec._compression
     postfile = fieldwriter._postfile
@@ -144,30 +151,20 @@ def write_postings(
     buffer = bytearray()
     offset = postfile.tell()  # file offset of buffer[0]
 
-    # The term file: OrderedHashWriter.add (keys arrive in order), buffered.
-    term_buffer = bytearray()
-    term_offset = tindex.dbfile.tell()
-    index_append = tindex.index.append
-    if not any(tindex.buckets):  # the tables' entries in arrays (see HashBucket)
-        tindex.buckets = [HashBucket() for _ in tindex.buckets]
-    buckets = tindex.buckets
-    hash_key = tindex.hashfn
-    if hash_key is md5_hash:  # the same value, without the hex string
-        md5 = hashlib.md5
+    # the terms file: whoosh's, or a compact one
+    terms_file = compact_file if compact_file is not None else _HashTableTerms(tindex)
+    add_term = terms_file.add
 
-        def hash_key(key):
-            return int.from_bytes(md5(key, usedforsecurity=False).digest()[-4:], "big")
-    tindex._write_hashes = partial(_write_hash_tables, tindex)
-    pack_lengths = _HASH_LENGTHS.pack
-
-    def add_term(key, value):
-        position = term_offset + len(term_buffer)
-        index_append(position)
-        term_buffer.extend(pack_lengths(len(key), len(value)))
-        term_buffer.extend(key)
-        term_buffer.extend(value)
-        code = hash_key(key)
-        buckets[code & 255].append((code, position))
+    def blocks_info(key, weight, count, min_byte, max_byte, max_weight, first, last, start,
+                    end):
+        # the term info of a term whose postings are whoosh's blocks from start to end
+        if compact_file is not None:
+            add_term(key, compact.info_bytes(
+                compact.BLOCKS, weight, count, min_byte, max_byte, max_weight, first, last,
+                compact.extent_tail(start, end - start)))
+        else:
+            add_term(key, pack_info(False, weight, count, min_byte, max_byte, max_weight,
+                                    first, last) + pack_long(start) + pack_int(end - start))
 
     def write_single(key, docnum, weight, value, length, fixedsize):
         # One posting: the general path below, unrolled.
@@ -192,12 +189,10 @@ def write_postings(
         buffer.extend(pack_int(-size))
         buffer.extend(info)
         buffer.extend(data)
-        terminfo = pack_info(
-            False, 0 + weight32, 1, min_byte, max_byte, max(0, block_max_weight), docnum, docnum
-        )
-        add_term(key, terminfo + pack_long(start) + pack_int(offset + len(buffer) - start))
+        blocks_info(key, 0 + weight32, 1, min_byte, max_byte, max(0, block_max_weight), docnum,
+                    docnum, start, offset + len(buffer))
 
-    def term_info(inlined, ids, weights, term_lengths):
+    def statistics(ids, weights, term_lengths):
         # W3TermInfo's statistics; the total weight summed block by block, as blocks
         # of blocklimit postings would add it up
         total_weight = 0
@@ -205,12 +200,17 @@ def write_postings(
             total_weight += sum(array("f", weights[first : first + blocklimit]))
         heaviest = max(weights)
         nonzero = [length for length in term_lengths if length]
-        return pack_info(
-            inlined, total_weight, len(ids),
-            length_byte(min(nonzero)) if nonzero else 0,
-            length_byte(max(nonzero) if nonzero else 0),
-            heaviest if heaviest > 0 else 0, ids[0], ids[-1],
-        )
+        return (total_weight, len(ids), length_byte(min(nonzero)) if nonzero else 0,
+                length_byte(max(nonzero) if nonzero else 0), heaviest if heaviest > 0 else 0,
+                ids[0], ids[-1])
+
+    def term_info(inlined, ids, weights, term_lengths):
+        return pack_info(inlined, *statistics(ids, weights, term_lengths))
+
+    def compact_inline(key, ids, weights, values, term_lengths):
+        flags, tail = compact.inline_tail(ids, weights, values, coding)
+        add_term(key, compact.info_bytes(compact.INLINE, *statistics(ids, weights, term_lengths),
+                                         tail, flags))
 
     single_heads: dict[tuple, bytes] = {}
     pack_ids = _TWO_IDS.pack
@@ -296,17 +296,16 @@ def write_postings(
             buffer.extend(pack_int(-size if last == count else size))
             buffer.extend(info)
             buffer.extend(data)
-        terminfo = pack_info(
-            False, total_weight, count,
-            0 if min_length is None else length_byte(min_length),
-            length_byte(max_length), max_weight, ids[0], ids[-1],
-        )
-        add_term(key, terminfo + pack_long(start) + pack_int(offset + len(buffer) - start))
+        blocks_info(key, total_weight, count,
+                    0 if min_length is None else length_byte(min_length),
+                    length_byte(max_length), max_weight, ids[0], ids[-1], start,
+                    offset + len(buffer))
 
     lastfn = None
     prefix = b""
     key = b""
     fixedsize = None
+    coding = compact.RAW
     field_lengths: list[int] = []
     held_min = None  # lists this long are in the posting arrays only
     inline_max = 0  # lists this short are inlined in the terms file
@@ -320,13 +319,21 @@ def write_postings(
                 fieldmap[fieldname] = len(fieldmap)
             prefix = pack_ushort(fieldmap[fieldname])
             fixedsize = schema[fieldname].format.fixed_value_size()
+            if compact_file is not None:
+                coding = fieldwriter.codings[fieldname] = compact.value_coding(
+                    schema[fieldname].format)
             field_lengths = lengths.field(fieldname)
             lastfn = fieldname
         key = prefix + btext
         if held_min is not None and len(ids) >= held_min:
-            add_term(key, term_info(True, ids, weights,
-                                    [field_lengths[docnum] for docnum in ids])
-                     + arrays_mark)
+            term_lengths = [field_lengths[docnum] for docnum in ids]
+            if compact_file is not None:
+                add_term(key, compact.info_bytes(compact.ARRAYS,
+                                                 *statistics(ids, weights, term_lengths)))
+            else:
+                add_term(key, term_info(True, ids, weights, term_lengths) + arrays_mark)
+        elif compact_file is not None and len(ids) <= inline_max:
+            compact_inline(key, ids, weights, values, [field_lengths[docnum] for docnum in ids])
         elif len(ids) == 1 and inline_max:
             docnum = ids[0]
             write_inlined_one(key, docnum, weights[0], values[0], field_lengths[docnum],
@@ -345,14 +352,53 @@ def write_postings(
             postfile.write(bytes(buffer))
             offset += len(buffer)
             buffer.clear()
-        if len(term_buffer) > 1 << 20:
-            tindex.dbfile.write(bytes(term_buffer))
-            term_offset += len(term_buffer)
-            term_buffer.clear()
-    tindex.dbfile.write(bytes(term_buffer))
-    if key:
-        tindex.lastkey = key
+    if compact_file is None:
+        terms_file.finish()
     postfile.write(bytes(buffer))
+
+
+class _HashTableTerms:
+    """The terms of whoosh's terms file (``OrderedHashWriter.add``, keys arriving in
+    order), written in large chunks, the hash tables' entries in arrays."""
+
+    def __init__(self, tindex) -> None:
+        self.tindex = tindex
+        self.file = tindex.dbfile
+        self.buffer = bytearray()
+        self.offset = self.file.tell()  # of buffer[0]
+        self.index_append = tindex.index.append
+        if not any(tindex.buckets):  # the tables' entries in arrays (see HashBucket)
+            tindex.buckets = [HashBucket() for _ in tindex.buckets]
+        self.buckets = tindex.buckets
+        self.hash_key = tindex.hashfn
+        if self.hash_key is md5_hash:  # the same value, without the hex string
+            md5 = hashlib.md5
+
+            def hash_key(key):
+                return int.from_bytes(md5(key, usedforsecurity=False).digest()[-4:], "big")
+
+            self.hash_key = hash_key
+        tindex._write_hashes = partial(_write_hash_tables, tindex)
+
+    def add(self, key: bytes, value: bytes, pack_lengths=_HASH_LENGTHS.pack) -> None:
+        buffer = self.buffer
+        position = self.offset + len(buffer)
+        self.index_append(position)
+        buffer += pack_lengths(len(key), len(value))
+        buffer += key
+        buffer += value
+        code = self.hash_key(key)
+        self.buckets[code & 255].append((code, position))
+        self.tindex.lastkey = key
+        if len(buffer) > 1 << 20:
+            self.file.write(bytes(buffer))
+            self.offset += len(buffer)
+            buffer.clear()
+
+    def finish(self) -> None:
+        self.file.write(bytes(self.buffer))
+        self.offset += len(self.buffer)
+        self.buffer.clear()
 
 
 #: The two document numbers that end a W3 term info (first and last).

@@ -27,7 +27,7 @@ from whoosh.index import FileIndex
 from whoosh.writing import SegmentWriter
 
 from indexer.article import Article
-from indexer.engine.whoosh.codec import KeyedCodec
+from indexer.engine.whoosh.codec import CompactCodec
 from indexer.engine.whoosh.codec import LeanCodec
 from indexer.engine.whoosh.codec import keyed_fields
 from indexer.engine.whoosh.pool import TermPool
@@ -185,11 +185,12 @@ class PoolSegmentWriter(SegmentWriter):
     protocol = BLOCK_PROTOCOL
     window_bits = WINDOW_BITS
     inline_limit = INLINE_LIMIT
-    #: The codec of the segments written (:class:`~.codec.KeyedCodec`: the pairs view in
-    #: keyed lists files, the long lists of the other text views in the posting arrays
-    #: only; :class:`~.codec.LeanCodec`: the pairs view in whoosh's files too; whoosh's
-    #: ``W3Codec``: every list in its blocks).
-    codec_class = KeyedCodec
+    #: The codec of the segments written (:class:`~.codec.CompactCodec`: the terms in a
+    #: compact terms file, the pairs view in keyed lists files, the long lists of the
+    #: other text views in the posting arrays only; :class:`~.codec.KeyedCodec`: the
+    #: terms in whoosh's terms file; :class:`~.codec.LeanCodec`: the pairs view in
+    #: whoosh's files too; whoosh's ``W3Codec``: every list in its blocks).
+    codec_class = CompactCodec
     #: None writes no posting arrays file (whoosh's files only).
     array_min_postings: int | None = ARRAY_MIN_POSTINGS
 

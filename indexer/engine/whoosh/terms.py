@@ -1,0 +1,472 @@
+"""A segment's terms file, compact: each term front-coded, its term info in a few bytes.
+
+whoosh's terms file (``.trm``) spends about 100 bytes on a term of a text view: the key
+with two length words, a 23-byte term info, a 24-byte share of the hash tables, and,
+for the short lists it holds itself, the postings pickled (a position list pickled
+inside the pickle). A segment of 7,000 articles holds about 110,000 such terms: whoosh's
+terms files were a fifth of an index as built, and the largest part that every segment
+repeats. :class:`~.codec.CompactCodec` writes this file (``<segment id>.vnt``) instead;
+the same term infos come out of it, so whoosh's search, the merge and the facets read
+it as they read whoosh's.
+
+The file is a magic line, then **blocks** of at most :data:`BLOCK_TERMS` terms (cut
+early past :data:`BLOCK_BYTES`), then a **footer** and its offset (8 bytes, big-endian)::
+
+    entry   := varint shared, varint rest, key[shared:] , varint size, info
+    info    := flags, varint doc_freq, weight, min_length_byte, max_length_byte,
+               max_weight, varint first_id, varint (last_id - first_id), tail
+    weight  := varint, or float32 with the flag bit set (whoosh keeps float32 too)
+    tail    := varint offset, varint length      (postings in whoosh's blocks, .pst)
+             | nothing                           (postings in the posting arrays only)
+             | doc gaps, weights, values         (postings held here: short lists)
+
+Keys are whoosh's (a two-byte field number, then the term's bytes) and ascend; a key
+is coded against the one before it in its block (the first whole). The footer (a
+pickle) holds the field map, each field's value coding and the first key and offset of
+every block, which a reader keeps in memory: a lookup is a bisection there and one
+``pread`` of a block (a few KB at most), against two or three reads of whoosh's hash
+tables. Values of a positions field are kept as varint position gaps and rebuilt as
+whoosh encodes them (:class:`whoosh.formats.Positions`) when asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+from bisect import bisect_right
+from collections.abc import Iterator
+from pathlib import Path
+
+from whoosh.codec.whoosh3 import W3TermInfo
+from whoosh.formats import Positions
+from whoosh.util.numeric import byte_to_length
+
+from indexer.errors import IndexCorrupt
+
+__all__ = ["ARRAYS_MARK", "BLOCK_BYTES", "BLOCK_TERMS", "EXTENSION", "MAGIC", "CompactTermInfo",
+           "TermsFile", "TermsWriter", "info_bytes", "inline_tail", "value_coding"]
+
+MAGIC = b"VNSEARCH-TERMS-1\n"
+EXTENSION = ".vnt"
+#: Terms in a block at most: a lookup decodes half of them on average.
+BLOCK_TERMS = 64
+#: A block is cut after the entry that takes it past this many bytes.
+BLOCK_BYTES = 4096
+
+# The flags byte of a term info.
+KIND = 0b11
+INLINE = 0  # the postings follow
+BLOCKS = 1  # whoosh's blocks in the postings file: offset and length follow
+ARRAYS = 2  # the segment's posting arrays hold them (the mark of .codec)
+WEIGHT_FLOAT = 4  # the total weight is a float32 (else a varint)
+MAX_FLOAT = 8  # the largest weight is a float32 (else a varint)
+ONES = 16  # inline: every weight is 1 (none kept)
+WEIGHTS_FLOAT = 32  # inline: each weight a float32 (else a varint each)
+RAW_VALUES = 64  # inline: each value as its bytes (length first), whatever the coding
+
+# How a field's inline values are kept (the footer says, per field).
+CODED_POSITIONS = "positions"  # varint count, then varint gaps (whoosh's Positions)
+NO_VALUES = "none"  # a format without values: whoosh gives None for each
+RAW = "raw"  # varint length, then the bytes
+
+#: What the term info of a list held in the posting arrays only gives for its inlined
+#: postings (:mod:`.codec`). whoosh's plain codec cannot unpack it as postings, so a
+#: reader without the lean codecs fails loudly.
+ARRAYS_MARK = "vnp"
+
+_FLOAT = struct.Struct("!f")
+_OFFSET = struct.Struct("!Q")
+_POSITIONS = Positions()
+
+
+def value_coding(format_) -> str:
+    """How the inline values of a field of ``format_`` are kept."""
+    if type(format_) is Positions:
+        return CODED_POSITIONS
+    if format_.fixed_value_size() == 0:
+        return NO_VALUES
+    return RAW
+
+
+def _put(out: bytearray, number: int) -> None:
+    """Append ``number`` (>= 0) as a varint: seven bits a byte, low first."""
+    while number > 127:
+        out.append((number & 127) | 128)
+        number >>= 7
+    out.append(number)
+
+
+def _get(data, at: int) -> tuple[int, int]:
+    """The varint at ``at`` and where the next thing starts."""
+    byte = data[at]
+    if byte < 128:
+        return byte, at + 1
+    number = byte & 127
+    shift = 7
+    at += 1
+    while True:
+        byte = data[at]
+        at += 1
+        number |= (byte & 127) << shift
+        if byte < 128:
+            return number, at
+        shift += 7
+
+
+def _as_float32(value: float) -> float:
+    return _FLOAT.unpack(_FLOAT.pack(value))[0]
+
+
+def _put_weight(out: bytearray, value: float, flag: int) -> int:
+    """Append a weight as whoosh keeps it (a float32): a varint when whole; ``flag``
+    when it had to be a float32, else 0."""
+    value = _as_float32(value)
+    if value >= 0 and value.is_integer():
+        _put(out, int(value))
+        return 0
+    out += _FLOAT.pack(value)
+    return flag
+
+
+def _get_weight(data, at: int, is_float: bool) -> tuple[float, int]:
+    if is_float:
+        return _FLOAT.unpack_from(data, at)[0], at + 4
+    number, at = _get(data, at)
+    return float(number), at
+
+
+def info_bytes(kind: int, weight: float, doc_freq: int, min_byte: int, max_byte: int,
+               max_weight: float, first: int, last: int, tail: bytes = b"",
+               tail_flags: int = 0) -> bytes:
+    """A term info: its statistics (as whoosh's ``W3TermInfo`` keeps them) and ``tail``
+    (:func:`inline_tail`'s, or the extent of whoosh's blocks for :data:`BLOCKS`)."""
+    out = bytearray(1)
+    _put(out, doc_freq)
+    flags = kind | tail_flags | _put_weight(out, weight, WEIGHT_FLOAT)
+    out.append(min_byte)
+    out.append(max_byte)
+    flags |= _put_weight(out, max_weight, MAX_FLOAT)
+    _put(out, first)
+    _put(out, last - first)
+    out[0] = flags
+    out += tail
+    return bytes(out)
+
+
+def extent_tail(offset: int, length: int) -> bytes:
+    """The tail of a :data:`BLOCKS` term info."""
+    out = bytearray()
+    _put(out, offset)
+    _put(out, length)
+    return bytes(out)
+
+
+_DECODED: dict[bytes, list[int]] = {}
+
+
+def _positions_of(value: bytes) -> list[int] | None:
+    """The positions of a whoosh ``Positions`` value; None when the value is not one
+    that encoding them again gives back (kept raw then)."""
+    found = _DECODED.get(value)
+    if found is None:
+        try:
+            found = _POSITIONS.decode_positions(value)
+        except Exception:  # noqa: BLE001 - any undecodable value is kept raw
+            return None
+        if _POSITIONS.encode(found) != value:
+            return None
+        if len(_DECODED) < 1 << 14:
+            _DECODED[value] = found
+    return found
+
+
+def inline_tail(ids: list[int], weights: list[float], values: list, coding: str
+                ) -> tuple[int, bytes]:
+    """``(flags, bytes)`` of short postings kept in the term info: document gaps (the
+    first document is the info's), weights, values (``coding``; a term whose values
+    cannot be so coded keeps them raw, :data:`RAW_VALUES`)."""
+    out = bytearray()
+    before = ids[0]
+    for docnum in ids[1:]:
+        _put(out, docnum - before)
+        before = docnum
+    flags = 0
+    stored = [_as_float32(weight) for weight in weights]
+    if all(weight == 1.0 for weight in stored):
+        flags |= ONES
+    elif all(weight >= 0 and weight.is_integer() for weight in stored):
+        for weight in stored:
+            _put(out, int(weight))
+    else:
+        flags |= WEIGHTS_FLOAT
+        for weight in stored:
+            out += _FLOAT.pack(weight)
+    if coding == NO_VALUES:
+        return flags, bytes(out)
+    coded = None
+    if coding == CODED_POSITIONS:
+        coded = bytearray()
+        for value in values:
+            positions = _positions_of(value) if value else None
+            if positions is None:
+                coded = None
+                break
+            _put(coded, len(positions))
+            before = 0
+            for position in positions:
+                _put(coded, position - before)
+                before = position
+    if coded is None:
+        flags |= RAW_VALUES
+        coded = bytearray()
+        for value in values:
+            value = value or b""
+            _put(coded, len(value))
+            coded += value
+    return flags, bytes(out + coded)
+
+
+class CompactTermInfo(W3TermInfo):
+    """A term info read from a compact terms file; its inline postings are decoded the
+    first time they are asked for."""
+
+    __slots__ = ("_coding", "_data", "_at")
+
+    @classmethod
+    def decode(cls, data: bytes, coding: str) -> CompactTermInfo:
+        info = cls()
+        flags = data[0]
+        info._df, at = _get(data, 1)
+        info._weight, at = _get_weight(data, at, bool(flags & WEIGHT_FLOAT))
+        info._minlength = byte_to_length(data[at])
+        info._maxlength = byte_to_length(data[at + 1])
+        info._maxweight, at = _get_weight(data, at + 2, bool(flags & MAX_FLOAT))
+        info._minid, at = _get(data, at)
+        span, at = _get(data, at)
+        info._maxid = info._minid + span
+        kind = flags & KIND
+        if kind == BLOCKS:
+            info._offset, at = _get(data, at)
+            info._length, _ = _get(data, at)
+        elif kind == ARRAYS:
+            info._inlined = ARRAYS_MARK
+        elif kind == INLINE:
+            info._data = data
+            info._at = at
+            info._coding = coding
+            info._inlined = ()  # decoded by inlined_postings()
+        else:
+            raise IndexCorrupt(f"a term info of unknown kind {kind} in a terms file; "
+                               "rebuild the index")
+        return info
+
+    def inlined_postings(self):
+        if self._inlined == ():
+            self._inlined = self._decode_postings()
+        return self._inlined
+
+    def _decode_postings(self) -> tuple:
+        data, at, count = self._data, self._at, self._df
+        flags = data[0]
+        ids = [self._minid]
+        for _ in range(count - 1):
+            gap, at = _get(data, at)
+            ids.append(ids[-1] + gap)
+        if flags & ONES:
+            weights = None
+        elif flags & WEIGHTS_FLOAT:
+            weights = struct.unpack_from(f"!{count}f", data, at)
+            at += 4 * count
+        else:
+            numbers = []
+            for _ in range(count):
+                number, at = _get(data, at)
+                numbers.append(float(number))
+            weights = tuple(numbers)
+        coding = self._coding
+        values: list = []
+        if flags & RAW_VALUES or coding == RAW:
+            for _ in range(count):
+                size, at = _get(data, at)
+                values.append(bytes(data[at : at + size]))
+                at += size
+        elif coding == CODED_POSITIONS:
+            encode = _POSITIONS.encode
+            for _ in range(count):
+                size, at = _get(data, at)
+                positions = []
+                position = 0
+                for _ in range(size):
+                    gap, at = _get(data, at)
+                    position += gap
+                    positions.append(position)
+                values.append(encode(positions))
+        else:
+            values = [None] * count
+        return tuple(ids), weights, tuple(values)
+
+
+class TermsWriter:
+    """Writes a compact terms file: :meth:`add` each term in ascending key order, then
+    :meth:`close` with the field map and each field's value coding."""
+
+    def __init__(self, file) -> None:
+        self.file = file
+        self.file.write(MAGIC)
+        self.offset = len(MAGIC)
+        self.block = bytearray()
+        self.block_terms = 0
+        self.previous = b""
+        self.first_keys: list[bytes] = []
+        self.offsets: list[int] = []
+        self.terms = 0
+        self.lastkey = b""
+        self.chunk = bytearray()
+
+    def add(self, key: bytes, info: bytes) -> None:
+        """Add a term (its key above every key added before) and its info."""
+        if self.terms and key <= self.lastkey:
+            raise ValueError(f"terms out of order: {key!r} after {self.lastkey!r}")
+        block = self.block
+        if not self.block_terms:
+            self.first_keys.append(key)
+            self.offsets.append(self.offset + len(self.chunk))
+            shared = 0
+        else:
+            previous = self.previous
+            limit = min(len(previous), len(key))
+            shared = 0
+            while shared < limit and previous[shared] == key[shared]:
+                shared += 1
+        _put(block, shared)
+        _put(block, len(key) - shared)
+        block += key[shared:]
+        _put(block, len(info))
+        block += info
+        self.previous = key
+        self.lastkey = key
+        self.terms += 1
+        self.block_terms += 1
+        if self.block_terms >= BLOCK_TERMS or len(block) >= BLOCK_BYTES:
+            self._end_block()
+
+    def _end_block(self) -> None:
+        self.chunk += self.block
+        self.block.clear()
+        self.block_terms = 0
+        if len(self.chunk) >= 1 << 20:
+            self.file.write(bytes(self.chunk))
+            self.offset += len(self.chunk)
+            self.chunk.clear()
+
+    def close(self, fieldmap: dict[str, int], codings: dict[str, str]) -> None:
+        """Write the last block and the footer, and close the file."""
+        if self.block_terms:
+            self._end_block()
+        self.file.write(bytes(self.chunk))
+        self.offset += len(self.chunk)
+        self.chunk.clear()
+        footer = pickle.dumps({
+            "fieldmap": dict(fieldmap), "codings": dict(codings), "terms": self.terms,
+            "first_keys": self.first_keys, "offsets": [*self.offsets, self.offset],
+        }, protocol=pickle.HIGHEST_PROTOCOL)
+        self.file.write(footer)
+        self.file.write(_OFFSET.pack(self.offset))
+        self.file.close()
+
+
+class TermsFile:
+    """A compact terms file, open for lookups and walks (keys are whoosh's)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._fd = os.open(self.path, os.O_RDONLY)
+        try:
+            self._load_footer()
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def _load_footer(self) -> None:
+        size = os.fstat(self._fd).st_size
+        head = os.pread(self._fd, len(MAGIC), 0)
+        if head != MAGIC or size < len(MAGIC) + _OFFSET.size:
+            raise IndexCorrupt(f"{self.path} is not a vnsearch terms file; rebuild the index")
+        (start,) = _OFFSET.unpack(os.pread(self._fd, _OFFSET.size, size - _OFFSET.size))
+        if not len(MAGIC) <= start <= size - _OFFSET.size:
+            raise IndexCorrupt(f"{self.path} is cut short; rebuild the index")
+        try:
+            footer = pickle.loads(os.pread(self._fd, size - _OFFSET.size - start, start))
+        except Exception as error:  # noqa: BLE001 - any damage reads as corruption
+            raise IndexCorrupt(f"{self.path}: unreadable footer ({error}); "
+                               "rebuild the index") from None
+        self.fieldmap: dict[str, int] = footer["fieldmap"]
+        self.codings: dict[str, str] = footer["codings"]
+        self.terms: int = footer["terms"]
+        self._first_keys: list[bytes] = footer["first_keys"]
+        self._offsets: list[int] = footer["offsets"]
+        self._names = {number: name for name, number in self.fieldmap.items()}
+
+    def __len__(self) -> int:
+        return self.terms
+
+    def _block(self, number: int) -> bytes:
+        start = self._offsets[number]
+        return os.pread(self._fd, self._offsets[number + 1] - start, start)
+
+    def get(self, key: bytes) -> bytes | None:
+        """The info bytes of ``key``; None when the file does not hold it."""
+        number = bisect_right(self._first_keys, key) - 1
+        if number < 0:
+            return None
+        data = self._block(number)
+        at = 0
+        end = len(data)
+        previous = b""
+        while at < end:
+            shared, at = _get(data, at)
+            rest, at = _get(data, at)
+            current = previous[:shared] + data[at : at + rest]
+            at += rest
+            size, at = _get(data, at)
+            if current >= key:
+                return data[at : at + size] if current == key else None
+            at += size
+            previous = current
+        return None
+
+    def items_from(self, key: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """``(key, info bytes)`` of every term from ``key`` on, in order."""
+        return ((current, info) for current, info, _ in self.entries_from(key))
+
+    def entries_from(self, key: bytes) -> Iterator[tuple[bytes, bytes, int]]:
+        """``(key, info bytes, bytes the entry takes in the file)`` of every term from
+        ``key`` on, in order."""
+        number = max(bisect_right(self._first_keys, key) - 1, 0)
+        for block in range(number, len(self._first_keys)):
+            data = self._block(block)
+            at = 0
+            end = len(data)
+            previous = b""
+            while at < end:
+                begin = at
+                shared, at = _get(data, at)
+                rest, at = _get(data, at)
+                current = previous[:shared] + data[at : at + rest]
+                at += rest
+                size, at = _get(data, at)
+                if current >= key:
+                    yield current, data[at : at + size], at + size - begin
+                at += size
+                previous = current
+
+    def info(self, key: bytes, info: bytes) -> CompactTermInfo:
+        """The term info of a key's info bytes."""
+        fieldname = self._names.get(int.from_bytes(key[:2], "big"))
+        return CompactTermInfo.decode(info, self.codings.get(fieldname, RAW))
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
