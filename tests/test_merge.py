@@ -723,6 +723,34 @@ def test_the_lean_codec_keeps_long_lists_once_and_answers_as_whoosh_s_blocks(
     assert answers(lean_dir) == expected
     assert answers(upgraded_dir) == expected
     assert answers(keyed_dir) == expected
+    # whoosh's cursors over a field's terms (what its fuzzy queries walk): the same
+    assert cursor_walks(gens.current_generation(lean_dir)) == cursor_walks(
+        gens.current_generation(keyed_dir))
+
+
+def cursor_walks(gen_dir: Path) -> dict:
+    """What whoosh's cursors and fuzzy term expansion give over a one-segment
+    generation's text views: each field's terms in order, found from a middle term,
+    and the terms one edit from it."""
+    from indexer.views import BODY
+    from indexer.views import WORDS
+
+    index = storage.open_storage(gen_dir).open_index(storage.INDEX_NAME)
+    found = {}
+    with index.reader() as reader:
+        for fieldname in (BODY, WORDS):
+            cursor = reader.cursor(fieldname)
+            walked = []
+            while cursor.is_valid():
+                assert cursor.term_info().doc_frequency() >= 1
+                walked.append(cursor.text())
+                cursor.next()
+            middle = walked[len(walked) // 2]
+            found[fieldname] = (walked, reader.cursor(fieldname).find(middle[:-1]),
+                                sorted(reader.terms_within(fieldname, middle, 1)))
+            assert len(walked) > 20 and found[fieldname][1] <= middle
+    index.close()
+    return found
 
 
 def postings_by_id(gen_dir: Path) -> dict:

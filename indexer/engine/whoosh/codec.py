@@ -26,6 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from whoosh.codec.base import FieldCursor
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.codec.whoosh3 import W3FieldWriter
 from whoosh.codec.whoosh3 import W3PerDocReader
@@ -294,7 +295,7 @@ class _CompactLookup(LeanTermsReader):
         return self._file.get(self._keycoder(*term)) is not None
 
     def cursor(self, fieldname, fieldobj):
-        raise NotImplementedError("no cursor over a compact terms file: walk terms_from()")
+        return _CompactCursor(self, fieldname, fieldobj)
 
     def terms(self):
         return (self._keydecoder(key) for key, _ in self._file.items_from(b""))
@@ -322,6 +323,49 @@ class _CompactLookup(LeanTermsReader):
 
     def doc_frequency(self, fieldname, tbytes):
         return self._info(fieldname, tbytes).doc_frequency()
+
+
+class _CompactCursor(FieldCursor):
+    """whoosh's cursor over the terms of one field (what its fuzzy queries walk), over
+    a compact terms file: ``first``, ``find`` and ``next`` give a term's text (None past
+    the field's last), ``term_info`` its info."""
+
+    def __init__(self, reader: _CompactLookup, fieldname: str, fieldobj) -> None:
+        self._reader = reader
+        self._fieldname = fieldname
+        self._fieldobj = fieldobj
+        self._walk = iter(())
+        self._text = self._info = None
+        self.first()
+
+    def first(self):
+        return self.find(b"")
+
+    def find(self, term):
+        if not isinstance(term, bytes):
+            term = self._fieldobj.to_bytes(term)
+        self._walk = self._reader.items_from(self._fieldname, term)
+        return self.next()
+
+    def next(self):
+        for (fieldname, term), info in self._walk:
+            if fieldname == self._fieldname:
+                self._text = self._fieldobj.from_bytes(term)
+                self._info = info
+                return self._text
+            break
+        self._walk = iter(())
+        self._text = self._info = None
+        return None
+
+    def text(self):
+        return self._text
+
+    def term_info(self):
+        return self._info
+
+    def is_valid(self):
+        return self._text is not None
 
 
 class CompactTermsReader(KeyedTermsReader, _CompactLookup):
