@@ -14,6 +14,7 @@ import pytest
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN
 from whoosh.codec.whoosh3 import W3FieldWriter
 from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.codec.whoosh3 import W3TermInfo
 from whoosh.matching import ListMatcher
 from whoosh.scoring import BM25F
 
@@ -70,6 +71,7 @@ def instances(web_index, tmp_path_factory):
         "W3PerDocWriter": writer.perdocwriter,
         "W3Codec": writer.codec,
         "W3FieldWriter": fieldwriter,
+        "W3TermInfo": W3TermInfo(),  # whoosh's own, as its reader fills it in
     }
     yield found
     writer.cancel()

@@ -64,6 +64,21 @@ PRIVATE_NAMES = (
     ("whoosh.filedb.filetables", "HashWriter._write_hashes"),
     ("whoosh.writing", "SegmentWriter._flush_segment"),
     ("whoosh.codec.whoosh3", "W3PerDocWriter._create_column"),
+    # the compact terms file (terms.py, codec.py): whoosh's term info filled in, and
+    # whoosh's terms reader's key coding and field writer's file making reused
+    ("whoosh.codec.whoosh3", "W3TermInfo._weight"),
+    ("whoosh.codec.whoosh3", "W3TermInfo._df"),
+    ("whoosh.codec.whoosh3", "W3TermInfo._minlength"),
+    ("whoosh.codec.whoosh3", "W3TermInfo._maxlength"),
+    ("whoosh.codec.whoosh3", "W3TermInfo._maxweight"),
+    ("whoosh.codec.whoosh3", "W3TermInfo._minid"),
+    ("whoosh.codec.whoosh3", "W3TermInfo._maxid"),
+    ("whoosh.codec.whoosh3", "W3TermInfo._offset"),
+    ("whoosh.codec.whoosh3", "W3TermInfo._length"),
+    ("whoosh.codec.whoosh3", "W3TermInfo._inlined"),
+    ("whoosh.codec.whoosh3", "W3TermsReader._keycoder"),
+    ("whoosh.codec.whoosh3", "W3TermsReader._keydecoder"),
+    ("whoosh.codec.whoosh3", "W3FieldWriter._create_file"),
     # the merge (merge.py)
     ("whoosh.codec.whoosh3", "W3PerDocWriter._fieldlengths"),
     ("whoosh.codec.whoosh3", "W3TermsReader.items_from"),

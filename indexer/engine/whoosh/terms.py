@@ -424,12 +424,21 @@ class TermsFile:
         at = 0
         end = len(data)
         previous = b""
-        while at < end:
-            shared, at = _get(data, at)
-            rest, at = _get(data, at)
+        while at < end:  # (a varint of one byte, most of them, read in place)
+            shared = data[at]
+            rest = data[at + 1]
+            if shared < 128 and rest < 128:
+                at += 2
+            else:
+                shared, at = _get(data, at)
+                rest, at = _get(data, at)
             current = previous[:shared] + data[at : at + rest]
             at += rest
-            size, at = _get(data, at)
+            size = data[at]
+            if size < 128:
+                at += 1
+            else:
+                size, at = _get(data, at)
             if current >= key:
                 return data[at : at + size] if current == key else None
             at += size
