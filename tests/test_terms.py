@@ -185,3 +185,28 @@ def test_a_damaged_file_is_refused_with_a_clear_message(tmp_path):
         path.write_bytes(damaged)
         with pytest.raises(IndexCorrupt, match="rebuild the index"):
             terms.TermsFile(path)
+
+
+def test_the_one_posting_shortcut_writes_what_the_general_way_writes():
+    """Most terms have one posting: their info is put together from parts coded once.
+    It is the same bytes as the general way's, for whole, unit, zero and fractional
+    weights and any document number and length."""
+    rng = random.Random(11)
+    for _ in range(3000):
+        docnum = rng.choice([0, 1, 127, 128, 16_383, 16_384, rng.randint(0, 10**7)])
+        weight = rng.choice([1.0, 0.0, 2.0, 300.0, 0.1, 2.5, float(rng.randint(1, 999))])
+        length = rng.choice([0, 1, rng.randint(1, 200_000)])
+        min_byte = length_to_byte(length) if length else 0
+        max_byte = length_to_byte(length)
+        for coding, value in ((terms.CODED_POSITIONS,
+                               POSITIONS.encode(sorted(rng.sample(range(5000), 3)))),
+                              (terms.NO_VALUES, None)):
+            flags, tail = terms.inline_tail([docnum], [weight], [value], coding)
+            general = terms.info_bytes(terms.INLINE, float32(weight), 1, min_byte, max_byte,
+                                       weight if weight > 0 else 0, docnum, docnum, tail,
+                                       flags)
+            assert terms.single_info(docnum, weight, value, min_byte, max_byte,
+                                     coding) == general
+    # a value the coding cannot take: left to the general way
+    assert terms.single_info(5, 1.0, b"", 0, 0, terms.CODED_POSITIONS) is None
+    assert terms.single_info(5, 1.0, pack_uint(1), 0, 0, terms.RAW) is None

@@ -16,9 +16,13 @@ segment's keyed lists file (:mod:`.keyed`), from which its terms reader answers 
 (term infos, frequencies, matchers). Such a field's terms cannot be listed (the file
 keeps hashes of them), which no query needs.
 
+:class:`CompactCodec` (what a build writes) keeps the terms in a compact terms file of
+its own (:mod:`.terms`) instead of whoosh's: its terms reader answers whoosh's lookups,
+walks and cursors from it with the same term infos.
+
 A segment records its codec, so a generation built before these (plain
-:class:`W3Codec`, every list in whoosh's blocks, or :class:`LeanCodec`) still opens and
-serves as it was built.
+:class:`W3Codec`, every list in whoosh's blocks, :class:`LeanCodec` or
+:class:`KeyedCodec`) still opens and serves as it was built.
 """
 
 from __future__ import annotations
@@ -51,8 +55,7 @@ from indexer.views import TITLE_FOLDED
 from indexer.views import WORDS
 
 __all__ = ["ARRAYS_MARK", "HELD_FIELDS", "KEYED_FIELDS", "CompactCodec", "KeyedCodec",
-           "LeanCodec",
-           "held_from", "is_marked", "keyed_fields"]
+           "LeanCodec", "held_from", "is_marked", "keyed_fields"]
 
 #: The text views whose long lists are held in the posting arrays only (the keyword
 #: fields keep theirs in whoosh's blocks: the facets read them from there).

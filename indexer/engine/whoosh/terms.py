@@ -45,7 +45,8 @@ from whoosh.util.numeric import byte_to_length
 from indexer.errors import IndexCorrupt
 
 __all__ = ["ARRAYS_MARK", "BLOCK_BYTES", "BLOCK_TERMS", "EXTENSION", "MAGIC", "CompactTermInfo",
-           "TermsFile", "TermsWriter", "info_bytes", "inline_tail", "value_coding"]
+           "TermsFile", "TermsWriter", "extent_tail", "info_bytes", "inline_tail", "single_info",
+           "value_coding"]
 
 MAGIC = b"VNSEARCH-TERMS-1\n"
 EXTENSION = ".vnt"
@@ -97,6 +98,19 @@ def _put(out: bytearray, number: int) -> None:
     out.append(number)
 
 
+#: Each byte value as a ``bytes`` of one (a varint below 128 is its own byte).
+_SMALL = [bytes((number,)) for number in range(256)]
+
+
+def _varint(number: int) -> bytes:
+    """``number`` (>= 0) as a varint."""
+    if number < 128:
+        return _SMALL[number]
+    out = bytearray()
+    _put(out, number)
+    return bytes(out)
+
+
 def _get(data, at: int) -> tuple[int, int]:
     """The varint at ``at`` and where the next thing starts."""
     byte = data[at]
@@ -118,15 +132,25 @@ def _as_float32(value: float) -> float:
     return _FLOAT.unpack(_FLOAT.pack(value))[0]
 
 
-def _put_weight(out: bytearray, value: float, flag: int) -> int:
-    """Append a weight as whoosh keeps it (a float32): a varint when whole; ``flag``
-    when it had to be a float32, else 0."""
-    value = _as_float32(value)
-    if value >= 0 and value.is_integer():
-        _put(out, int(value))
-        return 0
-    out += _FLOAT.pack(value)
-    return flag
+# A build writes a few distinct weights, position lists and one-posting heads many
+# times: each is coded once (these caches stop growing at a bound).
+_CACHE_BOUND = 1 << 14
+_WEIGHT_CODES: dict[float, tuple[bytes, bool]] = {}
+_CODED: dict[bytes, bytes | None] = {}
+_SINGLES: dict[tuple, tuple[bytes, bytes]] = {}
+
+
+def _weight_code(value: float) -> tuple[bytes, bool]:
+    """A weight as whoosh keeps it (a float32): its bytes, a varint when whole, else
+    the float32; and whether they are a float32."""
+    found = _WEIGHT_CODES.get(value)
+    if found is None:
+        stored = _as_float32(value)
+        found = ((_varint(int(stored)), False) if stored >= 0 and stored.is_integer()
+                 else (_FLOAT.pack(stored), True))
+        if len(_WEIGHT_CODES) < _CACHE_BOUND:
+            _WEIGHT_CODES[value] = found
+    return found
 
 
 def _get_weight(data, at: int, is_float: bool) -> tuple[float, int]:
@@ -141,44 +165,52 @@ def info_bytes(kind: int, weight: float, doc_freq: int, min_byte: int, max_byte:
                tail_flags: int = 0) -> bytes:
     """A term info: its statistics (as whoosh's ``W3TermInfo`` keeps them) and ``tail``
     (:func:`inline_tail`'s, or the extent of whoosh's blocks for :data:`BLOCKS`)."""
-    out = bytearray(1)
-    _put(out, doc_freq)
-    flags = kind | tail_flags | _put_weight(out, weight, WEIGHT_FLOAT)
-    out.append(min_byte)
-    out.append(max_byte)
-    flags |= _put_weight(out, max_weight, MAX_FLOAT)
-    _put(out, first)
-    _put(out, last - first)
-    out[0] = flags
-    out += tail
-    return bytes(out)
+    weight_code, weight_float = _weight_code(weight)
+    max_code, max_float = _weight_code(max_weight)
+    flags = (kind | tail_flags | (WEIGHT_FLOAT if weight_float else 0)
+             | (MAX_FLOAT if max_float else 0))
+    return b"".join((_SMALL[flags], _varint(doc_freq), weight_code, _SMALL[min_byte],
+                     _SMALL[max_byte], max_code, _varint(first), _varint(last - first),
+                     tail))
 
 
 def extent_tail(offset: int, length: int) -> bytes:
     """The tail of a :data:`BLOCKS` term info."""
-    out = bytearray()
-    _put(out, offset)
-    _put(out, length)
-    return bytes(out)
+    return _varint(offset) + _varint(length)
 
 
-_DECODED: dict[bytes, list[int]] = {}
-
-
-def _positions_of(value: bytes) -> list[int] | None:
-    """The positions of a whoosh ``Positions`` value; None when the value is not one
-    that encoding them again gives back (kept raw then)."""
-    found = _DECODED.get(value)
+def _coded_positions(value: bytes) -> bytes | None:
+    """A whoosh ``Positions`` value as this file keeps it: the count and the gaps
+    between positions, varints; None when the value does not decode (kept raw then).
+    Read back, it is encoded again as whoosh encodes positions."""
+    found = _CODED.get(value)
     if found is None:
         try:
-            found = _POSITIONS.decode_positions(value)
+            positions = _POSITIONS.decode_positions(value)
         except Exception:  # noqa: BLE001 - any undecodable value is kept raw
             return None
-        if _POSITIONS.encode(found) != value:
-            return None
-        if len(_DECODED) < 1 << 14:
-            _DECODED[value] = found
+        pieces = [_varint(len(positions))]
+        before = 0
+        for position in positions:
+            if position < before:
+                return None
+            pieces.append(_varint(position - before))
+            before = position
+        found = b"".join(pieces)
+        if len(_CODED) < _CACHE_BOUND:
+            _CODED[value] = found
     return found
+
+
+def _weights_part(weights: list[float]) -> tuple[int, bytes]:
+    """``(flags, bytes)`` of the weights of short postings: none when all are 1, a
+    varint each when all are whole, else a float32 each."""
+    codes = [_weight_code(weight) for weight in weights]
+    if any(is_float for _, is_float in codes):
+        return WEIGHTS_FLOAT, b"".join(_FLOAT.pack(_as_float32(weight)) for weight in weights)
+    if all(code == b"\x01" for code, _ in codes):
+        return ONES, b""
+    return 0, b"".join(code for code, _ in codes)
 
 
 def inline_tail(ids: list[int], weights: list[float], values: list, coding: str
@@ -186,45 +218,54 @@ def inline_tail(ids: list[int], weights: list[float], values: list, coding: str
     """``(flags, bytes)`` of short postings kept in the term info: document gaps (the
     first document is the info's), weights, values (``coding``; a term whose values
     cannot be so coded keeps them raw, :data:`RAW_VALUES`)."""
-    out = bytearray()
+    pieces = []
     before = ids[0]
     for docnum in ids[1:]:
-        _put(out, docnum - before)
+        pieces.append(_varint(docnum - before))
         before = docnum
-    flags = 0
-    stored = [_as_float32(weight) for weight in weights]
-    if all(weight == 1.0 for weight in stored):
-        flags |= ONES
-    elif all(weight >= 0 and weight.is_integer() for weight in stored):
-        for weight in stored:
-            _put(out, int(weight))
-    else:
-        flags |= WEIGHTS_FLOAT
-        for weight in stored:
-            out += _FLOAT.pack(weight)
+    flags, weight_bytes = _weights_part(weights)
+    pieces.append(weight_bytes)
     if coding == NO_VALUES:
-        return flags, bytes(out)
+        return flags, b"".join(pieces)
     coded = None
     if coding == CODED_POSITIONS:
-        coded = bytearray()
-        for value in values:
-            positions = _positions_of(value) if value else None
-            if positions is None:
-                coded = None
-                break
-            _put(coded, len(positions))
-            before = 0
-            for position in positions:
-                _put(coded, position - before)
-                before = position
+        coded = [_coded_positions(value) if value else None for value in values]
+        if None in coded:
+            coded = None
     if coded is None:
         flags |= RAW_VALUES
-        coded = bytearray()
+        coded = []
         for value in values:
             value = value or b""
-            _put(coded, len(value))
-            coded += value
-    return flags, bytes(out + coded)
+            coded.append(_varint(len(value)))
+            coded.append(value)
+    pieces.extend(coded)
+    return flags, b"".join(pieces)
+
+
+def single_info(docnum: int, weight: float, value, min_byte: int, max_byte: int,
+                coding: str) -> bytes | None:
+    """The info of a term with one posting kept in it (most terms of a text view): what
+    :func:`info_bytes` and :func:`inline_tail` give, from parts coded once. None when
+    its value is not of the field's coding (the caller takes the general way)."""
+    if coding == NO_VALUES:
+        values = b""
+    elif coding == CODED_POSITIONS and value:
+        values = _coded_positions(value)
+        if values is None:
+            return None
+    else:
+        return None
+    parts = _SINGLES.get((weight, min_byte, max_byte))
+    if parts is None:
+        flags, weight_bytes = _weights_part([weight])
+        head = info_bytes(INLINE, weight, 1, min_byte, max_byte, weight if weight > 0 else 0,
+                          0, 0, b"", flags)
+        parts = (head[:-2], weight_bytes)  # up to the first document
+        if len(_SINGLES) < _CACHE_BOUND:
+            _SINGLES[weight, min_byte, max_byte] = parts
+    head, weight_bytes = parts
+    return b"".join((head, _varint(docnum), b"\x00", weight_bytes, values))
 
 
 class CompactTermInfo(W3TermInfo):
@@ -333,16 +374,16 @@ class TermsWriter:
             self.first_keys.append(key)
             self.offsets.append(self.offset + len(self.chunk))
             shared = 0
-        else:
+        else:  # the bytes shared with the key before: where their XOR's first 1 is
             previous = self.previous
             limit = min(len(previous), len(key))
-            shared = 0
-            while shared < limit and previous[shared] == key[shared]:
-                shared += 1
-        _put(block, shared)
-        _put(block, len(key) - shared)
+            differ = (int.from_bytes(previous[:limit], "big")
+                      ^ int.from_bytes(key[:limit], "big"))
+            shared = limit - (differ.bit_length() + 7) // 8
+        block += _varint(shared)
+        block += _varint(len(key) - shared)
         block += key[shared:]
-        _put(block, len(info))
+        block += _varint(len(info))
         block += info
         self.previous = key
         self.lastkey = key

@@ -332,6 +332,16 @@ def write_postings(
                                                  *statistics(ids, weights, term_lengths)))
             else:
                 add_term(key, term_info(True, ids, weights, term_lengths) + arrays_mark)
+        elif compact_file is not None and len(ids) == 1 and inline_max:
+            docnum = ids[0]
+            length = field_lengths[docnum]
+            info = compact.single_info(docnum, weights[0], values[0],
+                                       length_byte(length) if length else 0,
+                                       length_byte(length), coding)
+            if info is None:
+                compact_inline(key, ids, weights, values, [length])
+            else:
+                add_term(key, info)
         elif compact_file is not None and len(ids) <= inline_max:
             compact_inline(key, ids, weights, values, [field_lengths[docnum] for docnum in ids])
         elif len(ids) == 1 and inline_max:

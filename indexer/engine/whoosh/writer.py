@@ -172,11 +172,13 @@ class PoolSegmentWriter(SegmentWriter):
     """whoosh's segment writer with a per-term pool and a faster flush of the postings.
 
     See :class:`.pool.TermPool` and :func:`.w3files.write_postings`; the files are those whoosh
-    would write (byte for byte with ``min_compress = 0``, ``inline_limit = 0`` and no
-    posting arrays), plus the posting arrays of the long lists (:mod:`.arrays`) unless
-    ``array_min_postings`` is None; with :class:`~.codec.LeanCodec` a text view's long
-    lists are written there only, and with :class:`~.codec.KeyedCodec` (the default)
-    the pairs view's every list goes to its keyed lists file (:mod:`.keyed`) instead.
+    would write (byte for byte with whoosh's ``W3Codec``, ``min_compress = 0``,
+    ``inline_limit = 0`` and no posting arrays), plus the posting arrays of the long
+    lists (:mod:`.arrays`) unless ``array_min_postings`` is None; with
+    :class:`~.codec.LeanCodec` a text view's long lists are written there only, with
+    :class:`~.codec.KeyedCodec` the pairs view's every list goes to its keyed lists file
+    (:mod:`.keyed`) instead, and with :class:`~.codec.CompactCodec` (the default) the
+    terms go to a compact terms file (:mod:`.terms`) instead of whoosh's.
     :meth:`add_document` adds the postings of a field to the pool in one call instead
     of one call per posting.
     """
