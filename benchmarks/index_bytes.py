@@ -70,7 +70,11 @@ def coded_positions(values) -> int:
     decode = compact.Positions().decode_positions
     out = bytearray()
     for value in values:
-        positions = decode(value)
+        try:
+            positions = decode(value)
+        except Exception:  # noqa: BLE001 - a value the file keeps raw: its own bytes
+            out += value or b""
+            continue
         compact._put(out, len(positions))  # noqa: SLF001 - the file's own coding
         for gap in np.diff(positions, prepend=0).tolist():
             compact._put(out, gap)  # noqa: SLF001

@@ -155,13 +155,32 @@ def test_terms_out_of_order_are_refused(tmp_path):
 def test_values_that_are_not_whoosh_s_positions_are_kept_as_they_are(tmp_path):
     """A positions field's value that encoding its positions again would not give back
     (damaged, or empty) is kept raw for its term: read back as it was written."""
-    odd = [POSITIONS.encode([4, 9]), b"", pack_uint(2) + b"not a pickle"]
-    flags, tail = terms.inline_tail([1, 5, 9], [2.0, 1.0, 2.0], odd, terms.CODED_POSITIONS)
-    assert flags & terms.RAW_VALUES
-    info = terms.CompactTermInfo.decode(
-        terms.info_bytes(terms.INLINE, 5.0, 3, 1, 1, 2.0, 1, 9, tail, flags),
-        terms.CODED_POSITIONS)
-    assert info.inlined_postings() == ((1, 5, 9), (2.0, 1.0, 2.0), tuple(odd))
+    import pickle
+
+    for odd in ([POSITIONS.encode([4, 9]), b"", pack_uint(2) + b"not a pickle"],
+                [POSITIONS.encode([4, 9]) + b"junk"],  # bytes after the pickle
+                [pack_uint(7) + pickle.dumps([4, 5], 2)],  # a count that is not the list's
+                [pack_uint(2) + pickle.dumps([4, 5], 5)],  # another pickle protocol
+                [pack_uint(1) + pickle.dumps({1: 2}, 2)],  # not a list
+                [pack_uint(2) + pickle.dumps([4.0, 5.5], 2)]):  # not whole numbers
+        ids = [1, 5, 9][: len(odd)]
+        weights = [2.0, 1.0, 2.0][: len(odd)]
+        flags, tail = terms.inline_tail(ids, weights, odd, terms.CODED_POSITIONS)
+        assert flags & terms.RAW_VALUES, odd
+        info = terms.CompactTermInfo.decode(
+            terms.info_bytes(terms.INLINE, 5.0, len(ids), 1, 1, 2.0, ids[0], ids[-1], tail,
+                             flags), terms.CODED_POSITIONS)
+        assert info.inlined_postings() == (tuple(ids), tuple(weights), tuple(odd))
+        assert terms.single_info(3, 1.0, odd[-1], 0, 0, terms.CODED_POSITIONS) is None
+
+
+def test_numbers_out_of_order_are_refused_not_written_wrong():
+    with pytest.raises(ValueError, match="out of order"):
+        terms.info_bytes(terms.ARRAYS, 1.0, 2, 0, 0, 1.0, 5, 3)  # last before first
+    with pytest.raises(ValueError, match="out of order"):
+        terms.inline_tail([5, 3], [1.0, 1.0], [None, None], terms.NO_VALUES)
+    with pytest.raises(ValueError, match="out of order"):
+        terms.extent_tail(-200, 10)
 
 
 def test_a_short_term_info_is_a_fraction_of_whoosh_s(tmp_path):
@@ -177,14 +196,50 @@ def test_a_short_term_info_is_a_fraction_of_whoosh_s(tmp_path):
 
 
 def test_a_damaged_file_is_refused_with_a_clear_message(tmp_path):
+    import pickle
+    import struct
+
     entries = random_terms(5, 200)
     path = tmp_path / "t.vnt"
     write(path, entries)
     data = path.read_bytes()
-    for damaged in (data[: len(data) // 2], b"VNSEARCH-KEYED-2\n" + data[17:], data[:10]):
+    (start,) = struct.unpack("!Q", data[-8:])
+    footer = pickle.loads(data[start:-8])
+
+    def with_footer(changed: dict) -> bytes:
+        return data[:start] + pickle.dumps(changed) + struct.pack("!Q", start)
+
+    shifted = [*footer["offsets"][:3], footer["offsets"][3] + 10**6, *footer["offsets"][4:]]
+    for damaged in (data[: len(data) // 2], b"VNSEARCH-KEYED-2\n" + data[17:], data[:10],
+                    with_footer({}), with_footer({**footer, "offsets": shifted}),
+                    with_footer({**footer, "first_keys": footer["first_keys"][1:]}),
+                    with_footer([1, 2])):
         path.write_bytes(damaged)
         with pytest.raises(IndexCorrupt, match="rebuild the index"):
             terms.TermsFile(path)
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning",
+                            "ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_file_left_unclosed_or_failing_to_open_holds_no_descriptor(tmp_path):
+    """A reader dropped without close() and a terms file that fails to open hold no
+    file descriptor (whoosh may retry opening a damaged generation many times)."""
+    import gc
+
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("no /proc/self/fd to count descriptors with")
+    write(tmp_path / "t.vnt", random_terms(6, 100))
+    (tmp_path / "bad.vnt").write_bytes(b"VNSEARCH-TERMS-1\n" + bytes(20))
+    gc.collect()
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        found = terms.TermsFile(tmp_path / "t.vnt")
+        assert found.get(next(iter(random_terms(6, 100)))) is not None
+        del found
+        with pytest.raises(IndexCorrupt):
+            terms.TermsFile(tmp_path / "bad.vnt")
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 def test_the_one_posting_shortcut_writes_what_the_general_way_writes():

@@ -229,9 +229,13 @@ class CompactCodec(KeyedCodec):
     def terms_reader(self, storage, segment):
         folder = Path(storage.folder)
         segment_id = segment.segment_id()
-        return CompactTermsReader(self, compact.TermsFile(
-                                      folder / segment.make_filename(self.TERMS_EXT)),
-                                  None, segment.open_file(storage, self.POSTS_EXT),
+        postfile = segment.open_file(storage, self.POSTS_EXT)
+        try:
+            terms = compact.TermsFile(folder / segment.make_filename(self.TERMS_EXT))
+        except BaseException:
+            postfile.close()
+            raise
+        return CompactTermsReader(self, terms, None, postfile,
                                   postarrays.SegmentFiles(folder, segment_id),
                                   postarrays.SegmentFiles(folder, segment_id,
                                                           keyed.file_name, keyed.KeyedLists))

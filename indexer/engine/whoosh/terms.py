@@ -92,6 +92,8 @@ def value_coding(format_) -> str:
 
 def _put(out: bytearray, number: int) -> None:
     """Append ``number`` (>= 0) as a varint: seven bits a byte, low first."""
+    if number < 0:
+        raise ValueError(f"a varint cannot hold {number}: numbers out of order?")
     while number > 127:
         out.append((number & 127) | 128)
         number >>= 7
@@ -104,7 +106,7 @@ _SMALL = [bytes((number,)) for number in range(256)]
 
 def _varint(number: int) -> bytes:
     """``number`` (>= 0) as a varint."""
-    if number < 128:
+    if 0 <= number < 128:
         return _SMALL[number]
     out = bytearray()
     _put(out, number)
@@ -181,21 +183,24 @@ def extent_tail(offset: int, length: int) -> bytes:
 
 def _coded_positions(value: bytes) -> bytes | None:
     """A whoosh ``Positions`` value as this file keeps it: the count and the gaps
-    between positions, varints; None when the value does not decode (kept raw then).
-    Read back, it is encoded again as whoosh encodes positions."""
+    between positions, varints; None (kept raw then) unless it is what whoosh's
+    ``Positions.encode`` makes of ascending whole positions, so that encoding them
+    again when it is read back gives the same bytes."""
     found = _CODED.get(value)
     if found is None:
         try:
             positions = _POSITIONS.decode_positions(value)
+            if _POSITIONS.encode(positions) != value:
+                return None
+            pieces = [_varint(len(positions))]
+            before = 0
+            for position in positions:
+                if type(position) is not int or position < before:
+                    return None
+                pieces.append(_varint(position - before))
+                before = position
         except Exception:  # noqa: BLE001 - any undecodable value is kept raw
             return None
-        pieces = [_varint(len(positions))]
-        before = 0
-        for position in positions:
-            if position < before:
-                return None
-            pieces.append(_varint(position - before))
-            before = position
         found = b"".join(pieces)
         if len(_CODED) < _CACHE_BOUND:
             _CODED[value] = found
@@ -422,11 +427,13 @@ class TermsFile:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._fd = os.open(self.path, os.O_RDONLY)
+        # a file object (not a bare descriptor): a reader dropped unclosed lets it go
+        self._file = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._fd = self._file.fileno()
         try:
             self._load_footer()
         except BaseException:
-            os.close(self._fd)
+            self.close()
             raise
 
     def _load_footer(self) -> None:
@@ -439,22 +446,36 @@ class TermsFile:
             raise IndexCorrupt(f"{self.path} is cut short; rebuild the index")
         try:
             footer = pickle.loads(os.pread(self._fd, size - _OFFSET.size - start, start))
+            fieldmap, codings = dict(footer["fieldmap"]), dict(footer["codings"])
+            terms, first_keys = int(footer["terms"]), list(footer["first_keys"])
+            offsets = [int(offset) for offset in footer["offsets"]]
         except Exception as error:  # noqa: BLE001 - any damage reads as corruption
-            raise IndexCorrupt(f"{self.path}: unreadable footer ({error}); "
+            raise IndexCorrupt(f"{self.path}: unreadable footer ({error!r}); "
                                "rebuild the index") from None
-        self.fieldmap: dict[str, int] = footer["fieldmap"]
-        self.codings: dict[str, str] = footer["codings"]
-        self.terms: int = footer["terms"]
-        self._first_keys: list[bytes] = footer["first_keys"]
-        self._offsets: list[int] = footer["offsets"]
-        self._names = {number: name for name, number in self.fieldmap.items()}
+        if (len(offsets) != len(first_keys) + 1 or offsets[-1] != start
+                or any(not isinstance(key, bytes) for key in first_keys)
+                or any(b <= a for a, b in zip(offsets, offsets[1:], strict=False))
+                or (offsets[0] != len(MAGIC) if first_keys else start != len(MAGIC))):
+            raise IndexCorrupt(f"{self.path}: its block index does not fit the file; "
+                               "rebuild the index")
+        self.fieldmap: dict[str, int] = fieldmap
+        self.codings: dict[str, str] = codings
+        self.terms = terms
+        self._first_keys = first_keys
+        self._offsets = offsets
+        self._names = {number: name for name, number in fieldmap.items()}
 
     def __len__(self) -> int:
         return self.terms
 
     def _block(self, number: int) -> bytes:
         start = self._offsets[number]
-        return os.pread(self._fd, self._offsets[number + 1] - start, start)
+        size = self._offsets[number + 1] - start
+        data = os.pread(self._fd, size, start)
+        if len(data) != size:
+            raise IndexCorrupt(f"{self.path}: a block read short ({len(data)} of {size} "
+                               "bytes); rebuild the index")
+        return data
 
     def get(self, key: bytes) -> bytes | None:
         """The info bytes of ``key``; None when the file does not hold it."""
@@ -517,6 +538,4 @@ class TermsFile:
         return CompactTermInfo.decode(info, self.codings.get(fieldname, RAW))
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._file.close()
