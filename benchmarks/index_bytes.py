@@ -66,19 +66,17 @@ def array_records(path: Path) -> dict[str, int]:
 
 def coded_positions(values) -> int:
     """The bytes a compact terms file keeps the positions of inline ``values`` in
-    (varint count and gaps, :mod:`indexer.engine.whoosh.terms`)."""
-    decode = compact.Positions().decode_positions
-    out = bytearray()
+    (:func:`indexer.engine.whoosh.terms.coded_positions`; a value it cannot code is kept
+    raw, its length first)."""
+    total = 0
     for value in values:
-        try:
-            positions = decode(value)
-        except Exception:  # noqa: BLE001 - a value the file keeps raw: its own bytes
-            out += value or b""
-            continue
-        compact._put(out, len(positions))  # noqa: SLF001 - the file's own coding
-        for gap in np.diff(positions, prepend=0).tolist():
-            compact._put(out, gap)  # noqa: SLF001
-    return len(out)
+        coded = compact.coded_positions(value) if value else None
+        if coded is not None:
+            total += len(coded)
+        else:  # the value's bytes after their length, a varint
+            size = len(value or b"")
+            total += size + max(1, (size.bit_length() + 6) // 7)
+    return total
 
 
 def entry_bytes(terms, fieldname: str):

@@ -248,14 +248,10 @@ class CompactFieldWriter(W3FieldWriter):
     compact info to :attr:`terms`); whoosh's own term-by-term path is refused."""
 
     def __init__(self, codec, storage, segment):  # noqa: D107 - whoosh's, another file
+        # (whoosh's per-term state is not set: its term-by-term path is refused)
         self._codec = codec
         self._storage = storage
         self._segment = segment
-        self._fieldname = None
-        self._fieldid = None
-        self._btext = None
-        self._fieldobj = None
-        self._format = None
         self.terms = compact.TermsWriter(self._create_file(codec.TERMS_EXT))
         self._tindex = None  # whoosh's terms table: not written
         self._fieldmap: dict[str, int] = {}
@@ -284,19 +280,16 @@ class _CompactLookup(LeanTermsReader):
         self._file = dbfile
         self._tindex = dbfile  # closed by whoosh's close()
         self._fieldmap = dbfile.fieldmap
-        self._fieldunmap = [None] * (max(self._fieldmap.values(), default=-1) + 1)
-        for fieldname, number in self._fieldmap.items():
-            self._fieldunmap[number] = fieldname
-        self._dbfile = None
+        self._fieldunmap = dbfile.names  # what whoosh's key decoding indexes
 
     def _info(self, fieldname, tbytes, missing=KeyError):
         """The term info of a term; ``missing`` raised when there is none (whoosh's
         reader raises KeyError for frequencies, TermNotFound for a term info)."""
-        found = self._file.get(self._keycoder(fieldname, tbytes))
+        key = self._keycoder(fieldname, tbytes)
+        found = self._file.get(key)
         if found is None:
             raise missing(f"No term {fieldname}:{tbytes!r}")
-        return compact.CompactTermInfo.decode(found, self._file.codings.get(fieldname,
-                                                                             compact.RAW))
+        return self._file.info(key, found)
 
     def __contains__(self, term):
         return self._file.get(self._keycoder(*term)) is not None

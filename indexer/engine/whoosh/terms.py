@@ -45,8 +45,8 @@ from whoosh.util.numeric import byte_to_length
 from indexer.errors import IndexCorrupt
 
 __all__ = ["ARRAYS_MARK", "BLOCK_BYTES", "BLOCK_TERMS", "EXTENSION", "MAGIC", "CompactTermInfo",
-           "TermsFile", "TermsWriter", "extent_tail", "info_bytes", "inline_tail", "single_info",
-           "value_coding"]
+           "TermsFile", "TermsWriter", "coded_positions", "extent_tail", "info_bytes",
+           "inline_tail", "single_info", "value_coding"]
 
 MAGIC = b"VNSEARCH-TERMS-1\n"
 EXTENSION = ".vnt"
@@ -181,7 +181,7 @@ def extent_tail(offset: int, length: int) -> bytes:
     return _varint(offset) + _varint(length)
 
 
-def _coded_positions(value: bytes) -> bytes | None:
+def coded_positions(value: bytes) -> bytes | None:
     """A whoosh ``Positions`` value as this file keeps it: the count and the gaps
     between positions, varints; None (kept raw then) unless it is what whoosh's
     ``Positions.encode`` makes of ascending whole positions, so that encoding them
@@ -234,7 +234,7 @@ def inline_tail(ids: list[int], weights: list[float], values: list, coding: str
         return flags, b"".join(pieces)
     coded = None
     if coding == CODED_POSITIONS:
-        coded = [_coded_positions(value) if value else None for value in values]
+        coded = [coded_positions(value) if value else None for value in values]
         if None in coded:
             coded = None
     if coded is None:
@@ -256,7 +256,7 @@ def single_info(docnum: int, weight: float, value, min_byte: int, max_byte: int,
     if coding == NO_VALUES:
         values = b""
     elif coding == CODED_POSITIONS and value:
-        values = _coded_positions(value)
+        values = coded_positions(value)
         if values is None:
             return None
     else:
@@ -422,6 +422,33 @@ class TermsWriter:
         self.file.close()
 
 
+def _entries(data: bytes) -> Iterator[tuple[bytes, int, int, int]]:
+    """``(key, where its info starts, where it ends, where the entry begins)`` of each
+    entry of a block, in order (a varint of one byte, most of them, read in place)."""
+    at = 0
+    end = len(data)
+    previous = b""
+    while at < end:
+        begin = at
+        shared = data[at]
+        rest = data[at + 1]
+        if shared < 128 and rest < 128:
+            at += 2
+        else:
+            shared, at = _get(data, at)
+            rest, at = _get(data, at)
+        current = previous[:shared] + data[at : at + rest]
+        at += rest
+        size = data[at]
+        if size < 128:
+            at += 1
+        else:
+            size, at = _get(data, at)
+        yield current, at, at + size, begin
+        at += size
+        previous = current
+
+
 class TermsFile:
     """A compact terms file, open for lookups and walks (keys are whoosh's)."""
 
@@ -463,7 +490,8 @@ class TermsFile:
         self.terms = terms
         self._first_keys = first_keys
         self._offsets = offsets
-        self._names = {number: name for name, number in fieldmap.items()}
+        #: Field number -> field name (the reverse of the field map).
+        self.names = {number: name for name, number in fieldmap.items()}
 
     def __len__(self) -> int:
         return self.terms
@@ -483,28 +511,9 @@ class TermsFile:
         if number < 0:
             return None
         data = self._block(number)
-        at = 0
-        end = len(data)
-        previous = b""
-        while at < end:  # (a varint of one byte, most of them, read in place)
-            shared = data[at]
-            rest = data[at + 1]
-            if shared < 128 and rest < 128:
-                at += 2
-            else:
-                shared, at = _get(data, at)
-                rest, at = _get(data, at)
-            current = previous[:shared] + data[at : at + rest]
-            at += rest
-            size = data[at]
-            if size < 128:
-                at += 1
-            else:
-                size, at = _get(data, at)
+        for current, start, end, _ in _entries(data):
             if current >= key:
-                return data[at : at + size] if current == key else None
-            at += size
-            previous = current
+                return data[start:end] if current == key else None
         return None
 
     def items_from(self, key: bytes) -> Iterator[tuple[bytes, bytes]]:
@@ -517,24 +526,13 @@ class TermsFile:
         number = max(bisect_right(self._first_keys, key) - 1, 0)
         for block in range(number, len(self._first_keys)):
             data = self._block(block)
-            at = 0
-            end = len(data)
-            previous = b""
-            while at < end:
-                begin = at
-                shared, at = _get(data, at)
-                rest, at = _get(data, at)
-                current = previous[:shared] + data[at : at + rest]
-                at += rest
-                size, at = _get(data, at)
+            for current, start, end, begin in _entries(data):
                 if current >= key:
-                    yield current, data[at : at + size], at + size - begin
-                at += size
-                previous = current
+                    yield current, data[start:end], end - begin
 
     def info(self, key: bytes, info: bytes) -> CompactTermInfo:
         """The term info of a key's info bytes."""
-        fieldname = self._names.get(int.from_bytes(key[:2], "big"))
+        fieldname = self.names.get(int.from_bytes(key[:2], "big"))
         return CompactTermInfo.decode(info, self.codings.get(fieldname, RAW))
 
     def close(self) -> None:

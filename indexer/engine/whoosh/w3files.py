@@ -363,7 +363,7 @@ def write_postings(
             offset += len(buffer)
             buffer.clear()
     if compact_file is None:
-        terms_file.finish()
+        terms_file.finish(key)
     postfile.write(bytes(buffer))
 
 
@@ -399,13 +399,15 @@ class _HashTableTerms:
         buffer += value
         code = self.hash_key(key)
         self.buckets[code & 255].append((code, position))
-        self.tindex.lastkey = key
         if len(buffer) > 1 << 20:
             self.file.write(bytes(buffer))
             self.offset += len(buffer)
             buffer.clear()
 
-    def finish(self) -> None:
+    def finish(self, last_key: bytes) -> None:
+        """Write what is buffered; ``last_key`` is the last key added (b"": none)."""
+        if last_key:
+            self.tindex.lastkey = last_key
         self.file.write(bytes(self.buffer))
         self.offset += len(self.buffer)
         self.buffer.clear()
