@@ -45,6 +45,7 @@ import unicodedata
 
 from indexer.suggest import AccentModel
 from indexer.suggest import Candidate
+from indexer.suggest import DecodeMemo
 from indexer.suggest import has_diacritics
 from indexer.suggest import typed_candidate
 from indexer.text import fold
@@ -325,19 +326,22 @@ class Corrector:
             context = (likely[i - 1] if i else (), likely[i + 1] if i + 1 < len(tokens) else ())
             lattice.append(self.candidates(token, context, edits=unknown[i] or not any(unknown)))
         scored: dict[str, float] = {}
-        self._add(scored, text, matches, tokens, lattice)
+        memo = DecodeMemo()  # the paths below differ in one syllable each
+        self._add(scored, text, matches, tokens, lattice, memo)
         slips = max(SINGLE_SLIPS, SLIP_BUDGET // len(tokens))
         for i, options in enumerate(lattice):
             for option in options[1:slips + 1]:
                 forced = [*lattice[:i], [option], *lattice[i + 1:]]
-                self._add(scored, text, matches, tokens, forced)
+                self._add(scored, text, matches, tokens, forced, memo)
         # Only readings the model finds more probable than the typed one, slips counted.
-        _, typed = self.model.best([[options[0]] for options in lattice], score_fixed=True)
+        _, typed = self.model.best([[options[0]] for options in lattice], score_fixed=True,
+                                   memo=memo)
         ranked = sorted((c for c in scored if scored[c] > typed), key=lambda c: -scored[c])
         return ranked[:CANDIDATES]
 
-    def _add(self, scored: dict[str, float], text: str, matches, tokens, lattice) -> None:
-        words, score = self.model.best(lattice, score_fixed=True)
+    def _add(self, scored: dict[str, float], text: str, matches, tokens, lattice,
+             memo: DecodeMemo) -> None:
+        words, score = self.model.best(lattice, score_fixed=True, memo=memo)
         forms = [form for word in words for form in word]
         corrected = _render(text, matches, tokens, forms)
         if corrected is not None and score > scored.get(corrected, -math.inf):

@@ -56,7 +56,8 @@ from pathlib import Path
 from indexer.text import fold
 from indexer.text import normalize
 
-__all__ = ["MODEL_FILE", "AccentModel", "Candidate", "has_diacritics", "typed_candidate"]
+__all__ = ["MODEL_FILE", "AccentModel", "Candidate", "DecodeMemo", "has_diacritics",
+           "typed_candidate"]
 
 #: File name of a cached model inside a generation directory.
 MODEL_FILE = "suggest-model.pickle"
@@ -102,6 +103,16 @@ def has_diacritics(text: str) -> bool:
     (False, True, True)
     """
     return fold(text) != text
+
+
+class DecodeMemo:
+    """What decodes of similar lattices share (see :meth:`AccentModel.best`)."""
+
+    __slots__ = ("options", "pairs")
+
+    def __init__(self) -> None:
+        self.options: dict[tuple, list[tuple]] = {}
+        self.pairs: dict[tuple[str, str], float] = {}
 
 
 class AccentModel:
@@ -246,8 +257,11 @@ class AccentModel:
             end = start + size
             if end > len(lattice):
                 break
-            for choice in islice(product(*lattice[start:end]), _MAX_WORD_CHOICES):
-                found = self.words.get(" ".join(key for key, _, _ in choice))
+            span = lattice[start:end]
+            keys = product(*[[key for key, _, _ in candidates] for candidates in span])
+            for choice, typed in zip(islice(product(*span), _MAX_WORD_CHOICES), keys,
+                                     strict=False):
+                found = self.words.get(" ".join(typed))
                 if not found:
                     continue
                 cost = sum(c for _, _, c in choice)
@@ -255,6 +269,21 @@ class AccentModel:
                     if all(fixed is None or fixed == form
                            for (_, fixed, _), form in zip(choice, forms, strict=True)):
                         yield size, forms, logp - cost
+
+    def _scored_options(self, lattice: Lattice, start: int, score_fixed: bool,
+                        memo: DecodeMemo) -> list[tuple]:
+        """:meth:`_options` at ``start`` with the pair scores inside each word:
+        ``(length, forms, log probability, pair scores)``, remembered in ``memo`` by
+        the candidates they come from."""
+        window = tuple(tuple(candidates)
+                       for candidates in lattice[start : start + _MAX_WORD_SYLLABLES])
+        found = memo.options.get((window, score_fixed))
+        if found is None:
+            found = memo.options[window, score_fixed] = [
+                (length, forms, logp, tuple(self._pair(left, right) for left, right
+                                            in zip(forms, forms[1:], strict=False)))
+                for length, forms, logp in self._options(window, 0, score_fixed)]
+        return found
 
     def _restore_run(self, tokens: list[str]) -> list[str]:
         """The most probable accented lower-case forms of a run of syllables."""
@@ -288,8 +317,8 @@ class AccentModel:
         """The most probable words through ``lattice`` (see :meth:`best`)."""
         return self.best(lattice, score_fixed=score_fixed)[0]
 
-    def best(self, lattice: Lattice, *, score_fixed: bool = False
-             ) -> tuple[list[tuple[str, ...]], float]:
+    def best(self, lattice: Lattice, *, score_fixed: bool = False,
+             memo: DecodeMemo | None = None) -> tuple[list[tuple[str, ...]], float]:
         """The most probable words through ``lattice``: for each typed syllable, the
         candidates it may stand for (``(folded key, fixed form or None, cost)``; a fixed
         form is taken as it is, None restores the key's accented forms; ``cost`` is
@@ -297,24 +326,33 @@ class AccentModel:
 
         :param score_fixed: score a fixed form by its frequency (segmenting, correcting);
             otherwise fixed forms cost nothing, and only the restored ones compete.
+        :param memo: shared by the decodes of lattices that differ in a few places (a
+            query's corrections): the words found at a run of candidates and the pair
+            scores are worked out once. The result is the same with or without it.
         """
         size = len(lattice)
         if not size:
             return [], 0.0
+        memo = memo or DecodeMemo()
+        pairs = memo.pairs
         # best[i]: last syllable form -> (score, (start, previous last form, word forms))
         best: list[dict] = [{} for _ in range(size + 1)]
         best[0][None] = (0.0, None)
         for start in range(size):
             if not best[start]:
                 continue
-            options = list(self._options(lattice, start, score_fixed))
+            options = self._scored_options(lattice, start, score_fixed, memo)
             for last, (score, _) in best[start].items():
-                for length, forms, logp in options:
+                for length, forms, logp, inside in options:
                     value = score + logp
                     if last is not None:
-                        value += self._pair(last, forms[0])
-                    for left, right in zip(forms, forms[1:], strict=False):
-                        value += self._pair(left, right)
+                        key = (last, forms[0])
+                        joint = pairs.get(key)
+                        if joint is None:
+                            joint = pairs[key] = self._pair(last, forms[0])
+                        value += joint
+                    for joint in inside:
+                        value += joint
                     end = start + length
                     current = best[end].get(forms[-1])
                     if current is None or value > current[0]:

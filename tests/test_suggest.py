@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from indexer.suggest import AccentModel
+from indexer.suggest import DecodeMemo
 from indexer.suggest import has_diacritics
+from indexer.text import fold
 
 SYLLABLES = {
     "đại": 50, "dài": 30, "dại": 5, "hội": 45, "hỏi": 40, "hơi": 20, "đảng": 30,
@@ -110,3 +114,29 @@ def test_empty_model_returns_text_unchanged():
 
 def test_has_diacritics():
     assert has_diacritics("Đ") and not has_diacritics("D")
+
+
+def test_a_shared_memo_decodes_as_a_fresh_one(model):
+    """Decodes sharing one DecodeMemo (a query's corrections) find the words and the
+    score that each finds alone, for lattices that overlap and both ways of scoring."""
+    rng = random.Random(7)
+    forms = sorted(SYLLABLES)
+    shared = DecodeMemo()
+    checked = 0
+    for _ in range(300):
+        lattice = []
+        for _ in range(rng.randint(1, 6)):
+            form = rng.choice(forms)
+            options = [(fold(form), None, 0.0)]
+            options += [(fold(other), other, rng.choice((0.5, 1.5)))
+                        for other in rng.sample(forms, rng.randint(0, 3))]
+            lattice.append(options)
+        # the variants the corrections decode: one syllable forced to each alternative
+        variants = [lattice] + [[*lattice[:i], [option], *lattice[i + 1:]]
+                                for i, options in enumerate(lattice) for option in options[1:]]
+        for variant in variants:
+            for score_fixed in (False, True):
+                alone = model.best(variant, score_fixed=score_fixed)
+                assert model.best(variant, score_fixed=score_fixed, memo=shared) == alone
+                checked += 1
+    assert checked > 1000 and shared.options and shared.pairs
