@@ -79,7 +79,7 @@ class WorkerPool:
             context.Process(
                 target=_worker_main,
                 args=(number, str(gen_dir), self.jobs, self.results, segment_mb,
-                      method == "fork"),
+                      method == "fork", first_share(number, workers)),
                 name=f"vnsearch-build-{number}",
                 daemon=True,
             )
@@ -158,6 +158,21 @@ def _die_with_parent() -> None:
         pass
 
 
+def _give_back_memory() -> None:
+    """Return the freed heap of a finished segment to the system (glibc's
+    ``malloc_trim``).
+
+    A segment's pool and the arrays that sort it are freed when it is written, but
+    glibc keeps most of that memory in the process: the worker would hold its largest
+    footprint while it fills the next segment, at the moment another worker writes a
+    full one. Elsewhere (another C library) nothing happens.
+    """
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _watch_parent(parent) -> None:
     """Exit at once when the build process dies, whatever this worker is doing.
 
@@ -174,13 +189,32 @@ def _watch_parent(parent) -> None:
     threading.Thread(target=watch, name="vnsearch-parent-watch", daemon=True).start()
 
 
+def first_share(number: int, workers: int) -> float:
+    """The share of ``segment_mb`` at which worker ``number`` finishes its first segment.
+
+    The workers are fed alike, so with segments of one size they would all hold a full
+    pool and finish their segments (the largest memory of a segment, sorting and
+    writing it) at the same moment: the build's peak would be that of every worker at
+    its worst. Worker ``number`` of ``workers`` finishes its first segment at ``(number
+    + 1) / workers`` of the limit instead, and the later ones at the limit, so the
+    workers' segments stay out of step: while one finishes a full segment, the others
+    hold 1/``workers``, 2/``workers``... of theirs.
+
+    >>> [first_share(n, 2) for n in range(2)], first_share(0, 1)
+    ([0.5, 1.0], 1.0)
+    """
+    return (number + 1) / workers
+
+
 def _worker_main(
-    number: int, gen_dir: str, jobs, results, limitmb: int, forked: bool = False
+    number: int, gen_dir: str, jobs, results, limitmb: int, forked: bool = False,
+    first: float = 1.0,
 ) -> None:
     """Body of a worker process: add each job's documents to this worker's segments.
 
     A segment is finished (and a new one started) whenever the postings held reach
-    ``limitmb``; the list of finished segments goes back to the parent at the end.
+    ``limitmb`` (the first one: ``first`` of it, see :func:`first_share`); the list of
+    finished segments goes back to the parent at the end.
 
     The cyclic garbage collector is off between segments: the pool holds millions of
     containers it would walk again and again (about 15% of the time) and makes no
@@ -195,7 +229,8 @@ def _worker_main(
     gc.freeze()
     gc.disable()
     try:
-        sink = SegmentSink(gen_dir, limitmb * 1024 * 1024)
+        limit = limitmb * 1024 * 1024
+        sink = SegmentSink(gen_dir, limit, int(limit * first))
         analyse = Analyser()
         while True:
             try:
@@ -210,6 +245,7 @@ def _worker_main(
             if sink.full():
                 sink.cut()
                 gc.collect()
+                _give_back_memory()
         results.put(("done", number, sink.finish()))
     except BaseException as exc:  # report anything to the parent, which aborts the build
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()

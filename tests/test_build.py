@@ -937,3 +937,77 @@ def test_the_fast_path_s_values_left_out_are_written_as_the_reference_s(tmp_path
         assert files[0] == files[1] and ("body.vnp" in files[0]) == (arrays_min is not None)
         assert postings[0] == postings[1]
         assert sum(len(rows) for rows in postings[0].values()) > 10_000
+
+
+def test_a_worker_finishes_its_first_segment_at_its_share_of_the_limit(tmp_path):
+    """The build's workers keep their segments out of step (build_workers.first_share):
+    a sink given a first limit of half the limit finishes its first segment at half the
+    postings of the next ones (within one article)."""
+    from indexer.build_workers import first_share
+    from indexer.engine.whoosh.items import Analyser
+    from indexer.engine.whoosh.writer import SegmentSink
+    from indexer.engine.whoosh.writer import create_index
+
+    create_index(tmp_path)
+    analyse = Analyser()
+    rng = random.Random(3)
+    articles = [Article(id=f"a{n}", title=f"Tin số {n}",
+                        body=" ".join(rng.choice(SYLLABLES) for _ in range(60)))
+                for n in range(400)]
+    limit = 600_000
+
+    def cuts(share: float) -> tuple[list[int], int]:
+        """The postings held (estimated bytes) when each segment was finished, and the
+        most one article added."""
+        sink = SegmentSink(tmp_path, limit, int(limit * share))
+        sizes, step = [], 0
+        for article in articles:
+            before = sink.writer.pool.size
+            sink.add(article, article.id, analyse(article))
+            step = max(step, sink.writer.pool.size - before)
+            if sink.full():
+                sizes.append(sink.writer.pool.size)
+                sink.cut()
+        sink.finish()
+        return sizes, step
+
+    shares = [first_share(number, 2) for number in range(2)]
+    assert shares == [0.5, 1.0]
+    for share in shares:
+        sizes, step = cuts(share)
+        assert len(sizes) >= 4
+        assert limit * share <= sizes[0] < limit * share + step
+        assert all(limit <= size < limit + step for size in sizes[1:])
+
+
+TRIM_PROBE = """
+from pathlib import Path
+from indexer.build_workers import _give_back_memory
+
+def rss():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+
+chunks = [b"x" * (64 * 1024) for _ in range(1600)]  # ~100 MB from malloc's heap
+kept = chunks[::8]  # every eighth stays: the freed ones lie between them
+del chunks
+before = rss()
+_give_back_memory()
+print(before, rss())
+"""
+
+
+def test_a_worker_gives_back_the_memory_of_a_finished_segment():
+    """What a worker frees with a segment goes back to the system (not kept at its
+    high-water mark while it fills the next one): freed heap between live blocks,
+    which free() alone keeps, is returned."""
+    import ctypes
+
+    if not Path("/proc/self/status").exists() or not hasattr(ctypes.CDLL(None),
+                                                             "malloc_trim"):
+        pytest.skip("needs Linux with glibc (malloc_trim)")
+    done = subprocess.run([sys.executable, "-c", TRIM_PROBE], capture_output=True,
+                          text=True, timeout=120, check=True)
+    before, after = map(int, done.stdout.split())
+    assert before - after > 50 * 2**20

@@ -75,13 +75,15 @@ class SegmentSink:
     """Where one build worker adds documents: segments of its own in ``gen_dir``.
 
     :meth:`add` takes a document and its posting items; :meth:`full` says the postings
-    held reached ``limit`` bytes (:meth:`cut` then finishes the segment and starts
-    another); :meth:`finish` returns the finished segments, for :func:`commit`.
+    held reached ``limit`` bytes, ``first_limit`` for the first segment (:meth:`cut`
+    then finishes the segment and starts another); :meth:`finish` returns the finished
+    segments, for :func:`commit`.
     """
 
-    def __init__(self, gen_dir: str | Path, limit: int) -> None:
+    def __init__(self, gen_dir: str | Path, limit: int, first_limit: int | None = None) -> None:
         self.index = FileIndex(FileStorage(str(gen_dir)), indexname=INDEX_NAME)
         self.limit = limit
+        self._current_limit = limit if first_limit is None else first_limit
         self.segments: list = []
         self.writer = PoolSegmentWriter(self.index, _lk=False, compound=False)
 
@@ -92,12 +94,13 @@ class SegmentSink:
 
     def full(self) -> bool:
         """Whether the segment's postings reached the limit."""
-        return self.writer.pool.size >= self.limit
+        return self.writer.pool.size >= self._current_limit
 
     def cut(self) -> None:
         """Finish the segment and start another."""
         self.segments.append(self.writer._finalize_segment())  # noqa: SLF001
         self.writer = PoolSegmentWriter(self.index, _lk=False, compound=False)
+        self._current_limit = self.limit
 
     def finish(self) -> list:
         """Finish the last segment (if it holds anything); every segment written."""
