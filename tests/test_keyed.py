@@ -224,3 +224,20 @@ def test_a_lookup_reads_the_file_twice_when_the_term_is_there_and_once_when_not(
         assert found.get("pairs", term + b"_") is None
         assert len(reads) <= 1
     found.close()
+
+
+def test_gathering_runs_in_chunks_gives_what_one_index_gathers():
+    """arrays.gather_runs (a segment's long lists' positions, a chunk at a time) gives
+    the entries run_index gathers at once, whatever the chunk and the runs' sizes."""
+    from indexer.engine.whoosh import arrays as postarrays
+
+    rng = np.random.default_rng(5)
+    flat = rng.integers(0, 1 << 30, 5000).astype(np.uint32)
+    for chunk in (1, 2, 7, 100, 1 << 20):
+        sizes = rng.integers(0, 12, 300)
+        begins = rng.integers(0, len(flat) - 12, 300)
+        whole = flat[postarrays.run_index(begins, sizes)]
+        gathered = postarrays.gather_runs(flat, begins, sizes, chunk=chunk)
+        assert gathered.dtype == flat.dtype
+        assert np.array_equal(gathered, whole)
+    assert len(postarrays.gather_runs(flat, begins[:0], sizes[:0])) == 0

@@ -167,8 +167,8 @@ class _FieldPostings:
         sizes = np.frombuffer(self.pos_counts, dtype=np.uint32)
         begins = np.cumsum(sizes, dtype=np.int64) - sizes
         begins, sizes = begins[picked], sizes[picked].astype(np.int64)
-        index = postarrays.run_index(begins, sizes)
-        positions = np.frombuffer(self.positions, dtype=np.uint32)[index]
+        positions = postarrays.gather_runs(np.frombuffer(self.positions, dtype=np.uint32),
+                                           begins, sizes)
         return (keys, counts[chosen], docs, weights, np.ones(len(chosen), bool), sizes,
                 positions)
 
