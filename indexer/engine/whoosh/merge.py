@@ -17,8 +17,9 @@ those of ``MERGE_FACTOR**k`` up to ``MERGE_FACTOR**(k+1)`` (:func:`tier`). In or
    index whose first-seen queries matter more than its build time; below the default,
    this rule comes first and merges one run as wide as the limit needs, so each article
    is rewritten once (``1`` merges a build into one segment). At 102k articles one
-   segment instead of the build's 16 halves the first-seen query times
-   (benchmarks/RESULTS.md) for ~57 % more build CPU.
+   segment instead of the build's 9 takes the p95 of first-seen queries on a cold page
+   cache from 205-247 ms to 146-155 ms (benchmarks/RESULTS.md), for a merge of about
+   470 CPU s.
 
 So a generation holds at most ``MERGE_FACTOR - 1`` segments per tier (when its tiers
 do not interleave), and never more than ``MAX_SEGMENTS``; a merged segment is always a
