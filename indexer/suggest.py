@@ -259,9 +259,9 @@ class AccentModel:
                 break
             span = lattice[start:end]
             keys = product(*[[key for key, _, _ in candidates] for candidates in span])
-            for choice, typed in zip(islice(product(*span), _MAX_WORD_CHOICES), keys,
+            for choice, folded in zip(islice(product(*span), _MAX_WORD_CHOICES), keys,
                                      strict=False):
-                found = self.words.get(" ".join(typed))
+                found = self.words.get(" ".join(folded))
                 if not found:
                     continue
                 cost = sum(c for _, _, c in choice)
