@@ -324,7 +324,7 @@ class _LongLists:
             if kept is not None:
                 sizes = sizes.astype(np.int64)
                 begins = np.cumsum(sizes) - sizes
-                flat = flat[postarrays.run_index(begins[kept], sizes[kept])]
+                flat = postarrays.gather_runs(flat, begins[kept], sizes[kept])
                 sizes = sizes[kept]
             pos_counts.append(sizes)
             positions.append(flat)
