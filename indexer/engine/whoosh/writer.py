@@ -83,7 +83,7 @@ class SegmentSink:
     def __init__(self, gen_dir: str | Path, limit: int, first_limit: int | None = None) -> None:
         self.index = FileIndex(FileStorage(str(gen_dir)), indexname=INDEX_NAME)
         self.limit = limit
-        self._current_limit = limit if first_limit is None else first_limit
+        self.first_limit = limit if first_limit is None else first_limit
         self.segments: list = []
         self.writer = PoolSegmentWriter(self.index, _lk=False, compound=False)
 
@@ -94,13 +94,12 @@ class SegmentSink:
 
     def full(self) -> bool:
         """Whether the segment's postings reached the limit."""
-        return self.writer.pool.size >= self._current_limit
+        return self.writer.pool.size >= (self.limit if self.segments else self.first_limit)
 
     def cut(self) -> None:
         """Finish the segment and start another."""
         self.segments.append(self.writer._finalize_segment())  # noqa: SLF001
         self.writer = PoolSegmentWriter(self.index, _lk=False, compound=False)
-        self._current_limit = self.limit
 
     def finish(self) -> list:
         """Finish the last segment (if it holds anything); every segment written."""
