@@ -75,7 +75,7 @@ def coded_positions(values) -> int:
             total += len(coded)
         else:  # the value's bytes after their length, a varint
             size = len(value or b"")
-            total += size + max(1, (size.bit_length() + 6) // 7)
+            total += size + len(compact._varint(size))  # noqa: SLF001 - the file's own coding
     return total
 
 
