@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import numpy as np
+
 __all__ = ["fold", "normalize"]
 
 # The five Vietnamese tone marks as combining characters, in the order
@@ -218,4 +220,25 @@ def fold(text: str) -> str:
     >>> fold("nhân dân, NGƯỜI, thủy, quý")
     'nhan dan, NGUOI, thuy, quy'
     """
-    return text.translate(_FOLD_TABLE)
+    if len(text) < _ARRAY_FOLD_MIN:
+        return text.translate(_FOLD_TABLE)
+    return _fold_codes(text)
+
+
+#: From this length on, :func:`fold` maps an array of code points (the table below)
+#: rather than calling :meth:`str.translate`, which looks each character up on its own:
+#: about five times faster on an article's text, slower on a word.
+_ARRAY_FOLD_MIN = 256
+#: :data:`_FOLD_TABLE` as code points, and one more entry for every code point past it.
+_FOLD_CODES = np.array([*map(ord, _FOLD_TABLE), 0], dtype=np.uint32)
+
+
+def _fold_codes(text: str) -> str:
+    """:func:`fold` of ``text`` through an array of its code points (the same output as
+    ``text.translate(_FOLD_TABLE)``: code points past the table are kept, lone
+    surrogates included)."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    past = len(_FOLD_CODES) - 1
+    folded = _FOLD_CODES[np.minimum(codes, past)]
+    folded = np.where(codes >= past, codes, folded)
+    return folded.tobytes().decode("utf-32-le", "surrogatepass")

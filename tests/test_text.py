@@ -182,3 +182,15 @@ def test_fold_keeps_nfc_length(text):
     nfc = unicodedata.normalize("NFC", text)
     assert len(fold(nfc)) == len(nfc)
     assert len(normalize(text)) == len(nfc)
+
+
+@given(st.text(min_size=1, max_size=40), st.integers(min_value=1, max_value=40))
+def test_a_long_text_folds_as_each_of_its_characters(piece, times):
+    """Past a few hundred characters fold() maps an array of code points instead of
+    calling str.translate; the output is still the characters folded one by one
+    (astral characters and lone surrogates kept)."""
+    text = (piece + "\ud800 Đường 😀 ") * times
+    assert fold(text) == "".join(map(fold, text))
+    long = text * (300 // len(text) + 1)
+    assert len(long) >= 300
+    assert fold(long) == "".join(map(fold, long)) == fold(text) * (300 // len(text) + 1)
