@@ -41,6 +41,7 @@ tokens, which a test checks view by view.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 
 from indexer.article import Article
 from indexer.segmenter import compound_words
@@ -131,9 +132,13 @@ class Tokens:
 
     def __init__(self, value: str):
         self.text = normalize(value)
-        self.spans = [m.span() for m in SYLLABLE_RE.finditer(self.text)]
-        self.words = [self.text[a:b] for a, b in self.spans]
+        self.words = SYLLABLE_RE.findall(self.text)
         self._syllables: list[str] | None = None
+
+    @cached_property
+    def spans(self) -> list[tuple[int, int]]:
+        """Where each syllable is in :attr:`text` (start, end)."""
+        return [m.span() for m in SYLLABLE_RE.finditer(self.text)]
 
     def syllables(self) -> list[str]:
         """The syllables, lower-cased."""
@@ -159,8 +164,17 @@ class Tokens:
         ]
 
     def pairs(self) -> list[str]:
-        """Folded neighbours with only spaces between them."""
-        return [pair for _, _, pair in self.pair_spans()]
+        """Folded neighbours with only spaces between them (:meth:`pair_spans`' pairs,
+        from what stands between the syllables rather than from their offsets)."""
+        if len(self.words) < 2:
+            return []
+        folded = _lower_all(_fold_all(self.words))
+        gaps = SYLLABLE_RE.split(self.text)[1:-1]  # between neighbours, in order
+        return [
+            f"{a}{WORD_JOINER}{b}"
+            for a, b, gap in zip(folded, folded[1:], gaps, strict=False)
+            if gap == " " or pair_gap(gap)
+        ]
 
     def compounds(self) -> list[str]:
         """pyvi's multi-syllable words, lower-cased, syllables joined by ``_``."""

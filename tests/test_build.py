@@ -31,6 +31,7 @@ from indexer.errors import CorpusError
 from indexer.errors import IndexerError
 from indexer.results import SearchRequest
 from indexer.search import open_index
+from indexer.views import Tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -360,10 +361,14 @@ ALPHABET = VIETNAMESE + VIETNAMESE.upper() + "0123456789 \n\t.,;:!?\"'()-_/%&+\u
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.text(alphabet=ALPHABET, max_size=300), st.text(alphabet=ALPHABET, max_size=60))
-def test_fast_preanalysis_equals_the_schema(body, title):
-    article = Article(id="x", title=title, body=body)
+@given(st.text(alphabet=ALPHABET, max_size=300), st.text(alphabet=ALPHABET, max_size=60),
+       st.sampled_from([1, 5]))
+def test_fast_preanalysis_equals_the_schema(body, title, times):
+    """On short texts and on texts long enough for the array paths (text.fold)."""
+    article = Article(id="x", title=title, body=body * times)
     assert encoded(fast_preanalyse(article)) == preanalyse(article)
+    tokens = Tokens(article.body)
+    assert tokens.pairs() == [pair for _, _, pair in tokens.pair_spans()]
 
 
 @pytest.mark.parametrize("article", [

@@ -1,11 +1,11 @@
 """The posting items of an article's views, as whoosh's fields would compute them.
 
 A build worker computes every view's items ahead of the writer (:func:`fast_preanalyse`):
-the tokens are :class:`indexer.views.Tokens`' (the views' one definition), encoded as
-whoosh's ``Frequency`` format encodes them, without whoosh's per-token generators; a
-``Positions`` field's items carry their positions as numbers and leave the encoded
-values out, which the writer makes only for the lists whoosh's files hold
-(:class:`~indexer.engine.whoosh.schema.PositionItems`: most postings are in long lists,
+the tokens are :class:`indexer.views.Tokens`' (the views' one definition), counted
+per distinct term into columns (:class:`~indexer.engine.whoosh.schema.ItemColumns`)
+without whoosh's per-token generators or a tuple per posting; a ``Positions`` field's
+items carry their positions as numbers and leave the encoded values out, which the
+writer makes only for the lists whoosh's files hold (most postings are in long lists,
 which the posting arrays hold alone). The reference is the schema's own path
 (``field.index``, through the analyzers); a worker checks the fast path against it on
 fixed texts and on its first documents (:class:`Analyser`), and a test compares them
@@ -19,10 +19,9 @@ from array import array
 from collections import Counter
 
 from whoosh import formats
-from whoosh.system import pack_uint
 
 from indexer.article import Article
-from indexer.engine.whoosh.schema import PositionItems
+from indexer.engine.whoosh.schema import ItemColumns
 from indexer.engine.whoosh.schema import Preanalysed
 from indexer.engine.whoosh.schema import make_schema
 from indexer.engine.whoosh.schema import preanalyse
@@ -33,10 +32,9 @@ from indexer.views import view_texts
 
 __all__ = ["Analyser", "fast_preanalyse"]
 
-def _positions_items(terms: list[str]) -> PositionItems:
-    """Posting items of a positions field (``whoosh.formats.Positions``) for ``terms``:
-    their values left out (None), the positions carried as numbers (see
-    :class:`~indexer.engine.whoosh.schema.PositionItems`)."""
+def _positions_items(terms: list[str]) -> ItemColumns:
+    """Posting items of a positions field (``whoosh.formats.Positions``) for ``terms``,
+    as columns with their positions as numbers (their values left out)."""
     positions: dict[str, list[int]] = {}
     for position, term in enumerate(terms):
         found = positions.get(term)
@@ -44,27 +42,14 @@ def _positions_items(terms: list[str]) -> PositionItems:
             positions[term] = [position]
         else:
             found.append(position)
-    result = PositionItems(
-        (term.encode("utf-8"), len(found), float(len(found)), None)
-        for term, found in positions.items()
-    )
-    result.positions = array("I", itertools.chain.from_iterable(positions.values()))
-    return result
+    return ItemColumns(list(map(str.encode, positions)), list(map(len, positions.values())),
+                       array("I", itertools.chain.from_iterable(positions.values())))
 
 
-def _frequency_items(terms: list[str]) -> tuple:
+def _frequency_items(terms: list[str]) -> ItemColumns:
     """Posting items of a frequency field (``whoosh.formats.Frequency``) for ``terms``."""
     counts = Counter(terms)  # counted in C, in first-occurrence order
-    return tuple(
-        (term.encode("utf-8"), count, float(count),
-         _COUNTS[count] if count < len(_COUNTS) else pack_uint(count))
-        for term, count in counts.items()
-    )
-
-
-# Encoded small counts, shared by the postings that hold them.
-_COUNTS = tuple(pack_uint(count) for count in range(256))
-
+    return ItemColumns(list(map(str.encode, counts)), list(counts.values()))
 
 
 def _recipe(name: str, field) -> tuple[str, object] | None:

@@ -21,6 +21,7 @@ from whoosh.formats import Positions
 from indexer.engine.whoosh import arrays as postarrays
 from indexer.engine.whoosh import keyed
 from indexer.engine.whoosh.codec import held_from
+from indexer.engine.whoosh.schema import ItemColumns
 from indexer.engine.whoosh.schema import position_value
 
 __all__ = ["TermPool", "decode_positions"]
@@ -225,10 +226,17 @@ class TermPool:
         if docnum < self._last_docnum:
             self._ordered = False
         self._last_docnum = docnum
-        columns = tuple(zip(*items, strict=True))
-        if not columns:
+        if isinstance(items, ItemColumns):  # the fast analysis': no tuple per posting
+            weights = freqs = items.counts
+            texts, flat, values = items.texts, items.positions, None
+        else:
+            columns = tuple(zip(*items, strict=True))
+            if not columns:
+                return 0
+            texts, freqs, weights, values = columns
+            flat = getattr(items, "positions", None)
+        if not texts:
             return 0
-        texts, freqs, weights, values = columns
         postings = self.fields.get(fieldname)
         if postings is None:
             postings = self.fields[fieldname] = _FieldPostings(
@@ -236,21 +244,23 @@ class TermPool:
                 valueless=fieldname in self.valueless_fields,
             )
         if postings.positions is not None:
-            flat = getattr(items, "positions", None)
             if flat is None:  # e.g. postings of a segment being merged: decode them
                 sizes, flat = decode_positions(values)
                 postings.pos_counts.extend(sizes)
-            else:  # _positions_items: the frequency is the count of positions
+            else:  # positions as numbers: the frequency is the count of positions
                 postings.pos_counts.extend(freqs)
             postings.positions.extend(flat)
-        if postings.values is not None:
-            postings.values.extend(values)
-        elif values[0] is not None and not postings.valueless:  # the first values held
-            postings.values = [None] * len(postings.docs)
-            postings.values.extend(values)
+        if not postings.valueless:
+            if values is None:
+                values = items.values()
+            if postings.values is not None:
+                postings.values.extend(values)
+            elif values[0] is not None:  # the first values held
+                postings.values = [None] * len(postings.docs)
+                postings.values.extend(values)
         before = len(postings.ids)
         postings.terms.extend(map(postings.ids.__getitem__, texts))
-        postings.docs.extend(itertools.repeat(docnum, len(texts)))
+        postings.docs.extend(array("i", (docnum,)) * len(texts))
         postings.weights.extend([w * boost for w in weights] if boost != 1.0 else weights)
         self.postings += len(texts)
         self.terms += len(postings.ids) - before

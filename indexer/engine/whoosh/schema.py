@@ -70,6 +70,7 @@ from whoosh.fields import STORED
 from whoosh.fields import TEXT
 from whoosh.fields import Schema
 from whoosh.formats import Positions
+from whoosh.system import pack_uint
 
 from indexer.article import Article
 from indexer.article_facets import clean_values as _values
@@ -134,6 +135,61 @@ class PositionItems(tuple):
     positions: array
 
 
+class ItemColumns:
+    """The fast analysis' posting items of a field, as columns: one distinct term after
+    the other, in order of first occurrence, its ``texts`` (bytes) and ``counts``
+    (frequency, and weight: no boost), and for a positions field the ``positions`` of
+    each term, one term after the other (:class:`PositionItems`' numbers).
+
+    It iterates, compares and indexes as the tuple of whoosh's ``(term, frequency,
+    weight, value)`` items it stands for: a frequency field's values are the encoded
+    counts, a positions field's are left out (None, see :class:`PositionItems`). The
+    pool (:meth:`.pool.TermPool.add_items`) takes the columns as they are, without a
+    tuple per posting.
+    """
+
+    __slots__ = ("texts", "counts", "positions")
+
+    def __init__(self, texts: list[bytes], counts: list[int], positions: array | None = None):
+        self.texts = texts
+        self.counts = counts
+        self.positions = positions
+
+    def values(self) -> list:
+        """Each item's encoded value (None for each of a positions field)."""
+        if self.positions is not None:
+            return [None] * len(self.texts)
+        return [count_value(count) for count in self.counts]
+
+    def __iter__(self) -> Iterator[tuple[bytes, int, float, bytes | None]]:
+        return zip(self.texts, self.counts, map(float, self.counts), self.values(), strict=True)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, index):
+        return tuple(self)[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ItemColumns | tuple | list):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment] - as a list's: equal to its items
+
+    def __repr__(self) -> str:
+        return f"ItemColumns({tuple(self)!r})"
+
+
+# whoosh's Frequency encoding of small counts, shared by the postings that hold them.
+_COUNT_VALUES = tuple(pack_uint(count) for count in range(256))
+
+
+def count_value(count: int) -> bytes:
+    """whoosh's ``Frequency`` format's value of a term seen ``count`` times."""
+    return _COUNT_VALUES[count] if count < 256 else pack_uint(count)
+
+
 _SINGLE_POSITION: dict[int, bytes] = {}
 
 
@@ -159,7 +215,7 @@ def with_values(items):
     :class:`PositionItems`); other items as they are."""
     flat = getattr(items, "positions", None)
     if flat is None or all(item[3] is not None for item in items):
-        return items
+        return tuple(items) if isinstance(items, ItemColumns) else items
     filled = []
     at = 0
     for term, count, weight, value in items:
