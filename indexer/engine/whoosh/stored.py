@@ -5,7 +5,8 @@ metadata) alone, with zlib at level 3. A news article is a few KB: too short for
 to learn its language, so the stored fields came to half their size, the largest part
 of an index after the postings. Here each segment's first :data:`DICTIONARY_BYTES` of
 stored fields become a preset dictionary (zlib's ``zdict``) for every document of the
-segment, compressed at level 6: the stored fields of the 10k set take a quarter less.
+segment, compressed at :data:`LEVEL`: the stored fields of the 10k set take about a
+quarter less.
 The dictionary is kept at the end of the column, once per segment, and read with it.
 
 The column is whoosh's variable-bytes column (its offsets and lengths) with the
@@ -30,8 +31,9 @@ __all__ = ["DICTIONARY_BYTES", "STORED_COLUMN"]
 #: The stored bytes of a segment's first documents that make its dictionary (zlib uses
 #: at most 32 KB of one).
 DICTIONARY_BYTES = 32 * 1024
-#: zlib level of each document.
-LEVEL = 6
+#: zlib level of each document: on news articles level 5 takes about half the time of
+#: level 6 for 3 % more bytes (reading a document back takes the same time).
+LEVEL = 5
 #: After the dictionary: its length and a tag.
 _TRAILER = struct.Struct("<I4s")
 _TAG = b"ZD01"
@@ -63,6 +65,7 @@ class DictionaryColumn(Column):
             self._waiting: list[tuple[int, bytes]] = []
             self._held = 0
             self._dictionary: bytes | None = None
+            self._primed = None  # a compressor holding the dictionary, never used itself
 
         def add(self, docnum, v) -> None:
             if self._dictionary is None:
@@ -81,7 +84,11 @@ class DictionaryColumn(Column):
                 super().add(docnum, self._compress(v))
 
         def _compress(self, v: bytes) -> bytes:
-            packer = _packer(self._dictionary)
+            # A copy of a compressor primed with the dictionary: priming one per
+            # document cost as much as compressing it.
+            if self._primed is None:
+                self._primed = _packer(self._dictionary)
+            packer = self._primed.copy()
             return packer.compress(v) + packer.flush()
 
         def fill(self, docnum) -> None:
