@@ -67,6 +67,8 @@ __all__ = [
 # A syllable: a run of letters and digits (``\w`` without the underscore, which pyvi
 # uses to join the syllables of a word).
 SYLLABLE_RE = re.compile(r"[^\W_]+")
+# The same as a group: its split gives what stands between the syllables, then each one.
+_SYLLABLES_AND_GAPS = re.compile(f"({SYLLABLE_RE.pattern})")
 # Joiner of the syllables of a segmented word (words view) and of a pair (pairs view).
 WORD_JOINER = "_"
 
@@ -117,6 +119,12 @@ def _lower_all(strings: list[str]) -> list[str]:
     return lowered if len(lowered) == len(strings) else [s.lower() for s in strings]
 
 
+def _fold_lower_all(strings: list[str]) -> list[str]:
+    # _lower_all(_fold_all(strings)) with one join and one split.
+    both = fold(" ".join(strings)).lower().split(" ") if strings else []
+    return both if len(both) == len(strings) else _lower_all(_fold_all(strings))
+
+
 def pair_gap(gap: str) -> bool:
     """Whether two syllables with ``gap`` between them pair (only spaces, at most one
     line break)."""
@@ -132,8 +140,12 @@ class Tokens:
 
     def __init__(self, value: str):
         self.text = normalize(value)
-        self.words = SYLLABLE_RE.findall(self.text)
+        # One pass: the syllables, and what stands between neighbours (for the pairs).
+        parts = _SYLLABLES_AND_GAPS.split(self.text)
+        self.words = parts[1::2]
+        self._gaps = parts[2:-1:2]
         self._syllables: list[str] | None = None
+        self._positions: dict[str, list[int]] | None = None
 
     @cached_property
     def spans(self) -> list[tuple[int, int]]:
@@ -150,12 +162,37 @@ class Tokens:
         """The syllables, lower-cased and folded."""
         return _fold_all(self.syllables())
 
+    def syllable_positions(self) -> dict[str, list[int]]:
+        """Where each distinct syllable is in :meth:`syllables`, in order of first
+        occurrence."""
+        if self._positions is None:
+            positions: dict[str, list[int]] = {}
+            for position, term in enumerate(self.syllables()):
+                found = positions.get(term)
+                if found is None:
+                    positions[term] = [position]
+                else:
+                    found.append(position)
+            self._positions = positions
+        return self._positions
+
+    def folded_positions(self) -> dict[str, list[int]]:
+        """Where each distinct folded syllable is in :meth:`folded`, in order of first
+        occurrence: from :meth:`syllable_positions` (the syllables folded one by one),
+        so only the distinct syllables are folded."""
+        syllables = self.syllable_positions()
+        positions: dict[str, list[int]] = {}
+        for term, found in zip(_fold_all(list(syllables)), syllables.values(), strict=True):
+            held = positions.get(term)
+            positions[term] = found if held is None else sorted(held + found)
+        return positions
+
     def pair_spans(self) -> list[tuple[int, int, str]]:
         """``(start of the first, end of the second, pair)`` of each pair."""
         spans, text = self.spans, self.text
         if len(spans) < 2:
             return []
-        folded = _lower_all(_fold_all(self.words))
+        folded = _fold_lower_all(self.words)
         return [
             (first[0], second[1], f"{a}{WORD_JOINER}{b}")
             for (first, second), a, b in zip(zip(spans, spans[1:], strict=False), folded,
@@ -168,11 +205,10 @@ class Tokens:
         from what stands between the syllables rather than from their offsets)."""
         if len(self.words) < 2:
             return []
-        folded = _lower_all(_fold_all(self.words))
-        gaps = SYLLABLE_RE.split(self.text)[1:-1]  # between neighbours, in order
+        folded = _fold_lower_all(self.words)
         return [
             f"{a}{WORD_JOINER}{b}"
-            for a, b, gap in zip(folded, folded[1:], gaps, strict=False)
+            for a, b, gap in zip(folded, folded[1:], self._gaps, strict=False)
             if gap == " " or pair_gap(gap)
         ]
 
@@ -184,7 +220,7 @@ class Tokens:
         for parts in compound_words(self.text):
             if len(parts) < 2:  # syllables written together ("S.Tiên"): one piece
                 continue
-            if all(part.isalnum() for part in parts):  # nothing for the pattern to drop
+            if "".join(parts).isalnum():  # nothing for the pattern to drop (no part is empty)
                 words.append(joiner.join(parts))
                 continue
             word = joiner.join(p for p in ("".join(find(part)) for part in parts) if p)

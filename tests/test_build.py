@@ -369,6 +369,10 @@ def test_fast_preanalysis_equals_the_schema(body, title, times):
     assert encoded(fast_preanalyse(article)) == preanalyse(article)
     tokens = Tokens(article.body)
     assert tokens.pairs() == [pair for _, _, pair in tokens.pair_spans()]
+    folded = tokens.folded()
+    assert tokens.folded_positions() == {
+        term: [n for n, other in enumerate(folded) if other == term] for term in folded}
+    assert list(tokens.folded_positions()) == list(dict.fromkeys(folded))
 
 
 @pytest.mark.parametrize("article", [

@@ -32,16 +32,10 @@ from indexer.views import view_texts
 
 __all__ = ["Analyser", "fast_preanalyse"]
 
-def _positions_items(terms: list[str]) -> ItemColumns:
-    """Posting items of a positions field (``whoosh.formats.Positions``) for ``terms``,
-    as columns with their positions as numbers (their values left out)."""
-    positions: dict[str, list[int]] = {}
-    for position, term in enumerate(terms):
-        found = positions.get(term)
-        if found is None:
-            positions[term] = [position]
-        else:
-            found.append(position)
+def _positions_items(positions: dict[str, list[int]]) -> ItemColumns:
+    """Posting items of a positions field (``whoosh.formats.Positions``) with the
+    ``positions`` of each distinct term, as columns with their positions as numbers
+    (their values left out)."""
     return ItemColumns(list(map(str.encode, positions)), list(map(len, positions.values())),
                        array("I", itertools.chain.from_iterable(positions.values())))
 
@@ -60,14 +54,16 @@ def _recipe(name: str, field) -> tuple[str, object] | None:
     fmt = getattr(field, "format", None)
     if tokens is None or getattr(fmt, "field_boost", None) != 1.0:
         return None
-    if type(fmt) is formats.Positions:
-        return tokens, _positions_items
+    if type(fmt) is formats.Positions and tokens in _POSITIONS_OF:
+        return _POSITIONS_OF[tokens], _positions_items
     if type(fmt) is formats.Frequency:
         return tokens, _frequency_items
     return None
 
 
 _RECIPES: dict | None = None
+#: The :class:`~indexer.views.Tokens` method giving the positions of each token of a view.
+_POSITIONS_OF = {"syllables": "syllable_positions", "folded": "folded_positions"}
 
 
 def fast_preanalyse(article: Article) -> dict[str, Preanalysed]:
