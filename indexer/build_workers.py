@@ -71,8 +71,6 @@ class WorkerPool:
         context = multiprocessing.get_context(method)
         if method == "forkserver":
             context.set_forkserver_preload([__name__])
-        if method == "fork":
-            _load_shared_tables()
         self.on_batch = on_batch
         self.jobs = context.Queue(maxsize=2 * workers)
         self.results = context.Queue()
@@ -149,18 +147,6 @@ class WorkerPool:
         for q in (self.jobs, self.results):
             q.close()
             q.cancel_join_thread()
-
-
-def _load_shared_tables() -> None:
-    """Load the tables every worker reads (the unit registry, the segmenter's model)
-    in this process before it forks the workers: they then share one copy instead of
-    each building its own (about half a second of CPU per worker)."""
-    from indexer.unit_text import known_units
-    from indexer.units import registry
-
-    registry()
-    known_units()
-    Analyser()  # loads the segmenter's model (and checks the fast analysis)
 
 
 def _die_with_parent() -> None:
