@@ -134,8 +134,10 @@ def pair_gap(gap: str) -> bool:
 class Tokens:
     """One text, normalised once, and the token lists of the views made from it.
 
-    Everything comes from two C-level passes of the syllable pattern: ``finditer`` (the
-    syllables and their offsets into the normalised text) and what stands between them.
+    The views come from one C-level pass of the syllable pattern (a ``split`` that gives
+    the syllables and what stands between them); the syllables' offsets into the
+    normalised text (:attr:`spans`, for highlighting and query parsing) from another,
+    made only when asked for.
     """
 
     def __init__(self, value: str):
