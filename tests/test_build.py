@@ -375,6 +375,28 @@ def test_fast_preanalysis_equals_the_schema(body, title, times):
     assert list(tokens.folded_positions()) == list(dict.fromkeys(folded))
 
 
+def test_the_fast_items_are_columns_that_read_as_whoosh_s_items():
+    """ItemColumns: the pool takes the columns, everything else sees whoosh's item
+    tuples (values left out for a positions field, encoded counts for a frequency
+    field), and they survive pickling (a Preanalysed may cross to another process)."""
+    import pickle
+
+    from indexer.engine.whoosh.schema import ItemColumns
+
+    found = fast_preanalyse(Article(id="a", title="Đại hội", body="Nhân dân nhân dân vui."))
+    body, words = found["body"].items, found["words"].items
+    assert isinstance(body, ItemColumns) and isinstance(words, ItemColumns)
+    assert list(body) == [(b"\xc4\x91\xe1\xba\xa1i", 1, 1.0, None),
+                          (b"h\xe1\xbb\x99i", 1, 1.0, None),
+                          (b"nh\xc3\xa2n", 2, 2.0, None), (b"d\xc3\xa2n", 2, 2.0, None),
+                          (b"vui", 1, 1.0, None)]
+    assert list(body.positions) == [0, 1, 2, 4, 3, 5, 6]
+    assert words == tuple(words) and words[1][3] == b"\x00\x00\x00\x02"  # pack_uint(2)
+    assert [term.decode() for term, *_ in words] == ["đại_hội", "nhân_dân"]
+    assert pickle.loads(pickle.dumps(found)) == found
+    assert body != tuple(body)[:-1] and hash(tuple(body))
+
+
 @pytest.mark.parametrize("article", [
     Article(id="a", title="Thành uỷ TP.HCM", body="Hoà bình, thuỷ lợi; qúy vị khoẻ."),
     Article(id="b", title="", body=""),
