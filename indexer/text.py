@@ -237,8 +237,8 @@ def _fold_codes(text: str) -> str:
     """:func:`fold` of ``text`` through an array of its code points (the same output as
     ``text.translate(_FOLD_TABLE)``: code points past the table are kept, lone
     surrogates included)."""
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
     past = len(_FOLD_CODES) - 1
     folded = _FOLD_CODES[np.minimum(codes, past)]
-    folded = np.where(codes >= past, codes, folded)
+    folded = np.where(codes >= past, codes, folded).astype("<u4", copy=False)
     return folded.tobytes().decode("utf-32-le", "surrogatepass")

@@ -393,7 +393,8 @@ def test_the_fast_items_are_columns_that_read_as_whoosh_s_items():
     assert list(body.positions) == [0, 1, 2, 4, 3, 5, 6]
     assert words == tuple(words) and words[1][3] == b"\x00\x00\x00\x02"  # pack_uint(2)
     assert [term.decode() for term, *_ in words] == ["đại_hội", "nhân_dân"]
-    assert pickle.loads(pickle.dumps(found)) == found
+    assert all(pickle.loads(pickle.dumps(found, protocol)) == found for protocol in (0, 2, 5))
+    assert [body[-1], words[1], body[1:3]] == [tuple(body)[-1], tuple(words)[1], tuple(body)[1:3]]
     assert body != tuple(body)[:-1] and hash(tuple(body))
 
 

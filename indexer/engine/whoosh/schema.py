@@ -119,18 +119,19 @@ class Preanalysed:
     """The posting items of one field value, computed ahead of the writer.
 
     ``items`` are what ``FieldType.index`` yields: ``(term bytes, frequency, weight,
-    encoded value)`` tuples. Picklable, so a worker process can compute it.
+    encoded value)`` tuples, or the fast analysis' :class:`ItemColumns` standing for
+    them (then not hashable). Picklable, so a worker process can compute it.
     """
 
-    items: tuple[tuple[bytes, int, float, bytes], ...]
+    items: tuple[tuple[bytes, int, float, bytes], ...] | ItemColumns
 
 
 class PositionItems(tuple):
     """Posting items of a positions field (a tuple, equal to the same items in a plain
     one) that also carry their positions as numbers, in item order: ``positions``.
-    The fast path leaves their values out (None): a build encodes a value only for a
-    list that goes to whoosh's files (:func:`with_values`), not for the long lists the
-    posting arrays hold alone."""
+    :func:`with_values` makes them from an :class:`ItemColumns`, whose values the fast
+    path left out (a build encodes a value only for a list that goes to whoosh's
+    files, not for the long lists the posting arrays hold alone)."""
 
     positions: array
 
@@ -168,12 +169,19 @@ class ItemColumns:
         return len(self.texts)
 
     def __getitem__(self, index):
-        return tuple(self)[index]
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        count = self.counts[index]
+        value = None if self.positions is not None else count_value(count)
+        return self.texts[index], count, float(count), value
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, ItemColumns | tuple | list):
+        if isinstance(other, ItemColumns | tuple):
             return tuple(self) == tuple(other)
         return NotImplemented
+
+    def __reduce__(self):
+        return ItemColumns, (self.texts, self.counts, self.positions)
 
     __hash__ = None  # type: ignore[assignment] - as a list's: equal to its items
 
