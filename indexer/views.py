@@ -190,21 +190,21 @@ class Tokens:
         return positions
 
     def pair_spans(self) -> list[tuple[int, int, str]]:
-        """``(start of the first, end of the second, pair)`` of each pair."""
-        spans, text = self.spans, self.text
+        """``(start of the first, end of the second, pair)`` of each pair: the pairs of
+        :meth:`pairs`, from the same gaps, with the syllables' offsets."""
+        spans = self.spans
         if len(spans) < 2:
             return []
         folded = _fold_lower_all(self.words)
         return [
-            (first[0], second[1], f"{a}{WORD_JOINER}{b}")
-            for (first, second), a, b in zip(zip(spans, spans[1:], strict=False), folded,
-                                             folded[1:], strict=False)
-            if pair_gap(text[first[1] : second[0]])
+            (spans[n][0], spans[n + 1][1], f"{folded[n]}{WORD_JOINER}{folded[n + 1]}")
+            for n, gap in enumerate(self._gaps)
+            if gap == " " or pair_gap(gap)
         ]
 
     def pairs(self) -> list[str]:
-        """Folded neighbours with only spaces between them (:meth:`pair_spans`' pairs,
-        from what stands between the syllables rather than from their offsets)."""
+        """Folded neighbours with only spaces between them (at most one line break):
+        what stands between neighbours is :attr:`_gaps`, read with the syllables."""
         if len(self.words) < 2:
             return []
         folded = _fold_lower_all(self.words)
