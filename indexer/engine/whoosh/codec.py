@@ -39,12 +39,12 @@ from whoosh.codec.whoosh3 import W3TermInfo
 from whoosh.codec.whoosh3 import W3TermsReader
 from whoosh.matching import ListMatcher
 from whoosh.reading import TermNotFound
-from whoosh.system import pack_uint
 
 from indexer.engine.whoosh import arrays as postarrays
 from indexer.engine.whoosh import keyed
 from indexer.engine.whoosh import stored
 from indexer.engine.whoosh import terms as compact
+from indexer.engine.whoosh.schema import count_value
 from indexer.engine.whoosh.terms import ARRAYS_MARK
 from indexer.errors import IndexCorrupt
 from indexer.views import BODY
@@ -408,7 +408,7 @@ def as_whoosh(docs: np.ndarray, weights: np.ndarray, sizes: np.ndarray | None,
         values = [format_.encode(flat[start:end])
                   for start, end in zip([0, *ends[:-1]], ends, strict=True)]
     elif format_.fixed_value_size() == 4:  # a frequency: the weight, as whoosh packs it
-        values = [pack_uint(int(weight)) for weight in weights]
+        values = [count_value(int(weight)) for weight in weights]
     else:
         values = None
     return docs.astype(np.int64).tolist(), weights, values
