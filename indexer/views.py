@@ -43,6 +43,8 @@ from __future__ import annotations
 import re
 from functools import cached_property
 
+import numpy as np
+
 from indexer.article import Article
 from indexer.segmenter import compound_words
 from indexer.text import fold
@@ -213,6 +215,24 @@ class Tokens:
             for a, b, gap in zip(folded, folded[1:], self._gaps, strict=False)
             if gap == " " or pair_gap(gap)
         ]
+
+    def pair_numbers(self) -> tuple[list[str], np.ndarray]:
+        """The pairs of :meth:`pairs` as numbers: the distinct folded syllables, and each
+        pair in order as ``first * len(syllables) + second`` (int64; the syllables'
+        places in that list)."""
+        words = self.words
+        if len(words) < 2:
+            return [], np.zeros(0, dtype=np.int64)
+        folded = _fold_lower_all(words)
+        distinct = list(dict.fromkeys(folded))
+        place = dict(zip(distinct, range(len(distinct)), strict=True))
+        numbers = np.fromiter(map(place.__getitem__, folded), dtype=np.int64, count=len(folded))
+        gaps = self._gaps
+        paired = np.fromiter(map(" ".__eq__, gaps), dtype=bool, count=len(gaps))
+        for at in np.flatnonzero(~paired).tolist():
+            if pair_gap(gaps[at]):  # rare: most other gaps hold punctuation
+                paired[at] = True
+        return distinct, (numbers[:-1] * len(distinct) + numbers[1:])[paired]
 
     def compounds(self) -> list[str]:
         """pyvi's multi-syllable words, lower-cased, syllables joined by ``_``."""

@@ -92,34 +92,72 @@ def test_a_posting_takes_its_gap_and_its_weight_whatever_the_segment_size(tmp_pa
     assert not list(tmp_path.glob("*.tmp"))  # the staged records are gone
 
 
-def test_a_file_of_the_first_version_still_reads(tmp_path):
-    """Version 1 kept ``(doc, weight)`` entries and ends counted in postings: a
-    generation built with it serves, and merges, as before."""
+@pytest.mark.parametrize("version", [1, 2])
+def test_files_of_earlier_versions_still_read_and_are_not_merged(tmp_path, version):
+    """Versions 1 and 2 keyed a term by a hash of its whole text (version 1 also kept
+    ``(doc, weight)`` entries, its ends counted in postings): a generation built with
+    them serves as before; a merge, which cannot make this version's keys from theirs,
+    is refused with a message to rebuild."""
+    from indexer.engine.whoosh.arrays import term_key
     from indexer.engine.whoosh.arrays import write_array
 
     lists = random_lists(9, 300, 70_000)
-    write(tmp_path / "new.vnk", lists)
-    new = keyed.KeyedLists(tmp_path / "new.vnk")
-    keys, ends = new.index()
-    counts, docs, weights = new.span(0, new.postings, ends)
-    entries = np.zeros(len(keys), dtype=[("keys", "<u8"), ("ends", "<u4")])
-    entries["keys"], entries["ends"] = keys, np.cumsum(counts)
-    postings = np.zeros(len(docs), dtype=[("docs", "<u4"), ("weights", "u1")])
-    postings["docs"], postings["weights"] = docs, weights
-    with open(tmp_path / "old.vnk", "wb") as out:
-        out.write(keyed.MAGIC_V1)
-        for array in (new.fence, entries, postings):
-            write_array(out, array)
-    old = keyed.KeyedLists(tmp_path / "old.vnk")
-    assert old.count_postings() == new.count_postings() == len(docs)
+    whole = {term_key("pairs", term): term for term in lists}
+    keys = np.array(sorted(whole), dtype=np.uint64)
+    counts = np.array([len(lists[whole[int(k)]][0]) for k in keys])
+    docs = np.concatenate([lists[whole[int(k)]][0] for k in keys])
+    weights = np.concatenate([lists[whole[int(k)]][1] for k in keys])
+    writer = keyed.KeyedWriter(tmp_path / "v2.vnk")
+    writer.add(keys, counts, docs, weights)
+    assert writer.finish()
+    data = (tmp_path / "v2.vnk").read_bytes()
+    assert data.startswith(keyed.MAGIC)  # the same layout: only the keys differ
+    (tmp_path / "v2.vnk").write_bytes(keyed.MAGIC_V2 + data[len(keyed.MAGIC):])
+    path = tmp_path / "v2.vnk"
+    if version == 1:
+        v2 = keyed.KeyedLists(path)
+        entries = np.zeros(len(keys), dtype=[("keys", "<u8"), ("ends", "<u4")])
+        entries["keys"], entries["ends"] = keys, np.cumsum(counts)
+        postings = np.zeros(len(docs), dtype=[("docs", "<u4"), ("weights", "u1")])
+        postings["docs"], postings["weights"] = docs, weights
+        path = tmp_path / "v1.vnk"
+        with open(path, "wb") as out:
+            out.write(keyed.MAGIC_V1)
+            for array in (v2.fence, entries, postings):
+                write_array(out, array)
+        v2.close()
+    old = keyed.KeyedLists(path)
+    assert not old.composed
+    assert old.count_postings() == len(docs)
     for term, (term_docs, term_weights) in lists.items():
         got_docs, got_weights = old.get("pairs", term)
         assert got_docs.tolist() == term_docs.tolist()
         assert got_weights.tolist() == term_weights.tolist()
-    assert keyed.merge(tmp_path / "m.vnk", [(old, np.arange(70_000, dtype=np.int64))])
-    assert (tmp_path / "m.vnk").read_bytes() == (tmp_path / "new.vnk").read_bytes()
-    for opened in (old, new):
-        opened.close()
+    assert old.get("pairs", b"t1_y") is None
+    with pytest.raises(PostingArraysError, match="earlier version.*rebuild the index"):
+        keyed.merge(tmp_path / "m.vnk", [(old, np.arange(70_000, dtype=np.int64))])
+    assert not (tmp_path / "m.vnk").exists()
+    old.close()
+
+
+def test_a_pair_s_key_is_made_from_its_syllables_keys():
+    """A term with a joiner is keyed by its two parts (split at the first joiner), the
+    same whether one key is composed or many at once; a term without one by itself."""
+    from indexer.engine.whoosh.arrays import term_key
+
+    rng = np.random.default_rng(3)
+    first = rng.integers(0, 2**63, 1000, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    second = rng.integers(0, 2**63, 1000, dtype=np.uint64)
+    many = keyed.composed_keys(first, second)
+    assert many.tolist() == [keyed.composed_key(int(a), int(b))
+                             for a, b in zip(first, second, strict=True)]
+    assert len(set(many.tolist())) == 1000
+    assert keyed.list_key("pairs", b"nhan_dan") == keyed.composed_key(
+        term_key("pairs", b"nhan"), term_key("pairs", b"dan"))
+    assert keyed.list_key("pairs", b"a_b_c") == keyed.composed_key(
+        term_key("pairs", b"a"), term_key("pairs", b"b_c"))
+    assert keyed.list_key("pairs", b"nhan") == term_key("pairs", b"nhan")
+    assert keyed.list_key("pairs", b"dan_nhan") != keyed.list_key("pairs", b"nhan_dan")
 
 
 def test_the_writer_refuses_keys_out_of_order_and_mismatched_postings(tmp_path):

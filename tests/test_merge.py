@@ -210,8 +210,8 @@ def term_postings(gen_dir: Path) -> dict:
     fields of every document, as whoosh reads them. A keyed field's terms (the pairs
     view) as (field, term key) -> [(global docnum, weight)], whatever the format: read
     from whoosh's files when they are there, else from the keyed lists files."""
-    from indexer.engine.whoosh.arrays import term_key
     from indexer.engine.whoosh.codec import KEYED_FIELDS
+    from indexer.engine.whoosh.keyed import list_key
 
     index = storage.open_storage(gen_dir).open_index(storage.INDEX_NAME)
     found = {}
@@ -223,7 +223,7 @@ def term_postings(gen_dir: Path) -> dict:
                 entries.append((postings.id(), postings.weight(), postings.value()))
                 postings.next()
             if fieldname in KEYED_FIELDS:
-                found[fieldname, term_key(fieldname, term)] = [row[:2] for row in entries]
+                found[fieldname, list_key(fieldname, term)] = [row[:2] for row in entries]
             else:
                 found[fieldname, term] = entries
         for key, entries in keyed_postings(reader).items():
@@ -308,6 +308,68 @@ def test_a_merged_generation_answers_as_the_unmerged_one(tmp_path, monkeypatch):
     expected = answers(index_dir)
     assert sum(entry[2] for entry in expected) > 0
     assert answers(merged_dir) == expected
+
+
+def test_a_generation_keyed_by_whole_pairs_still_answers_and_is_not_updated(tmp_path):
+    """Generations built before a pair's key was made from its syllables' (keyed lists
+    of version 2, keyed by a hash of the whole pair) answer as before; an update of one,
+    which would merge its lists with new ones, is refused with a message to rebuild."""
+    import hashlib
+    import pickle
+
+    import numpy as np
+
+    from indexer.build import IndexerError
+    from indexer.engine.whoosh import arrays as postarrays
+    from indexer.engine.whoosh import keyed
+    from indexer.engine.whoosh.schema import make_schema
+    from indexer.parsing import parse_document
+    from indexer.sources import iter_sources
+    from indexer.views import PAIRS
+    from indexer.views import Tokens
+    from indexer.views import view_texts
+
+    corpus = write_corpus(tmp_path / "corpus", 150)
+    index_dir = tmp_path / "ix"
+    build_index([corpus], index_dir, workers=1)
+    expected = answers(index_dir)
+    # Re-key every pairs file as version 2 did, from the pairs of the corpus.
+    whole = {}
+    for raw in iter_sources([corpus]):
+        for pair in Tokens(view_texts(parse_document(raw))[PAIRS]).pairs():
+            whole[keyed.list_key(PAIRS, pair.encode())] = postarrays.term_key(PAIRS,
+                                                                              pair.encode())
+    gen_dir = gens.current_generation(index_dir)
+    files = sorted(gen_dir.glob(f"*.{PAIRS}{keyed.EXTENSION}"))
+    assert files
+    for path in files:
+        lists = keyed.KeyedLists(path)
+        keys, ends = lists.index()
+        counts, docs, weights = lists.span(0, lists.postings, ends)
+        lists.close()
+        old_keys = np.array([whole[int(key)] for key in keys], dtype=np.uint64)
+        order = np.argsort(old_keys)
+        starts = np.r_[0, np.cumsum(counts)[:-1]]
+        picked = np.concatenate([np.arange(starts[k], starts[k] + counts[k]) for k in order])
+        size = path.stat().st_size
+        path.unlink()
+        rewritten = keyed.KeyedWriter(path)
+        rewritten.add(old_keys[order], counts[order], docs[picked], weights[picked])
+        assert rewritten.finish()
+        data = path.read_bytes()
+        path.write_bytes(keyed.MAGIC_V2 + data[len(keyed.MAGIC):])
+        assert path.stat().st_size == size  # the same layout, the keys in another order
+        lists = keyed.KeyedLists(path)
+        assert not lists.composed and lists.get(PAIRS, b"nhan_dan") is not None
+        lists.close()
+    assert answers(index_dir) == expected
+
+    manifest = gens.read_manifest(gen_dir)
+    before = hashlib.sha256(pickle.dumps(make_schema(), 2)).hexdigest()[:16]
+    gens.write_manifest(gen_dir, dict(manifest, schema=before))  # what those builds wrote
+    with pytest.raises(IndexerError, match="another index schema.*vnsearch build"):
+        update_index([corpus], index_dir, workers=1)
+    assert answers(index_dir) == expected
 
 
 def whoosh_generation(folder: Path, articles: list, compound_last: bool) -> None:

@@ -6,7 +6,9 @@ per distinct term into columns (:class:`~indexer.engine.whoosh.schema.ItemColumn
 without whoosh's per-token generators or a tuple per posting; a ``Positions`` field's
 items carry their positions as numbers and leave the encoded values out, which the
 writer makes only for the lists whoosh's files hold (most postings are in long lists,
-which the posting arrays hold alone). The reference is the schema's own path
+which the posting arrays hold alone); the pairs view's items are numbers
+(:class:`~indexer.engine.whoosh.schema.PairColumns`: a pair is never written out as
+text). The reference is the schema's own path
 (``field.index``, through the analyzers); a worker checks the fast path against it on
 fixed texts and on its first documents (:class:`Analyser`), and a test compares them
 on many texts.
@@ -22,6 +24,7 @@ from whoosh import formats
 
 from indexer.article import Article
 from indexer.engine.whoosh.schema import ItemColumns
+from indexer.engine.whoosh.schema import PairColumns
 from indexer.engine.whoosh.schema import Preanalysed
 from indexer.engine.whoosh.schema import make_schema
 from indexer.engine.whoosh.schema import preanalyse
@@ -46,6 +49,12 @@ def _frequency_items(terms: list[str]) -> ItemColumns:
     return ItemColumns(list(map(str.encode, counts)), list(counts.values()))
 
 
+def _pair_items(found: tuple[list[str], object]) -> PairColumns:
+    """Posting items of the pairs view (a frequency field) from
+    :meth:`~indexer.views.Tokens.pair_numbers`."""
+    return PairColumns(*found)
+
+
 def _recipe(name: str, field) -> tuple[str, object] | None:
     """How to compute field ``name``'s posting items fast: its view's tokens
     (:data:`indexer.views.RECIPES`) in its format (``Positions`` or ``Frequency``, no
@@ -56,6 +65,8 @@ def _recipe(name: str, field) -> tuple[str, object] | None:
         return None
     if type(fmt) is formats.Positions and tokens in _POSITIONS_OF:
         return _POSITIONS_OF[tokens], _positions_items
+    if type(fmt) is formats.Frequency and tokens in _NUMBERS_OF:
+        return _NUMBERS_OF[tokens], _pair_items
     if type(fmt) is formats.Frequency:
         return tokens, _frequency_items
     return None
@@ -64,6 +75,8 @@ def _recipe(name: str, field) -> tuple[str, object] | None:
 _RECIPES: dict | None = None
 #: The :class:`~indexer.views.Tokens` method giving the positions of each token of a view.
 _POSITIONS_OF = {"syllables": "syllable_positions", "folded": "folded_positions"}
+#: The :class:`~indexer.views.Tokens` method giving a view's tokens as numbers.
+_NUMBERS_OF = {"pairs": "pair_numbers"}
 
 
 def fast_preanalyse(article: Article) -> dict[str, Preanalysed]:

@@ -11,8 +11,8 @@ The file (``<segment id>.<field name>.vnk``) is a magic line and three NumPy ``.
 records:
 
 ``fence``     uint64: every :data:`FENCE`-th key, read into memory when the file opens;
-``terms``     structured entries, ``key`` (uint64: :func:`~.arrays.term_key` of the
-              term, ascending; a hash, so the field's terms cannot be listed) and
+``terms``     structured entries, ``key`` (uint64: :func:`list_key` of the term,
+              ascending; a hash, so the field's terms cannot be listed) and
               ``end`` (uint32 or uint64: where its postings end in ``postings``, a byte
               offset);
 ``postings``  uint8: each term's postings, documents ascending, as
@@ -23,6 +23,13 @@ A posting takes two to four bytes whatever the segment's size (2.2 on average in
 102k set's segments), where version 1 (``VNSEARCH-KEYED-1``, still read) kept a document
 number in two bytes, four past 65,535 articles, and a weight in one or two, as a
 structured ``(doc, weight)`` entry, with ``end`` counting postings.
+
+A pair's key is made from its two syllables' keys (:func:`list_key`), so that a build
+numbers a segment's syllables, not its pairs, and computes every pair's key with a few
+array operations (:class:`~.pool.TermPool`); version 2 (``VNSEARCH-KEYED-2``, still
+read) hashed the pair's text whole. A merge takes files of this version only: their
+keys cannot be made from the older ones (an update of an older generation is refused
+before it gets there, see :func:`~.writer.schema_fingerprint`).
 
 Looking a term up reads one block of terms (the fence says which; it starts one entry
 early, for the end of the term before) and, when the term is there, its postings: two
@@ -38,12 +45,15 @@ import numpy as np
 
 from indexer.engine.whoosh import arrays as postarrays
 from indexer.engine.whoosh.arrays import PostingArraysError
+from indexer.views import WORD_JOINER
 
-__all__ = ["EXTENSION", "FENCE", "KeyedLists", "KeyedWriter", "file_name", "merge",
-           "sorted_by_key"]
+__all__ = ["EXTENSION", "FENCE", "KeyedLists", "KeyedWriter", "composed_key", "composed_keys",
+           "file_name", "list_key", "merge", "runs", "sorted_by_key"]
 
-MAGIC = b"VNSEARCH-KEYED-2\n"
-#: Files written before the postings were gap-coded (read as well).
+MAGIC = b"VNSEARCH-KEYED-3\n"
+#: Files whose keys hash the whole term (read as well, not merged).
+MAGIC_V2 = b"VNSEARCH-KEYED-2\n"
+#: Files written before the postings were gap-coded (read as well, not merged).
 MAGIC_V1 = b"VNSEARCH-KEYED-1\n"
 EXTENSION = ".vnk"
 #: One key in this many is kept in memory (the block read per lookup: 1 KB of keys).
@@ -51,6 +61,40 @@ FENCE = 128
 _NAMES = ("fence", "terms", "postings")
 #: Postings merged at a time (about 50 bytes each, while a range is sorted and coded).
 MERGE_CHUNK = 1_000_000
+
+
+#: What joins the two parts of a term whose key is composed (the pairs view's joiner).
+JOINER = WORD_JOINER.encode()
+_MASK = (1 << 64) - 1
+# splitmix64's constants: a multiplier to combine two keys, then its finaliser.
+_COMBINE, _MIX1, _MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+def composed_key(first: int, second: int) -> int:
+    """The key of a term of two parts whose keys are ``first`` and ``second``."""
+    x = (first * _COMBINE + second) & _MASK
+    x = ((x ^ (x >> 30)) * _MIX1) & _MASK
+    x = ((x ^ (x >> 27)) * _MIX2) & _MASK
+    return x ^ (x >> 31)
+
+
+def composed_keys(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """:func:`composed_key` of each pair of ``first`` and ``second`` (uint64 arrays)."""
+    x = first.astype(np.uint64) * np.uint64(_COMBINE) + second.astype(np.uint64)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(_MIX1)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(_MIX2)
+    return x ^ (x >> np.uint64(31))
+
+
+def list_key(fieldname: str, term: bytes) -> int:
+    """The key of ``term`` in a keyed lists file: for a pair (two parts joined by
+    :data:`JOINER`, split at the first), :func:`composed_key` of the parts'
+    :func:`~.arrays.term_key`; for any other term its own."""
+    first, joiner, second = term.partition(JOINER)
+    if not joiner:
+        return postarrays.term_key(fieldname, term)
+    return composed_key(postarrays.term_key(fieldname, first),
+                        postarrays.term_key(fieldname, second))
 
 
 def file_name(segment_id: str, fieldname: str) -> str:
@@ -127,7 +171,7 @@ def sorted_by_key(fieldname: str, texts: list[bytes], term_numbers: np.ndarray,
     """``(keys, counts, docs, weights)`` for :meth:`KeyedWriter.add`, from postings in
     any order (``ordered``: documents already ascending): posting ``k`` is of term
     ``texts[term_numbers[k]]``."""
-    keys = np.fromiter((postarrays.term_key(fieldname, text) for text in texts),
+    keys = np.fromiter((list_key(fieldname, text) for text in texts),
                        dtype=np.uint64, count=len(texts))
     if len(np.unique(keys)) != len(keys):
         raise PostingArraysError(f"{fieldname}: two terms share a key")
@@ -135,10 +179,10 @@ def sorted_by_key(fieldname: str, texts: list[bytes], term_numbers: np.ndarray,
         order = np.argsort(keys[term_numbers], kind="stable")
     else:
         order = np.lexsort((docs, keys[term_numbers]))
-    return (*_runs(keys[term_numbers[order]]), docs[order], weights[order])
+    return (*runs(keys[term_numbers[order]]), docs[order], weights[order])
 
 
-def _runs(posting_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def runs(posting_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct keys of sorted ``posting_keys`` and how many postings each has."""
     starts = np.flatnonzero(np.r_[True, posting_keys[1:] != posting_keys[:-1]])
     return posting_keys[starts], np.diff(np.r_[starts, len(posting_keys)])
@@ -153,9 +197,11 @@ class KeyedLists(postarrays.RecordFile):
 
     def _read_header(self, file) -> None:
         magic = file.read(len(MAGIC))
-        if magic not in (MAGIC, MAGIC_V1):
+        if magic not in (MAGIC, MAGIC_V2, MAGIC_V1):
             raise PostingArraysError(f"{self.path}: not a keyed lists file")
-        self._coded = magic == MAGIC  # gap-coded bytes, ends in bytes
+        self._coded = magic != MAGIC_V1  # gap-coded bytes, ends in bytes
+        #: Whether keys are :func:`list_key`'s (else the whole term's ``term_key``).
+        self.composed = magic == MAGIC
         self._layout = postarrays.read_layout(file, len(MAGIC), _NAMES, self.path)
         self.fence = self._read("fence")
         self.terms = self._layout["terms"][1]
@@ -184,7 +230,7 @@ class KeyedLists(postarrays.RecordFile):
 
     def find(self, fieldname: str, term: bytes) -> tuple[int, int] | None:
         """Where a term's postings are (first, end); None when it is not held."""
-        key = np.uint64(postarrays.term_key(fieldname, term))
+        key = np.uint64((list_key if self.composed else postarrays.term_key)(fieldname, term))
         block = int(np.searchsorted(self.fence, key, side="right")) - 1
         if block < 0:
             return None
@@ -259,6 +305,8 @@ class InMemoryLists:
     ``weights``), read as a :class:`KeyedLists` file is by :func:`merge` (a source
     segment of an earlier format, whose lists are read from whoosh's files)."""
 
+    composed = True  # keys from sorted_by_key
+
     def __init__(self, keys, ends, docs, weights) -> None:
         self._keys, self._ends = keys, ends
         self._docs, self._weights = docs, weights
@@ -282,6 +330,10 @@ def merge(path: Path, sources: list, *, chunk: int = MERGE_CHUNK) -> bool:
     every source as one slice, renumbered, sorted by key (stably: a key's documents
     stay ascending) and written.
     """
+    for lists, _ in sources:
+        if not lists.composed:
+            raise PostingArraysError(f"{lists.path}: keyed lists of an earlier version, whose "
+                                     "keys this version cannot merge; rebuild the index")
     keys, ends = zip(*(lists.index() for lists, _ in sources), strict=True) if sources else ((), ())
     total = sum(int(found[-1]) for found in ends if len(found))
     ranges = max(1, math.ceil(total / chunk))
@@ -312,7 +364,7 @@ def merge(path: Path, sources: list, *, chunk: int = MERGE_CHUNK) -> bool:
             if not len(posting_keys):
                 continue
             order = np.argsort(posting_keys, kind="stable")
-            writer.add(*_runs(posting_keys[order]), np.concatenate(parts_docs)[order],
+            writer.add(*runs(posting_keys[order]), np.concatenate(parts_docs)[order],
                        np.concatenate(parts_weights)[order])
         return writer.finish()
     except BaseException:

@@ -22,6 +22,7 @@ from indexer.engine.whoosh import arrays as postarrays
 from indexer.engine.whoosh import keyed
 from indexer.engine.whoosh.codec import held_from
 from indexer.engine.whoosh.schema import ItemColumns
+from indexer.engine.whoosh.schema import PairColumns
 from indexer.engine.whoosh.schema import position_value
 
 __all__ = ["TermPool", "decode_positions"]
@@ -34,24 +35,22 @@ class _FieldPostings:
     ``k`` is term ``terms[k]`` in document ``docs[k]`` with ``weights[k]`` (float32:
     what whoosh's files and the posting arrays keep) and the encoded ``values[k]``.
     ``values`` is None while every value is left out: a positions field's from the fast
-    analysis (encoded when written, see :meth:`grouped`), and every value of a
-    ``valueless`` field (one the codec keeps in keyed lists, without values). About 12
+    analysis (encoded when written, see :meth:`grouped`). About 12
     bytes a posting held, 20 with values (the value objects are mostly shared), against
     about 90 for a tuple per posting in a list per term. A field with positions also
     holds them as numbers, for the posting arrays: ``pos_counts[k]`` positions of
     posting ``k`` in ``positions``, one posting after the other (4 bytes a position).
     """
 
-    __slots__ = ("ids", "terms", "docs", "weights", "values", "valueless", "pos_counts",
-                 "positions", "_begins")
+    __slots__ = ("ids", "terms", "docs", "weights", "values", "pos_counts", "positions",
+                 "_begins")
 
-    def __init__(self, with_positions: bool = False, valueless: bool = False):
+    def __init__(self, with_positions: bool = False):
         self.ids: dict[bytes, int] = defaultdict(itertools.count().__next__)
         self.terms = array("i")
         self.docs = array("i")
         self.weights = array("f")
         self.values: list | None = None
-        self.valueless = valueless
         self.pos_counts = array("I") if with_positions else None
         self.positions = array("I") if with_positions else None
         self._begins: np.ndarray | None = None  # where each posting's positions begin
@@ -124,16 +123,6 @@ class _FieldPostings:
             filled.append(value)
         return filled
 
-    def keyed(self, fieldname: str, ordered: bool):
-        """Every term's postings as :meth:`.keyed.KeyedWriter.add` takes them; None
-        when there are none."""
-        if not self.terms:
-            return None
-        return keyed.sorted_by_key(
-            fieldname, list(self.ids), np.frombuffer(self.terms, dtype=np.int32),
-            np.frombuffer(self.docs, dtype=np.int32),
-            np.frombuffer(self.weights, dtype=np.float32), ordered=ordered)
-
     def long_lists(self, fieldname: str, ordered: bool, min_postings: int):
         """The terms with at least ``min_postings`` postings, as
         ``(keys, counts, docs, weights, with_positions, pos_counts, positions)``
@@ -174,6 +163,104 @@ class _FieldPostings:
                 positions)
 
 
+#: A pair's code holds two 32-bit part numbers; this second number marks a term of
+#: one part (no joiner in it).
+_NO_PART = 0xFFFFFFFF
+#: One distinct code in ``2 ** _SAMPLE_BITS`` is counted (see :class:`_KeyedPostings`).
+_SAMPLE_BITS = 6
+_SAMPLE_HASH = np.uint64(0x9E3779B97F4A7C15)  # multiplicative hashing (2**64 / golden ratio)
+
+
+class _KeyedPostings:
+    """The postings of a field kept in keyed lists (the pairs view), held as numbers.
+
+    A term is held as the numbers of its two parts, the syllables of a pair (before and
+    after its first :data:`.keyed.JOINER`; a term without one as its own number and
+    :data:`_NO_PART`): ``first << 32 | second`` in ``codes``, the parts numbered in
+    ``parts`` as they arrive. A pair's text is never made: its key is composed from its
+    parts' keys when the segment is finished (:func:`.keyed.list_key`). About 16 bytes
+    a posting and a few hundred for each distinct syllable, where a dict of the pairs'
+    texts took about 100 more bytes for each distinct pair (most of a segment's terms).
+
+    The pool's size estimate counts distinct terms, which no dict counts here:
+    :attr:`estimated_terms` counts the distinct codes whose hash falls in one
+    ``2 ** _SAMPLE_BITS``-th of the range and scales the count up (about 1.5 % off at a
+    segment's few hundred thousand pairs: its cut moves by as much).
+    """
+
+    __slots__ = ("parts", "codes", "docs", "weights", "_sampled")
+
+    def __init__(self):
+        self.parts: dict[str, int] = defaultdict(itertools.count().__next__)
+        self.codes = array("q")
+        self.docs = array("i")
+        self.weights = array("f")
+        self._sampled: set[int] = set()
+
+    @property
+    def estimated_terms(self) -> int:
+        return len(self._sampled) << _SAMPLE_BITS
+
+    def add(self, docnum: int, items, boost: float) -> int:
+        """Add one document's items (:class:`~.schema.PairColumns`, or whoosh's item
+        tuples); the sum of their frequencies."""
+        if isinstance(items, PairColumns):
+            firsts, seconds, counts = items.distinct()
+            numbers = np.fromiter(map(self.parts.__getitem__, items.syllables),
+                                  dtype=np.int64, count=len(items.syllables))
+            codes = (numbers[firsts] << 32) | numbers[seconds]
+            weights = counts.astype(np.float32)
+            total = len(items.sequence)
+        else:
+            texts, freqs, weights, _ = tuple(zip(*items, strict=True)) or ((), (), (), ())
+            codes = np.fromiter(map(self._code, texts), dtype=np.int64, count=len(texts))
+            weights = np.asarray(weights, dtype=np.float32)
+            total = sum(freqs)
+        if not len(codes):
+            return 0
+        if boost != 1.0:
+            weights = weights * np.float32(boost)
+        hashed = codes.astype(np.uint64) * _SAMPLE_HASH
+        self._sampled.update(codes[(hashed >> np.uint64(64 - _SAMPLE_BITS)) == 0].tolist())
+        self.codes.frombytes(codes.tobytes())
+        self.weights.frombytes(weights.astype(np.float32).tobytes())
+        self.docs.extend(array("i", (docnum,)) * len(codes))
+        return total
+
+    def _code(self, text: bytes) -> int:
+        first, joiner, second = text.decode("utf-8", "surrogateescape").partition(
+            keyed.JOINER.decode())
+        if not joiner:
+            return self.parts[first] << 32 | _NO_PART
+        return self.parts[first] << 32 | self.parts[second]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def keyed(self, fieldname: str, ordered: bool):
+        """Every term's postings as :meth:`.keyed.KeyedWriter.add` takes them (sorted by
+        key, documents ascending); None when there are none."""
+        if not self.codes:
+            return None
+        part_keys = np.fromiter(
+            (postarrays.term_key(fieldname, part.encode("utf-8", "surrogateescape"))
+             for part in self.parts),
+            dtype=np.uint64, count=len(self.parts))
+        codes = np.frombuffer(self.codes, dtype=np.int64)
+        firsts = part_keys[codes >> 32]
+        seconds = codes & _NO_PART
+        alone = seconds == _NO_PART
+        keys = keyed.composed_keys(firsts, part_keys[np.where(alone, 0, seconds)])
+        keys[alone] = firsts[alone]
+        docs = np.frombuffer(self.docs, dtype=np.int32)
+        order = np.argsort(keys, kind="stable") if ordered else np.lexsort((docs, keys))
+        keys, codes = keys[order], codes[order]
+        if np.any((keys[1:] == keys[:-1]) & (codes[1:] != codes[:-1])):
+            raise postarrays.PostingArraysError(f"{fieldname}: two terms share a key")
+        weights = np.frombuffer(self.weights, dtype=np.float32)
+        return (*keyed.runs(keys), docs[order], weights[order])
+
+
 def decode_positions(values: Iterable[bytes]) -> tuple[array, array]:
     """Position counts and positions, one posting after the other, of values encoded
     by whoosh's ``Positions`` format (decoded by it)."""
@@ -205,10 +292,10 @@ class TermPool:
     """
 
     def __init__(self, position_fields: Iterable[str] = (),
-                 valueless_fields: Iterable[str] = ()):
-        self.fields: dict[str, _FieldPostings] = {}
+                 keyed_fields: Iterable[str] = ()):
+        self.fields: dict[str, _FieldPostings | _KeyedPostings] = {}
         self.position_fields = frozenset(position_fields)
-        self.valueless_fields = frozenset(valueless_fields)
+        self.keyed_fields = frozenset(keyed_fields)
         self.postings = 0
         self.terms = 0
         self._last_docnum = -1
@@ -226,6 +313,15 @@ class TermPool:
         if docnum < self._last_docnum:
             self._ordered = False
         self._last_docnum = docnum
+        if fieldname in self.keyed_fields:
+            held = self.fields.get(fieldname)
+            if held is None:
+                held = self.fields[fieldname] = _KeyedPostings()
+            before = (len(held), held.estimated_terms)
+            total = held.add(docnum, items, boost)
+            self.postings += len(held) - before[0]
+            self.terms += held.estimated_terms - before[1]
+            return total
         if isinstance(items, ItemColumns):  # the fast analysis': no tuple per posting
             weights = freqs = items.counts
             texts, flat, values = items.texts, items.positions, None
@@ -240,9 +336,7 @@ class TermPool:
         postings = self.fields.get(fieldname)
         if postings is None:
             postings = self.fields[fieldname] = _FieldPostings(
-                with_positions=fieldname in self.position_fields,
-                valueless=fieldname in self.valueless_fields,
-            )
+                with_positions=fieldname in self.position_fields)
         if postings.positions is not None:
             if flat is None:  # e.g. postings of a segment being merged: decode them
                 sizes, flat = decode_positions(values)
@@ -250,14 +344,13 @@ class TermPool:
             else:  # positions as numbers: the frequency is the count of positions
                 postings.pos_counts.extend(freqs)
             postings.positions.extend(flat)
-        if not postings.valueless:
-            if values is None:
-                values = items.values()
-            if postings.values is not None:
-                postings.values.extend(values)
-            elif values[0] is not None:  # the first values held
-                postings.values = [None] * len(postings.docs)
-                postings.values.extend(values)
+        if values is None:
+            values = items.values()
+        if postings.values is not None:
+            postings.values.extend(values)
+        elif values[0] is not None:  # the first values held
+            postings.values = [None] * len(postings.docs)
+            postings.values.extend(values)
         before = len(postings.ids)
         postings.terms.extend(map(postings.ids.__getitem__, texts))
         postings.docs.extend(array("i", (docnum,)) * len(texts))
@@ -317,7 +410,8 @@ class TermPool:
     def drop_values(self) -> None:
         """Let go of the encoded values (once the postings are written)."""
         for postings in self.fields.values():
-            postings.values = None
+            if isinstance(postings, _FieldPostings):
+                postings.values = None
 
     def iter_postings(self, skip: frozenset[str] = frozenset()) -> Iterator[tuple]:
         """The postings as whoosh's pool yields them (for whoosh's own writer)."""

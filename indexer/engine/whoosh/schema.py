@@ -63,6 +63,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 from whoosh.fields import DATETIME
 from whoosh.fields import ID
 from whoosh.fields import KEYWORD
@@ -72,6 +73,7 @@ from whoosh.fields import Schema
 from whoosh.formats import Positions
 from whoosh.system import pack_uint
 
+from indexer import views as _views
 from indexer.article import Article
 from indexer.article_facets import clean_values as _values
 from indexer.article_facets import own_units as _own_units
@@ -176,7 +178,7 @@ class ItemColumns:
         return self.texts[index], count, float(count), value
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, ItemColumns | tuple):
+        if isinstance(other, ItemColumns | PairColumns | tuple):
             return tuple(self) == tuple(other)
         return NotImplemented
 
@@ -187,6 +189,69 @@ class ItemColumns:
 
     def __repr__(self) -> str:
         return f"ItemColumns({tuple(self)!r})"
+
+
+class PairColumns:
+    """The fast analysis' posting items of the pairs view, as numbers: the text's distinct
+    folded syllables (``syllables``) and each pair of neighbours in text order
+    (``sequence``, int64: ``first * len(syllables) + second``, the syllables' places
+    in ``syllables``).
+
+    It iterates, compares and indexes as the ``(term, frequency, weight, value)`` items
+    of a frequency field it stands for (each distinct pair in order of first occurrence,
+    as :class:`ItemColumns`); the pool (:meth:`.pool.TermPool.add_items`) takes the
+    numbers, so that a pair's text is never made: a segment numbers its syllables, and
+    a pair's key in the keyed lists comes from its syllables'
+    (:func:`~.keyed.list_key`).
+    """
+
+    __slots__ = ("syllables", "sequence")
+
+    def __init__(self, syllables: list[str], sequence):
+        self.syllables = syllables
+        self.sequence = sequence
+
+    def distinct(self):
+        """``(firsts, seconds, counts)``: each distinct pair's syllables (places in
+        :attr:`syllables`) and how often it occurs, int64 arrays in no useful order."""
+        codes, counts = np.unique(self.sequence, return_counts=True)
+        return *np.divmod(codes, len(self.syllables)), counts
+
+    def columns(self) -> ItemColumns:
+        """The same items with their texts, in order of first occurrence."""
+        counted: dict[int, int] = {}
+        for code in self.sequence.tolist():
+            counted[code] = counted.get(code, 0) + 1
+        width, syllables = len(self.syllables), self.syllables
+        joiner = _views.WORD_JOINER
+        texts = [f"{syllables[code // width]}{joiner}{syllables[code % width]}".encode()
+                 for code in counted]
+        return ItemColumns(texts, list(counted.values()))
+
+    def values(self) -> list:
+        return self.columns().values()
+
+    def __iter__(self) -> Iterator[tuple[bytes, int, float, bytes | None]]:
+        return iter(self.columns())
+
+    def __len__(self) -> int:
+        return len(set(self.sequence.tolist()))
+
+    def __getitem__(self, index):
+        return self.columns()[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ItemColumns | PairColumns | tuple):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __reduce__(self):
+        return PairColumns, (self.syllables, self.sequence)
+
+    __hash__ = None  # type: ignore[assignment] - as a list's: equal to its items
+
+    def __repr__(self) -> str:
+        return f"PairColumns({tuple(self)!r})"
 
 
 # whoosh's Frequency encoding of small counts, shared by the postings that hold them.
@@ -223,7 +288,7 @@ def with_values(items):
     :class:`PositionItems`); other items as they are."""
     flat = getattr(items, "positions", None)
     if flat is None or all(item[3] is not None for item in items):
-        return tuple(items) if isinstance(items, ItemColumns) else items
+        return tuple(items) if isinstance(items, ItemColumns | PairColumns) else items
     filled = []
     at = 0
     for term, count, weight, value in items:

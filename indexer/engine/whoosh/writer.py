@@ -27,6 +27,7 @@ from whoosh.index import FileIndex
 from whoosh.writing import SegmentWriter
 
 from indexer.article import Article
+from indexer.engine.whoosh import keyed
 from indexer.engine.whoosh.codec import CompactCodec
 from indexer.engine.whoosh.codec import LeanCodec
 from indexer.engine.whoosh.codec import keyed_fields
@@ -62,8 +63,10 @@ ARRAY_MIN_POSTINGS = 64
 
 
 def schema_fingerprint() -> str:
-    """A digest of the current schema (analyzers included); ``update`` requires a match."""
-    return hashlib.sha256(pickle.dumps(make_schema(), 2)).hexdigest()[:16]
+    """A digest of the current schema (analyzers included) and of the keyed lists'
+    version; ``update`` requires a match (it merges its segments with those of the
+    generation it starts from, and a merge takes keyed lists of one version only)."""
+    return hashlib.sha256(pickle.dumps(make_schema(), 2) + keyed.MAGIC).hexdigest()[:16]
 
 
 def create_index(gen_dir: Path) -> None:
