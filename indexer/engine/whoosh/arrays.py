@@ -459,6 +459,41 @@ def run_index(begins: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return index
 
 
+def stable_order(values: np.ndarray) -> np.ndarray:
+    """The order a stable sort of ``values`` (non-negative integers, below 2**64) gives:
+    ``np.argsort(values, kind="stable")``, several times faster.
+
+    NumPy's stable sort of 64-bit numbers is a merge sort; its quickest (a vectorised
+    quicksort) is not stable. So each value's top 31 bits are sorted with the value's
+    position in the 32 bits below, which breaks ties by position; then the runs of equal
+    top bits that hold different values (a few, for hashes; none for numbers below 2**31)
+    are put in order by a stable sort of each run alone. Int64 positions.
+    """
+    count = len(values)
+    if count >= 1 << 32:
+        return np.argsort(values, kind="stable")
+    values = np.asarray(values)
+    small = not count or int(values.max()) < 1 << 31
+    shift = 0 if small else 33
+    top = values if small else values >> np.uint64(shift)
+    order = (top.astype(np.int64) << 32) | np.arange(count, dtype=np.int64)
+    order.sort()
+    order &= 0xFFFFFFFF
+    if small:
+        return order
+    ordered = values[order]
+    wrong = np.flatnonzero(ordered[1:] < ordered[:-1])
+    if len(wrong):
+        top = ordered >> np.uint64(shift)
+        starts = np.flatnonzero(np.r_[True, top[1:] != top[:-1]])
+        for run in np.unique(np.searchsorted(starts, wrong, side="right") - 1).tolist():
+            begin = int(starts[run])
+            end = int(starts[run + 1]) if run + 1 < len(starts) else count
+            part = order[begin:end]
+            order[begin:end] = part[np.argsort(values[part], kind="stable")]
+    return order
+
+
 def gather_runs(flat: np.ndarray, begins: np.ndarray, sizes: np.ndarray,
                 chunk: int = 1 << 20) -> np.ndarray:
     """``flat[begins[i] : begins[i] + sizes[i]]`` for each ``i``, one after the other:

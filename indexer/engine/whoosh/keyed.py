@@ -176,7 +176,7 @@ def sorted_by_key(fieldname: str, texts: list[bytes], term_numbers: np.ndarray,
     if len(np.unique(keys)) != len(keys):
         raise PostingArraysError(f"{fieldname}: two terms share a key")
     if ordered:
-        order = np.argsort(keys[term_numbers], kind="stable")
+        order = postarrays.stable_order(keys[term_numbers])
     else:
         order = np.lexsort((docs, keys[term_numbers]))
     return (*runs(keys[term_numbers[order]]), docs[order], weights[order])
@@ -363,7 +363,7 @@ def merge(path: Path, sources: list, *, chunk: int = MERGE_CHUNK) -> bool:
             posting_keys = np.concatenate(parts_keys)
             if not len(posting_keys):
                 continue
-            order = np.argsort(posting_keys, kind="stable")
+            order = postarrays.stable_order(posting_keys)
             writer.add(*runs(posting_keys[order]), np.concatenate(parts_docs)[order],
                        np.concatenate(parts_weights)[order])
         return writer.finish()

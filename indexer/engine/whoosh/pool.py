@@ -76,7 +76,7 @@ class _FieldPostings:
         term_ranks = rank[np.frombuffer(self.terms, dtype=np.int32)]
         docs = np.frombuffer(self.docs, dtype=np.int32)
         if ordered:
-            order = np.argsort(term_ranks, kind="stable")
+            order = postarrays.stable_order(term_ranks)
         else:
             order = np.lexsort((docs, term_ranks))
         weights = np.frombuffer(self.weights, dtype=np.float32)
@@ -145,7 +145,7 @@ class _FieldPostings:
         ranks = rank[term_ids[picked]]
         docs = np.frombuffer(self.docs, dtype=np.int32)[picked]
         if ordered:
-            order = np.argsort(ranks, kind="stable")
+            order = postarrays.stable_order(ranks)
         else:
             order = np.lexsort((docs, ranks))
         del ranks
@@ -253,7 +253,7 @@ class _KeyedPostings:
         keys = keyed.composed_keys(firsts, part_keys[np.where(alone, 0, seconds)])
         keys[alone] = firsts[alone]
         docs = np.frombuffer(self.docs, dtype=np.int32)
-        order = np.argsort(keys, kind="stable") if ordered else np.lexsort((docs, keys))
+        order = postarrays.stable_order(keys) if ordered else np.lexsort((docs, keys))
         keys, codes = keys[order], codes[order]
         if np.any((keys[1:] == keys[:-1]) & (codes[1:] != codes[:-1])):
             raise postarrays.PostingArraysError(f"{fieldname}: two terms share a key")
