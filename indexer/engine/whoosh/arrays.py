@@ -467,10 +467,11 @@ def stable_order(values: np.ndarray) -> np.ndarray:
     quicksort) is not stable. So each value's top 31 bits are sorted with the value's
     position in the 32 bits below, which breaks ties by position; then the runs of equal
     top bits that hold different values (a few, for hashes; none for numbers below 2**31)
-    are put in order by a stable sort of each run alone. Int64 positions.
+    are put in order by a stable sort of each run alone. Int64 positions. (Used where
+    many postings are sorted: building and merging, a query's matches, facets.)
     """
     count = len(values)
-    if count >= 1 << 32:
+    if count < 1 << 12 or count >= 1 << 32:  # short: the merge sort is as quick
         return np.argsort(values, kind="stable")
     values = np.asarray(values)
     small = not count or int(values.max()) < 1 << 31

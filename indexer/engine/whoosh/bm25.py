@@ -28,6 +28,7 @@ from whoosh.codec.whoosh3 import _lenfield
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length as _byte_to_length
 
+from indexer.engine.whoosh import arrays as postarrays
 from indexer.engine.whoosh.blocks import Unsupported
 from indexer.engine.whoosh.blocks import block_positions
 from indexer.engine.whoosh.blocks import blocks_of
@@ -542,7 +543,7 @@ def _union(parts: list[_Scored]) -> _Scored:
             np.bincount(docs, weights=hi, minlength=span)[unique],
             pending,
         )
-    order = np.argsort(docs, kind="stable")
+    order = postarrays.stable_order(docs)
     docs = docs[order]
     unique, starts = np.unique(docs, return_index=True)
     return _Scored(

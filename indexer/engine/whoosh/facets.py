@@ -18,6 +18,7 @@ from whoosh.util.times import datetime_to_long
 from whoosh.util.times import long_to_datetime
 
 from indexer.engine import Vocabulary
+from indexer.engine.whoosh.arrays import stable_order
 from indexer.engine.whoosh.blocks import Unsupported
 from indexer.engine.whoosh.blocks import column_array
 from indexer.engine.whoosh.blocks import field_docs
@@ -45,7 +46,7 @@ class FacetTable(Vocabulary):
         else:
             docs = np.zeros(0, dtype=np.int32)
             codes = np.zeros(0, dtype=np.int32)
-        order = np.argsort(docs, kind="stable")
+        order = stable_order(docs)
         self.flat = codes[order]
         per_doc = np.bincount(docs, minlength=size)[:size] if size else np.zeros(0, np.int64)
         self.offsets = np.zeros(size + 1, dtype=np.int64)
