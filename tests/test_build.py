@@ -807,14 +807,16 @@ def test_gap_coding_round_trips():
             postarrays.unvarint(damaged, count, "x")
 
 
-@pytest.mark.parametrize("kind", ["ranks", "hashes", "top bits shared", "int32", "empty"])
+@pytest.mark.parametrize("kind", ["ranks", "hashes", "top bits shared", "int32", "empty",
+                                  "int64 past 2**31", "negative", "just past 2**31",
+                                  "many ties"])
 def test_the_fast_stable_order_is_numpy_s_stable_argsort(kind):
     """Postings are put in term order by :func:`~.arrays.stable_order` (a faster sort):
     the same order as a stable sort, ties kept in arrival order, whatever the values."""
     from indexer.engine.whoosh.arrays import stable_order
 
     rng = np.random.default_rng(len(kind))
-    for count in (1, 2, 17, 5000, 200_000):
+    for count in (1, 2, 17, 4095, 4096, 5000, 200_000):
         if kind == "ranks":
             values = rng.integers(0, 300, count).astype(np.int64)
         elif kind == "hashes":
@@ -825,6 +827,16 @@ def test_the_fast_stable_order_is_numpy_s_stable_argsort(kind):
                       | rng.integers(0, 3, count, dtype=np.uint64))
         elif kind == "int32":
             values = rng.integers(0, 2**31 - 1, count).astype(np.int32)
+        elif kind == "int64 past 2**31":
+            values = rng.integers(0, 2**40, count // 3 + 1)[rng.integers(0, count // 3 + 1,
+                                                                          count)]
+        elif kind == "negative":
+            values = rng.integers(-2**40, 2**40, count)
+        elif kind == "just past 2**31":
+            values = rng.integers(2**31, 2**33, count, dtype=np.uint64)
+        elif kind == "many ties":  # pairs of values sharing their top bits, everywhere
+            values = (rng.integers(0, 2**20, count, dtype=np.uint64) << np.uint64(40)
+                      | rng.integers(0, 2, count, dtype=np.uint64))
         else:
             values = np.zeros(0, dtype=np.uint64)
         assert stable_order(values).tolist() == np.argsort(values, kind="stable").tolist()

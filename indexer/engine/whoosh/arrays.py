@@ -460,38 +460,44 @@ def run_index(begins: np.ndarray, sizes: np.ndarray) -> np.ndarray:
 
 
 def stable_order(values: np.ndarray) -> np.ndarray:
-    """The order a stable sort of ``values`` (non-negative integers, below 2**64) gives:
-    ``np.argsort(values, kind="stable")``, several times faster.
+    """The order a stable sort of ``values`` (integers) gives: ``np.argsort(values,
+    kind="stable")``, several times faster on the long arrays of non-negative numbers
+    a build and a query sort (postings by term rank or key, matches by document).
 
     NumPy's stable sort of 64-bit numbers is a merge sort; its quickest (a vectorised
     quicksort) is not stable. So each value's top 31 bits are sorted with the value's
     position in the 32 bits below, which breaks ties by position; then the runs of equal
     top bits that hold different values (a few, for hashes; none for numbers below 2**31)
-    are put in order by a stable sort of each run alone. Int64 positions. (Used where
-    many postings are sorted: building and merging, a query's matches, facets.)
+    are put in order by a stable sort of each run alone. Short arrays, negative numbers
+    and values whose top bits tie too often take numpy's merge sort. Int64 positions.
     """
-    count = len(values)
-    if count < 1 << 12 or count >= 1 << 32:  # short: the merge sort is as quick
-        return np.argsort(values, kind="stable")
     values = np.asarray(values)
-    small = not count or int(values.max()) < 1 << 31
-    shift = 0 if small else 33
-    top = values if small else values >> np.uint64(shift)
-    order = (top.astype(np.int64) << 32) | np.arange(count, dtype=np.int64)
+    count = len(values)
+    if (count < 1 << 12 or count >= 1 << 32 or values.dtype.kind not in "iu"
+            or (values.dtype.kind == "i" and int(values.min()) < 0)):
+        return np.argsort(values, kind="stable")
+    unsigned = values.astype(np.uint64, copy=False)
+    shift = max(0, int(unsigned.max()).bit_length() - 31)
+    order = ((unsigned >> np.uint64(shift)).astype(np.int64) << 32) | np.arange(
+        count, dtype=np.int64)
     order.sort()
     order &= 0xFFFFFFFF
-    if small:
+    if not shift:
         return order
-    ordered = values[order]
+    ordered = unsigned[order]
     wrong = np.flatnonzero(ordered[1:] < ordered[:-1])
-    if len(wrong):
-        top = ordered >> np.uint64(shift)
-        starts = np.flatnonzero(np.r_[True, top[1:] != top[:-1]])
-        for run in np.unique(np.searchsorted(starts, wrong, side="right") - 1).tolist():
-            begin = int(starts[run])
-            end = int(starts[run + 1]) if run + 1 < len(starts) else count
-            part = order[begin:end]
-            order[begin:end] = part[np.argsort(values[part], kind="stable")]
+    if not len(wrong):
+        return order
+    top = ordered >> np.uint64(shift)
+    starts = np.flatnonzero(np.r_[True, top[1:] != top[:-1]])
+    runs = np.unique(np.searchsorted(starts, wrong, side="right") - 1).tolist()
+    if len(runs) > 1 << 10:  # more ties than hashes give: one merge sort is quicker
+        return np.argsort(values, kind="stable")
+    for run in runs:
+        begin = int(starts[run])
+        end = int(starts[run + 1]) if run + 1 < len(starts) else count
+        part = order[begin:end]
+        order[begin:end] = part[np.argsort(unsigned[part], kind="stable")]
     return order
 
 

@@ -7,8 +7,8 @@ without whoosh's per-token generators or a tuple per posting; a ``Positions`` fi
 items carry their positions as numbers and leave the encoded values out, which the
 writer makes only for the lists whoosh's files hold (most postings are in long lists,
 which the posting arrays hold alone); the pairs view's items are numbers
-(:class:`~indexer.engine.whoosh.schema.PairColumns`: a pair is never written out as
-text). The reference is the schema's own path
+(:class:`~indexer.engine.whoosh.schema.PairColumns`: a build with keyed lists never
+writes a pair out as text). The reference is the schema's own path
 (``field.index``, through the analyzers); a worker checks the fast path against it on
 fixed texts and on its first documents (:class:`Analyser`), and a test compares them
 on many texts.

@@ -1,8 +1,9 @@
 """The postings of a segment being written, held in flat arrays until it is finished.
 
 :class:`TermPool` replaces whoosh's posting pool: a document's postings are appended per
-field (:class:`_FieldPostings`), sorted once when the segment is finished and handed to
-the writers of whoosh's files (:func:`.w3files.write_postings`), of the posting arrays
+field (:class:`_FieldPostings`; a keyed field's, the pairs view's, as numbers:
+:class:`_KeyedPostings`), sorted once when the segment is finished and handed to the
+writers of whoosh's files (:func:`.w3files.write_postings`), of the posting arrays
 (:mod:`.arrays`) and of the keyed lists (:mod:`.keyed`).
 """
 
@@ -218,8 +219,8 @@ class _KeyedPostings:
             total = sum(freqs)
         if not len(codes):
             return 0
-        if boost != 1.0:
-            weights = weights * np.float32(boost)
+        if boost != 1.0:  # in double, then float32, as a _FieldPostings does
+            weights = (weights.astype(np.float64) * boost).astype(np.float32)
         hashed = codes.astype(np.uint64) * _SAMPLE_HASH
         self._sampled.update(codes[(hashed >> np.uint64(64 - _SAMPLE_BITS)) == 0].tolist())
         self.codes.frombytes(codes.tobytes())
@@ -286,7 +287,8 @@ class TermPool:
     per posting, sorts them all when the segment is finished and, past ``limitmb``,
     spills sorted runs to disk and merges them back one posting at a time. Here a
     document's postings are appended to flat arrays (:class:`_FieldPostings`, a few
-    C-level calls per field and document), sorted once when the segment is finished,
+    C-level calls per field and document; :class:`_KeyedPostings` for the fields in
+    ``keyed_fields``, which go to keyed lists), sorted once when the segment is finished,
     and nothing is spilled: the worker finishes the segment and starts another one
     instead (:attr:`size` is what it watches).
     """
@@ -389,11 +391,11 @@ class TermPool:
                 written += 1
         return written
 
-    def write_keyed(self, folder: Path, segment_id: str, fields: frozenset[str]) -> list[str]:
-        """Write the keyed lists file (:mod:`.keyed`) of each of ``fields`` that has
+    def write_keyed(self, folder: Path, segment_id: str) -> list[str]:
+        """Write the keyed lists file (:mod:`.keyed`) of each keyed field that has
         postings; the fields written."""
         written = []
-        for fieldname in sorted(self.fields.keys() & fields):
+        for fieldname in sorted(self.fields.keys() & self.keyed_fields):
             found = self.fields[fieldname].keyed(fieldname, self._ordered)
             if found is None:
                 continue

@@ -121,11 +121,12 @@ class Preanalysed:
     """The posting items of one field value, computed ahead of the writer.
 
     ``items`` are what ``FieldType.index`` yields: ``(term bytes, frequency, weight,
-    encoded value)`` tuples, or the fast analysis' :class:`ItemColumns` standing for
-    them (then not hashable). Picklable, so a worker process can compute it.
+    encoded value)`` tuples, or the fast analysis' :class:`ItemColumns` or
+    :class:`PairColumns` standing for them (then not hashable). Picklable, so a worker
+    process can compute it.
     """
 
-    items: tuple[tuple[bytes, int, float, bytes], ...] | ItemColumns
+    items: tuple[tuple[bytes, int, float, bytes], ...] | ItemColumns | PairColumns
 
 
 class PositionItems(tuple):
@@ -199,10 +200,12 @@ class PairColumns:
 
     It iterates, compares and indexes as the ``(term, frequency, weight, value)`` items
     of a frequency field it stands for (each distinct pair in order of first occurrence,
-    as :class:`ItemColumns`); the pool (:meth:`.pool.TermPool.add_items`) takes the
-    numbers, so that a pair's text is never made: a segment numbers its syllables, and
-    a pair's key in the keyed lists comes from its syllables'
-    (:func:`~.keyed.list_key`).
+    as :class:`ItemColumns`). The pool (:meth:`.pool.TermPool.add_items`) takes the
+    numbers for a field kept in keyed lists (the default codec's pairs view), so that a
+    build never writes a pair out as text: a segment numbers its syllables, and a
+    pair's key comes from its syllables' (:func:`~.keyed.list_key`). The texts are made
+    only where the items are read as tuples (a codec with the pairs in whoosh's files,
+    the worker's check against the reference analysis).
     """
 
     __slots__ = ("syllables", "sequence")

@@ -282,7 +282,7 @@ class PoolSegmentWriter(SegmentWriter):
                 self.fieldwriter.add_postings(self.schema, lengths,
                                               self.pool.iter_postings(skip))
             self.pool.drop_values()  # written: room for the arrays
-            self.register_fields(self.pool.write_keyed(folder, segment_id, skip))
+            self.register_fields(self.pool.write_keyed(folder, segment_id))
             if self.array_min_postings is not None:
                 self.pool.write_long_lists(folder, segment_id, self.array_min_postings, skip)
         finally:
