@@ -501,6 +501,13 @@ def stable_order(values: np.ndarray) -> np.ndarray:
     return order
 
 
+def posting_order(keys: np.ndarray, docs: np.ndarray, ordered: bool) -> np.ndarray:
+    """The order that puts postings by ``keys`` (term ranks or keys), documents ascending
+    within a key: a stable sort of the keys when the postings arrived in document order
+    (``ordered``), else a sort by both."""
+    return stable_order(keys) if ordered else np.lexsort((docs, keys))
+
+
 def gather_runs(flat: np.ndarray, begins: np.ndarray, sizes: np.ndarray,
                 chunk: int = 1 << 20) -> np.ndarray:
     """``flat[begins[i] : begins[i] + sizes[i]]`` for each ``i``, one after the other:

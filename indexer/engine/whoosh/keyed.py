@@ -175,10 +175,7 @@ def sorted_by_key(fieldname: str, texts: list[bytes], term_numbers: np.ndarray,
                        dtype=np.uint64, count=len(texts))
     if len(np.unique(keys)) != len(keys):
         raise PostingArraysError(f"{fieldname}: two terms share a key")
-    if ordered:
-        order = postarrays.stable_order(keys[term_numbers])
-    else:
-        order = np.lexsort((docs, keys[term_numbers]))
+    order = postarrays.posting_order(keys[term_numbers], docs, ordered)
     return (*runs(keys[term_numbers[order]]), docs[order], weights[order])
 
 

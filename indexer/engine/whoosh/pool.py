@@ -76,10 +76,7 @@ class _FieldPostings:
         rank[by_text] = np.arange(len(texts))
         term_ranks = rank[np.frombuffer(self.terms, dtype=np.int32)]
         docs = np.frombuffer(self.docs, dtype=np.int32)
-        if ordered:
-            order = postarrays.stable_order(term_ranks)
-        else:
-            order = np.lexsort((docs, term_ranks))
+        order = postarrays.posting_order(term_ranks, docs, ordered)
         weights = np.frombuffer(self.weights, dtype=np.float32)
         values = self.values
         counts = np.bincount(term_ranks, minlength=len(texts))
@@ -145,10 +142,7 @@ class _FieldPostings:
         rank[chosen] = np.arange(len(chosen), dtype=np.int32)
         ranks = rank[term_ids[picked]]
         docs = np.frombuffer(self.docs, dtype=np.int32)[picked]
-        if ordered:
-            order = postarrays.stable_order(ranks)
-        else:
-            order = np.lexsort((docs, ranks))
+        order = postarrays.posting_order(ranks, docs, ordered)
         del ranks
         picked = picked[order]
         docs = docs[order]
@@ -170,6 +164,7 @@ _NO_PART = 0xFFFFFFFF
 #: One distinct code in ``2 ** _SAMPLE_BITS`` is counted (see :class:`_KeyedPostings`).
 _SAMPLE_BITS = 6
 _SAMPLE_HASH = np.uint64(0x9E3779B97F4A7C15)  # multiplicative hashing (2**64 / golden ratio)
+_JOINER = keyed.JOINER.decode()
 
 
 class _KeyedPostings:
@@ -229,8 +224,7 @@ class _KeyedPostings:
         return total
 
     def _code(self, text: bytes) -> int:
-        first, joiner, second = text.decode("utf-8", "surrogateescape").partition(
-            keyed.JOINER.decode())
+        first, joiner, second = text.decode("utf-8", "surrogateescape").partition(_JOINER)
         if not joiner:
             return self.parts[first] << 32 | _NO_PART
         return self.parts[first] << 32 | self.parts[second]
@@ -254,7 +248,7 @@ class _KeyedPostings:
         keys = keyed.composed_keys(firsts, part_keys[np.where(alone, 0, seconds)])
         keys[alone] = firsts[alone]
         docs = np.frombuffer(self.docs, dtype=np.int32)
-        order = postarrays.stable_order(keys) if ordered else np.lexsort((docs, keys))
+        order = postarrays.posting_order(keys, docs, ordered)
         keys, codes = keys[order], codes[order]
         if np.any((keys[1:] == keys[:-1]) & (codes[1:] != codes[:-1])):
             raise postarrays.PostingArraysError(f"{fieldname}: two terms share a key")

@@ -60,6 +60,7 @@ analyses them in the writer process (simple, slower; fine for tests and small se
 from __future__ import annotations
 
 from array import array
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -222,9 +223,7 @@ class PairColumns:
 
     def columns(self) -> ItemColumns:
         """The same items with their texts, in order of first occurrence."""
-        counted: dict[int, int] = {}
-        for code in self.sequence.tolist():
-            counted[code] = counted.get(code, 0) + 1
+        counted = Counter(self.sequence.tolist())  # counted in C, in first-occurrence order
         width, syllables = len(self.syllables), self.syllables
         joiner = _views.WORD_JOINER
         texts = [f"{syllables[code // width]}{joiner}{syllables[code % width]}".encode()
