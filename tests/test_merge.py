@@ -198,6 +198,28 @@ def test_posting_arrays_written_term_by_term_are_those_written_at_once(tmp_path,
         found = opened.whole("body", b"t4")
         assert found[0].tolist() == docs.tolist() and found[2].tolist() == pos_counts.tolist()
         assert found[3].tolist() == positions.tolist()
+        # what a merge does with a term held in a source's arrays: its positions copied
+        # as the file codes them, a source's apart from the next
+        copied = postarrays.ArraysWriter(tmp_path / "copied.vnp")
+        for number, (key, docs, weights, pos_counts, _) in enumerate(terms):
+            if pos_counts is None:
+                copied.add(key, docs, weights)
+                continue
+            _, _, sizes, coded = opened.coded("body", f"t{number}".encode())
+            assert sizes.tolist() == pos_counts.tolist()
+            half = int(sizes[: len(sizes) // 2].sum())  # the bytes of the first half
+            cut = int(np.flatnonzero(coded < 0x80)[half - 1]) + 1 if half else 0
+            coded = np.concatenate([coded[:cut], coded[cut:]])
+            copied.add(key, docs, weights, pos_counts, coded_positions=coded)
+        copied.finish()
+        assert (tmp_path / "copied.vnp").read_bytes() == (tmp_path / "whole.vnp").read_bytes()
+        assert opened.coded("body", b"t0") is None  # a term without positions
+        bad = postarrays.ArraysWriter(tmp_path / "bad.vnp")
+        key, docs, weights, pos_counts, _ = terms[1]
+        _, _, _, coded = opened.coded("body", b"t1")
+        with pytest.raises(postarrays.PostingArraysError, match="do not match"):
+            bad.add(key, docs, weights, pos_counts, coded_positions=np.append(coded, 3))
+        bad.abort()
     finally:
         opened.close()
 

@@ -74,3 +74,75 @@ def test_a_column_without_its_dictionary_is_refused():
     damaged.close()
     with pytest.raises(IndexCorrupt, match="no dictionary"):
         read(stored.STORED_COLUMN, storage, "damaged", 20)
+
+
+def copy(sources: list[str], storage, name: str, counts: list[int]) -> int:
+    """Copy the compressed documents of the columns ``sources`` into one column, one
+    after the other (as a merge does)."""
+    out = storage.create_file(name)
+    writer = stored.STORED_COLUMN.writer(out)
+    docnum = 0
+    for source, count in zip(sources, counts, strict=True):
+        reader = read(stored.STORED_COLUMN, storage, source, count)._child
+        for number in range(count):
+            data, dictionary = reader.compressed(number)
+            if data:
+                writer._child.add_compressed(docnum, data, dictionary)
+            docnum += 1
+    writer.finish(docnum)
+    size = out.tell()
+    out.close()
+    return size
+
+
+def test_documents_copied_from_several_columns_keep_their_dictionaries():
+    storage = RamStorage()
+    parts = [documents(40, seed=5), documents(1, seed=6), documents(70, seed=7)]
+    for number, values in enumerate(parts):
+        write(stored.STORED_COLUMN, values, storage, f"source-{number}")
+    counts = [len(values) for values in parts]
+    copy([f"source-{n}" for n in range(3)], storage, "merged", counts)
+    everything = [value for values in parts for value in values]
+    reader = read(stored.STORED_COLUMN, storage, "merged", len(everything))
+    assert [reader[n] for n in range(len(everything))] == everything
+    assert list(reader) == everything
+    # and copied again, as a second merge would: the same documents
+    copy(["merged", "source-0"], storage, "again", [len(everything), 40])
+    reader = read(stored.STORED_COLUMN, storage, "again", len(everything) + 40)
+    assert list(reader) == everything + parts[0]
+
+
+def test_a_column_copied_whole_is_the_same_bytes():
+    storage = RamStorage()
+    size = write(stored.STORED_COLUMN, documents(50, seed=8), storage, "source")
+    assert copy(["source"], storage, "copied", [50]) == size
+    assert storage.open_file("copied").read(size) == storage.open_file("source").read(size)
+
+
+def test_copied_and_compressed_documents_do_not_mix():
+    storage = RamStorage()
+    write(stored.STORED_COLUMN, documents(5, seed=9), storage, "source")
+    data, dictionary = read(stored.STORED_COLUMN, storage, "source", 5)._child.compressed(0)
+    writer = stored.STORED_COLUMN.writer(storage.create_file("mixed"))
+    writer._child.add_compressed(0, data, dictionary)
+    with pytest.raises(ValueError, match="copied"):
+        writer.add(1, {"id": "tin-1"})
+    writer = stored.STORED_COLUMN.writer(storage.create_file("mixed-2"))
+    writer.add(0, {"id": "tin-0"})
+    with pytest.raises(ValueError, match="no copies"):
+        writer._child.add_compressed(1, data, dictionary)
+
+
+def test_a_column_whose_dictionaries_are_cut_short_is_refused():
+    storage = RamStorage()
+    write(stored.STORED_COLUMN, documents(20, seed=10), storage, "a")
+    write(stored.STORED_COLUMN, documents(20, seed=11), storage, "b")
+    size = copy(["a", "b"], storage, "merged", [20, 20])
+    whole = storage.open_file("merged").read(size)
+    trailer = stored._TRAILER.size + 2 * stored._RUN.size
+    for cut in (whole[-trailer:], whole[:8] + whole[-trailer:]):  # no data; a few bytes
+        damaged = storage.create_file("damaged")
+        damaged.write(cut)
+        damaged.close()
+        with pytest.raises(IndexCorrupt, match="cut short"):
+            read(stored.STORED_COLUMN, storage, "damaged", 40)

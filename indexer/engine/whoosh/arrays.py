@@ -375,9 +375,11 @@ class ArraysWriter:
         self._staged = Staging(self.path, {"docs": np.uint8, "weights": np.float32,
                                            "pos_counts": np.uint32, "positions": np.uint8})
 
-    def add(self, key: int, docs, weights, pos_counts=None, positions=None) -> None:
+    def add(self, key: int, docs, weights, pos_counts=None, positions=None, *,
+            coded_positions=None) -> None:
         """Add a term's postings (and, for a term with positions, their counts and
-        the positions one posting after the other)."""
+        the positions one posting after the other, or ``coded_positions``: their bytes
+        as this file codes them, e.g. from :meth:`PostingArrays.coded`)."""
         docs = np.asarray(docs, dtype=np.int64)
         weights = np.asarray(weights, dtype=np.float32)
         if not len(docs) or len(weights) != len(docs):
@@ -388,13 +390,20 @@ class ArraysWriter:
         pos_bytes = np.zeros(0, dtype=np.uint8)
         if held:
             pos_counts = np.asarray(pos_counts, dtype=np.int64)
-            positions = np.asarray(positions, dtype=np.int64)
-            if len(pos_counts) != len(docs) or int(pos_counts.sum()) != len(positions):
+            if coded_positions is not None:
+                pos_bytes = np.asarray(coded_positions, dtype=np.uint8)
+                found = len(value_ends(pos_bytes, None, self.path))
+            else:
+                positions = np.asarray(positions, dtype=np.int64)
+                found = len(positions)
+            if len(pos_counts) != len(docs) or int(pos_counts.sum()) != found:
                 raise PostingArraysError(f"{self.path}: positions do not match the postings")
             if self._counts_are_weights:
                 self._counts_are_weights = bool(np.array_equal(pos_counts, weights))
             self._most_positions = max(self._most_positions, int(pos_counts.max()))
-            pos_bytes = coded_by_term(self.path, positions, pos_counts, np.array([len(docs)]))[0]
+            if coded_positions is None:
+                pos_bytes = coded_by_term(self.path, positions, pos_counts,
+                                          np.array([len(docs)]))[0]
             self._staged.add("pos_counts", pos_counts)
             self._staged.add("positions", pos_bytes)
         doc_bytes = coded_by_term(self.path, docs, np.array([len(docs)]), np.ones(1, np.int64))[0]
@@ -687,6 +696,19 @@ class PostingArrays(RecordFile):
             return docs, weights, None, None
         sizes = self._sizes(at, weights)
         return docs, weights, sizes, self._positions(at, sizes, np.cumsum(sizes, dtype=np.int64))
+
+    def coded(self, fieldname: str, term: bytes):
+        """``(docs, weights, pos_counts, position bytes)`` of every posting of a term
+        with positions, the positions as this file codes them (:func:`varint` gaps, a
+        posting's first as it is: what :meth:`ArraysWriter.add` takes as
+        ``coded_positions``); None if the term or its positions are not held, or the
+        file does not code them (version 2 or 1)."""
+        at = self._find(fieldname, term)
+        if at is None or self._pos_starts[at] < 0 or not self._coded:
+            return None
+        docs, weights = self._postings(at)
+        data = self._read("positions", int(self._pos_firsts[at]), int(self._pos_sizes[at]))
+        return docs, weights, self._sizes(at, weights), data
 
     def positions(self, fieldname: str, term: bytes, wanted: np.ndarray):
         """``(docs, positions)`` of a term in the (sorted, local) ``wanted`` documents,

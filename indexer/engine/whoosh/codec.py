@@ -55,7 +55,8 @@ from indexer.views import TITLE_FOLDED
 from indexer.views import WORDS
 
 __all__ = ["ARRAYS_MARK", "HELD_FIELDS", "KEYED_FIELDS", "CompactCodec", "KeyedCodec",
-           "LeanCodec", "held_from", "is_marked", "keyed_fields"]
+           "LeanCodec", "PerDocReader", "PerDocWriter", "held_from", "is_marked",
+           "keyed_fields"]
 
 #: The text views whose long lists are held in the posting arrays only (the keyword
 #: fields keep theirs in whoosh's blocks: the facets read them from there).
@@ -123,10 +124,10 @@ class KeyedCodec(LeanCodec):
     against a dictionary (:mod:`.stored`)."""
 
     def per_document_writer(self, storage, segment):
-        return _PerDocWriter(self, storage, segment)
+        return PerDocWriter(self, storage, segment)
 
     def per_document_reader(self, storage, segment):
-        return _PerDocReader(storage, segment)
+        return PerDocReader(storage, segment)
 
     def terms_reader(self, storage, segment):
         name = segment.make_filename(self.TERMS_EXT)
@@ -139,7 +140,7 @@ class KeyedCodec(LeanCodec):
                                                         keyed.KeyedLists))
 
 
-class _PerDocWriter(W3PerDocWriter):
+class PerDocWriter(W3PerDocWriter):
     """whoosh's per-document writer; the stored fields in :data:`.stored.STORED_COLUMN`."""
 
     def _create_column(self, fieldname, column):
@@ -147,13 +148,29 @@ class _PerDocWriter(W3PerDocWriter):
                                else column)
 
 
-class _PerDocReader(W3PerDocReader):
+class PerDocReader(W3PerDocReader):
     """whoosh's per-document reader; the stored fields in :data:`.stored.STORED_COLUMN`."""
+
+    def __init__(self, storage, segment):
+        super().__init__(storage, segment)
+        self._absent: set[str] = set()  # the columns the segment lacks
 
     def stored_fields(self, docnum):
         column = self._cached_reader("_stored", stored.STORED_COLUMN)
         found = column[docnum] if column is not None else None
         return {} if found is None else found
+
+    def _cached_reader(self, fieldname, column):
+        # whoosh caches the columns a segment has and asks the file system again, on
+        # every call, for one it lacks (the length of a field without lengths: once
+        # per document and field when a merge copies the documents). A segment's files
+        # never change, so an absent column stays absent.
+        if fieldname in self._absent:
+            return None
+        found = super()._cached_reader(fieldname, column)
+        if found is None:
+            self._absent.add(fieldname)
+        return found
 
 
 class KeyedTermsReader(LeanTermsReader):

@@ -60,12 +60,20 @@ from itertools import accumulate
 from pathlib import Path
 
 import numpy as np
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
+from whoosh.codec.whoosh3 import _lenfield
+from whoosh.columns import TranslatingColumnReader
 from whoosh.formats import Positions
 from whoosh.reading import SegmentReader
+from whoosh.util.numeric import byte_to_length
 
 from indexer.engine.whoosh import arrays as postarrays
 from indexer.engine.whoosh import keyed
+from indexer.engine.whoosh import stored
+from indexer.engine.whoosh.blocks import column_array
+from indexer.engine.whoosh.codec import PerDocReader
+from indexer.engine.whoosh.codec import PerDocWriter
 from indexer.engine.whoosh.codec import held_from
 from indexer.engine.whoosh.codec import held_postings
 from indexer.engine.whoosh.codec import is_marked
@@ -309,26 +317,32 @@ class _LongLists:
             self.writer.add(key, docs, weights)
             return
         pos_counts: list[np.ndarray] = []
-        positions: list[np.ndarray] = []
+        coded: list[np.ndarray] = []  # the positions as the arrays code them, part by part
         for source, kept, values in parts:
-            held = None
             arrays = source.array_file(self.fieldname)
-            if arrays is not None:
-                held = arrays.whole(self.fieldname, term)
+            if arrays is not None and kept is None:
+                held = arrays.coded(self.fieldname, term)
+                if held is not None:  # a posting's positions are coded apart: copied
+                    pos_counts.append(held[2])
+                    coded.append(held[3])
+                    continue
+            held = None if arrays is None else arrays.whole(self.fieldname, term)
             if held is None or held[2] is None:
                 sizes, flat = decode_positions(values)  # already without deleted postings
-                pos_counts.append(np.frombuffer(sizes, dtype=np.uint32))
-                positions.append(np.frombuffer(flat, dtype=np.uint32))
-                continue
-            sizes, flat = held[2], held[3]
-            if kept is not None:
-                sizes = sizes.astype(np.int64)
-                begins = np.cumsum(sizes) - sizes
-                flat = postarrays.gather_runs(flat, begins[kept], sizes[kept])
-                sizes = sizes[kept]
+                sizes = np.frombuffer(sizes, dtype=np.uint32)
+                flat = np.frombuffer(flat, dtype=np.uint32)
+            else:
+                sizes, flat = held[2], held[3]
+                if kept is not None:
+                    sizes = sizes.astype(np.int64)
+                    begins = np.cumsum(sizes) - sizes
+                    flat = postarrays.gather_runs(flat, begins[kept], sizes[kept])
+                    sizes = sizes[kept]
             pos_counts.append(sizes)
-            positions.append(flat)
-        self.writer.add(key, docs, weights, np.concatenate(pos_counts), np.concatenate(positions))
+            coded.append(postarrays.coded_by_term(self.path, flat, sizes.astype(np.int64),
+                                                  np.array([len(sizes)]))[0])
+        self.writer.add(key, docs, weights, np.concatenate(pos_counts),
+                        coded_positions=np.concatenate(coded))
 
     def write(self) -> bool:
         """Finish the field's posting arrays file, if it holds any term."""
@@ -340,6 +354,17 @@ class _LongLists:
     def abort(self) -> None:
         if self.writer is not None:
             self.writer.abort()
+
+
+def _stored_column(reader: SegmentReader) -> stored.DictionaryColumn.Reader | None:
+    """The stored fields column of a segment of this engine's codecs; None for one of
+    whoosh's own (or without stored fields), whose documents a merge decodes and
+    compresses again."""
+    perdoc = reader._perdoc  # noqa: SLF001
+    if not isinstance(perdoc, PerDocReader):
+        return None
+    column = perdoc._cached_reader("_stored", stored.STORED_COLUMN)  # noqa: SLF001
+    return None if column is None else column._child  # noqa: SLF001
 
 
 @contextmanager
@@ -390,6 +415,8 @@ class MergeWriter(PoolSegmentWriter):
     def add_segments(self, readers: list[SegmentReader]) -> None:
         """Add every live document of ``readers`` (in order), renumbered."""
         self._check_state()
+        copied = isinstance(self.perdocwriter, PerDocWriter) and all(
+            _stored_column(reader) is not None for reader in readers)
         for reader in readers:
             lost = keyed_fields(reader._codec) - keyed_fields(self.codec)  # noqa: SLF001
             if lost:  # their terms cannot be listed, so not written to whoosh's files
@@ -400,9 +427,56 @@ class MergeWriter(PoolSegmentWriter):
                 name for name in reader.indexed_field_names() if name in self.schema
             }
             with _exact_totals(self, reader, names):
-                docmap = self.write_per_doc(names, reader)
+                docmap = (self._copy_documents(names, reader) if copied
+                          else self.write_per_doc(names, reader))
             self.sources.append(_Source(reader, base, docmap))
         self._added = True
+
+    def _copy_documents(self, names: set[str], reader: SegmentReader) -> dict | None:
+        """Add ``reader``'s live documents as whoosh's ``write_per_doc`` does (the same
+        per-document files) in fewer steps; the map of their numbers (old to new) when
+        it has deletions, else None.
+
+        Each document's stored fields are copied as they are compressed, with their
+        dictionary (:meth:`.stored.DictionaryColumn.Writer.add_compressed`: about a
+        fifth of a merge's time went to decompressing and compressing them again),
+        and its field lengths and column values read from arrays of the whole column.
+        """
+        perdoc = reader._perdoc  # noqa: SLF001
+        source = _stored_column(reader)
+        pdw = self.perdocwriter
+        target = pdw._colwriters["_stored"]._child  # noqa: SLF001
+        schema = self.schema
+        count = reader.doc_count_all()
+        lengths = []  # (name, field, length byte of each document)
+        columns = []  # (name, column type, reader)
+        for name in sorted(names):
+            field = schema[name]
+            column = perdoc._cached_reader(_lenfield(name), LENGTHS_COLUMN)  # noqa: SLF001
+            if column is not None:
+                lengths.append((name, field, column_array(column, count).tolist()))
+            if field.column_type and reader.has_column(name):
+                column = reader.column_reader(name, field.column_type)
+                if isinstance(column, TranslatingColumnReader):
+                    column = column.raw_column()
+                columns.append((name, field.column_type, column))
+        docmap: dict | None = {} if reader.has_deletions() else None
+        for docnum in reader.all_doc_ids():
+            if docmap is not None:
+                docmap[docnum] = self.docnum
+            pdw.start_doc(self.docnum)
+            for name, field, found in lengths:
+                code = found[docnum]
+                if code:
+                    pdw.add_field(name, field, None, byte_to_length(code))
+            for name, column_type, column in columns:
+                pdw.add_column_value(name, column_type, column[docnum])
+            data, dictionary = source.compressed(docnum)
+            if data:
+                target.add_compressed(self.docnum, data, dictionary)
+            pdw.finish_doc()
+            self.docnum += 1
+        return docmap
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()

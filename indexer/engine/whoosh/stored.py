@@ -13,12 +13,21 @@ The column is whoosh's variable-bytes column (its offsets and lengths) with the
 dictionary and a :data:`_TRAILER` after them; :data:`STORED_COLUMN` wraps it the way
 whoosh wraps its own (values pickled). Reading a document costs one ``zlib``
 decompression, as before.
+
+A merge copies each document's compressed bytes as they are, with the dictionary of
+the segment they come from (:meth:`DictionaryColumn.Writer.add_compressed`), instead
+of decompressing and compressing them again: a merged segment's column then ends with
+one dictionary per run of documents copied from one source, a table of where each run
+starts and :data:`_TRAILER` tagged :data:`_TAG_RUNS` (its count in place of the
+length). A column with one dictionary is written as before.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
+from bisect import bisect_right
+from itertools import accumulate
 
 from whoosh.columns import Column
 from whoosh.columns import PickleColumn
@@ -37,6 +46,10 @@ LEVEL = 5
 #: After the dictionary: its length and a tag.
 _TRAILER = struct.Struct("<I4s")
 _TAG = b"ZD01"
+#: The tag of a column with several dictionaries (a merged segment's).
+_TAG_RUNS = b"ZD02"
+#: Per run of documents with one dictionary: its first document and dictionary size.
+_RUN = struct.Struct("<II")
 
 
 def _packer(dictionary: bytes):
@@ -66,8 +79,11 @@ class DictionaryColumn(Column):
             self._held = 0
             self._dictionary: bytes | None = None
             self._primed = None  # a compressor holding the dictionary, never used itself
+            self._runs: list[tuple[int, bytes]] = []  # copied: (first document, dictionary)
 
         def add(self, docnum, v) -> None:
+            if self._runs:
+                raise ValueError("a column of copied documents takes no other")
             if self._dictionary is None:
                 self._waiting.append((docnum, v))
                 self._held += len(v)
@@ -75,6 +91,19 @@ class DictionaryColumn(Column):
                     self._choose()
                 return
             super().add(docnum, self._compress(v))
+
+        def add_compressed(self, docnum: int, data: bytes, dictionary: bytes) -> None:
+            """Add a document's bytes as another column compressed them, against
+            ``dictionary`` (what :meth:`DictionaryColumn.Reader.compressed` gives)."""
+            if self._dictionary is None:
+                if self._waiting:
+                    raise ValueError("a column of compressed documents takes no copies")
+                self._dictionary = dictionary
+            elif not self._runs:
+                raise ValueError("a column of compressed documents takes no copies")
+            if not self._runs or self._runs[-1][1] != dictionary:
+                self._runs.append((docnum, dictionary))
+            VarBytesColumn.Writer.add(self, docnum, data)
 
         def _choose(self) -> None:
             """Make the dictionary of the documents held back, and write them."""
@@ -100,6 +129,13 @@ class DictionaryColumn(Column):
             if self._dictionary is None:
                 self._choose()
             super().finish(doccount)
+            if len(self._runs) > 1:
+                for _, dictionary in self._runs:
+                    self._file.write(dictionary)
+                for first, dictionary in self._runs:
+                    self._file.write(_RUN.pack(first, len(dictionary)))
+                self._file.write(_TRAILER.pack(len(self._runs), _TAG_RUNS))
+                return
             self._file.write(self._dictionary)
             self._file.write(_TRAILER.pack(len(self._dictionary), _TAG))
 
@@ -107,27 +143,53 @@ class DictionaryColumn(Column):
         def __init__(self, dbfile, basepos, length, doccount) -> None:
             if length < _TRAILER.size:
                 raise IndexCorrupt("stored fields: the column is cut short")
-            size, tag = _TRAILER.unpack(dbfile.get(basepos + length - _TRAILER.size,
-                                                   _TRAILER.size))
-            if tag != _TAG or size > length - _TRAILER.size:
+            end = length - _TRAILER.size
+            size, tag = _TRAILER.unpack(dbfile.get(basepos + end, _TRAILER.size))
+            if tag == _TAG and size <= end:
+                end -= size
+                spans = [(end, size)]
+            elif tag == _TAG_RUNS and 0 < size and size * _RUN.size <= end:
+                end -= size * _RUN.size
+                runs = list(_RUN.iter_unpack(bytes(dbfile.get(basepos + end, size * _RUN.size))))
+                sizes = [length for _, length in runs]
+                end -= sum(sizes)
+                if end < 0:
+                    raise IndexCorrupt("stored fields: the dictionaries are cut short")
+                spans = list(zip(accumulate(sizes[:-1], initial=end), sizes, strict=True))
+            else:
                 raise IndexCorrupt("stored fields: no dictionary at the end of the column")
-            end = length - _TRAILER.size - size
-            self._dictionary = bytes(dbfile.get(basepos + end, size)) if size else b""
             super().__init__(dbfile, basepos, end, doccount)
+            self._firsts = [0] if tag == _TAG else [first for first, _ in runs]
+            self._spans = spans  # where each dictionary is in the column
+            self._dictionaries: dict[int, bytes] = {}  # read when first needed
 
-        def _decompress(self, v: bytes) -> bytes:
+        def _dictionary_of(self, docnum: int) -> bytes:
+            run = bisect_right(self._firsts, docnum) - 1 if len(self._firsts) > 1 else 0
+            found = self._dictionaries.get(run)
+            if found is None:
+                at, size = self._spans[run]
+                found = bytes(self._dbfile.get(self._basepos + at, size)) if size else b""
+                self._dictionaries[run] = found
+            return found
+
+        def _decompress(self, v: bytes, dictionary: bytes) -> bytes:
             if not v:
                 return v
-            unpacker = (zlib.decompressobj(zdict=self._dictionary) if self._dictionary
+            unpacker = (zlib.decompressobj(zdict=dictionary) if dictionary
                         else zlib.decompressobj())
             return unpacker.decompress(v) + unpacker.flush()
 
+        def compressed(self, docnum: int) -> tuple[bytes, bytes]:
+            """A document's bytes as stored and the dictionary they were compressed
+            against (for :meth:`DictionaryColumn.Writer.add_compressed`)."""
+            return bytes(super().__getitem__(docnum)), self._dictionary_of(docnum)
+
         def __getitem__(self, docnum):
-            return self._decompress(super().__getitem__(docnum))
+            return self._decompress(super().__getitem__(docnum), self._dictionary_of(docnum))
 
         def __iter__(self):
-            for v in super().__iter__():
-                yield self._decompress(v)
+            for docnum, v in enumerate(super().__iter__()):
+                yield self._decompress(v, self._dictionary_of(docnum))
 
         def load(self):
             return list(self)

@@ -21,13 +21,17 @@ import pickle
 from collections.abc import Iterable
 from pathlib import Path
 
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+from whoosh.codec.whoosh3 import _lenfield
 from whoosh.filedb.filestore import FileStorage
 from whoosh.formats import Positions
 from whoosh.index import FileIndex
+from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
 from indexer.article import Article
 from indexer.engine.whoosh import keyed
+from indexer.engine.whoosh.blocks import column_array
 from indexer.engine.whoosh.codec import CompactCodec
 from indexer.engine.whoosh.codec import LeanCodec
 from indexer.engine.whoosh.codec import keyed_fields
@@ -151,6 +155,10 @@ def commit(gen_dir: Path, segments: list, *, deletions: Iterable[str], merge: bo
 # every posting. Both are done below with the same results as the reference code.
 
 
+#: The field length each length byte stands for (whoosh's reader gives None for 0).
+_LENGTH_OF_BYTE = [None] + [byte_to_length(code) for code in range(1, 256)]
+
+
 class CachedLengths:
     """The per-document reader's field lengths, read once per (document, field)."""
 
@@ -159,12 +167,17 @@ class CachedLengths:
         self._doc_count = doc_count
         self._lengths: dict[str, list[int]] = {}
 
-    def field(self, fieldname: str) -> list[int]:
-        """The lengths of ``fieldname`` of every document, by document number."""
+    def field(self, fieldname: str) -> list[int | None]:
+        """The lengths of ``fieldname`` of every document, by document number (None
+        for a length byte of 0, as the reader gives it)."""
         lengths = self._lengths.get(fieldname)
         if lengths is None:
-            read = self._reader.doc_field_length
-            lengths = [read(n, fieldname, 0) for n in range(self._doc_count)]
+            column = self._reader._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)  # noqa: SLF001
+            if column is None:
+                lengths = [0] * self._doc_count
+            else:
+                codes = column_array(column, self._doc_count).tolist()
+                lengths = list(map(_LENGTH_OF_BYTE.__getitem__, codes))
             self._lengths[fieldname] = lengths
         return lengths
 
