@@ -404,7 +404,11 @@ def held_postings(arrays: postarrays.PostingArrays | None, fieldname: str, term:
     if arrays is None:
         raise IndexCorrupt(f"the posting arrays of field {fieldname!r} are missing "
                            "from a segment that needs them; rebuild the index")
-    held = arrays.whole(fieldname, term)
+    if encode:
+        held = arrays.whole(fieldname, term)
+    else:  # the positions are not wanted: not read
+        held = arrays.get(fieldname, term)
+        held = None if held is None else (*held, None, None)
     if held is None:
         raise IndexCorrupt(f"{fieldname}:{term!r} is marked as held in "
                            f"{Path(arrays.path).name}, which does not hold it; "
