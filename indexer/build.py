@@ -354,7 +354,8 @@ class _Run(RunLog):
             segments.create_index(self.tmp)
             with _RowWriter(self.tmp) as rows:
                 written = self._index(self._sources(), rows)
-                gen_stats = segments.commit(self.tmp, written, deletions=(), merge=False)
+                gen_stats = segments.commit(self.tmp, written, deletions=(), merge=False,
+                                            prepare=self.workers > 1)
             return self._finish(gen_stats, kind="build", base=None)
         except BaseException:
             _remove_quietly(self.tmp)
@@ -430,7 +431,7 @@ class _Run(RunLog):
     def _finish(self, gen_stats: dict, *, kind: str, base: str | None, **counts) -> BuildStats:
         self._mark("commit")
         documents = gen_stats["documents"]
-        if documents:
+        if documents and not gen_stats.get("prepared"):
             self._prepare_for_serving()
         if documents == 0:
             reasons = "; ".join(f"{s.path}: {s.reason}" for s in self.skipped[:3])

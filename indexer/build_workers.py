@@ -30,7 +30,7 @@ from indexer.parsing import DocumentError
 from indexer.parsing import parse_document
 from indexer.sources import RawDocument
 
-__all__ = ["LIMIT_MB", "WorkerPool", "start_method"]
+__all__ = ["LIMIT_MB", "WorkerPool", "die_with_parent", "start_method"]
 
 #: Memory (estimated) of the postings a worker holds before it finishes its segment
 #: and starts a new one: about 6,000 news articles. Larger means fewer segments
@@ -149,7 +149,7 @@ class WorkerPool:
             q.cancel_join_thread()
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Ask Linux to kill this process when its parent dies (a ``kill -9``ed build)."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -220,7 +220,7 @@ def _worker_main(
     containers it would walk again and again (about 15% of the time) and makes no
     cycles; it runs once after each finished segment, when the pool is gone.
     """
-    _die_with_parent()
+    die_with_parent()
     parent = multiprocessing.parent_process()
     if forked and parent is not None and parent.pid != os.getppid():
         return  # the build died before the line above could take effect

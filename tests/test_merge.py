@@ -477,6 +477,32 @@ def test_builds_merge_by_tiers(tmp_path, monkeypatch):
     assert unmerged.segments > 4 >= stats.segments
     assert stats.documents == 400
     assert answers(tmp_path / "tiers") == answers(tmp_path / "many")
+    # The suggestion model was built from the workers' segments while they merged
+    # (no prepare phase after the commit): the model of the merged generation, and
+    # of the unmerged one (whose documents the workers took in another order).
+    import pickle
+
+    from indexer import suggest
+    from indexer.engine.whoosh.generation import prepare_generation
+
+    assert "prepare" not in stats.phases and "prepare" not in unmerged.phases
+    models = {name: (gens.current_generation(tmp_path / name) / suggest.MODEL_FILE).read_bytes()
+              for name in ("many", "tiers")}
+    (gens.current_generation(tmp_path / "tiers") / suggest.MODEL_FILE).unlink()
+    again = prepare_generation(gens.current_generation(tmp_path / "tiers")).read_bytes()
+    assert again == models["tiers"]
+    assert pickle.loads(models["tiers"]) == pickle.loads(models["many"])  # its state
+
+
+def test_a_model_that_fails_beside_the_merges_is_left_to_the_build(tmp_path):
+    """The process that prepares the model beside the merges exits quietly on an
+    error; the build then prepares it itself (and notes why it could not)."""
+    from indexer import suggest
+
+    preparing = writer._Preparing(tmp_path, ["not a segment"])
+    preparing.wait()
+    assert preparing.process.exitcode == 1 and not preparing.done
+    assert not (tmp_path / suggest.MODEL_FILE).exists()
 
 
 # --- merging while serving, and kill -9 ---------------------------------------------------

@@ -276,7 +276,10 @@ def build_suggester(reader, *, min_word_count: int = 2) -> suggest.AccentModel:
             words[key] = words.get(key, 0) + count
         words = {key: count for key, count in words.items() if count >= min_word_count}
     titles = (stored.get(TITLE) or "" for stored in _iter_stored(reader, (TITLE,)))
-    return suggest.AccentModel.train(syllables, words, titles)
+    # in term order, as one segment lists them: the same model however the documents
+    # are cut into segments
+    return suggest.AccentModel.train(dict(sorted(syllables.items())),
+                                     dict(sorted(words.items())), titles)
 
 
 def _field_counts(reader, fieldname: str) -> Iterator[tuple[str, int]]:
@@ -337,6 +340,27 @@ def article_of(fields: dict) -> Article:
         category=fields.get(CATEGORY),
         term=tuple(split_list(fields.get(TERM))),
     )
+
+
+def prepare_segments(gen_dir: Path, segments: list) -> Path:
+    """:func:`prepare_generation` from a build's ``segments`` of ``gen_dir`` before
+    their commit (whose merges keep the same documents in the same order), so the
+    model is built while the commit merges them; returns the model file."""
+    from whoosh.reading import MultiReader
+    from whoosh.reading import SegmentReader
+
+    from indexer.engine.whoosh.schema import make_schema
+
+    storage = FileStorage(str(gen_dir))
+    schema = make_schema()
+    readers = [SegmentReader(storage, schema, segment) for segment in segments]
+    reader = readers[0] if len(readers) == 1 else MultiReader(readers)
+    cache = Path(gen_dir) / suggest.MODEL_FILE
+    try:
+        build_suggester(reader).save(cache)
+    finally:
+        reader.close()
+    return cache
 
 
 def prepare_generation(gen_dir: Path) -> Path:

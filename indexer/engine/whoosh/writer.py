@@ -117,7 +117,8 @@ class SegmentSink:
         return self.segments
 
 
-def commit(gen_dir: Path, segments: list, *, deletions: Iterable[str], merge: bool) -> dict:
+def commit(gen_dir: Path, segments: list, *, deletions: Iterable[str], merge: bool,
+           prepare: bool = False) -> dict:
     """Write the TOC of ``gen_dir``: its segments plus ``segments``, minus ``deletions``.
 
     The segments are first merged as the merge policy says
@@ -125,20 +126,31 @@ def commit(gen_dir: Path, segments: list, *, deletions: Iterable[str], merge: bo
     ``MAX_SEGMENTS``); with ``merge`` (updates), the small segments they leave are
     merged too. The merge writes into ``gen_dir`` only: the serving generation (whose
     files an update's ``gen_dir`` shares through hard links) is never written.
+
+    With ``prepare`` (a build: ``gen_dir`` holds ``segments`` only, nothing deleted),
+    the search layer's suggestion model is built from ``segments`` in another process
+    while they are merged (:func:`.generation.prepare_segments`); the result says
+    whether it was (``"prepared"``).
     """
     from indexer.engine.whoosh.merge import apply_policy
 
     index = FileIndex(FileStorage(str(gen_dir)), indexname=INDEX_NAME)
     writer = PoolSegmentWriter(index, compound=False)
+    preparing = _Preparing(gen_dir, segments) if prepare and segments else None
     try:
         for doc_id in deletions:
             writer.delete_by_term(ID_FIELD, doc_id)
 
         def policy(writer, existing):
-            return apply_policy(index, list(existing) + list(segments), leftovers=merge)
+            merged = apply_policy(index, list(existing) + list(segments), leftovers=merge)
+            if preparing is not None:  # before whoosh removes the merged segments' files
+                preparing.wait()
+            return merged
 
         writer.commit(mergetype=policy)
     except BaseException:
+        if preparing is not None:
+            preparing.stop()
         if not writer.is_closed:
             writer.cancel()
         raise
@@ -146,7 +158,55 @@ def commit(gen_dir: Path, segments: list, *, deletions: Iterable[str], merge: bo
         documents = reader.doc_count()
         count = len(index._segments())
     index.close()
-    return {"documents": documents, "segments": count}
+    found = {"documents": documents, "segments": count}
+    if preparing is not None:
+        found["prepared"] = preparing.done
+    return found
+
+
+class _Preparing:
+    """The suggestion model of a build's segments, built in another process (see
+    :func:`commit`); :attr:`done` once :meth:`wait` saw it finish well."""
+
+    def __init__(self, gen_dir: Path, segments: list) -> None:
+        import multiprocessing
+
+        from indexer.build_workers import start_method
+
+        self.done = False
+        context = multiprocessing.get_context(start_method())
+        self.process = context.Process(target=_prepare, args=(str(gen_dir), list(segments)),
+                                       name="vnsearch-prepare", daemon=True)
+        self.process.start()
+
+    def wait(self) -> None:
+        self.process.join()
+        self.done = self.process.exitcode == 0
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+
+
+def _prepare(gen_dir: str, segments: list) -> None:
+    """Body of the process :class:`_Preparing` starts. It dies with the build; on any
+    error it exits with 1 and says nothing: the build then prepares the model itself,
+    and reports why it could not."""
+    import multiprocessing
+    import os
+
+    from indexer.build_workers import die_with_parent
+    from indexer.engine.whoosh.generation import prepare_segments
+
+    die_with_parent()
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.pid != os.getppid():
+        os._exit(1)  # the build died before the line above could take effect
+    try:
+        prepare_segments(Path(gen_dir), segments)
+    except Exception:  # noqa: BLE001 - reported by the build's own attempt
+        os._exit(1)
 
 
 # # Profiling a worker (per document of ~2,500 characters) showed two costs worth
