@@ -162,7 +162,7 @@ def write(path: Path, keys, counts, docs, weights, with_positions=None, pos_coun
 
 
 def coded_by_term(path: Path, values, sizes: np.ndarray, runs: np.ndarray,
-                  weights=None, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+                  weights=None, chunk: int = 1 << 18) -> tuple[np.ndarray, np.ndarray]:
     """:func:`varint` gaps of ``values`` (ascending in runs of ``sizes[i]``, ``runs[t]``
     runs a term; with ``weights``, each gap followed by its value's weight, a whole
     number) and the bytes each term takes. About ``chunk`` values at a time, so the
@@ -487,24 +487,25 @@ def stable_order(values: np.ndarray) -> np.ndarray:
         return np.argsort(values, kind="stable")
     unsigned = values.astype(np.uint64, copy=False)
     shift = max(0, int(unsigned.max()).bit_length() - 31)
-    order = ((unsigned >> np.uint64(shift)).astype(np.int64) << 32) | np.arange(
-        count, dtype=np.int64)
+    # Made in place, so that the sort holds two arrays of the values' length at most
+    # beside them (a build's flush sorts millions of postings).
+    order = (unsigned >> np.uint64(shift)).view(np.int64)
+    order <<= 32
+    order |= np.arange(count, dtype=np.int64)
     order.sort()
     order &= 0xFFFFFFFF
     if not shift:
         return order
-    ordered = unsigned[order]
-    wrong = np.flatnonzero(ordered[1:] < ordered[:-1])
+    top = unsigned[order]
+    wrong = np.flatnonzero(top[1:] < top[:-1])
     if not len(wrong):
         return order
-    top = ordered >> np.uint64(shift)
-    starts = np.flatnonzero(np.r_[True, top[1:] != top[:-1]])
-    runs = np.unique(np.searchsorted(starts, wrong, side="right") - 1).tolist()
-    if len(runs) > 1 << 10:  # more ties than hashes give: one merge sort is quicker
+    top >>= np.uint64(shift)  # ascending: each run of equal top bits found by bisection
+    begins = np.unique(np.searchsorted(top, top[wrong], side="left"))
+    if len(begins) > 1 << 10:  # more ties than hashes give: one merge sort is quicker
         return np.argsort(values, kind="stable")
-    for run in runs:
-        begin = int(starts[run])
-        end = int(starts[run + 1]) if run + 1 < len(starts) else count
+    ends = np.searchsorted(top, top[begins], side="right")
+    for begin, end in zip(begins.tolist(), ends.tolist(), strict=True):
         part = order[begin:end]
         order[begin:end] = part[np.argsort(unsigned[part], kind="stable")]
     return order

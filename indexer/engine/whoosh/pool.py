@@ -241,17 +241,25 @@ class _KeyedPostings:
             (postarrays.term_key(fieldname, part.encode("utf-8", "surrogateescape"))
              for part in self.parts),
             dtype=np.uint64, count=len(self.parts))
+        # The largest sort of a segment's flush: each temporary array is let go as soon
+        # as it has served (a worker's peak memory is its pool plus this).
         codes = np.frombuffer(self.codes, dtype=np.int64)
-        firsts = part_keys[codes >> 32]
         seconds = codes & _NO_PART
         alone = seconds == _NO_PART
-        keys = keyed.composed_keys(firsts, part_keys[np.where(alone, 0, seconds)])
+        seconds[alone] = 0
+        seconds = part_keys[seconds]
+        firsts = part_keys[codes >> 32]
+        keys = keyed.composed_keys(firsts, seconds)
+        del seconds
         keys[alone] = firsts[alone]
+        del firsts, alone
         docs = np.frombuffer(self.docs, dtype=np.int32)
         order = postarrays.posting_order(keys, docs, ordered)
-        keys, codes = keys[order], codes[order]
-        if np.any((keys[1:] == keys[:-1]) & (codes[1:] != codes[:-1])):
+        keys = keys[order]
+        same = np.flatnonzero(keys[1:] == keys[:-1])  # neighbours with one key: one term
+        if np.any(codes[order[same]] != codes[order[same + 1]]):
             raise postarrays.PostingArraysError(f"{fieldname}: two terms share a key")
+        del same
         weights = np.frombuffer(self.weights, dtype=np.float32)
         return (*keyed.runs(keys), docs[order], weights[order])
 
@@ -374,12 +382,15 @@ class TermPool:
                          skip: frozenset[str] = frozenset()) -> int:
         """Write the posting arrays files (one per field, those in ``skip`` left out) of
         the terms with at least ``min_postings`` postings (see
-        :data:`ARRAY_MIN_POSTINGS`); how many files.
+        :data:`ARRAY_MIN_POSTINGS`), and let go of each field's postings; how many files.
 
-        Field by field, so only one field's arrays are held at a time."""
+        Field by field, so only one field's arrays are held at a time, the field with
+        the fewest postings first: the largest is done when it is all the pool holds."""
         written = 0
-        for fieldname in sorted(self.fields.keys() - skip):
-            found = self.fields[fieldname].long_lists(fieldname, self._ordered, min_postings)
+        names = sorted(self.fields.keys() - skip,
+                       key=lambda name: (len(self.fields[name].docs), name))
+        for fieldname in names:
+            found = self.fields.pop(fieldname).long_lists(fieldname, self._ordered, min_postings)
             if found is not None:
                 postarrays.write(folder / postarrays.file_name(segment_id, fieldname), *found)
                 written += 1
@@ -387,10 +398,10 @@ class TermPool:
 
     def write_keyed(self, folder: Path, segment_id: str) -> list[str]:
         """Write the keyed lists file (:mod:`.keyed`) of each keyed field that has
-        postings; the fields written."""
+        postings, and let go of the field's postings; the fields written."""
         written = []
         for fieldname in sorted(self.fields.keys() & self.keyed_fields):
-            found = self.fields[fieldname].keyed(fieldname, self._ordered)
+            found = self.fields.pop(fieldname).keyed(fieldname, self._ordered)
             if found is None:
                 continue
             lists = keyed.KeyedWriter(folder / keyed.file_name(segment_id, fieldname))

@@ -344,6 +344,10 @@ class PoolSegmentWriter(SegmentWriter):
         folder = Path(self.storage.folder)
         segment_id = self.newsegment.segment_id()
         try:
+            # the keyed lists first: their sort is the flush's largest, done while the
+            # pool holds no encoded values yet, and their postings are let go after it
+            # (named in the field map after the others, as whoosh would number them)
+            keyed_written = self.pool.write_keyed(folder, segment_id)
             lengths = CachedLengths(reader, self.docnum)
             if fast_postings_ok(self.fieldwriter, self.schema):
                 write_postings(self.fieldwriter, self.schema, lengths,
@@ -354,8 +358,8 @@ class PoolSegmentWriter(SegmentWriter):
             else:
                 self.fieldwriter.add_postings(self.schema, lengths,
                                               self.pool.iter_postings(skip))
+            self.register_fields(keyed_written)
             self.pool.drop_values()  # written: room for the arrays
-            self.register_fields(self.pool.write_keyed(folder, segment_id))
             if self.array_min_postings is not None:
                 self.pool.write_long_lists(folder, segment_id, self.array_min_postings, skip)
         finally:
