@@ -351,7 +351,8 @@ def stages(subset: Path, count: int, *, without: tuple[str, ...] = ()) -> dict:
                 writer.add_document(**schema.article_to_fields(
                     article, content_hash=raw.content_hash, preanalysed=items))
             added = clock()
-            writer._finalize_segment()
+            with _PeakRss() as flush:
+                writer._finalize_segment()
             written = clock()
             size = sum(p.stat().st_size for p in Path(directory).iterdir() if p.is_file())
     finally:
@@ -368,7 +369,39 @@ def stages(subset: Path, count: int, *, without: tuple[str, ...] = ()) -> dict:
         "write": ms(written - added),
         "total": ms(written - started - (segmented - parsed)),
         "index_kb": size / n / 1024,
+        "flush_mb": flush.added / 2**20,
     }
+
+
+class _PeakRss:
+    """The most resident memory this process held, sampled every 5 ms while the block
+    ran, above what it held when the block began (:attr:`added`, bytes; Linux)."""
+
+    def __enter__(self):
+        import threading
+
+        self.added = 0
+        self._start = self._peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.added = max(self._peak, self._rss()) - self._start
+
+    def _sample(self):
+        while not self._stop.wait(0.005):
+            self._peak = max(self._peak, self._rss())
+
+    @staticmethod
+    def _rss() -> int:
+        try:
+            return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            return 0
 
 
 def search_latency(index_dir: Path, rounds: int = 3) -> dict:
@@ -505,8 +538,10 @@ def report(runs: dict, stocks: list[dict], same_subset: dict | None, latency: di
             + "; ".join(
                 f"{label}: " + ", ".join(
                     f"{stage} {value:,.2f}" for stage, value in stage_times.items()
-                    if stage not in ("documents", "index_kb")
-                ) + f" (index {stage_times['index_kb']:,.1f} KB/doc)"
+                    if stage not in ("documents", "index_kb", "flush_mb")
+                ) + f" (index {stage_times['index_kb']:,.1f} KB/doc"
+                + (f"; finishing the segment added {stage_times['flush_mb']:,.0f} MB to "
+                   "the process" if "flush_mb" in stage_times else "") + ")"
                 for label, stage_times in breakdown.items()
             )
             + "."

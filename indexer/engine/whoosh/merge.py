@@ -32,15 +32,18 @@ all; a 1 % update rewrites what is small, and now and then a full tier
 
 **Merging** happens in the generation being built (the serving one is never touched:
 a ``kill -9`` leaves the temporary directory for the next build to remove). The merge
-is streamed: the documents' stored fields and lengths are copied by whoosh's per-document
-writer; the postings are read term by term from each source's terms and postings files
-in key order (a k-way merge), renumbered, and written by
+is streamed: the documents go through whoosh's per-document writer, their stored fields
+copied as they are compressed, with the dictionary of their source
+(:mod:`.stored`), their lengths and column values read a column at a time; the
+postings are read term by term from each source's terms and postings files in key order
+(a k-way merge), renumbered, and written by
 :func:`indexer.engine.whoosh.w3files.write_postings` as they come; the merged segment's
 long lists go to its posting arrays (:mod:`.arrays`) through files staged on disk. So
 the memory held is one term's postings, 40 bytes per long list, and the mapped pages
 of the sources' postings files (the page cache's to reclaim). The encoded values
-(positions) are copied as they are; the positions of the arrays come from the sources'
-arrays, decoded from the values only for terms that become long in the merge. A list
+(positions) are copied as they are; the positions of the arrays are copied as the
+sources' arrays code them, and coded from the values only for terms that become long in
+the merge (or lose postings to deletions). A list
 held in a source's arrays only (:mod:`.codec`) is read from them, its values encoded
 only if the merged list goes back to whoosh's blocks. A keyed field (the pairs view,
 :mod:`.keyed`) is merged apart, by ranges of term keys with numpy; a source of an
