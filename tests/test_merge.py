@@ -505,6 +505,29 @@ def test_a_model_that_fails_beside_the_merges_is_left_to_the_build(tmp_path):
     assert not (tmp_path / suggest.MODEL_FILE).exists()
 
 
+def test_the_model_is_prepared_beside_the_merges_from_a_fresh_process_too(tmp_path,
+                                                                          monkeypatch):
+    """A caller with threads (the web process) starts processes through a fork server:
+    the model is prepared there as well, the same bytes as the build's own."""
+    from whoosh.index import open_dir
+
+    from indexer import suggest
+
+    corpus = write_corpus(tmp_path / "corpus", 40)
+    build_index([corpus], tmp_path / "index", workers=1)
+    gen_dir = gens.current_generation(tmp_path / "index")
+    expected = (gen_dir / suggest.MODEL_FILE).read_bytes()
+    (gen_dir / suggest.MODEL_FILE).unlink()
+    index = open_dir(str(gen_dir), indexname=storage.INDEX_NAME)
+    segments = index._segments()
+    index.close()
+    monkeypatch.setenv("VNSEARCH_MP_START", "forkserver")
+    preparing = writer._Preparing(gen_dir, segments)
+    preparing.wait()
+    assert preparing.done
+    assert (gen_dir / suggest.MODEL_FILE).read_bytes() == expected
+
+
 # --- merging while serving, and kill -9 ---------------------------------------------------
 
 # An update whose merge stops, once it has written some terms, while HOLD exists; it

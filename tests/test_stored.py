@@ -146,3 +146,31 @@ def test_a_column_whose_dictionaries_are_cut_short_is_refused():
         damaged.close()
         with pytest.raises(IndexCorrupt, match="cut short"):
             read(stored.STORED_COLUMN, storage, "damaged", 40)
+
+
+def test_a_small_source_is_compressed_again_rather_than_keep_its_dictionary(monkeypatch):
+    monkeypatch.setattr(stored, "KEEP_RATIO", 2)  # made-up text compresses very well
+    storage = RamStorage()
+    parts = [documents(300, seed=12), documents(6, seed=13), documents(4, seed=14)]
+    for number, values in enumerate(parts):
+        write(stored.STORED_COLUMN, values, storage, f"source-{number}")
+    readers = [read(stored.STORED_COLUMN, storage, f"source-{n}", len(values))._child
+               for n, values in enumerate(parts)]
+    assert [stored.worth_copying(reader) for reader in readers] == [True, False, False]
+    out = storage.create_file("merged")
+    writer = stored.STORED_COLUMN.writer(out)
+    docnum = 0
+    for reader, values in zip(readers, parts, strict=True):
+        add = (writer._child.add_compressed if stored.worth_copying(reader)
+               else writer._child.add_recompressed)
+        for number in range(len(values)):
+            data, dictionary = reader.compressed(number)
+            if data:
+                add(docnum, data, dictionary)
+            docnum += 1
+    writer.finish(docnum)
+    out.close()
+    merged = read(stored.STORED_COLUMN, storage, "merged", docnum)
+    assert list(merged) == [value for values in parts for value in values]
+    # one dictionary, the large source's: the small ones were compressed against it
+    assert merged._child.dictionary_bytes() == readers[0].dictionary_bytes()

@@ -323,7 +323,7 @@ class _LongLists:
         coded: list[np.ndarray] = []  # the positions as the arrays code them, part by part
         for source, kept, values in parts:
             arrays = source.array_file(self.fieldname)
-            if arrays is not None and kept is None:
+            if arrays is not None and (kept is None or kept.all()):
                 held = arrays.coded(self.fieldname, term)
                 if held is not None:  # a posting's positions are coded apart: copied
                     pos_counts.append(held[2])
@@ -436,14 +436,16 @@ class MergeWriter(PoolSegmentWriter):
         self._added = True
 
     def _copy_documents(self, names: set[str], reader: SegmentReader) -> dict | None:
-        """Add ``reader``'s live documents as whoosh's ``write_per_doc`` does (the same
-        per-document files) in fewer steps; the map of their numbers (old to new) when
-        it has deletions, else None.
+        """Add ``reader``'s live documents as whoosh's ``write_per_doc`` does, in fewer
+        steps; the map of their numbers (old to new) when it has deletions, else None.
 
         Each document's stored fields are copied as they are compressed, with their
         dictionary (:meth:`.stored.DictionaryColumn.Writer.add_compressed`: about a
-        fifth of a merge's time went to decompressing and compressing them again),
-        and its field lengths and column values read from arrays of the whole column.
+        fifth of a merge's time went to decompressing and compressing them again;
+        those of a small source are compressed again, see :func:`.stored.worth_copying`),
+        so the stored column's bytes differ from whoosh's path (not what it reads); the
+        field lengths and column values are read from arrays of the whole column, and
+        written as whoosh writes them.
         """
         perdoc = reader._perdoc  # noqa: SLF001
         source = _stored_column(reader)
@@ -464,6 +466,8 @@ class MergeWriter(PoolSegmentWriter):
                     column = column.raw_column()
                 columns.append((name, field.column_type, column))
         docmap: dict | None = {} if reader.has_deletions() else None
+        add = (target.add_compressed if stored.worth_copying(source)
+               else target.add_recompressed)
         for docnum in reader.all_doc_ids():
             if docmap is not None:
                 docmap[docnum] = self.docnum
@@ -476,7 +480,7 @@ class MergeWriter(PoolSegmentWriter):
                 pdw.add_column_value(name, column_type, column[docnum])
             data, dictionary = source.compressed(docnum)
             if data:
-                target.add_compressed(self.docnum, data, dictionary)
+                add(self.docnum, data, dictionary)
             pdw.finish_doc()
             self.docnum += 1
         return docmap

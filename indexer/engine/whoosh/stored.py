@@ -3,11 +3,10 @@
 whoosh compresses each document's stored fields (a pickled dict: title, body,
 metadata) alone, with zlib at level 3. A news article is a few KB: too short for zlib
 to learn its language, so the stored fields came to half their size, the largest part
-of an index after the postings. Here each segment's first :data:`DICTIONARY_BYTES` of
-stored fields become a preset dictionary (zlib's ``zdict``) for every document of the
-segment, compressed at :data:`LEVEL`: the stored fields of the 10k set take about a
-quarter less.
-The dictionary is kept at the end of the column, once per segment, and read with it.
+of an index after the postings. Here a segment's first :data:`DICTIONARY_BYTES` of
+stored fields become a preset dictionary (zlib's ``zdict``) for its documents,
+compressed at :data:`LEVEL`: the stored fields of the 10k set take about a quarter less.
+The dictionary is kept at the end of the column and read with it.
 
 The column is whoosh's variable-bytes column (its offsets and lengths) with the
 dictionary and a :data:`_TRAILER` after them; :data:`STORED_COLUMN` wraps it the way
@@ -19,7 +18,10 @@ the segment they come from (:meth:`DictionaryColumn.Writer.add_compressed`), ins
 of decompressing and compressing them again: a merged segment's column then ends with
 one dictionary per run of documents copied from one source, a table of where each run
 starts and :data:`_TRAILER` tagged :data:`_TAG_RUNS` (its count in place of the
-length). A column with one dictionary is written as before.
+length). A column with one dictionary is written as before. A source whose documents
+take less than :data:`KEEP_RATIO` times its dictionaries (a small segment an update
+left) is compressed again against the last run's dictionary instead of adding its own
+(:meth:`DictionaryColumn.Writer.add_recompressed`).
 """
 
 from __future__ import annotations
@@ -46,10 +48,25 @@ LEVEL = 5
 #: After the dictionary: its length and a tag.
 _TRAILER = struct.Struct("<I4s")
 _TAG = b"ZD01"
+#: A merge copies a column's documents with their dictionaries when they take at least
+#: this many times the dictionaries' bytes (see :func:`worth_copying`).
+KEEP_RATIO = 16
 #: The tag of a column with several dictionaries (a merged segment's).
 _TAG_RUNS = b"ZD02"
 #: Per run of documents with one dictionary: its first document and dictionary size.
 _RUN = struct.Struct("<II")
+
+
+def _unpack(v: bytes, dictionary: bytes) -> bytes:
+    unpacker = zlib.decompressobj(zdict=dictionary) if dictionary else zlib.decompressobj()
+    return unpacker.decompress(v) + unpacker.flush()
+
+
+def worth_copying(reader: DictionaryColumn.Reader) -> bool:
+    """Whether a merge should copy the documents of the column ``reader`` reads with
+    their dictionaries (they take at least :data:`KEEP_RATIO` times those), rather than
+    compress them again against another's."""
+    return sum(reader._lengths) >= KEEP_RATIO * reader.dictionary_bytes()  # noqa: SLF001
 
 
 def _packer(dictionary: bytes):
@@ -80,6 +97,7 @@ class DictionaryColumn(Column):
             self._dictionary: bytes | None = None
             self._primed = None  # a compressor holding the dictionary, never used itself
             self._runs: list[tuple[int, bytes]] = []  # copied: (first document, dictionary)
+            self._primed_last = None  # (the last run's dictionary, a compressor holding it)
 
         def add(self, docnum, v) -> None:
             if self._runs:
@@ -104,6 +122,20 @@ class DictionaryColumn(Column):
             if not self._runs or self._runs[-1][1] != dictionary:
                 self._runs.append((docnum, dictionary))
             VarBytesColumn.Writer.add(self, docnum, data)
+
+        def add_recompressed(self, docnum: int, data: bytes, dictionary: bytes) -> None:
+            """Add a document another column compressed against ``dictionary``,
+            compressed again against this column's last dictionary (copied as it is
+            when this column has none yet)."""
+            if not self._runs:
+                self.add_compressed(docnum, data, dictionary)
+                return
+            last = self._runs[-1][1]
+            if self._primed_last is None or self._primed_last[0] is not last:
+                self._primed_last = (last, _packer(last))
+            packer = self._primed_last[1].copy()
+            packed = packer.compress(_unpack(data, dictionary)) + packer.flush()
+            self.add_compressed(docnum, packed, last)
 
         def _choose(self) -> None:
             """Make the dictionary of the documents held back, and write them."""
@@ -163,8 +195,13 @@ class DictionaryColumn(Column):
             self._spans = spans  # where each dictionary is in the column
             self._dictionaries: dict[int, bytes] = {}  # read when first needed
 
+        def dictionary_bytes(self) -> int:
+            """The bytes of this column's dictionaries."""
+            return sum(size for _, size in self._spans)
+
         def _dictionary_of(self, docnum: int) -> bytes:
-            run = bisect_right(self._firsts, docnum) - 1 if len(self._firsts) > 1 else 0
+            # (a document before the first run has no bytes: any dictionary will do)
+            run = max(0, bisect_right(self._firsts, docnum) - 1) if len(self._firsts) > 1 else 0
             found = self._dictionaries.get(run)
             if found is None:
                 at, size = self._spans[run]
@@ -173,11 +210,7 @@ class DictionaryColumn(Column):
             return found
 
         def _decompress(self, v: bytes, dictionary: bytes) -> bytes:
-            if not v:
-                return v
-            unpacker = (zlib.decompressobj(zdict=dictionary) if dictionary
-                        else zlib.decompressobj())
-            return unpacker.decompress(v) + unpacker.flush()
+            return _unpack(v, dictionary) if v else v
 
         def compressed(self, docnum: int) -> tuple[bytes, bytes]:
             """A document's bytes as stored and the dictionary they were compressed

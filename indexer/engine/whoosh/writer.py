@@ -136,8 +136,10 @@ def commit(gen_dir: Path, segments: list, *, deletions: Iterable[str], merge: bo
 
     index = FileIndex(FileStorage(str(gen_dir)), indexname=INDEX_NAME)
     writer = PoolSegmentWriter(index, compound=False)
-    preparing = _Preparing(gen_dir, segments) if prepare and segments else None
+    preparing = None
     try:
+        if prepare and segments:
+            preparing = _Preparing.start(gen_dir, segments)
         for doc_id in deletions:
             writer.delete_by_term(ID_FIELD, doc_id)
 
@@ -174,10 +176,21 @@ class _Preparing:
         from indexer.build_workers import start_method
 
         self.done = False
-        context = multiprocessing.get_context(start_method())
-        self.process = context.Process(target=_prepare, args=(str(gen_dir), list(segments)),
-                                       name="vnsearch-prepare", daemon=True)
+        method = start_method()
+        context = multiprocessing.get_context(method)
+        self.process = context.Process(
+            target=_prepare, args=(str(gen_dir), list(segments), method == "fork"),
+            name="vnsearch-prepare", daemon=True)
         self.process.start()
+
+    @classmethod
+    def start(cls, gen_dir: Path, segments: list) -> _Preparing | None:
+        """The process started; None when it cannot be (the build then prepares the
+        model after the commit)."""
+        try:
+            return cls(gen_dir, segments)
+        except OSError:
+            return None
 
     def wait(self) -> None:
         self.process.join()
@@ -189,19 +202,21 @@ class _Preparing:
         self.process.join()
 
 
-def _prepare(gen_dir: str, segments: list) -> None:
-    """Body of the process :class:`_Preparing` starts. It dies with the build; on any
-    error it exits with 1 and says nothing: the build then prepares the model itself,
-    and reports why it could not."""
+def _prepare(gen_dir: str, segments: list, forked: bool) -> None:
+    """Body of the process :class:`_Preparing` starts. It dies with the build and leaves
+    an interrupt to it; on any error it exits with 1 and says nothing: the build then
+    prepares the model itself, and reports why it could not."""
     import multiprocessing
     import os
+    import signal
 
     from indexer.build_workers import die_with_parent
     from indexer.engine.whoosh.generation import prepare_segments
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent()
     parent = multiprocessing.parent_process()
-    if parent is None or parent.pid != os.getppid():
+    if parent is None or (forked and parent.pid != os.getppid()) or not parent.is_alive():
         os._exit(1)  # the build died before the line above could take effect
     try:
         prepare_segments(Path(gen_dir), segments)
