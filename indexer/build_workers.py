@@ -149,13 +149,17 @@ class WorkerPool:
             q.cancel_join_thread()
 
 
-def die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent dies (a ``kill -9``ed build)."""
+def die_with_parent(forked: bool) -> bool:
+    """Ask Linux to kill this process when its parent dies (a ``kill -9``ed build);
+    False when the build died before that could take effect (a ``forked`` child then
+    has another parent already)."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    parent = multiprocessing.parent_process()
+    return not (forked and parent is not None and parent.pid != os.getppid())
 
 
 def _give_back_memory() -> None:
@@ -220,10 +224,9 @@ def _worker_main(
     containers it would walk again and again (about 15% of the time) and makes no
     cycles; it runs once after each finished segment, when the pool is gone.
     """
-    die_with_parent()
+    if not die_with_parent(forked):
+        return
     parent = multiprocessing.parent_process()
-    if forked and parent is not None and parent.pid != os.getppid():
-        return  # the build died before the line above could take effect
     _watch_parent(parent)
     gc.collect()
     gc.freeze()

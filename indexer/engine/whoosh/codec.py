@@ -160,6 +160,12 @@ class PerDocReader(W3PerDocReader):
         found = column[docnum] if column is not None else None
         return {} if found is None else found
 
+    def stored_column(self) -> stored.DictionaryColumn.Reader | None:
+        """The stored fields as compressed (what a merge copies); None when the
+        segment has none."""
+        column = self._cached_reader("_stored", stored.STORED_COLUMN)
+        return None if column is None else column._child  # noqa: SLF001 - whoosh's wrapper
+
     def _cached_reader(self, fieldname, column):
         # whoosh caches the columns a segment has and asks the file system again, on
         # every call, for one it lacks (the length of a field without lengths: once

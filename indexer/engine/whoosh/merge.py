@@ -63,18 +63,14 @@ from itertools import accumulate
 from pathlib import Path
 
 import numpy as np
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
-from whoosh.codec.whoosh3 import _lenfield
 from whoosh.columns import TranslatingColumnReader
 from whoosh.formats import Positions
 from whoosh.reading import SegmentReader
-from whoosh.util.numeric import byte_to_length
 
 from indexer.engine.whoosh import arrays as postarrays
 from indexer.engine.whoosh import keyed
 from indexer.engine.whoosh import stored
-from indexer.engine.whoosh.blocks import column_array
 from indexer.engine.whoosh.codec import PerDocReader
 from indexer.engine.whoosh.codec import PerDocWriter
 from indexer.engine.whoosh.codec import held_from
@@ -364,10 +360,7 @@ def _stored_column(reader: SegmentReader) -> stored.DictionaryColumn.Reader | No
     whoosh's own (or without stored fields), whose documents a merge decodes and
     compresses again."""
     perdoc = reader._perdoc  # noqa: SLF001
-    if not isinstance(perdoc, PerDocReader):
-        return None
-    column = perdoc._cached_reader("_stored", stored.STORED_COLUMN)  # noqa: SLF001
-    return None if column is None else column._child  # noqa: SLF001
+    return perdoc.stored_column() if isinstance(perdoc, PerDocReader) else None
 
 
 @contextmanager
@@ -447,19 +440,18 @@ class MergeWriter(PoolSegmentWriter):
         field lengths and column values are read from arrays of the whole column, and
         written as whoosh writes them.
         """
-        perdoc = reader._perdoc  # noqa: SLF001
         source = _stored_column(reader)
         pdw = self.perdocwriter
         target = pdw._colwriters["_stored"]._child  # noqa: SLF001
         schema = self.schema
-        count = reader.doc_count_all()
-        lengths = []  # (name, field, length byte of each document)
+        read = CachedLengths(reader._perdoc, reader.doc_count_all())  # noqa: SLF001
+        lengths = []  # (name, field, length of each document)
         columns = []  # (name, column type, reader)
         for name in sorted(names):
             field = schema[name]
-            column = perdoc._cached_reader(_lenfield(name), LENGTHS_COLUMN)  # noqa: SLF001
-            if column is not None:
-                lengths.append((name, field, column_array(column, count).tolist()))
+            found = read.field(name)
+            if any(found):
+                lengths.append((name, field, found))
             if field.column_type and reader.has_column(name):
                 column = reader.column_reader(name, field.column_type)
                 if isinstance(column, TranslatingColumnReader):
@@ -473,9 +465,9 @@ class MergeWriter(PoolSegmentWriter):
                 docmap[docnum] = self.docnum
             pdw.start_doc(self.docnum)
             for name, field, found in lengths:
-                code = found[docnum]
-                if code:
-                    pdw.add_field(name, field, None, byte_to_length(code))
+                length = found[docnum]
+                if length:
+                    pdw.add_field(name, field, None, length)
             for name, column_type, column in columns:
                 pdw.add_column_value(name, column_type, column[docnum])
             data, dictionary = source.compressed(docnum)

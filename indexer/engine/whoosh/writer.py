@@ -214,10 +214,9 @@ def _prepare(gen_dir: str, segments: list, forked: bool) -> None:
     from indexer.engine.whoosh.generation import prepare_segments
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    die_with_parent()
     parent = multiprocessing.parent_process()
-    if parent is None or (forked and parent.pid != os.getppid()) or not parent.is_alive():
-        os._exit(1)  # the build died before the line above could take effect
+    if not die_with_parent(forked) or parent is None or not parent.is_alive():
+        os._exit(1)  # the build is gone
     try:
         prepare_segments(Path(gen_dir), segments)
     except Exception:  # noqa: BLE001 - reported by the build's own attempt
